@@ -1,0 +1,54 @@
+"""`python manage.py bench NAME [--json] [options]`: the project's benchmarks, printing JSON.
+
+Each app declares its benchmarks in `<app>/bench.py` as `BENCHMARKS = {"name": function}`; a function takes
+the parsed options as keyword arguments and returns a dict of figures.
+"""
+
+import json
+from importlib import import_module
+
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError
+
+
+def benchmarks_declared() -> dict:
+    found = {}
+    for config in apps.get_app_configs():
+        try:
+            module = import_module(f"{config.name}.bench")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.bench":
+                raise
+            continue
+        found.update(getattr(module, "BENCHMARKS", {}))
+    return found
+
+
+class Command(BaseCommand):
+    help = "Run a benchmark and print its figures as JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="Which benchmark (run without a valid name to list them).")
+        parser.add_argument("--json", action="store_true", help="Print only the JSON object.")
+        parser.add_argument("--rows", type=int, default=None)
+        parser.add_argument("--orders", type=int, default=None)
+        parser.add_argument("--iterations", type=int, default=None)
+        parser.add_argument("--threads", type=int, default=None)
+        parser.add_argument("--seconds", type=float, default=None)
+        parser.add_argument("--scale", choices=["small", "large"], default=None)
+
+    def handle(self, *args, name: str, json: bool, **options):
+        found = benchmarks_declared()
+        if name not in found:
+            raise CommandError(f"Unknown benchmark {name!r}; choose from: {', '.join(sorted(found)) or 'none'}.")
+        opts = {
+            k: v
+            for k, v in options.items()
+            if k in ("rows", "orders", "iterations", "threads", "seconds", "scale") and v is not None
+        }
+        result = found[name](log=(lambda *_: None) if json else self.stderr.write, **opts)
+        self.stdout.write(_dumps(result))
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False, default=str)

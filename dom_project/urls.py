@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from dom_project import views
+
+# Each app owns its screens (<app>/urls.py) and its API (<app>/urls_api.py), all under /api/v1/.
+api_v1 = [
+    path("", include("inventory.urls_api")),
+    path("", include("orders.urls_api")),
+    path("", include("routing.urls_api")),
+    path("", include("fulfillment.urls_api")),
+    path("", include("returns.urls_api")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("health/", views.health, name="health"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("inventory/", include("inventory.urls")),
+    path("orders/", include("orders.urls")),
+    path("routing/", include("routing.urls")),
+    path("fulfillment/", include("fulfillment.urls")),
+    path("returns/", include("returns.urls")),
+]

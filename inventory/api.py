@@ -1,0 +1,394 @@
+"""Inventory API: master data, availability, reservations. Thin views over selectors and services."""
+
+from datetime import timedelta
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dom_project.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
+from inventory.models import HandlingClass, Location, Product, Reservation
+from inventory.selectors import METHODS, UnknownSkus, availability_by_sku, pickup_stores_near
+from inventory.services import InsufficientStock, ReserveLine, reservation_release, stock_reserve
+from orders.models import Channel
+from orders.selectors import channel_for_client
+
+MASTER_DATA_WRITERS = (INVENTORY_MANAGER, API_CLIENT)
+READERS = STAFF_ROLES + (API_CLIENT,)
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    handling_classes = serializers.ListField(
+        child=serializers.ChoiceField(choices=HandlingClass.choices), required=False
+    )
+
+    class Meta:
+        model = Location
+        fields = [
+            "code",
+            "name",
+            "kind",
+            "address_line1",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "latitude",
+            "longitude",
+            "timezone",
+            "is_active",
+            "can_ship",
+            "can_pickup",
+            "can_receive_transfers",
+            "can_same_day",
+            "accepts_returns",
+            "sell_online",
+            "daily_capacity",
+            "handling_classes",
+            "cutoff_time",
+            "handling_cost_per_order",
+            "handling_cost_per_unit",
+        ]
+
+    def validate_country(self, value: str) -> str:
+        value = value.upper()
+        if len(value) != 2 or not value.isalpha():
+            raise serializers.ValidationError("Use a two-letter ISO country code, e.g. US.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        from inventory.geo import zip_centroid
+
+        country = attrs.get("country", getattr(self.instance, "country", "US"))
+        postal = attrs.get("postal_code", getattr(self.instance, "postal_code", ""))
+        if country == "US" and "postal_code" in attrs and zip_centroid(postal_code=postal) is None:
+            raise serializers.ValidationError({"postal_code": f"{postal!r} is not a known US ZIP code."})
+        return attrs
+
+
+class LocationFilter(django_filters.FilterSet):
+    class Meta:
+        model = Location
+        fields = ["kind", "is_active", "can_ship", "can_pickup", "can_same_day", "accepts_returns", "region"]
+
+
+class LocationListCreateApi(generics.ListCreateAPIView):
+    queryset = Location.objects.all()
+    serializer_class = LocationSerializer
+    filterset_class = LocationFilter
+    permission_classes = [HasRole]
+    allowed_roles = MASTER_DATA_WRITERS
+    read_roles = READERS
+
+
+class LocationDetailApi(generics.RetrieveUpdateAPIView):
+    queryset = Location.objects.all()
+    serializer_class = LocationSerializer
+    lookup_field = "code"
+    permission_classes = [HasRole]
+    allowed_roles = MASTER_DATA_WRITERS
+    read_roles = READERS
+    http_method_names = ["get", "patch", "head", "options"]
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = [
+            "sku",
+            "name",
+            "handling_class",
+            "weight_grams",
+            "returnable",
+            "return_window_days",
+            "hs_code",
+            "country_of_origin",
+            "is_active",
+        ]
+
+
+class ProductFilter(django_filters.FilterSet):
+    class Meta:
+        model = Product
+        fields = ["handling_class", "is_active", "returnable"]
+
+
+class ProductListCreateApi(generics.ListCreateAPIView):
+    queryset = Product.objects.all()
+    serializer_class = ProductSerializer
+    filterset_class = ProductFilter
+    permission_classes = [HasRole]
+    allowed_roles = MASTER_DATA_WRITERS
+    read_roles = READERS
+
+
+class ProductDetailApi(generics.RetrieveUpdateAPIView):
+    queryset = Product.objects.all()
+    serializer_class = ProductSerializer
+    lookup_field = "sku"
+    lookup_value_regex = "[^/]+"
+    permission_classes = [HasRole]
+    allowed_roles = MASTER_DATA_WRITERS
+    read_roles = READERS
+    http_method_names = ["get", "patch", "head", "options"]
+
+
+def _resolve_channel(request, code: str | None) -> Channel | None:
+    """The channel a request acts for. An API client is bound to its own channel."""
+    bound = channel_for_client(user=request.user)
+    if bound is not None:
+        if code and code != bound.code:
+            raise serializers.ValidationError(
+                {"channel": [f"This API client may only act for channel {bound.code!r}."]}
+            )
+        return bound
+    if not code:
+        return None
+    channel = Channel.objects.filter(code=code, is_active=True).first()
+    if channel is None:
+        raise serializers.ValidationError({"channel": [f"Unknown or inactive channel {code!r}."]})
+    return channel
+
+
+class AvailabilityApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    class OutputSerializer(serializers.Serializer):
+        class LocationOut(serializers.Serializer):
+            location = serializers.CharField()
+            available = serializers.IntegerField()
+
+        sku = serializers.CharField()
+        available = serializers.IntegerField()
+        locations = LocationOut(many=True)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("sku", OpenApiTypes.STR, many=True, required=True, description="Repeat for each SKU."),
+            OpenApiParameter("channel", OpenApiTypes.STR),
+            OpenApiParameter("method", OpenApiTypes.STR, enum=list(METHODS)),
+        ],
+        responses={200: inline_serializer("AvailabilityResponse", {"results": OutputSerializer(many=True)})},
+    )
+    def get(self, request):
+        skus = [s for s in request.query_params.getlist("sku") if s]
+        errors = {}
+        if not skus:
+            errors["sku"] = ["Give at least one ?sku=…"]
+        elif len(skus) > 1000:
+            errors["sku"] = ["At most 1000 SKUs per call."]
+        method = request.query_params.get("method") or None
+        if method and method not in METHODS:
+            errors["method"] = [f"Unknown method {method!r}; use one of {', '.join(METHODS)}."]
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        channel = _resolve_channel(request, request.query_params.get("channel"))
+        try:
+            rows = availability_by_sku(skus=skus, channel=channel, method=method)
+        except UnknownSkus as exc:
+            return Response({"sku": [f"Unknown SKU {s!r}." for s in exc.skus]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {
+                "results": [
+                    {
+                        "sku": r.sku,
+                        "available": r.available,
+                        "locations": [
+                            {"location": la.location_code, "available": la.available}
+                            for la in r.locations
+                            if la.available > 0
+                        ],
+                    }
+                    for r in rows
+                ]
+            }
+        )
+
+
+class PickupAvailabilityApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    class InputSerializer(serializers.Serializer):
+        sku = serializers.CharField()
+        quantity = serializers.IntegerField(min_value=1, default=1)
+        postal_code = serializers.CharField()
+        radius_km = serializers.FloatField(min_value=0.1, max_value=5000, default=50)
+        channel = serializers.CharField(required=False)
+
+    @extend_schema(
+        parameters=[InputSerializer],
+        responses={
+            200: inline_serializer(
+                "PickupResponse",
+                {
+                    "results": inline_serializer(
+                        "PickupStore",
+                        {
+                            "location": serializers.CharField(),
+                            "name": serializers.CharField(),
+                            "distance_km": serializers.FloatField(),
+                            "available": serializers.IntegerField(),
+                            "postal_code": serializers.CharField(),
+                            "city": serializers.CharField(),
+                        },
+                        many=True,
+                    )
+                },
+            )
+        },
+    )
+    def get(self, request):
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        d = params.validated_data
+        channel = _resolve_channel(request, d.get("channel"))
+        try:
+            options = pickup_stores_near(
+                sku=d["sku"],
+                quantity=d["quantity"],
+                postal_code=d["postal_code"],
+                radius_km=d["radius_km"],
+                channel=channel,
+            )
+        except UnknownSkus as exc:
+            return Response({"sku": [f"Unknown SKU {s!r}." for s in exc.skus]}, status=status.HTTP_400_BAD_REQUEST)
+        except ValueError as exc:
+            return Response({"postal_code": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {
+                "results": [
+                    {
+                        "location": o.location_code,
+                        "name": o.location_name,
+                        "distance_km": o.distance_km,
+                        "available": o.available,
+                        "postal_code": o.postal_code,
+                        "city": o.city,
+                    }
+                    for o in options
+                ]
+            }
+        )
+
+
+class ReservationLineOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField(source="product.sku")
+    location = serializers.CharField(source="location.code")
+    quantity = serializers.IntegerField()
+
+
+class ReservationOut(serializers.ModelSerializer):
+    lines = ReservationLineOut(many=True)
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Reservation
+        fields = ["id", "channel", "reference", "status", "expires_at", "created_at", "lines"]
+
+
+class ReservationCreateApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (API_CLIENT, OPERATIONS)
+
+    class InputSerializer(serializers.Serializer):
+        class LineIn(serializers.Serializer):
+            sku = serializers.CharField()
+            quantity = serializers.IntegerField(min_value=1, max_value=100000)
+            location = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+        channel = serializers.CharField(required=False)
+        ttl_seconds = serializers.IntegerField(min_value=1, max_value=30 * 24 * 3600, required=False, allow_null=True)
+        reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        method = serializers.ChoiceField(choices=METHODS, required=False, allow_null=True)
+        lines = LineIn(many=True, allow_empty=False, max_length=500)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: ReservationOut,
+            409: inline_serializer(
+                "ReservationShortage",
+                {
+                    "shortages": inline_serializer(
+                        "Shortage",
+                        {
+                            "sku": serializers.CharField(),
+                            "requested": serializers.IntegerField(),
+                            "available": serializers.IntegerField(),
+                        },
+                        many=True,
+                    )
+                },
+            ),
+        },
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        channel = _resolve_channel(request, d.get("channel"))
+        skus = {ln["sku"] for ln in d["lines"]}
+        codes = {ln["location"] for ln in d["lines"] if ln.get("location")}
+        products = dict(Product.objects.filter(sku__in=skus, is_active=True).values_list("sku", "pk"))
+        locations = dict(Location.objects.filter(code__in=codes, is_active=True).values_list("code", "pk"))
+        line_errors, any_error = [], False
+        for ln in d["lines"]:
+            e = {}
+            if ln["sku"] not in products:
+                e["sku"] = [f"Unknown or inactive SKU {ln['sku']!r}."]
+            if ln.get("location") and ln["location"] not in locations:
+                e["location"] = [f"Unknown or inactive location {ln['location']!r}."]
+            any_error |= bool(e)
+            line_errors.append(e)
+        if any_error:
+            return Response({"lines": line_errors}, status=status.HTTP_400_BAD_REQUEST)
+        ttl = d.get("ttl_seconds")
+        try:
+            reservation = stock_reserve(
+                lines=[
+                    ReserveLine(
+                        product_id=products[ln["sku"]],
+                        quantity=ln["quantity"],
+                        location_id=locations.get(ln.get("location") or ""),
+                    )
+                    for ln in d["lines"]
+                ],
+                channel=channel,
+                method=d.get("method"),
+                ttl=timedelta(seconds=ttl) if ttl else None,
+                reference=d.get("reference", ""),
+                actor=request.user,
+            )
+        except InsufficientStock as exc:
+            return Response({"shortages": [s.as_dict() for s in exc.shortages]}, status=status.HTTP_409_CONFLICT)
+        reservation = Reservation.objects.prefetch_related("lines__product", "lines__location").get(pk=reservation.pk)
+        return Response(ReservationOut(reservation).data, status=status.HTTP_201_CREATED)
+
+
+class ReservationDetailApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (API_CLIENT, OPERATIONS)
+
+    def _get(self, request, pk: int) -> Reservation:
+        qs = Reservation.objects.prefetch_related("lines__product", "lines__location")
+        bound = channel_for_client(user=request.user)
+        if bound is not None:
+            qs = qs.filter(channel=bound)
+        return get_object_or_404(qs, pk=pk)
+
+    @extend_schema(responses={200: ReservationOut})
+    def get(self, request, pk: int):
+        return Response(ReservationOut(self._get(request, pk)).data)
+
+    @extend_schema(responses={200: ReservationOut})
+    def delete(self, request, pk: int):
+        reservation = reservation_release(reservation=self._get(request, pk), actor=request.user)
+        reservation = self._get(request, reservation.pk)
+        return Response(ReservationOut(reservation).data)

@@ -1,0 +1,157 @@
+"""Writes the demo world (dom_project.world) into the database. Idempotent and bulk."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from dom_project import roles
+from dom_project.world import build_world
+from inventory.bulk import rows_insert
+from inventory.models import (
+    InventoryMovement,
+    Location,
+    LocationGroup,
+    LocationKind,
+    Product,
+    SafetyStockRule,
+    StockLevel,
+)
+from orders.models import ApiClient, Channel
+
+DEMO_PASSWORD = "dom-demo-2026"
+CHANNELS = [
+    ("web", "Brand web store", "web"),
+    ("app", "Mobile app", "app"),
+    ("marketplace", "Marketplace", "marketplace"),
+    ("b2b", "B2B portal", "b2b"),
+]
+# username, role, stores (index into the store list)
+USERS = [
+    ("merch", roles.MERCHANDISER, []),
+    ("store", roles.STORE_STAFF, [0]),
+    ("store2", roles.STORE_STAFF, [1]),
+    ("inventory", roles.INVENTORY_MANAGER, []),
+    ("ops", roles.OPERATIONS, []),
+]
+
+
+def demo_seed(*, scale: str = "small") -> list[str]:
+    """Create (or complete) the demo retailer; returns lines describing what exists and the logins."""
+    world = build_world(scale)
+    report: list[str] = []
+    existing = set(Location.objects.values_list("code", flat=True))
+    new_locs = [
+        Location(
+            code=s.code,
+            name=s.name,
+            kind=s.kind,
+            city=s.city,
+            region=s.region,
+            postal_code=s.postal_code,
+            country="US",
+            latitude=s.latitude,
+            longitude=s.longitude,
+            timezone=s.timezone,
+            handling_classes=s.handling_classes,
+            daily_capacity=s.daily_capacity,
+            cutoff_time=s.cutoff,
+            handling_cost_per_order=s.handling_cost_per_order,
+            handling_cost_per_unit=s.handling_cost_per_unit,
+            can_ship=s.can_ship,
+            can_pickup=s.can_pickup,
+            accepts_returns=s.accepts_returns,
+            can_same_day=s.can_same_day,
+            can_receive_transfers=s.can_receive_transfers,
+        )
+        for s in world.locations
+        if s.code not in existing
+    ]
+    Location.objects.bulk_create(new_locs, batch_size=1000)
+    loc_ids = dict(Location.objects.values_list("code", "pk"))
+    for code, name, kind in [
+        ("all-stores", "All stores", LocationKind.STORE),
+        ("all-dcs", "All DCs", LocationKind.WAREHOUSE),
+    ]:
+        group, _ = LocationGroup.objects.get_or_create(code=code, defaults={"name": name})
+        group.locations.add(*Location.objects.filter(kind=kind).values_list("pk", flat=True))
+
+    existing_skus = set(Product.objects.values_list("sku", flat=True))
+    Product.objects.bulk_create(
+        [
+            Product(
+                sku=p.sku,
+                name=p.name,
+                handling_class=p.handling_class,
+                weight_grams=p.weight_grams,
+                returnable=p.handling_class not in ("hazmat", "frozen"),
+                return_window_days=30,
+                hs_code="",
+                country_of_origin="US",
+            )
+            for p in world.products
+            if p.sku not in existing_skus
+        ],
+        batch_size=5000,
+    )
+    product_ids = dict(Product.objects.values_list("sku", "pk"))
+
+    SafetyStockRule.objects.get_or_create(
+        product=None,
+        location=None,
+        location_kind=LocationKind.STORE,
+        defaults={"quantity": 1, "note": "Demo: 1 unit at every store"},
+    )
+
+    # Stock only for pairs that have none yet, each with its ledger movement (so levels = ledger sums).
+    seeded = (
+        set(StockLevel.objects.values_list("product__sku", "location__code")) if StockLevel.objects.exists() else set()
+    )
+    todo = [(sku, code, q) for sku, code, q in world.stock if (sku, code) not in seeded]
+    now = timezone.now()
+    rows_insert(
+        table=StockLevel._meta.db_table,
+        columns=["product_id", "location_id", "on_hand", "reserved", "updated_at"],
+        rows=((product_ids[sku], loc_ids[code], q, 0, now) for sku, code, q in todo),
+    )
+    rows_insert(
+        table=InventoryMovement._meta.db_table,
+        columns=["product_id", "location_id", "delta_on_hand", "delta_reserved", "reason", "reference", "created_at"],
+        rows=((product_ids[sku], loc_ids[code], q, 0, "initial", "seed_demo", now) for sku, code, q in todo),
+    )
+
+    for code, name, kind in CHANNELS:
+        Channel.objects.get_or_create(code=code, defaults={"name": name, "kind": kind})
+
+    User = get_user_model()
+    stores = list(Location.objects.filter(kind=LocationKind.STORE).order_by("code"))
+    report.append(
+        f"Demo world '{scale}': {len(world.locations)} locations, {len(world.products)} products, "
+        f"{len(world.stock)} stock rows ({len(todo)} added now), {len(CHANNELS)} channels."
+    )
+    report.append(f"Sign in at http://127.0.0.1:8000/ — every demo password is {DEMO_PASSWORD!r}:")
+    admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+    if created:
+        admin.set_password(DEMO_PASSWORD)
+        admin.save()
+    report.append("  admin      superuser (also /admin/)")
+    for username, role, store_idx in USERS:
+        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": role != roles.STORE_STAFF})
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        user.groups.add(Group.objects.get(name=role))
+        where = []
+        for i in store_idx:
+            if i < len(stores):
+                stores[i].staff.add(user)
+                where.append(stores[i].code)
+        report.append(f"  {username:<10} {role}{' at ' + ', '.join(where) if where else ''}")
+    api_user, _ = User.objects.get_or_create(username="web-api")
+    api_user.groups.add(Group.objects.get(name=roles.API_CLIENT))
+    ApiClient.objects.get_or_create(user=api_user, defaults={"channel": Channel.objects.get(code="web")})
+    token, _ = Token.objects.get_or_create(user=api_user)
+    report.append(f"  web-api    API client of channel 'web'; token {token.key}")
+    return report

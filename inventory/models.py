@@ -1,0 +1,273 @@
+"""The inventory truth: locations, products, stock, safety stock, channel pools, reservations, ledger.
+
+Only `inventory.services` writes StockLevel; every write there also writes an InventoryMovement.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class HandlingClass(models.TextChoices):
+    AMBIENT = "ambient", "Ambient"
+    CHILLED = "chilled", "Chilled"
+    FROZEN = "frozen", "Frozen"
+    HAZMAT = "hazmat", "Hazmat"
+    OVERSIZED = "oversized", "Oversized"
+
+
+class LocationKind(models.TextChoices):
+    WAREHOUSE = "warehouse", "Warehouse / DC"
+    STORE = "store", "Store"
+    THIRD_PARTY = "3pl", "3PL"
+    DROPSHIP = "dropship", "Dropship supplier"
+
+
+def _default_handling_classes() -> list[str]:
+    return [HandlingClass.AMBIENT.value]
+
+
+class Location(models.Model):
+    code = models.CharField(max_length=32, unique=True, help_text="Stable code, e.g. DC-EAST or STORE-0042.")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=LocationKind.choices, db_index=True)
+    address_line1 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=50, blank=True, help_text="State or province code, e.g. NJ.")
+    postal_code = models.CharField(max_length=20)
+    country = models.CharField(max_length=2, default="US", help_text="ISO 3166-1 alpha-2.")
+    latitude = models.FloatField(null=True, blank=True, help_text="Filled from the US ZIP centroid when blank.")
+    longitude = models.FloatField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, default="America/New_York")
+    is_active = models.BooleanField(default=True, db_index=True)
+    can_ship = models.BooleanField(default=True)
+    can_pickup = models.BooleanField(default=False)
+    can_receive_transfers = models.BooleanField(default=False)
+    can_same_day = models.BooleanField(default=False)
+    accepts_returns = models.BooleanField(default=False)
+    sell_online = models.BooleanField(default=True, help_text="Stock here is offered to online channels.")
+    handling_classes = models.JSONField(default=_default_handling_classes, blank=True)
+    daily_capacity = models.PositiveIntegerField(default=0, help_text="Orders per day; 0 means no online work.")
+    cutoff_time = models.TimeField(default="15:00", help_text="Local order cut-off for same-day dispatch.")
+    handling_cost_per_order = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("2.50"))
+    handling_cost_per_unit = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.25"))
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="locations",
+        help_text="Store staff who work at this location.",
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+    def save(self, *args, **kwargs):
+        if (self.latitude is None or self.longitude is None) and self.country == "US" and self.postal_code:
+            from inventory.geo import zip_centroid
+
+            centroid = zip_centroid(postal_code=self.postal_code)
+            if centroid:
+                self.latitude, self.longitude = centroid
+        super().save(*args, **kwargs)
+
+
+class LocationGroup(models.Model):
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    locations = models.ManyToManyField(Location, related_name="groups", blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    handling_class = models.CharField(max_length=16, choices=HandlingClass.choices, default=HandlingClass.AMBIENT)
+    weight_grams = models.PositiveIntegerField(default=500)
+    returnable = models.BooleanField(default=True)
+    return_window_days = models.PositiveIntegerField(default=30)
+    hs_code = models.CharField(max_length=16, blank=True)
+    country_of_origin = models.CharField(max_length=2, blank=True)
+    low_stock_threshold = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Network ATS below this is low stock; blank uses the default."
+    )
+    is_active = models.BooleanField(default=True, db_index=True)
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} — {self.name}"
+
+
+class StockLevel(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    on_hand = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "location"], name="stock_unique_product_location"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_not_negative"),
+        ]
+        indexes = [models.Index(fields=["location", "product"], name="stock_location_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}@{self.location_id}: {self.on_hand} on hand, {self.reserved} reserved"
+
+    @property
+    def is_short(self) -> bool:
+        return self.reserved > self.on_hand
+
+
+class SafetyStockRule(models.Model):
+    """Units held back from selling. The most specific matching rule wins:
+    product+location > product+kind > product > location > kind > network-wide."""
+
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.CASCADE)
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.CASCADE)
+    location_kind = models.CharField(max_length=16, choices=LocationKind.choices, blank=True)
+    quantity = models.PositiveIntegerField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(location__isnull=True) | Q(location_kind=""),
+                name="safety_location_or_kind_not_both",
+            ),
+            models.UniqueConstraint(
+                fields=["product", "location", "location_kind"],
+                name="safety_unique_scope",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = [
+            f"product {self.product.sku}" if self.product_id else None,
+            f"location {self.location.code}" if self.location_id else None,
+            f"kind {self.location_kind}" if self.location_kind else None,
+        ]
+        return f"{self.quantity} held back for " + (", ".join(s for s in scope if s) or "every product everywhere")
+
+
+class ChannelAllocation(models.Model):
+    """A channel's pool: it may sell at most a share (or an absolute number) of the network's stock."""
+
+    class Mode(models.TextChoices):
+        PERCENT = "percent", "Percent of network ATS"
+        ABSOLUTE = "absolute", "Absolute units"
+
+    channel = models.ForeignKey("orders.Channel", on_delete=models.CASCADE, related_name="allocations")
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.CASCADE, help_text="Blank: every product."
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.PERCENT)
+    value = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "product"], name="allocation_unique", nulls_distinct=False),
+            models.CheckConstraint(condition=Q(value__gte=0), name="allocation_value_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(mode="percent") | Q(value__lte=100), name="allocation_percent_at_most_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = self.product.sku if self.product_id else "all products"
+        unit = "%" if self.mode == self.Mode.PERCENT else " units"
+        return f"{self.channel} may sell {self.value}{unit} of {what}"
+
+
+class Reservation(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CONSUMED = "consumed", "Consumed"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    channel = models.ForeignKey("orders.Channel", null=True, blank=True, on_delete=models.PROTECT)
+    reference = models.CharField(max_length=100, blank=True, db_index=True, help_text="Cart token or order ref.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["expires_at"], condition=Q(status="active"), name="reservation_active_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reservation {self.pk} ({self.status})"
+
+
+class ReservationLine(models.Model):
+    reservation = models.ForeignKey(Reservation, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    quantity = models.PositiveIntegerField()
+    # Units already released or consumed from this line (partial release/consume).
+    quantity_closed = models.PositiveIntegerField(default=0)
+    reference = models.CharField(max_length=100, blank=True, help_text="e.g. order line id.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="reservation_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity_closed__lte=F("quantity")), name="reservation_line_closed_le_quantity"
+            ),
+        ]
+
+    @property
+    def quantity_open(self) -> int:
+        return self.quantity - self.quantity_closed
+
+
+class InventoryMovement(models.Model):
+    """The ledger: one row per change of on_hand or reserved. Never updated, never deleted."""
+
+    class Reason(models.TextChoices):
+        INITIAL = "initial", "Initial load"
+        RECEIVE = "receive", "Received"
+        ADJUST = "adjust", "Adjustment"
+        COUNT = "count", "Cycle count"
+        IMPORT = "import", "Import"
+        FEED = "feed", "WMS feed"
+        RESERVE = "reserve", "Reserved"
+        RELEASE = "release", "Released"
+        EXPIRE = "expire", "Reservation expired"
+        CONSUME = "consume", "Shipped"
+        RETURN = "return", "Returned to stock"
+        DAMAGE = "damage", "Damaged / not sellable"
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    delta_on_hand = models.IntegerField(default=0)
+    delta_reserved = models.IntegerField(default=0)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    reference = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["product", "location"], name="movement_product_location")]
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.delta_on_hand:+}/{self.delta_reserved:+} {self.product_id}@{self.location_id}"

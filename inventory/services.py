@@ -1,0 +1,380 @@
+"""The only writers of stock. Every change to on_hand or reserved writes an InventoryMovement.
+
+All writes go through `stock_apply_changes`, which locks the affected StockLevel rows in primary-key
+order (so two writers can never deadlock), checks the non-negative invariants with messages naming the
+SKU and location, updates the rows and appends the ledger, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from inventory.models import (
+    InventoryMovement,
+    Location,
+    Product,
+    Reservation,
+    ReservationLine,
+    StockLevel,
+)
+from inventory.selectors import ats_for_products
+
+Reason = InventoryMovement.Reason
+
+
+@dataclass(frozen=True, slots=True)
+class StockChange:
+    product_id: int
+    location_id: int
+    delta_on_hand: int = 0
+    delta_reserved: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveLine:
+    product_id: int
+    quantity: int
+    location_id: int | None = None
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Shortage:
+    sku: str
+    requested: int
+    available: int
+    location: str | None = None
+
+    def as_dict(self) -> dict:
+        d = {"sku": self.sku, "requested": self.requested, "available": self.available}
+        if self.location:
+            d["location"] = self.location
+        return d
+
+
+class InsufficientStock(Exception):
+    """Raised with every shortage of a request at once; nothing was held."""
+
+    def __init__(self, shortages: list[Shortage]) -> None:
+        self.shortages = shortages
+        super().__init__(
+            "Not enough stock: "
+            + "; ".join(f"{s.sku} requested {s.requested}, available {s.available}" for s in shortages)
+        )
+
+
+def _describe(product_id: int, location_id: int) -> str:
+    sku = Product.objects.filter(pk=product_id).values_list("sku", flat=True).first() or product_id
+    code = Location.objects.filter(pk=location_id).values_list("code", flat=True).first() or location_id
+    return f"SKU {sku} at {code}"
+
+
+def stock_apply_changes(
+    *,
+    changes: list[StockChange],
+    reason: str,
+    reference: str = "",
+    actor=None,
+    allow_reserved_above_on_hand: bool = False,
+) -> list[StockLevel]:
+    """Apply deltas to stock levels and append one ledger movement per change.
+
+    Rows are created when missing and locked in pk order. Raises ValidationError (nothing written) when
+    on_hand or reserved would go below zero.
+    """
+    if not changes:
+        return []
+    merged: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for c in changes:
+        m = merged[(c.product_id, c.location_id)]
+        m[0] += c.delta_on_hand
+        m[1] += c.delta_reserved
+    with transaction.atomic():
+        keys = list(merged)
+        existing = _lock_levels(keys)
+        missing = [k for k in keys if k not in existing]
+        if missing:
+            StockLevel.objects.bulk_create(
+                [StockLevel(product_id=p, location_id=loc) for p, loc in missing], ignore_conflicts=True
+            )
+            existing = _lock_levels(keys)
+        errors = []
+        for key, (d_on_hand, d_reserved) in merged.items():
+            level = existing[key]
+            level.on_hand += d_on_hand
+            level.reserved += d_reserved
+            if level.on_hand < 0:
+                errors.append(f"{_describe(*key)}: on hand would become {level.on_hand}.")
+            if level.reserved < 0:
+                errors.append(f"{_describe(*key)}: reserved would become {level.reserved}.")
+        if errors:
+            raise ValidationError(errors)
+        now = timezone.now()
+        levels = [existing[k] for k in keys]
+        for level in levels:
+            level.updated_at = now
+        StockLevel.objects.bulk_update(levels, ["on_hand", "reserved", "updated_at"], batch_size=500)
+        InventoryMovement.objects.bulk_create(
+            [
+                InventoryMovement(
+                    product_id=c.product_id,
+                    location_id=c.location_id,
+                    delta_on_hand=c.delta_on_hand,
+                    delta_reserved=c.delta_reserved,
+                    reason=reason,
+                    reference=reference[:200],
+                    actor=actor if getattr(actor, "pk", None) else None,
+                )
+                for c in changes
+                if c.delta_on_hand or c.delta_reserved
+            ],
+            batch_size=1000,
+        )
+        return levels
+
+
+def _lock_levels(keys: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    from django.db.models import Q
+
+    cond = Q()
+    by_product: dict[int, list[int]] = defaultdict(list)
+    for p, loc in keys:
+        by_product[p].append(loc)
+    for p, locs in by_product.items():
+        cond |= Q(product_id=p, location_id__in=locs)
+    rows = StockLevel.objects.select_for_update(of=("self",)).filter(cond).order_by("pk")
+    return {(r.product_id, r.location_id): r for r in rows}
+
+
+def stock_adjust(
+    *, product: Product, location: Location, delta: int, reason: str = Reason.ADJUST, reference: str = "", actor=None
+) -> StockLevel:
+    """Add (or remove, with a negative delta) units on hand, with a reason for the ledger."""
+    if delta == 0:
+        raise ValidationError("An adjustment needs a non-zero quantity.")
+    return stock_apply_changes(
+        changes=[StockChange(product.pk, location.pk, delta_on_hand=delta)],
+        reason=reason,
+        reference=reference,
+        actor=actor,
+    )[0]
+
+
+def stock_receive(
+    *, product: Product, location: Location, quantity: int, reference: str = "", actor=None
+) -> StockLevel:
+    """Units arrived at a location (purchase order, transfer, return to stock)."""
+    if quantity <= 0:
+        raise ValidationError(f"Received quantity for SKU {product.sku} must be positive, got {quantity}.")
+    return stock_adjust(
+        product=product, location=location, delta=quantity, reason=Reason.RECEIVE, reference=reference, actor=actor
+    )
+
+
+def stock_set_on_hand(
+    *, product: Product, location: Location, on_hand: int, reason: str = Reason.COUNT, reference: str = "", actor=None
+) -> StockLevel:
+    """Set on_hand absolutely (a count or a snapshot); reserved stays as it was."""
+    if on_hand < 0:
+        raise ValidationError(f"On hand for SKU {product.sku} at {location.code} cannot be negative.")
+    with transaction.atomic():
+        current = _lock_levels([(product.pk, location.pk)]).get((product.pk, location.pk))
+        delta = on_hand - (current.on_hand if current else 0)
+        if delta == 0 and current:
+            return current
+        return stock_apply_changes(
+            changes=[StockChange(product.pk, location.pk, delta_on_hand=delta)],
+            reason=reason,
+            reference=reference,
+            actor=actor,
+        )[0]
+
+
+def stock_reserve(
+    *,
+    lines: list[ReserveLine],
+    channel=None,
+    method: str | None = None,
+    ttl: timedelta | None = None,
+    reference: str = "",
+    actor=None,
+) -> Reservation:
+    """Hold stock for every line or for none (all-or-nothing), never more than ATS.
+
+    Lines naming a location are held there; others are taken from the locations with the most ATS for
+    the channel and method. Raises InsufficientStock listing every shortage; nothing is held then.
+    """
+    if not lines:
+        raise ValidationError("A reservation needs at least one line.")
+    for ln in lines:
+        if ln.quantity <= 0:
+            raise ValidationError(f"Quantity must be positive (got {ln.quantity}).")
+    with transaction.atomic():
+        product_ids = sorted({ln.product_id for ln in lines})
+        ats = ats_for_products(product_ids=product_ids, channel=channel, method=method, for_update=True)
+        # Remaining ATS per product × location and per product (pool-capped), spent as lines are placed.
+        left_at = {(pid, la.location_id): la.available for pid, pa in ats.items() for la in pa.locations}
+        left_total = {pid: pa.available for pid, pa in ats.items()}
+        codes = {la.location_id: la.location_code for pa in ats.values() for la in pa.locations}
+        placed: list[tuple[ReserveLine, int, int]] = []
+        shortages: list[Shortage] = []
+        for ln in lines:
+            pa = ats[ln.product_id]
+            if ln.location_id is not None:
+                here = min(left_at.get((ln.product_id, ln.location_id), 0), left_total[ln.product_id])
+                if here < ln.quantity:
+                    code = codes.get(ln.location_id) or Location.objects.get(pk=ln.location_id).code
+                    shortages.append(Shortage(pa.sku, ln.quantity, here, code))
+                    continue
+                take = [(ln.location_id, ln.quantity)]
+            else:
+                if left_total[ln.product_id] < ln.quantity:
+                    shortages.append(Shortage(pa.sku, ln.quantity, left_total[ln.product_id]))
+                    continue
+                need, take = ln.quantity, []
+                for la in sorted(
+                    pa.locations, key=lambda a: (-left_at[(ln.product_id, a.location_id)], a.location_code)
+                ):
+                    can = left_at[(ln.product_id, la.location_id)]
+                    if can <= 0:
+                        break
+                    q = min(can, need)
+                    take.append((la.location_id, q))
+                    need -= q
+                    if need == 0:
+                        break
+            for loc_id, q in take:
+                left_at[(ln.product_id, loc_id)] -= q
+                left_total[ln.product_id] -= q
+                placed.append((ln, loc_id, q))
+        if shortages:
+            raise InsufficientStock(shortages)
+        reservation = Reservation.objects.create(
+            channel=channel,
+            reference=reference[:100],
+            expires_at=timezone.now() + ttl if ttl else None,
+        )
+        ReservationLine.objects.bulk_create(
+            [
+                ReservationLine(
+                    reservation=reservation,
+                    product_id=ln.product_id,
+                    location_id=loc_id,
+                    quantity=q,
+                    reference=ln.reference,
+                )
+                for ln, loc_id, q in placed
+            ]
+        )
+        stock_apply_changes(
+            changes=[StockChange(ln.product_id, loc_id, delta_reserved=q) for ln, loc_id, q in placed],
+            reason=Reason.RESERVE,
+            reference=f"reservation:{reservation.pk}",
+            actor=actor,
+        )
+        return reservation
+
+
+def _close_lines(
+    *,
+    reservation: Reservation,
+    quantities: dict[int, int] | None,
+    consume: bool,
+    reason: str,
+    actor,
+    reference: str,
+) -> list[ReservationLine]:
+    lines = list(reservation.lines.select_for_update().order_by("pk"))
+    changes, touched = [], []
+    for line in lines:
+        q = line.quantity_open if quantities is None else quantities.get(line.pk, 0)
+        if q <= 0:
+            continue
+        if q > line.quantity_open:
+            raise ValidationError(f"Reservation line {line.pk}: only {line.quantity_open} open, cannot close {q}.")
+        line.quantity_closed += q
+        touched.append(line)
+        changes.append(
+            StockChange(line.product_id, line.location_id, delta_on_hand=-q if consume else 0, delta_reserved=-q)
+        )
+    stock_apply_changes(
+        changes=changes, reason=reason, reference=reference or f"reservation:{reservation.pk}", actor=actor
+    )
+    ReservationLine.objects.bulk_update(touched, ["quantity_closed"])
+    return lines
+
+
+def _lock_reservation(reservation_id: int) -> Reservation:
+    return Reservation.objects.select_for_update().get(pk=reservation_id)
+
+
+def reservation_release(
+    *,
+    reservation: Reservation,
+    quantities: dict[int, int] | None = None,
+    reason: str = Reason.RELEASE,
+    actor=None,
+    reference: str = "",
+) -> Reservation:
+    """Give held units back to sale: all open units, or `quantities` per reservation line id.
+
+    Safe to call twice: a reservation that is no longer active is returned unchanged.
+    """
+    with transaction.atomic():
+        res = _lock_reservation(reservation.pk)
+        if res.status != Reservation.Status.ACTIVE:
+            return res
+        lines = _close_lines(
+            reservation=res, quantities=quantities, consume=False, reason=reason, actor=actor, reference=reference
+        )
+        _finish_if_closed(
+            res, lines, Reservation.Status.EXPIRED if reason == Reason.EXPIRE else Reservation.Status.RELEASED
+        )
+        return res
+
+
+def reservation_consume(
+    *, reservation: Reservation, quantities: dict[int, int] | None = None, actor=None, reference: str = ""
+) -> Reservation:
+    """Units left the building (shipped or handed over): on_hand and reserved go down together."""
+    with transaction.atomic():
+        res = _lock_reservation(reservation.pk)
+        if res.status != Reservation.Status.ACTIVE:
+            raise ValidationError(f"Reservation {res.pk} is {res.status}; only active reservations can ship.")
+        lines = _close_lines(
+            reservation=res,
+            quantities=quantities,
+            consume=True,
+            reason=Reason.CONSUME,
+            actor=actor,
+            reference=reference,
+        )
+        _finish_if_closed(res, lines, Reservation.Status.CONSUMED)
+        return res
+
+
+def _finish_if_closed(res: Reservation, lines: list[ReservationLine], status: str) -> None:
+    if all(line.quantity_open == 0 for line in lines):
+        res.status = status
+        res.save(update_fields=["status", "updated_at"])
+
+
+def reservation_expire_due(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Release every active reservation past its expiry. Idempotent: run it as often as you like."""
+    now = now or timezone.now()
+    count = 0
+    ids = list(
+        Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for pk in ids:
+        res = reservation_release(reservation=Reservation(pk=pk), reason=Reason.EXPIRE, reference=f"expired:{pk}")
+        count += res.status == Reservation.Status.EXPIRED
+    return count

@@ -1,0 +1,110 @@
+import pytest
+
+from inventory.models import ChannelAllocation, SafetyStockRule
+from inventory.selectors import SafetyStock, ats_for_products, availability_by_sku, low_stock_products
+from inventory.services import ReserveLine, stock_reserve
+from inventory.tests.helpers import put_stock
+
+pytestmark = pytest.mark.django_db
+
+
+def test_ats_is_on_hand_minus_reserved_minus_safety_floored(product, dc, store):
+    put_stock(product, dc, 10)
+    put_stock(product, store, 2)
+    SafetyStockRule.objects.create(location_kind="store", quantity=3)
+    stock_reserve(lines=[ReserveLine(product.pk, 4, dc.pk)])
+    ats = ats_for_products(product_ids=[product.pk])[product.pk]
+    by_code = {la.location_code: la for la in ats.locations}
+    assert by_code["DC-EAST"].available == 10 - 4 - 0
+    assert by_code["STORE-0001"].available == 0  # 2 − 0 − 3 floored at zero, never negative
+    assert ats.available == 6
+
+
+def test_most_specific_safety_rule_wins(product, product_b, dc, store, store_b):
+    SafetyStockRule.objects.create(quantity=1)  # network-wide
+    SafetyStockRule.objects.create(location_kind="store", quantity=2)
+    SafetyStockRule.objects.create(location=store_b, quantity=3)
+    SafetyStockRule.objects.create(product=product, quantity=4)
+    SafetyStockRule.objects.create(product=product, location_kind="store", quantity=5)
+    SafetyStockRule.objects.create(product=product, location=store, quantity=6)
+    s = SafetyStock()
+    assert s.quantity(product_id=product.pk, location_id=store.pk, kind="store") == 6  # product + location
+    assert s.quantity(product_id=product.pk, location_id=store_b.pk, kind="store") == 5  # product + kind
+    assert s.quantity(product_id=product.pk, location_id=dc.pk, kind="warehouse") == 4  # product
+    assert s.quantity(product_id=product_b.pk, location_id=store_b.pk, kind="store") == 3  # location
+    assert s.quantity(product_id=product_b.pk, location_id=store.pk, kind="store") == 2  # kind
+    assert s.quantity(product_id=product_b.pk, location_id=dc.pk, kind="warehouse") == 1  # network
+
+
+def test_sql_low_stock_uses_the_same_safety_rules(product, product_b, dc, store, settings):
+    settings.DOM = {**settings.DOM, "LOW_STOCK_THRESHOLD": 5}
+    SafetyStockRule.objects.create(location_kind="store", quantity=2)
+    SafetyStockRule.objects.create(product=product, location=store, quantity=7)
+    put_stock(product, dc, 3)
+    put_stock(product, store, 8)  # 8 − 7 = 1 → network 4 < 5: low
+    put_stock(product_b, store, 9)  # 9 − 2 = 7: fine
+    low = {sku: ats for _, sku, ats, _ in low_stock_products()}
+    assert low == {"SKU-A": 4}
+    python_ats = ats_for_products(product_ids=[product.pk])[product.pk].available
+    assert python_ats == 4
+
+
+def test_percent_pool_caps_a_channel_including_what_it_holds(product, dc, marketplace, web):
+    put_stock(product, dc, 100)
+    ChannelAllocation.objects.create(channel=marketplace, mode="percent", value=30)
+    assert availability_by_sku(skus=["SKU-A"], channel=marketplace)[0].available == 30
+    assert availability_by_sku(skus=["SKU-A"], channel=web)[0].available == 100
+    stock_reserve(lines=[ReserveLine(product.pk, 20)], channel=marketplace)
+    # 80 sellable + 20 held = 100 → 30 % is 30, of which 20 are held already.
+    assert availability_by_sku(skus=["SKU-A"], channel=marketplace)[0].available == 10
+
+
+def test_absolute_pool_for_one_product_beats_blanket_pool(product, product_b, dc, marketplace):
+    put_stock(product, dc, 100)
+    put_stock(product_b, dc, 100)
+    ChannelAllocation.objects.create(channel=marketplace, mode="percent", value=50)
+    ChannelAllocation.objects.create(channel=marketplace, product=product, mode="absolute", value=7)
+    got = {r.sku: r.available for r in availability_by_sku(skus=["SKU-A", "SKU-B"], channel=marketplace)}
+    assert got == {"SKU-A": 7, "SKU-B": 50}
+
+
+def test_method_filters_locations(product, dc, store, store_b, web):
+    put_stock(product, dc, 10)
+    put_stock(product, store, 4)
+    put_stock(product, store_b, 5)
+    store_b.can_pickup = False
+    store_b.save()
+    assert availability_by_sku(skus=["SKU-A"], method="pickup")[0].available == 4
+    dc.can_same_day = True
+    dc.save()
+    assert availability_by_sku(skus=["SKU-A"], method="same_day")[0].available == 10
+    assert availability_by_sku(skus=["SKU-A"], method="ship")[0].available == 19
+    store.sell_online = False
+    store.save()
+    assert availability_by_sku(skus=["SKU-A"], channel=web, method="ship")[0].available == 15
+
+
+def test_inactive_locations_do_not_count(product, dc, store):
+    put_stock(product, dc, 10)
+    put_stock(product, store, 4)
+    store.is_active = False
+    store.save()
+    assert availability_by_sku(skus=["SKU-A"])[0].available == 10
+
+
+def test_ats_for_pairs_matches_the_per_product_figures(product, product_b, dc, store):
+    from inventory.selectors import ats_for_pairs
+
+    SafetyStockRule.objects.create(location_kind="store", quantity=1)
+    put_stock(product, dc, 5)
+    put_stock(product, store, 3)
+    put_stock(product_b, store, 1)
+    got = ats_for_pairs(
+        pairs=[(product.pk, dc.pk), (product.pk, store.pk), (product_b.pk, store.pk), (product_b.pk, dc.pk)]
+    )
+    assert got == {
+        (product.pk, dc.pk): 5,
+        (product.pk, store.pk): 2,
+        (product_b.pk, store.pk): 0,
+        (product_b.pk, dc.pk): 0,
+    }

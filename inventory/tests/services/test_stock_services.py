@@ -1,0 +1,141 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inventory.models import InventoryMovement, Reservation, StockLevel
+from inventory.services import (
+    InsufficientStock,
+    ReserveLine,
+    reservation_consume,
+    reservation_expire_due,
+    reservation_release,
+    stock_adjust,
+    stock_receive,
+    stock_reserve,
+    stock_set_on_hand,
+)
+from inventory.tests.helpers import assert_ledger_matches_levels, put_stock
+
+pytestmark = pytest.mark.django_db
+
+
+def level(product, location) -> StockLevel:
+    return StockLevel.objects.get(product=product, location=location)
+
+
+def test_every_service_keeps_the_ledger_equal_to_levels(product, product_b, dc, store):
+    put_stock(product, dc, 10)
+    assert_ledger_matches_levels()
+    stock_receive(product=product_b, location=store, quantity=5)
+    assert_ledger_matches_levels()
+    stock_adjust(product=product, location=dc, delta=-2, reference="damaged in aisle")
+    assert_ledger_matches_levels()
+    res = stock_reserve(lines=[ReserveLine(product.pk, 3, dc.pk), ReserveLine(product_b.pk, 2)])
+    assert_ledger_matches_levels()
+    line = res.lines.get(product=product)
+    reservation_consume(reservation=res, quantities={line.pk: 2})
+    assert_ledger_matches_levels()
+    reservation_release(reservation=res)
+    assert_ledger_matches_levels()
+    stock_set_on_hand(product=product, location=dc, on_hand=1)
+    assert_ledger_matches_levels()
+    assert level(product, dc).on_hand == 1 and level(product, dc).reserved == 0
+    assert InventoryMovement.objects.filter(reason="consume").get().delta_on_hand == -2
+
+
+def test_reserve_is_all_or_nothing(product, product_b, dc):
+    put_stock(product, dc, 5)
+    put_stock(product_b, dc, 1)
+    with pytest.raises(InsufficientStock) as exc:
+        stock_reserve(lines=[ReserveLine(product.pk, 5), ReserveLine(product_b.pk, 2)])
+    assert [s.as_dict() for s in exc.value.shortages] == [{"sku": "SKU-B", "requested": 2, "available": 1}]
+    assert level(product, dc).reserved == 0
+    assert not Reservation.objects.exists()
+    assert not InventoryMovement.objects.filter(reason="reserve").exists()
+
+
+def test_reserve_without_location_takes_from_most_ats_and_splits(product, dc, store):
+    put_stock(product, dc, 3)
+    put_stock(product, store, 4)
+    res = stock_reserve(lines=[ReserveLine(product.pk, 6)])
+    got = {ln.location.code: ln.quantity for ln in res.lines.select_related("location")}
+    assert got == {"STORE-0001": 4, "DC-EAST": 2}
+
+
+def test_same_product_on_two_lines_counts_both(product, dc):
+    put_stock(product, dc, 3)
+    with pytest.raises(InsufficientStock):
+        stock_reserve(lines=[ReserveLine(product.pk, 2, dc.pk), ReserveLine(product.pk, 2, dc.pk)])
+
+
+def test_reserve_respects_safety_stock(product, store):
+    from inventory.models import SafetyStockRule
+
+    put_stock(product, store, 3)
+    SafetyStockRule.objects.create(location_kind="store", quantity=1)
+    with pytest.raises(InsufficientStock) as exc:
+        stock_reserve(lines=[ReserveLine(product.pk, 3, store.pk)])
+    assert exc.value.shortages[0].available == 2
+
+
+def test_negative_stock_is_refused_with_sku_and_location(product, dc):
+    put_stock(product, dc, 1)
+    with pytest.raises(ValidationError, match="SKU-A at DC-EAST"):
+        stock_adjust(product=product, location=dc, delta=-2)
+    assert level(product, dc).on_hand == 1
+
+
+def test_database_refuses_negative_levels_even_around_services(product, dc):
+    put_stock(product, dc, 1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StockLevel.objects.filter(product=product, location=dc).update(reserved=-1)
+
+
+def test_release_twice_is_harmless(product, dc):
+    put_stock(product, dc, 4)
+    res = stock_reserve(lines=[ReserveLine(product.pk, 4)])
+    reservation_release(reservation=res)
+    reservation_release(reservation=res)
+    assert level(product, dc).reserved == 0
+    assert InventoryMovement.objects.filter(reason="release").count() == 1
+
+
+def test_consume_lowers_on_hand_and_reserved_together(product, dc):
+    put_stock(product, dc, 4)
+    res = stock_reserve(lines=[ReserveLine(product.pk, 3)])
+    reservation_consume(reservation=res)
+    lv = level(product, dc)
+    assert (lv.on_hand, lv.reserved) == (1, 0)
+    res.refresh_from_db()
+    assert res.status == "consumed"
+    with pytest.raises(ValidationError):
+        reservation_consume(reservation=res)
+
+
+def test_expiry_releases_only_expired_and_is_idempotent(product, dc):
+    put_stock(product, dc, 10)
+    short = stock_reserve(lines=[ReserveLine(product.pk, 2)], ttl=timedelta(minutes=15))
+    long = stock_reserve(lines=[ReserveLine(product.pk, 3)], ttl=timedelta(hours=2))
+    forever = stock_reserve(lines=[ReserveLine(product.pk, 1)])
+    with time_machine.travel(timezone.now() + timedelta(minutes=16)):
+        assert reservation_expire_due() == 1
+        assert reservation_expire_due() == 0
+    statuses = {r.pk: r.status for r in Reservation.objects.all()}
+    assert statuses == {short.pk: "expired", long.pk: "active", forever.pk: "active"}
+    assert level(product, dc).reserved == 4
+    assert InventoryMovement.objects.filter(reason="expire").count() == 1
+    assert_ledger_matches_levels()
+
+
+def test_setup_schedules_is_idempotent():
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    call_command("setup_schedules")
+    call_command("setup_schedules")
+    s = Schedule.objects.get(func="inventory.tasks.expire_reservations")
+    assert s.minutes == 1 and Schedule.objects.filter(func=s.func).count() == 1
