@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -121,6 +122,11 @@ def demo_seed(*, scale: str = "small") -> list[str]:
         columns=["product_id", "location_id", "delta_on_hand", "delta_reserved", "reason", "reference", "created_at"],
         rows=((product_ids[sku], loc_ids[code], q, 0, "initial", "seed_demo", now) for sku, code, q in todo),
     )
+
+    if todo and connection.vendor == "postgresql":
+        # Fresh planner statistics after a bulk load, or the first queries plan for empty tables.
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE inventory_stocklevel, inventory_inventorymovement, inventory_product")
 
     for code, name, kind in CHANNELS:
         Channel.objects.get_or_create(code=code, defaults={"name": name, "kind": kind})

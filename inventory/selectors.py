@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 
 from inventory.geo import haversine_km, zip_centroid
 from inventory.models import (
@@ -23,7 +23,6 @@ from inventory.models import (
     Product,
     Reservation,
     ReservationLine,
-    SafetyStockRule,
     StockLevel,
 )
 
@@ -51,66 +50,29 @@ class ProductAts:
     locations: list[LocationAts] = field(default_factory=list)
 
 
-class SafetyStock:
-    """Resolves the most specific safety-stock rule for (product, location); build once per request."""
-
-    __slots__ = ("_pl", "_pk", "_p", "_l", "_k", "_global")
-
-    def __init__(self, *, product_ids: Iterable[int] | None = None) -> None:
-        rules = SafetyStockRule.objects.all()
-        if product_ids is not None:
-            rules = rules.filter(Q(product_id__in=list(product_ids)) | Q(product__isnull=True))
-        self._pl: dict[tuple[int, int], int] = {}
-        self._pk: dict[tuple[int, str], int] = {}
-        self._p: dict[int, int] = {}
-        self._l: dict[int, int] = {}
-        self._k: dict[str, int] = {}
-        self._global: int = 0
-        for p, loc, kind, qty in rules.values_list("product_id", "location_id", "location_kind", "quantity"):
-            if p and loc:
-                self._pl[(p, loc)] = qty
-            elif p and kind:
-                self._pk[(p, kind)] = qty
-            elif p:
-                self._p[p] = qty
-            elif loc:
-                self._l[loc] = qty
-            elif kind:
-                self._k[kind] = qty
-            else:
-                self._global = qty
-
-    def quantity(self, *, product_id: int, location_id: int, kind: str) -> int:
-        v = self._pl.get((product_id, location_id))
-        if v is not None:
-            return v
-        v = self._pk.get((product_id, kind))
-        if v is not None:
-            return v
-        v = self._p.get(product_id)
-        if v is not None:
-            return v
-        v = self._l.get(location_id)
-        if v is not None:
-            return v
-        v = self._k.get(kind)
-        if v is not None:
-            return v
-        return self._global
+# The most specific safety-stock rule for the stock row `s` at location `l`, as a correlated subquery:
+# product+location > product+kind > product > location > kind > network-wide (booleans sort the scopes).
+SAFETY_SQL = """COALESCE((
+    SELECT r.quantity FROM inventory_safetystockrule r
+    WHERE (r.product_id = s.product_id OR r.product_id IS NULL)
+      AND (r.location_id = s.location_id OR r.location_id IS NULL)
+      AND (r.location_kind = l.kind OR r.location_kind = '')
+    ORDER BY (r.product_id IS NOT NULL) DESC, (r.location_id IS NOT NULL) DESC, (r.location_kind <> '') DESC
+    LIMIT 1), 0)"""
 
 
-def location_filter_for(*, method: str | None, online: bool) -> Q:
-    """Which active locations count for a fulfilment method (and for online channels)."""
-    q = Q(location__is_active=True)
+def _location_sql(*, method: str | None, online: bool) -> str:
+    """SQL conditions on location `l` for a fulfilment method (and for online channels)."""
+    cond = ["l.is_active"]
     if online:
-        q &= Q(location__sell_online=True)
+        cond.append("l.sell_online")
     if method in ("ship", "ship_to_store"):
-        q &= Q(location__can_ship=True)
+        cond.append("l.can_ship")
     elif method == "pickup":
-        q &= Q(location__can_pickup=True, location__kind=LocationKind.STORE)
+        cond.append(f"l.can_pickup AND l.kind = '{LocationKind.STORE.value}'")
     elif method == "same_day":
-        q &= Q(location__can_same_day=True)
-    return q
+        cond.append("l.can_same_day")
+    return " AND ".join(cond)
 
 
 def _channel_is_online(channel) -> bool:
@@ -142,17 +104,7 @@ def channel_pool_caps(*, channel, product_ids: list[int], network_ats: dict[int,
             product_id__in=product_ids,
         )
         .values_list("product_id")
-        .annotate(q=Sum("quantity"))
-        .values_list("product_id", "q")
-    )
-    closed = dict(
-        ReservationLine.objects.filter(
-            reservation__channel=channel,
-            reservation__status=Reservation.Status.ACTIVE,
-            product_id__in=product_ids,
-        )
-        .values_list("product_id")
-        .annotate(q=Sum("quantity_closed"))
+        .annotate(q=Sum(F("quantity") - F("quantity_closed")))
         .values_list("product_id", "q")
     )
     caps: dict[int, int] = {}
@@ -161,7 +113,7 @@ def channel_pool_caps(*, channel, product_ids: list[int], network_ats: dict[int,
         if rule is None:
             continue
         mode, value = rule
-        mine = (held.get(pid) or 0) - (closed.get(pid) or 0)
+        mine = held.get(pid) or 0
         if mode == ChannelAllocation.Mode.PERCENT:
             cap = math.floor((network_ats.get(pid, 0) + mine) * float(value) / 100.0) - mine
         else:
@@ -177,45 +129,49 @@ def ats_for_products(
     method: str | None = None,
     location_ids: Iterable[int] | None = None,
     for_update: bool = False,
+    skus: dict[int, str] | None = None,
 ) -> dict[int, ProductAts]:
     """ATS per product and location for the locations serving `channel` and `method`.
 
-    `available` on each ProductAts is the network figure after the channel's pool. With `for_update`
-    the stock rows of these products are locked (in primary-key order, so writers never deadlock); the
-    caller must be inside a transaction.
+    `available` on each ProductAts is the network figure after the channel's pool. One query (safety stock
+    resolved in SQL), plus one for the channel's pool when a channel is given. With `for_update` the stock
+    rows of these products are locked first (in primary-key order, so writers never deadlock); the caller
+    must be inside a transaction. Pass `skus` ({id: sku}) when the caller already has them.
     """
-    products = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "sku"))
-    result = {pid: ProductAts(product_id=pid, sku=sku) for pid, sku in products.items()}
+    if skus is None:
+        skus = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "sku"))
+    result = {pid: ProductAts(product_id=pid, sku=sku) for pid, sku in skus.items()}
     if not result:
         return result
-    safety = SafetyStock(product_ids=result.keys())
-    qs = StockLevel.objects.filter(product_id__in=result.keys())
+    ids = list(result)
     if for_update:
         # Lock every row of these products (not only the method's) so pool checks are serialised too.
-        list(qs.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
-    qs = qs.filter(location_filter_for(method=method, online=_channel_is_online(channel)))
-    if location_ids is not None:
-        qs = qs.filter(location_id__in=list(location_ids))
-    rows = qs.values_list("pk", "product_id", "location_id", "on_hand", "reserved", "location__code", "location__kind")
-    network_all: dict[int, int] = defaultdict(int)
-    for pk, pid, lid, on_hand, reserved, code, kind in rows:
-        s = safety.quantity(product_id=pid, location_id=lid, kind=kind)
-        avail = on_hand - reserved - s
-        avail = avail if avail > 0 else 0
-        result[pid].locations.append(
-            LocationAts(
-                location_id=lid,
-                location_code=code,
-                kind=kind,
-                on_hand=on_hand,
-                reserved=reserved,
-                safety=s,
-                available=avail,
-                stock_level_id=pk,
-            )
+        list(
+            StockLevel.objects.filter(product_id__in=ids)
+            .select_for_update(of=("self",))
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
+    params: list = list(ids)
+    where = f"s.product_id IN ({', '.join(['%s'] * len(ids))}) AND " + _location_sql(
+        method=method, online=_channel_is_online(channel)
+    )
+    if location_ids is not None:
+        locs = list(location_ids) or [0]
+        where += f" AND s.location_id IN ({', '.join(['%s'] * len(locs))})"
+        params += locs
+    sql = f"""SELECT s.id, s.product_id, s.location_id, s.on_hand, s.reserved, l.code, l.kind, {SAFETY_SQL}
+              FROM inventory_stocklevel s JOIN inventory_location l ON l.id = s.location_id WHERE {where}"""
+    network_all: dict[int, int] = defaultdict(int)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    for pk, pid, lid, on_hand, reserved, code, kind, safety in rows:
+        avail = on_hand - reserved - safety
+        avail = avail if avail > 0 else 0
+        result[pid].locations.append(LocationAts(lid, code, kind, on_hand, reserved, safety, avail, pk))
         network_all[pid] += avail
-    caps = channel_pool_caps(channel=channel, product_ids=list(result), network_ats=network_all)
+    caps = channel_pool_caps(channel=channel, product_ids=ids, network_ats=network_all)
     for pid, pa in result.items():
         total = network_all.get(pid, 0)
         pa.available = min(total, caps[pid]) if pid in caps else total
@@ -229,7 +185,9 @@ def availability_by_sku(*, skus: list[str], channel=None, method: str | None = N
     missing = [s for s in skus if s not in ids]
     if missing:
         raise UnknownSkus(missing)
-    ats = ats_for_products(product_ids=list(ids.values()), channel=channel, method=method)
+    ats = ats_for_products(
+        product_ids=list(ids.values()), channel=channel, method=method, skus={pk: sku for sku, pk in ids.items()}
+    )
     return [ats[ids[s]] for s in dict.fromkeys(skus)]
 
 
@@ -278,7 +236,7 @@ def pickup_stores_near(
 def low_stock_products(*, limit: int | None = None) -> list[tuple[int, str, int, int]]:
     """Products whose network ATS is below their threshold: [(product_id, sku, ats, threshold)].
 
-    Set-based in SQL (one pass over stock), with the same most-specific safety-stock rule as SafetyStock.
+    Set-based in SQL (one pass over stock), with the same most-specific safety-stock rule (SAFETY_SQL) as ATS.
     """
     default = int(settings.DOM["LOW_STOCK_THRESHOLD"])
     sql = f"""
@@ -287,14 +245,7 @@ def low_stock_products(*, limit: int | None = None) -> list[tuple[int, str, int,
         LEFT JOIN (
             SELECT x.product_id, SUM(CASE WHEN x.raw > 0 THEN x.raw ELSE 0 END) AS ats
             FROM (
-                SELECT s.product_id, s.on_hand - s.reserved - COALESCE((
-                    SELECT r.quantity FROM inventory_safetystockrule r
-                    WHERE (r.product_id = s.product_id OR r.product_id IS NULL)
-                      AND (r.location_id = s.location_id OR r.location_id IS NULL)
-                      AND (r.location_kind = l.kind OR r.location_kind = '')
-                    ORDER BY (r.product_id IS NOT NULL) DESC, (r.location_id IS NOT NULL) DESC,
-                             (r.location_kind <> '') DESC
-                    LIMIT 1), 0) AS raw
+                SELECT s.product_id, s.on_hand - s.reserved - {SAFETY_SQL} AS raw
                 FROM inventory_stocklevel s JOIN inventory_location l ON l.id = s.location_id
                 WHERE l.is_active
             ) x
@@ -331,12 +282,10 @@ def ats_for_pairs(*, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], int]
     """ATS for explicit (product_id, location_id) pairs in one query; pairs without stock are 0."""
     if not pairs:
         return {}
-    pids = sorted({p for p, _ in pairs})
-    safety = SafetyStock(product_ids=pids)
     values = ", ".join(["(%s, %s)"] * len(pairs))
     params = [x for pair in pairs for x in pair]
     sql = f"""
-        SELECT s.product_id, s.location_id, s.on_hand, s.reserved, l.kind
+        SELECT s.product_id, s.location_id, s.on_hand - s.reserved - {SAFETY_SQL}
         FROM inventory_stocklevel s
         JOIN (VALUES {values}) AS v ON s.product_id = v.column1 AND s.location_id = v.column2
         JOIN inventory_location l ON l.id = s.location_id
@@ -345,7 +294,6 @@ def ats_for_pairs(*, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], int]
     result = dict.fromkeys(pairs, 0)
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        for pid, lid, on_hand, reserved, kind in cur.fetchall():
-            avail = on_hand - reserved - safety.quantity(product_id=pid, location_id=lid, kind=kind)
-            result[(pid, lid)] = avail if avail > 0 else 0
+        for pid, lid, raw in cur.fetchall():
+            result[(pid, lid)] = raw if raw > 0 else 0
     return result

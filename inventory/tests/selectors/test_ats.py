@@ -1,7 +1,7 @@
 import pytest
 
 from inventory.models import ChannelAllocation, SafetyStockRule
-from inventory.selectors import SafetyStock, ats_for_products, availability_by_sku, low_stock_products
+from inventory.selectors import ats_for_products, availability_by_sku, low_stock_products
 from inventory.services import ReserveLine, stock_reserve
 from inventory.tests.helpers import put_stock
 
@@ -27,13 +27,21 @@ def test_most_specific_safety_rule_wins(product, product_b, dc, store, store_b):
     SafetyStockRule.objects.create(product=product, quantity=4)
     SafetyStockRule.objects.create(product=product, location_kind="store", quantity=5)
     SafetyStockRule.objects.create(product=product, location=store, quantity=6)
-    s = SafetyStock()
-    assert s.quantity(product_id=product.pk, location_id=store.pk, kind="store") == 6  # product + location
-    assert s.quantity(product_id=product.pk, location_id=store_b.pk, kind="store") == 5  # product + kind
-    assert s.quantity(product_id=product.pk, location_id=dc.pk, kind="warehouse") == 4  # product
-    assert s.quantity(product_id=product_b.pk, location_id=store_b.pk, kind="store") == 3  # location
-    assert s.quantity(product_id=product_b.pk, location_id=store.pk, kind="store") == 2  # kind
-    assert s.quantity(product_id=product_b.pk, location_id=dc.pk, kind="warehouse") == 1  # network
+    for p in (product, product_b):
+        for loc in (dc, store, store_b):
+            put_stock(p, loc, 20)
+    ats = ats_for_products(product_ids=[product.pk, product_b.pk])
+
+    def safety(p, loc):
+        return next(la.safety for la in ats[p.pk].locations if la.location_id == loc.pk)
+
+    assert safety(product, store) == 6  # product + location
+    assert safety(product, store_b) == 5  # product + kind
+    assert safety(product, dc) == 4  # product
+    assert safety(product_b, store_b) == 3  # location
+    assert safety(product_b, store) == 2  # kind
+    assert safety(product_b, dc) == 1  # network-wide
+    assert ats[product.pk].available == (20 - 6) + (20 - 5) + (20 - 4)
 
 
 def test_sql_low_stock_uses_the_same_safety_rules(product, product_b, dc, store, settings):
