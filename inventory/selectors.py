@@ -7,7 +7,6 @@ the sum over the locations that serve the channel and method, then capped by the
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -122,6 +121,72 @@ def channel_pool_caps(*, channel, product_ids: list[int], network_ats: dict[int,
     return caps
 
 
+def _in_list(column: str, values: list) -> tuple[str, list]:
+    """`column IN (…)` as SQL and params; `= ANY(%s)` on PostgreSQL so the statement text is stable and
+    psycopg can prepare it once."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def _ats_query(
+    *,
+    product_sql: str,
+    product_params: list,
+    channel,
+    method: str | None,
+    location_ids: Iterable[int] | None,
+) -> tuple[dict[int, ProductAts], bool | None]:
+    """One query: every product matching `product_sql` (on `p`), with its stock rows at the locations that
+    serve the channel and method, safety stock resolved in SQL. Returns the products and whether the
+    channel has any allocation pool (None when no channel)."""
+    loc_sql = _location_sql(method=method, online=_channel_is_online(channel))
+    params: list = []
+    if location_ids is not None:
+        in_sql, in_params = _in_list("l.id", list(location_ids) or [0])
+        loc_sql += " AND " + in_sql
+        params += in_params
+    pool_sql = "NULL"
+    if channel is not None:
+        pool_sql = "(SELECT COUNT(*) FROM inventory_channelallocation a WHERE a.channel_id = %s)"
+    sql = f"""
+        SELECT p.id, p.sku, s.id, s.location_id, s.on_hand, s.reserved, l.code, l.kind,
+               CASE WHEN s.id IS NULL THEN 0 ELSE {SAFETY_SQL} END, {pool_sql}
+        FROM inventory_product p
+        LEFT JOIN (inventory_stocklevel s JOIN inventory_location l ON l.id = s.location_id AND {loc_sql})
+               ON s.product_id = p.id
+        WHERE {product_sql}"""
+    params = ([channel.pk] if channel is not None else []) + params + product_params
+    result: dict[int, ProductAts] = {}
+    has_pool: bool | None = None
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    for pid, sku, sid, lid, on_hand, reserved, code, kind, safety, pools in rows:
+        pa = result.get(pid)
+        if pa is None:
+            pa = result[pid] = ProductAts(product_id=pid, sku=sku)
+        if pools is not None:
+            has_pool = pools > 0
+        if sid is None:
+            continue
+        avail = on_hand - reserved - safety
+        avail = avail if avail > 0 else 0
+        pa.locations.append(LocationAts(lid, code, kind, on_hand, reserved, safety, avail, sid))
+        pa.available += avail
+    return result, has_pool
+
+
+def _apply_pools(*, result: dict[int, ProductAts], channel, has_pool: bool | None) -> None:
+    if channel is not None and has_pool is not False:
+        network = {pid: pa.available for pid, pa in result.items()}
+        caps = channel_pool_caps(channel=channel, product_ids=list(result), network_ats=network)
+        for pid, cap in caps.items():
+            result[pid].available = min(result[pid].available, cap)
+    for pa in result.values():
+        pa.locations.sort(key=lambda la: (-la.available, la.location_code))
+
+
 def ats_for_products(
     *,
     product_ids: list[int],
@@ -129,21 +194,17 @@ def ats_for_products(
     method: str | None = None,
     location_ids: Iterable[int] | None = None,
     for_update: bool = False,
-    skus: dict[int, str] | None = None,
 ) -> dict[int, ProductAts]:
     """ATS per product and location for the locations serving `channel` and `method`.
 
     `available` on each ProductAts is the network figure after the channel's pool. One query (safety stock
-    resolved in SQL), plus one for the channel's pool when a channel is given. With `for_update` the stock
-    rows of these products are locked first (in primary-key order, so writers never deadlock); the caller
-    must be inside a transaction. Pass `skus` ({id: sku}) when the caller already has them.
+    resolved in SQL), plus one for the channel's pool only when the channel has one. With `for_update` the
+    stock rows of these products are locked first (in primary-key order, so writers never deadlock); the
+    caller must be inside a transaction.
     """
-    if skus is None:
-        skus = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "sku"))
-    result = {pid: ProductAts(product_id=pid, sku=sku) for pid, sku in skus.items()}
-    if not result:
-        return result
-    ids = list(result)
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
     if for_update:
         # Lock every row of these products (not only the method's) so pool checks are serialised too.
         list(
@@ -152,43 +213,32 @@ def ats_for_products(
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    params: list = list(ids)
-    where = f"s.product_id IN ({', '.join(['%s'] * len(ids))}) AND " + _location_sql(
-        method=method, online=_channel_is_online(channel)
+    product_sql, product_params = _in_list("p.id", ids)
+    result, has_pool = _ats_query(
+        product_sql=product_sql,
+        product_params=product_params,
+        channel=channel,
+        method=method,
+        location_ids=location_ids,
     )
-    if location_ids is not None:
-        locs = list(location_ids) or [0]
-        where += f" AND s.location_id IN ({', '.join(['%s'] * len(locs))})"
-        params += locs
-    sql = f"""SELECT s.id, s.product_id, s.location_id, s.on_hand, s.reserved, l.code, l.kind, {SAFETY_SQL}
-              FROM inventory_stocklevel s JOIN inventory_location l ON l.id = s.location_id WHERE {where}"""
-    network_all: dict[int, int] = defaultdict(int)
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-    for pk, pid, lid, on_hand, reserved, code, kind, safety in rows:
-        avail = on_hand - reserved - safety
-        avail = avail if avail > 0 else 0
-        result[pid].locations.append(LocationAts(lid, code, kind, on_hand, reserved, safety, avail, pk))
-        network_all[pid] += avail
-    caps = channel_pool_caps(channel=channel, product_ids=ids, network_ats=network_all)
-    for pid, pa in result.items():
-        total = network_all.get(pid, 0)
-        pa.available = min(total, caps[pid]) if pid in caps else total
-        pa.locations.sort(key=lambda la: (-la.available, la.location_code))
+    _apply_pools(result=result, channel=channel, has_pool=has_pool)
     return result
 
 
 def availability_by_sku(*, skus: list[str], channel=None, method: str | None = None) -> list[ProductAts]:
-    """ATS for SKUs in the order asked; raises KeyError-like ValueError listing unknown SKUs."""
-    ids = dict(Product.objects.filter(sku__in=skus).values_list("sku", "pk"))
-    missing = [s for s in skus if s not in ids]
+    """ATS for SKUs in the order asked (one query in the common case); raises UnknownSkus listing any
+    SKU that does not exist."""
+    wanted = list(dict.fromkeys(skus))
+    product_sql, product_params = _in_list("p.sku", wanted)
+    result, has_pool = _ats_query(
+        product_sql=product_sql, product_params=product_params, channel=channel, method=method, location_ids=None
+    )
+    by_sku = {pa.sku: pa for pa in result.values()}
+    missing = [s for s in wanted if s not in by_sku]
     if missing:
         raise UnknownSkus(missing)
-    ats = ats_for_products(
-        product_ids=list(ids.values()), channel=channel, method=method, skus={pk: sku for sku, pk in ids.items()}
-    )
-    return [ats[ids[s]] for s in dict.fromkeys(skus)]
+    _apply_pools(result=result, channel=channel, has_pool=has_pool)
+    return [by_sku[s] for s in wanted]
 
 
 class UnknownSkus(ValueError):
