@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -178,112 +178,136 @@ def order_ingest(
     rules = fraud_settings_get()
     addr_key = address_key(address=order_in.shipping_address)
 
-    with transaction.atomic():
-        try:
-            with transaction.atomic():  # savepoint: a racing duplicate fails here and reads the winner
-                customer, customer_is_new = _customer_upsert(channel=channel, customer_in=order_in.customer)
-                facts = _fraud_facts(
-                    order_in=order_in,
-                    customer=customer,
-                    customer_is_new=customer_is_new,
-                    total=total,
-                    addr_key=addr_key,
-                    rules=rules,
-                    now=now,
-                )
-                score, reasons = fraud_screen(facts=facts, rules=rules)
-                if score >= rules.hold_score:
-                    holds.append(
-                        (
-                            HoldKind.FRAUD,
-                            f"Fraud score {score} ≥ {rules.hold_score}: " + " ".join(r["reason"] for r in reasons),
-                        )
-                    )
-                order = Order.objects.create(
-                    channel=channel,
-                    external_id=order_in.external_id,
-                    idempotency_key=key,
-                    number=f"tmp-{uuid.uuid4().hex[:28]}",  # replaced by the pk-based number below
-                    customer=customer,
-                    status=Status.CREATED,
-                    placed_at=order_in.placed_at,
-                    currency=order_in.currency.upper(),
-                    subtotal=subtotal,
-                    shipping_total=order_in.shipping_total,
-                    tax_total=order_in.tax_total,
-                    total=total,
-                    shipping_address=order_in.shipping_address or {},
-                    billing_address=order_in.billing_address or {},
-                    address_key=addr_key,
-                    fulfillment_method=order_in.fulfillment_method,
-                    pickup_location=pickup,
-                    service_level=order_in.service_level,
-                    payment_status=order_in.payment_status,
-                    promised_delivery_date=promise.promised_delivery_date,
-                    ship_by=promise.ship_by,
-                    priority=priority_score(
-                        ship_by=promise.ship_by,
-                        now=now,
-                        tier=customer.loyalty_tier if customer else "standard",
-                        total=total,
-                    ),
-                    fraud_score=score,
-                    fraud_reasons=reasons,
-                    raw_payload=raw_payload or {},
-                )
-        except IntegrityError:
-            existing = order_find_existing(channel=channel, external_id=order_in.external_id, idempotency_key=key)
-            if existing is None:
-                raise
-            return IngestResult(existing, False)
-
-        order.number = f"{settings.DOM.get('ORDER_NUMBER_PREFIX', 'DOM')}-{order.pk:07d}"
-        Order.objects.filter(pk=order.pk).update(number=order.number)
-        OrderLine.objects.bulk_create(
-            [
-                OrderLine(
-                    order=order,
-                    line_number=i,
-                    product=products.get(ln.sku),
-                    sku=ln.sku,
-                    name=ln.name[:255],
-                    quantity=ln.quantity,
-                    unit_price=ln.unit_price,
-                )
-                for i, ln in enumerate(order_in.lines, start=1)
-            ]
-        )
-        if customer is not None:
-            Customer.objects.filter(pk=customer.pk).update(
-                order_count=F("order_count") + 1, lifetime_value=F("lifetime_value") + total
+    try:
+        # One transaction (a savepoint inside a caller's). A racing duplicate fails on the unique constraints
+        # (PostgreSQL makes it wait for the winner to commit first), everything it wrote rolls back, and it
+        # returns the winner's order.
+        with transaction.atomic():
+            customer, customer_is_new = _customer_upsert(channel=channel, customer_in=order_in.customer)
+            facts = _fraud_facts(
+                order_in=order_in,
+                customer=customer,
+                customer_is_new=customer_is_new,
+                total=total,
+                addr_key=addr_key,
+                rules=rules,
+                now=now,
             )
-        actor_id = actor if getattr(actor, "pk", None) else None
-        events = [
-            OrderEvent(
-                order=order,
-                type="received",
-                message=f"Received from {channel.code} ({source}) as {order_in.external_id}.",
-                data={"source": source, "external_id": order_in.external_id, "idempotency_key": key},
-                actor=actor_id,
-            ),
-            OrderEvent(
-                order=order,
-                type="screened",
-                message=f"Fraud score {score}; priority {order.priority}; ship by {promise.ship_by:%Y-%m-%d %H:%M %Z}.",
-                data={"fraud_score": score, "fraud_reasons": reasons, "priority": order.priority},
-            ),
-        ]
-        if holds:
-            OrderHold.objects.bulk_create([OrderHold(order=order, kind=k, reason=r) for k, r in holds])
-            events += [
-                OrderEvent(
-                    order=order, type="hold_placed", message=f"{HoldKind(k).label} hold: {r}"[:500], data={"kind": k}
+            score, reasons = fraud_screen(facts=facts, rules=rules)
+            if score >= rules.hold_score:
+                holds.append(
+                    (
+                        HoldKind.FRAUD,
+                        f"Fraud score {score} ≥ {rules.hold_score}: " + " ".join(r["reason"] for r in reasons),
+                    )
                 )
-                for k, r in holds
-            ]
-        OrderEvent.objects.bulk_create(events)
-        _transition(order=order, to=Status.ON_HOLD if holds else Status.VALIDATED, actor=actor)
+            status = Status.ON_HOLD if holds else Status.VALIDATED
+            order = Order.objects.create(
+                channel=channel,
+                external_id=order_in.external_id,
+                idempotency_key=key,
+                number=f"tmp-{uuid.uuid4().hex[:28]}",  # replaced by the pk-based number below
+                customer=customer,
+                status=status,
+                placed_at=order_in.placed_at,
+                currency=order_in.currency.upper(),
+                subtotal=subtotal,
+                shipping_total=order_in.shipping_total,
+                tax_total=order_in.tax_total,
+                total=total,
+                shipping_address=order_in.shipping_address or {},
+                billing_address=order_in.billing_address or {},
+                address_key=addr_key,
+                fulfillment_method=order_in.fulfillment_method,
+                pickup_location=pickup,
+                service_level=order_in.service_level,
+                payment_status=order_in.payment_status,
+                promised_delivery_date=promise.promised_delivery_date,
+                ship_by=promise.ship_by,
+                priority=priority_score(
+                    ship_by=promise.ship_by,
+                    now=now,
+                    tier=customer.loyalty_tier if customer else "standard",
+                    total=total,
+                ),
+                fraud_score=score,
+                fraud_reasons=reasons,
+                raw_payload=raw_payload or {},
+            )
+            order.number = f"{settings.DOM.get('ORDER_NUMBER_PREFIX', 'DOM')}-{order.pk:07d}"
+            Order.objects.filter(pk=order.pk).update(number=order.number)
+            OrderLine.objects.bulk_create(
+                [
+                    OrderLine(
+                        order=order,
+                        line_number=i,
+                        product=products.get(ln.sku),
+                        sku=ln.sku,
+                        name=ln.name[:255],
+                        quantity=ln.quantity,
+                        unit_price=ln.unit_price,
+                    )
+                    for i, ln in enumerate(order_in.lines, start=1)
+                ]
+            )
+            if customer is not None:
+                Customer.objects.filter(pk=customer.pk).update(
+                    order_count=F("order_count") + 1, lifetime_value=F("lifetime_value") + total
+                )
+            if holds:
+                OrderHold.objects.bulk_create([OrderHold(order=order, kind=k, reason=r) for k, r in holds])
+            OrderEvent.objects.bulk_create(
+                _intake_events(
+                    order=order,
+                    source=source,
+                    key=key,
+                    score=score,
+                    reasons=reasons,
+                    holds=holds,
+                    actor=actor if getattr(actor, "pk", None) else None,
+                )
+            )
+            if status == Status.VALIDATED:
+                order_routing_enqueue(order_id=order.pk)
+    except IntegrityError:
+        existing = order_find_existing(channel=channel, external_id=order_in.external_id, idempotency_key=key)
+        if existing is None:
+            raise
+        return IngestResult(existing, False)
     return IngestResult(order, True)
+
+
+def _intake_events(*, order: Order, source: str, key: str, score: int, reasons: list, holds: list, actor) -> list:
+    """The timeline of a new order: received, screened, each hold, and created → validated / on hold."""
+    events = [
+        OrderEvent(
+            order=order,
+            type="received",
+            message=f"Received from {order.channel.code} ({source}) as {order.external_id}.",
+            data={"source": source, "external_id": order.external_id, "idempotency_key": key},
+            actor=actor,
+        ),
+        OrderEvent(
+            order=order,
+            type="screened",
+            message=f"Fraud score {score}; priority {order.priority}; ship by {order.ship_by:%Y-%m-%d %H:%M %Z}.",
+            data={"fraud_score": score, "fraud_reasons": reasons, "priority": order.priority},
+        ),
+    ]
+    events += [
+        OrderEvent(order=order, type="hold_placed", message=f"{HoldKind(k).label} hold: {r}"[:500], data={"kind": k})
+        for k, r in holds
+    ]
+    events.append(
+        OrderEvent(
+            order=order,
+            type="status_changed",
+            message=f"{Status.CREATED.label} → {Status(order.status).label}.",
+            data={"from": Status.CREATED.value, "to": order.status},
+            actor=actor,
+        )
+    )
+    return events
 
 
 def _checks_holds(*, order_in: OrderIn, products: dict, pickup: Location | None) -> list[tuple[str, str]]:
@@ -318,9 +342,15 @@ def _customer_upsert(*, channel: Channel, customer_in: CustomerIn | None) -> tup
     email = (customer_in.email or "").strip().lower()
     customer = None
     if email:
-        customer, _ = Customer.objects.get_or_create(
-            email=email, defaults={"name": customer_in.name[:200], "phone": customer_in.phone[:40]}
-        )
+        customer = Customer.objects.filter(email=email).first()
+        if customer is None:
+            # INSERT … ON CONFLICT DO NOTHING, then read: no savepoint, and a racing insert of the same email
+            # simply leaves the winner's row.
+            Customer.objects.bulk_create(
+                [Customer(email=email, name=customer_in.name[:200], phone=customer_in.phone[:40])],
+                ignore_conflicts=True,
+            )
+            customer = Customer.objects.get(email=email)
     elif customer_in.external_id:
         customer = Customer.objects.filter(**{f"identities__{channel.code}": customer_in.external_id}).first()
     if customer is None:
@@ -341,8 +371,15 @@ def _fraud_facts(
     *, order_in: OrderIn, customer, customer_is_new: bool, total: Decimal, addr_key: str, rules, now: datetime
 ) -> FraudFacts:
     since = now - timedelta(minutes=rules.velocity_window_minutes)
-    same_email = Order.objects.filter(customer=customer, created_at__gte=since).count() if customer else 0
-    same_address = Order.objects.filter(address_key=addr_key, created_at__gte=since).count() if addr_key else 0
+    # One query for both counts; an order with neither a customer nor an address has nothing to count.
+    by_email = Q(customer=customer) if customer else Q(pk=None)
+    by_address = Q(address_key=addr_key) if addr_key else Q(pk=None)
+    same_email = same_address = 0
+    if customer or addr_key:
+        counts = Order.objects.filter(by_email | by_address, created_at__gte=since).aggregate(
+            email=Count("pk", filter=by_email), address=Count("pk", filter=by_address)
+        )
+        same_email, same_address = counts["email"], counts["address"]
     return FraudFacts(
         total=total,
         is_new_customer=customer_is_new,

@@ -24,6 +24,8 @@ def test_operations_finds_an_order_releases_a_hold_and_cancels_an_order(page, we
 
     browser_login(page, "opsuser")
     page.click("nav >> text=Orders")
+    page.wait_for_url("**/orders/")
+    page.wait_for_load_state("load")  # htmx is loaded (deferred) and bound to the search box
     page.fill("#id_q", "held@example")
     # htmx replaces the results as the user types: only the matching order stays.
     page.wait_for_function("document.querySelectorAll('#results tr[data-order]').length === 1")
@@ -55,6 +57,8 @@ def test_holds_queue_release_in_place(page, web, settings):
     make_user("opsuser", roles.OPERATIONS)
     browser_login(page, "opsuser")
     page.click("nav >> text=Holds")
+    page.wait_for_url("**/orders/holds/")
+    page.wait_for_load_state("load")
     row = page.locator(f"tr[data-order='{held.number}']")
     row.locator("text=Release").click()
     page.wait_for_selector("text=Order is now validated")

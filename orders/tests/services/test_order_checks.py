@@ -252,3 +252,13 @@ def test_routing_queue_takes_express_and_gold_customers_first(web, catalogue):
     ).order
     assert exp.priority > gold.priority > std.priority
     assert order_ids_awaiting_routing() == [exp.pk, gold.pk, std.pk]
+
+
+def test_order_without_customer_or_address_is_screened(web, catalogue, store):
+    order = order_ingest(
+        channel=web,
+        order_in=make_in(
+            "NC-1", customer=None, shipping_address={}, fulfillment_method="pickup", pickup_location=store.code
+        ),
+    ).order
+    assert order.status == "validated" and order.customer is None and order.fraud_score == 0
