@@ -66,7 +66,7 @@ def _errors_in_line_order(errors: dict, body) -> dict:
 
 
 # --- Output ---------------------------------------------------------------------------------------------
-class LineOut(serializers.Serializer):
+class OrderLineOut(serializers.Serializer):
     id = serializers.IntegerField()
     line_number = serializers.IntegerField()
     sku = serializers.CharField()
@@ -79,7 +79,7 @@ class LineOut(serializers.Serializer):
     quantity_returned = serializers.IntegerField()
 
 
-class HoldOut(serializers.Serializer):
+class OrderHoldOut(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     reason = serializers.CharField()
@@ -89,7 +89,7 @@ class HoldOut(serializers.Serializer):
     note = serializers.CharField()
 
 
-class EventOut(serializers.Serializer):
+class OrderEventOut(serializers.Serializer):
     type = serializers.CharField()
     message = serializers.CharField()
     data = serializers.JSONField()
@@ -97,23 +97,23 @@ class EventOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class FulfillmentLineOut(serializers.Serializer):
+class OrderFulfillmentLineOut(serializers.Serializer):
     order_line = serializers.IntegerField(source="order_line_id")
     sku = serializers.CharField(source="order_line.sku")
     quantity = serializers.IntegerField()
     quantity_shipped = serializers.IntegerField()
 
 
-class FulfillmentOrderOut(serializers.Serializer):
+class OrderFulfillmentOrderOut(serializers.Serializer):
     id = serializers.IntegerField()
     location = serializers.CharField(source="location.code")
     method = serializers.CharField()
     status = serializers.CharField()
     ship_by = serializers.DateTimeField(allow_null=True)
-    lines = FulfillmentLineOut(many=True)
+    lines = OrderFulfillmentLineOut(many=True)
 
 
-class CustomerOut(serializers.Serializer):
+class OrderCustomerOut(serializers.Serializer):
     email = serializers.EmailField()
     name = serializers.CharField()
     loyalty_tier = serializers.CharField()
@@ -134,7 +134,7 @@ class OrderSummaryOut(serializers.Serializer):
 
 
 class OrderOut(OrderSummaryOut):
-    customer = CustomerOut(allow_null=True)
+    customer = OrderCustomerOut(allow_null=True)
     shipping_address = serializers.JSONField()
     billing_address = serializers.JSONField()
     pickup_location = serializers.CharField(source="pickup_location.code", default=None)
@@ -147,13 +147,13 @@ class OrderOut(OrderSummaryOut):
     shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2)
     tax_total = serializers.DecimalField(max_digits=12, decimal_places=2)
     cancel_reason = serializers.CharField()
-    lines = LineOut(many=True)
-    holds = HoldOut(many=True)
-    timeline = EventOut(many=True, source="events")
-    fulfillment_orders = FulfillmentOrderOut(many=True)
+    lines = OrderLineOut(many=True)
+    holds = OrderHoldOut(many=True)
+    timeline = OrderEventOut(many=True, source="events")
+    fulfillment_orders = OrderFulfillmentOrderOut(many=True)
 
 
-class IngestOut(serializers.Serializer):
+class OrderIngestOut(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
     status = serializers.CharField()
@@ -191,14 +191,14 @@ class OrderListIngestApi(generics.GenericAPIView):
     filterset_class = OrderFilter
     serializer_class = OrderSummaryOut
 
-    class InputSerializer(serializers.Serializer):
-        class CustomerIn(serializers.Serializer):
+    class OrderIngestInput(serializers.Serializer):
+        class OrderCustomerIn(serializers.Serializer):
             email = serializers.EmailField(required=False, allow_blank=True)
             name = serializers.CharField(required=False, allow_blank=True, max_length=200)
             phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
             external_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
-        class AddressIn(serializers.Serializer):
+        class OrderAddressIn(serializers.Serializer):
             name = serializers.CharField(required=False, allow_blank=True, max_length=200)
             company = serializers.CharField(required=False, allow_blank=True, max_length=200)
             line1 = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -209,7 +209,7 @@ class OrderListIngestApi(generics.GenericAPIView):
             country = serializers.CharField(required=False, allow_blank=True, max_length=2)
             phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
 
-        class LineIn(serializers.Serializer):
+        class OrderLineIn(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
             quantity = serializers.IntegerField(min_value=1, max_value=100000)
             unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
@@ -218,9 +218,9 @@ class OrderListIngestApi(generics.GenericAPIView):
         channel = serializers.CharField(required=False, allow_blank=True)
         external_id = serializers.CharField(max_length=100)
         placed_at = serializers.DateTimeField()
-        customer = CustomerIn(required=False, allow_null=True)
-        shipping_address = AddressIn(required=False, allow_null=True)
-        billing_address = AddressIn(required=False, allow_null=True)
+        customer = OrderCustomerIn(required=False, allow_null=True)
+        shipping_address = OrderAddressIn(required=False, allow_null=True)
+        billing_address = OrderAddressIn(required=False, allow_null=True)
         fulfillment_method = serializers.ChoiceField(choices=Order.Method.choices, default=Order.Method.SHIP)
         pickup_location = serializers.CharField(required=False, allow_null=True, allow_blank=True)
         service_level = serializers.ChoiceField(choices=Order.ServiceLevel.choices, default="standard")
@@ -229,7 +229,7 @@ class OrderListIngestApi(generics.GenericAPIView):
         shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
         tax_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
         total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-        lines = LineIn(many=True, allow_empty=False, max_length=500)
+        lines = OrderLineIn(many=True, allow_empty=False, max_length=500)
 
         def validate(self, attrs: dict) -> dict:
             if attrs.get("fulfillment_method", "ship") in ("ship", "same_day") and not attrs.get("shipping_address"):
@@ -246,12 +246,12 @@ class OrderListIngestApi(generics.GenericAPIView):
         return self.get_paginated_response(OrderSummaryOut(page, many=True).data)
 
     @extend_schema(
-        request=InputSerializer,
+        request=OrderIngestInput,
         parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
-        responses={201: IngestOut, 200: IngestOut},
+        responses={201: OrderIngestOut, 200: OrderIngestOut},
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.OrderIngestInput(data=request.data)
         errors = {} if data.is_valid() else _errors_in_line_order(dict(data.errors), request.data)
         raw_channel = request.data.get("channel") if isinstance(request.data, dict) else None
         channel, channel_errors = _request_channel(request, raw_channel or None)
@@ -311,13 +311,13 @@ class OrderCancelApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = ORDER_ROLES
 
-    class InputSerializer(serializers.Serializer):
+    class OrderCancelInput(serializers.Serializer):
         reason = serializers.CharField(max_length=500)
 
-    @extend_schema(request=InputSerializer, responses={200: OrderOut})
+    @extend_schema(request=OrderCancelInput, responses={200: OrderOut})
     def post(self, request, pk: int):
         order = _visible_order(request, pk)
-        data = self.InputSerializer(data=request.data)
+        data = self.OrderCancelInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             order_cancel(order=order, actor=request.user, reason=data.validated_data["reason"])
@@ -330,13 +330,13 @@ class OrderHoldReleaseApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = (OPERATIONS,)
 
-    class InputSerializer(serializers.Serializer):
+    class HoldReleaseInput(serializers.Serializer):
         note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses={200: OrderOut})
+    @extend_schema(request=HoldReleaseInput, responses={200: OrderOut})
     def post(self, request, pk: int, hold_id: int):
         hold = get_object_or_404(OrderHold, pk=hold_id, order_id=pk)
-        data = self.InputSerializer(data=request.data)
+        data = self.HoldReleaseInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             order_hold_release(hold=hold, actor=request.user, note=data.validated_data["note"])
@@ -396,7 +396,7 @@ class ShopifyOrderCreateWebhookApi(APIView):
             OpenApiParameter("X-Shopify-Hmac-Sha256", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
             OpenApiParameter("X-Shopify-Webhook-Id", OpenApiTypes.STR, OpenApiParameter.HEADER),
         ],
-        responses={200: IngestOut, 401: OpenApiTypes.OBJECT},
+        responses={200: OrderIngestOut, 401: OpenApiTypes.OBJECT},
     )
     def post(self, request, code: str):
         body = request.body  # the raw bytes, before anything parses them
