@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from orders.models import ApiClient, Channel, FraudSettings, Order, OrderEvent, OrderHold
 
@@ -35,9 +36,15 @@ def order_find_existing(*, channel: Channel, external_id: str, idempotency_key: 
 
 def order_list(*, channel: Channel | None = None) -> QuerySet[Order]:
     """Orders for lists (newest first), with what a row shows; only `channel`'s when given."""
+    active_holds = (
+        OrderHold.objects.filter(order=OuterRef("pk"), released_at__isnull=True)
+        .order_by()
+        .values("order")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     qs = Order.objects.select_related("channel", "customer", "pickup_location").annotate(
-        active_holds=Count("holds", filter=Q(holds__released_at__isnull=True), distinct=True),
-        line_count=Count("lines", distinct=True),
+        active_holds=Coalesce(Subquery(active_holds), 0)
     )
     if channel is not None:
         qs = qs.filter(channel=channel)

@@ -3,7 +3,6 @@ ROUTE_ORDER_TASK itself), so an order that passes its checks waits as validated.
 
 import copy
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -70,6 +69,3 @@ def shopify_channel(db):
 def ipods(db) -> list[Product]:
     """The fixture's three SKUs, so the real Shopify order can pass validation."""
     return [Product.objects.create(sku=s, name=s) for s in ("IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK")]
-
-
-NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
