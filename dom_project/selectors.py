@@ -53,6 +53,8 @@ def home_panels(*, user) -> list[Panel]:
                         ("routed", "Routed"),
                     ]
                 ],
+                link=reverse("orders:holds"),
+                link_text="Holds queue",
             )
         )
     if user_has_role(user=user, roles=[MERCHANDISER]):

@@ -193,6 +193,12 @@ else:
 DOM = {
     "LOW_STOCK_THRESHOLD": env.int("DOM_LOW_STOCK_THRESHOLD", default=5),
     "RESERVATION_DEFAULT_TTL_SECONDS": env.int("DOM_RESERVATION_TTL", default=900),
+    # Orders: the routing task enqueued after validation (used only when importable; otherwise orders wait
+    # as validated), the order-number prefix, and the intake promise's default cut-off and time zone.
+    "ROUTE_ORDER_TASK": "routing.tasks.route_order",
+    "ORDER_NUMBER_PREFIX": env("DOM_ORDER_NUMBER_PREFIX", default="DOM"),
+    "PROMISE_CUTOFF": "15:00",
+    "PROMISE_TIMEZONE": "America/New_York",
 }
 
 # --- Security (production) ------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Channels, customers, orders and their timeline."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -19,6 +21,8 @@ class Channel(models.Model):
     is_active = models.BooleanField(default=True)
     # Shopify-style webhook secret; set from the admin, never committed.
     webhook_secret = models.CharField(max_length=200, blank=True)
+    # When set, Shopify webhooks must come from this shop (X-Shopify-Shop-Domain), e.g. brand.myshopify.com.
+    shop_domain = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -119,6 +123,13 @@ class Order(models.Model):
     priority = models.IntegerField(default=0, db_index=True, help_text="Higher is more urgent.")
     payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     fraud_score = models.IntegerField(default=0)
+    # [{"rule": "new_customer_value", "points": 40, "reason": "…"}, …] as the screening found them.
+    fraud_reasons = models.JSONField(default=list, blank=True)
+    # Idempotency-Key header (API) or "shopify-webhook:<X-Shopify-Webhook-Id>"; unique per channel when set.
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    # Normalised shipping address (line1 + postal code + country), for "many orders to one address" screening.
+    address_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    cancel_reason = models.CharField(max_length=500, blank=True)
     raw_payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -127,8 +138,17 @@ class Order(models.Model):
         ordering = ["-placed_at"]
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="order_unique_channel_external_id"),
+            models.UniqueConstraint(
+                fields=["channel", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="order_unique_channel_idempotency_key",
+            ),
+            models.CheckConstraint(condition=Q(fraud_score__gte=0), name="order_fraud_score_not_negative"),
         ]
-        indexes = [models.Index(fields=["status", "-priority", "placed_at"], name="order_queue")]
+        indexes = [
+            models.Index(fields=["status", "-priority", "placed_at"], name="order_queue"),
+            models.Index(fields=["customer", "created_at"], name="order_customer_created"),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -138,7 +158,8 @@ class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     line_number = models.PositiveIntegerField()
     product = models.ForeignKey("inventory.Product", null=True, blank=True, on_delete=models.PROTECT)
-    sku = models.CharField(max_length=64, help_text="As received, even when the product is unknown.")
+    sku = models.CharField(max_length=64, blank=True, help_text="As received, even when the product is unknown.")
+    name = models.CharField(max_length=255, blank=True, help_text="The item's title as the channel sent it.")
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     quantity_allocated = models.PositiveIntegerField(default=0)
@@ -157,10 +178,20 @@ class OrderLine(models.Model):
             models.CheckConstraint(
                 condition=Q(quantity_returned__lte=F("quantity_shipped")), name="order_line_returned_le_shipped"
             ),
+            models.CheckConstraint(
+                condition=Q(quantity_cancelled__lte=F("quantity") - F("quantity_shipped")),
+                name="order_line_cancelled_le_unshipped",
+            ),
         ]
+        indexes = [models.Index(fields=["sku"], name="order_line_sku")]
 
     def __str__(self) -> str:
         return f"{self.order_id}#{self.line_number} {self.sku} × {self.quantity}"
+
+    @property
+    def quantity_open(self) -> int:
+        """Units still to ship: neither shipped nor cancelled."""
+        return self.quantity - self.quantity_shipped - self.quantity_cancelled
 
 
 class OrderHold(models.Model):
@@ -171,18 +202,29 @@ class OrderHold(models.Model):
         UNKNOWN_ITEM = "unknown_item", "Unknown item"
         MANUAL = "manual", "Manual"
 
+    class Resolution(models.TextChoices):
+        RELEASED = "released", "Released"
+        CANCELLED = "cancelled", "Order cancelled"
+
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="holds")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     reason = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     released_at = models.DateTimeField(null=True, blank=True)
     released_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    resolution = models.CharField(max_length=10, choices=Resolution.choices, blank=True)
+    note = models.CharField(max_length=500, blank=True, help_text="Why it was released or cancelled.")
 
     class Meta:
-        ordering = ["created_at"]
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["kind"], condition=Q(released_at__isnull=True), name="hold_active_kind")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} hold on {self.order_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_at is None
 
 
 class OrderEvent(models.Model):
@@ -198,3 +240,37 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.type}"
+
+
+class FraudSettings(models.Model):
+    """The fraud-screening thresholds, edited in the admin (one row). Each rule adds its points when it fires;
+    an order whose score reaches `hold_score` is held for review. Zero points switches a rule off."""
+
+    hold_score = models.PositiveIntegerField(default=50, help_text="Hold orders scoring at least this.")
+    new_customer_value_limit = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("500.00"), help_text="First order above this total."
+    )
+    new_customer_value_points = models.PositiveIntegerField(default=40)
+    address_distance_km = models.PositiveIntegerField(
+        default=500, help_text="Billing and shipping addresses further apart than this."
+    )
+    address_distance_points = models.PositiveIntegerField(default=30)
+    velocity_window_minutes = models.PositiveIntegerField(default=10)
+    velocity_max_orders = models.PositiveIntegerField(
+        default=3, help_text="More earlier orders than this from one email or to one address within the window."
+    )
+    velocity_points = models.PositiveIntegerField(default=40)
+    high_risk_skus = models.TextField(blank=True, help_text="SKUs, one per line or comma-separated.")
+    high_risk_sku_points = models.PositiveIntegerField(default=30)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "fraud settings"
+        verbose_name_plural = "fraud settings"
+
+    def __str__(self) -> str:
+        return f"Fraud screening (hold at {self.hold_score})"
+
+    @property
+    def high_risk_sku_set(self) -> frozenset[str]:
+        return frozenset(s.strip() for s in self.high_risk_skus.replace(",", "\n").splitlines() if s.strip())

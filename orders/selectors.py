@@ -1,6 +1,11 @@
 """Reads of orders and channels."""
 
-from orders.models import ApiClient, Channel
+from __future__ import annotations
+
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from orders.models import ApiClient, Channel, FraudSettings, Order, OrderEvent, OrderHold
 
 
 def channel_for_client(*, user) -> Channel | None:
@@ -13,3 +18,76 @@ def channel_for_client(*, user) -> Channel | None:
     client = ApiClient.objects.select_related("channel").filter(user=user).first()
     user._dom_channel = client.channel if client else None
     return user._dom_channel
+
+
+def fraud_settings_get() -> FraudSettings:
+    """The fraud thresholds (the single row, created with defaults when missing)."""
+    settings_row, _ = FraudSettings.objects.get_or_create(pk=1)
+    return settings_row
+
+
+def order_find_existing(*, channel: Channel, external_id: str, idempotency_key: str = "") -> Order | None:
+    """The order a delivery repeats: same channel and external id, or same channel and idempotency key."""
+    cond = Q(external_id=external_id)
+    if idempotency_key:
+        cond |= Q(idempotency_key=idempotency_key)
+    return Order.objects.filter(cond, channel=channel).order_by("pk").first()
+
+
+def order_list(*, channel: Channel | None = None) -> QuerySet[Order]:
+    """Orders for lists (newest first), with what a row shows; only `channel`'s when given."""
+    active_holds = (
+        OrderHold.objects.filter(order=OuterRef("pk"), released_at__isnull=True)
+        .order_by()
+        .values("order")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    qs = Order.objects.select_related("channel", "customer", "pickup_location").annotate(
+        active_holds=Coalesce(Subquery(active_holds), 0)
+    )
+    if channel is not None:
+        qs = qs.filter(channel=channel)
+    return qs.order_by("-placed_at", "-pk")
+
+
+def order_detail(*, pk: int, channel: Channel | None = None) -> Order:
+    """One order with its lines, holds, timeline and fulfilment orders; DoesNotExist when not visible."""
+    from fulfillment.models import FulfillmentOrder
+
+    qs = Order.objects.select_related("channel", "customer", "pickup_location").prefetch_related(
+        "lines__product",
+        "holds__released_by",
+        Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("created_at", "id")),
+        Prefetch(
+            "fulfillment_orders",
+            queryset=FulfillmentOrder.objects.select_related("location").prefetch_related("lines__order_line"),
+        ),
+    )
+    if channel is not None:
+        qs = qs.filter(channel=channel)
+    return qs.get(pk=pk)
+
+
+def hold_queue(*, kind: str | None = None) -> QuerySet[OrderHold]:
+    """Active holds, oldest first, with their orders."""
+    qs = OrderHold.objects.filter(released_at__isnull=True).select_related("order", "order__channel", "order__customer")
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("created_at", "id")
+
+
+def hold_counts() -> dict[str, int]:
+    """Active holds per kind."""
+    return dict(
+        OrderHold.objects.filter(released_at__isnull=True).values_list("kind").annotate(n=Count("id")).order_by()
+    )
+
+
+def order_ids_awaiting_routing(*, limit: int = 1000) -> list[int]:
+    """Validated orders in the order routing should take them: highest priority, then oldest."""
+    return list(
+        Order.objects.filter(status=Order.Status.VALIDATED)
+        .order_by("-priority", "placed_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )

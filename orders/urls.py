@@ -1,2 +1,14 @@
+from django.urls import path
+
+from orders import views
+
 app_name = "orders"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.order_list_view, name="list"),
+    path("<int:pk>/", views.order_detail_view, name="detail"),
+    path("<int:pk>/cancel/", views.order_cancel_view, name="cancel"),
+    path("holds/", views.hold_queue_view, name="holds"),
+    path("holds/<int:pk>/release/", views.hold_release_view, name="hold-release"),
+    path("holds/<int:pk>/cancel-order/", views.hold_cancel_order_view, name="hold-cancel-order"),
+    path("import/", views.order_import_view, name="import"),
+]

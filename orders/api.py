@@ -1,0 +1,434 @@
+"""Orders API: intake (JSON, Shopify webhook, CSV), reads, cancel, hold release. Thin views over services."""
+
+from __future__ import annotations
+
+import json
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dom_project.roles import API_CLIENT, OPERATIONS, HasRole
+from orders.csv_orders import CsvOrderErrors
+from orders.inputs import CustomerIn, LineIn, OrderIn
+from orders.models import Channel, Order, OrderHold
+from orders.selectors import channel_for_client, order_detail, order_list
+from orders.services import (
+    order_cancel,
+    order_csv_import,
+    order_hold_release,
+    order_ingest,
+    order_input_errors,
+)
+from orders.shopify import ShopifyPayloadError, shopify_order_input, shopify_signature_valid
+
+ORDER_ROLES = (API_CLIENT, OPERATIONS)
+
+
+def _request_channel(request, code: str | None) -> tuple[Channel | None, list[str]]:
+    """The channel a request acts for, or the reasons it cannot: API clients act only for their own."""
+    bound = channel_for_client(user=request.user)
+    if bound is not None:
+        if code and code != bound.code:
+            return None, [f"This API client may only create orders for channel {bound.code!r}, not {code!r}."]
+        return bound, []
+    if not code:
+        return None, ['Name the channel, e.g. "web".']
+    channel = Channel.objects.filter(code=code, is_active=True).first()
+    if channel is None:
+        return None, [f"Unknown or inactive channel {code!r}."]
+    return channel, []
+
+
+def _visible_order(request, pk: int) -> Order:
+    """An order the caller may see: API clients only their channel's (404 otherwise)."""
+    try:
+        return order_detail(pk=pk, channel=channel_for_client(user=request.user))
+    except Order.DoesNotExist as exc:
+        raise Http404(f"No order {pk}.") from exc
+
+
+def _errors_in_line_order(errors: dict, body) -> dict:
+    """DRF reports nested-list errors as {index: {...}}; the API promises a list in line order."""
+    lines = errors.get("lines")
+    if isinstance(lines, dict):
+        n = len(body.get("lines") or []) if isinstance(body, dict) else 0
+        errors["lines"] = [lines.get(i, {}) for i in range(max(n, max(lines) + 1))]
+    return errors
+
+
+# --- Output ---------------------------------------------------------------------------------------------
+class OrderLineOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    line_number = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    quantity_allocated = serializers.IntegerField()
+    quantity_shipped = serializers.IntegerField()
+    quantity_cancelled = serializers.IntegerField()
+    quantity_returned = serializers.IntegerField()
+
+
+class OrderHoldOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    released_at = serializers.DateTimeField(allow_null=True)
+    resolution = serializers.CharField()
+    note = serializers.CharField()
+
+
+class OrderEventOut(serializers.Serializer):
+    type = serializers.CharField()
+    message = serializers.CharField()
+    data = serializers.JSONField()
+    actor = serializers.CharField(source="actor.username", default=None)
+    created_at = serializers.DateTimeField()
+
+
+class OrderFulfillmentLineOut(serializers.Serializer):
+    order_line = serializers.IntegerField(source="order_line_id")
+    sku = serializers.CharField(source="order_line.sku")
+    quantity = serializers.IntegerField()
+    quantity_shipped = serializers.IntegerField()
+
+
+class OrderFulfillmentOrderOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    location = serializers.CharField(source="location.code")
+    method = serializers.CharField()
+    status = serializers.CharField()
+    ship_by = serializers.DateTimeField(allow_null=True)
+    lines = OrderFulfillmentLineOut(many=True)
+
+
+class OrderCustomerOut(serializers.Serializer):
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    loyalty_tier = serializers.CharField()
+
+
+class OrderSummaryOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    channel = serializers.CharField(source="channel.code")
+    external_id = serializers.CharField()
+    status = serializers.CharField()
+    placed_at = serializers.DateTimeField()
+    fulfillment_method = serializers.CharField()
+    service_level = serializers.CharField()
+    priority = serializers.IntegerField()
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+
+
+class OrderOut(OrderSummaryOut):
+    customer = OrderCustomerOut(allow_null=True)
+    shipping_address = serializers.JSONField()
+    billing_address = serializers.JSONField()
+    pickup_location = serializers.CharField(source="pickup_location.code", default=None)
+    promised_delivery_date = serializers.DateField(allow_null=True)
+    ship_by = serializers.DateTimeField(allow_null=True)
+    payment_status = serializers.CharField()
+    fraud_score = serializers.IntegerField()
+    fraud_reasons = serializers.JSONField()
+    subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+    shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    tax_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    cancel_reason = serializers.CharField()
+    lines = OrderLineOut(many=True)
+    holds = OrderHoldOut(many=True)
+    timeline = OrderEventOut(many=True, source="events")
+    fulfillment_orders = OrderFulfillmentOrderOut(many=True)
+
+
+class OrderIngestOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    status = serializers.CharField()
+    external_id = serializers.CharField()
+    channel = serializers.CharField()
+    created = serializers.BooleanField()
+
+
+def _ingest_body(order: Order, created: bool) -> dict:
+    return {
+        "id": order.pk,
+        "number": order.number,
+        "status": order.status,
+        "external_id": order.external_id,
+        "channel": order.channel.code,
+        "created": created,
+    }
+
+
+# --- Intake and list ------------------------------------------------------------------------------------
+class OrderFilter(django_filters.FilterSet):
+    placed_after = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_before = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+
+    class Meta:
+        model = Order
+        fields = ["status", "fulfillment_method", "service_level", "external_id", "number"]
+
+
+class OrderListIngestApi(generics.GenericAPIView):
+    """GET lists the caller's orders; POST takes one order (idempotent)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = ORDER_ROLES
+    filterset_class = OrderFilter
+    serializer_class = OrderSummaryOut
+
+    class OrderIngestInput(serializers.Serializer):
+        class OrderCustomerIn(serializers.Serializer):
+            email = serializers.EmailField(required=False, allow_blank=True)
+            name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+            phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+            external_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+        class OrderAddressIn(serializers.Serializer):
+            name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+            company = serializers.CharField(required=False, allow_blank=True, max_length=200)
+            line1 = serializers.CharField(required=False, allow_blank=True, max_length=200)
+            line2 = serializers.CharField(required=False, allow_blank=True, max_length=200)
+            city = serializers.CharField(required=False, allow_blank=True, max_length=100)
+            region = serializers.CharField(required=False, allow_blank=True, max_length=50)
+            postal_code = serializers.CharField(required=False, allow_blank=True, max_length=20)
+            country = serializers.CharField(required=False, allow_blank=True, max_length=2)
+            phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+
+        class OrderLineIn(serializers.Serializer):
+            sku = serializers.CharField(max_length=64)
+            quantity = serializers.IntegerField(min_value=1, max_value=100000)
+            unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+            name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+        channel = serializers.CharField(required=False, allow_blank=True)
+        external_id = serializers.CharField(max_length=100)
+        placed_at = serializers.DateTimeField()
+        customer = OrderCustomerIn(required=False, allow_null=True)
+        shipping_address = OrderAddressIn(required=False, allow_null=True)
+        billing_address = OrderAddressIn(required=False, allow_null=True)
+        fulfillment_method = serializers.ChoiceField(choices=Order.Method.choices, default=Order.Method.SHIP)
+        pickup_location = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+        service_level = serializers.ChoiceField(choices=Order.ServiceLevel.choices, default="standard")
+        payment_status = serializers.ChoiceField(choices=Order.PaymentStatus.choices, default="pending")
+        currency = serializers.CharField(min_length=3, max_length=3, default="USD")
+        shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+        tax_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+        total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+        lines = OrderLineIn(many=True, allow_empty=False, max_length=500)
+
+        def validate(self, attrs: dict) -> dict:
+            if attrs.get("fulfillment_method", "ship") in ("ship", "same_day") and not attrs.get("shipping_address"):
+                raise serializers.ValidationError({"shipping_address": ["Required for ship and same-day orders."]})
+            return attrs
+
+    def get_queryset(self):
+        return order_list(channel=channel_for_client(user=self.request.user))
+
+    @extend_schema(responses={200: OrderSummaryOut(many=True)})
+    def get(self, request):
+        qs = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(OrderSummaryOut(page, many=True).data)
+
+    @extend_schema(
+        request=OrderIngestInput,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        responses={201: OrderIngestOut, 200: OrderIngestOut},
+    )
+    def post(self, request):
+        data = self.OrderIngestInput(data=request.data)
+        errors = {} if data.is_valid() else _errors_in_line_order(dict(data.errors), request.data)
+        raw_channel = request.data.get("channel") if isinstance(request.data, dict) else None
+        channel, channel_errors = _request_channel(request, raw_channel or None)
+        if channel_errors:
+            errors["channel"] = channel_errors
+        order_in = None
+        if not data.errors:
+            d = data.validated_data
+            c = d.get("customer") or None
+            order_in = OrderIn(
+                external_id=d["external_id"],
+                placed_at=d["placed_at"],
+                lines=[
+                    LineIn(sku=ln["sku"], quantity=ln["quantity"], unit_price=ln["unit_price"], name=ln.get("name", ""))
+                    for ln in d["lines"]
+                ],
+                customer=CustomerIn(**c) if c else None,
+                shipping_address=dict(d.get("shipping_address") or {}),
+                billing_address=dict(d.get("billing_address") or {}),
+                fulfillment_method=d["fulfillment_method"],
+                pickup_location=d.get("pickup_location") or "",
+                service_level=d["service_level"],
+                payment_status=d["payment_status"],
+                currency=d["currency"].upper(),
+                shipping_total=d["shipping_total"],
+                tax_total=d["tax_total"],
+                total=d.get("total"),
+            )
+            for k, v in order_input_errors(order_in=order_in).items():
+                errors.setdefault(k, v)
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        result = order_ingest(
+            channel=channel,
+            order_in=order_in,
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+            raw_payload=request.data,
+            source="api",
+            actor=request.user,
+        )
+        return Response(
+            _ingest_body(result.order, result.created),
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class OrderDetailApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = ORDER_ROLES
+
+    @extend_schema(responses={200: OrderOut})
+    def get(self, request, pk: int):
+        return Response(OrderOut(_visible_order(request, pk)).data)
+
+
+class OrderCancelApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = ORDER_ROLES
+
+    class OrderCancelInput(serializers.Serializer):
+        reason = serializers.CharField(max_length=500)
+
+    @extend_schema(request=OrderCancelInput, responses={200: OrderOut})
+    def post(self, request, pk: int):
+        order = _visible_order(request, pk)
+        data = self.OrderCancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            order_cancel(order=order, actor=request.user, reason=data.validated_data["reason"])
+        except DjangoValidationError as exc:
+            return Response({"detail": exc.messages}, status=status.HTTP_409_CONFLICT)
+        return Response(OrderOut(_visible_order(request, pk)).data)
+
+
+class OrderHoldReleaseApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (OPERATIONS,)
+
+    class HoldReleaseInput(serializers.Serializer):
+        note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=HoldReleaseInput, responses={200: OrderOut})
+    def post(self, request, pk: int, hold_id: int):
+        hold = get_object_or_404(OrderHold, pk=hold_id, order_id=pk)
+        data = self.HoldReleaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            order_hold_release(hold=hold, actor=request.user, note=data.validated_data["note"])
+        except DjangoValidationError as exc:
+            return Response({"detail": exc.messages}, status=status.HTTP_409_CONFLICT)
+        return Response(OrderOut(_visible_order(request, pk)).data)
+
+
+class OrderCsvImportApi(APIView):
+    """B2B CSV: the file as the body (text/csv) or as multipart field `file`; all or nothing."""
+
+    permission_classes = [HasRole]
+    allowed_roles = ORDER_ROLES
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("CsvUpload", {"file": serializers.FileField()})},
+        parameters=[OpenApiParameter("channel", OpenApiTypes.STR)],
+        responses={
+            201: inline_serializer(
+                "CsvImported",
+                {"created": serializers.ListField(child=serializers.CharField()), "existing": serializers.ListField()},
+            )
+        },
+    )
+    def post(self, request):
+        channel, channel_errors = _request_channel(request, request.query_params.get("channel"))
+        if channel_errors:
+            return Response({"channel": channel_errors}, status=status.HTTP_400_BAD_REQUEST)
+        upload = request.FILES.get("file")
+        if upload is None:
+            return Response({"file": ["Send the CSV as multipart field 'file'."]}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return Response({"file": ["The file is not UTF-8 text."]}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            result = order_csv_import(channel=channel, text=text, actor=request.user)
+        except CsvOrderErrors as exc:
+            return Response({"errors": [e.as_dict() for e in exc.errors]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"created": [o.number for o in result.created], "existing": [o.number for o in result.existing]},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+# --- Shopify webhook ---------------------------------------------------------------------------------------
+class ShopifyOrderCreateWebhookApi(APIView):
+    """Shopify `orders/create`: authenticated by the HMAC of the raw body, not by a user."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        parameters=[
+            OpenApiParameter("X-Shopify-Hmac-Sha256", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter("X-Shopify-Webhook-Id", OpenApiTypes.STR, OpenApiParameter.HEADER),
+        ],
+        responses={200: OrderIngestOut, 401: OpenApiTypes.OBJECT},
+    )
+    def post(self, request, code: str):
+        body = request.body  # the raw bytes, before anything parses them
+        channel = Channel.objects.filter(code=code).first()
+        if channel is None:
+            return Response({"detail": f"Unknown channel {code!r}."}, status=status.HTTP_404_NOT_FOUND)
+        if not shopify_signature_valid(
+            secret=channel.webhook_secret, body=body, signature=request.headers.get("X-Shopify-Hmac-Sha256", "")
+        ):
+            return Response({"detail": "Invalid webhook signature."}, status=status.HTTP_401_UNAUTHORIZED)
+        shop = request.headers.get("X-Shopify-Shop-Domain", "")
+        if channel.shop_domain and shop != channel.shop_domain:
+            return Response(
+                {"detail": f"Shop {shop!r} is not this channel's shop."}, status=status.HTTP_401_UNAUTHORIZED
+            )
+        topic = request.headers.get("X-Shopify-Topic", "orders/create")
+        if topic != "orders/create":
+            return Response({"detail": f"This endpoint takes orders/create, not {topic!r}."}, status=400)
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Response({"detail": [f"Malformed JSON: {exc}."]}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            order_in = shopify_order_input(payload=payload)
+        except ShopifyPayloadError as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        webhook_id = request.headers.get("X-Shopify-Webhook-Id", "").strip()
+        result = order_ingest(
+            channel=channel,
+            order_in=order_in,
+            idempotency_key=f"shopify-webhook:{webhook_id}" if webhook_id else "",
+            raw_payload=payload,
+            source="shopify",
+        )
+        return Response(_ingest_body(result.order, result.created), status=status.HTTP_200_OK)

@@ -1,0 +1,194 @@
+"""B2B orders from a CSV file: one row per line, one order per `external_id` group. Parsing only; the
+service `orders.services.order_csv_import` stores the orders (all or nothing)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from inventory.models import Location, Product
+from orders.inputs import CustomerIn, LineIn, OrderIn
+from orders.models import Order
+
+REQUIRED = ("external_id", "sku", "quantity")
+ORDER_FIELDS = (
+    "placed_at",
+    "customer_email",
+    "customer_name",
+    "ship_name",
+    "ship_line1",
+    "ship_line2",
+    "ship_city",
+    "ship_region",
+    "ship_postal_code",
+    "ship_country",
+    "fulfillment_method",
+    "pickup_location",
+    "service_level",
+    "payment_status",
+    "currency",
+)
+COLUMNS = REQUIRED + ORDER_FIELDS + ("unit_price",)
+MAX_ROWS = 20000
+# B2B orders are on account: with no payment_status column value they count as authorised.
+DEFAULT_PAYMENT_STATUS = "authorized"
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int  # as a spreadsheet numbers it: the header is row 1
+    field: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"Row {self.row}, {self.field}: {self.message}"
+
+
+class CsvOrderErrors(Exception):
+    """Every problem of the file; nothing was stored."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors[:20]))
+
+
+@dataclass(frozen=True, slots=True)
+class CsvOrder:
+    first_row: int
+    order_in: OrderIn
+
+
+def csv_orders_parse(*, text: str) -> list[CsvOrder]:
+    """Parse the file into orders, in file order; CsvOrderErrors naming every bad row and field."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise CsvOrderErrors([RowError(1, c, "Missing column.") for c in missing])
+    unknown_cols = [c for c in header if c and c not in COLUMNS]
+    if unknown_cols:
+        raise CsvOrderErrors(
+            [RowError(1, c, f"Unknown column; the columns are: {', '.join(COLUMNS)}.") for c in unknown_cols]
+        )
+    rows = []
+    for i, raw in enumerate(reader, start=2):
+        if i - 1 > MAX_ROWS:
+            raise CsvOrderErrors([RowError(i, "file", f"At most {MAX_ROWS} rows per file; split it.")])
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k}
+        if any(row.values()):
+            rows.append((i, row))
+    if not rows:
+        raise CsvOrderErrors([RowError(2, "file", "The file has no order rows.")])
+
+    skus = {r["sku"] for _, r in rows if r.get("sku")}
+    known = set(Product.objects.filter(sku__in=skus, is_active=True).values_list("sku", flat=True))
+    codes = {r["pickup_location"] for _, r in rows if r.get("pickup_location")}
+    locations = set(Location.objects.filter(code__in=codes).values_list("code", flat=True))
+
+    errors: list[RowError] = []
+    groups: dict[str, list[tuple[int, dict]]] = {}
+    for n, r in rows:
+        for c in REQUIRED:
+            if not r.get(c):
+                errors.append(RowError(n, c, "Required."))
+        if r.get("sku") and r["sku"] not in known:
+            errors.append(RowError(n, "sku", f"Unknown or inactive SKU {r['sku']!r}."))
+        if r.get("quantity"):
+            try:
+                if int(r["quantity"]) <= 0:
+                    raise ValueError
+            except ValueError:
+                errors.append(RowError(n, "quantity", f"Must be a positive whole number, got {r['quantity']!r}."))
+        if r.get("unit_price"):
+            try:
+                if Decimal(r["unit_price"]) < 0:
+                    errors.append(RowError(n, "unit_price", f"Must be zero or more, got {r['unit_price']}."))
+            except InvalidOperation:
+                errors.append(RowError(n, "unit_price", f"{r['unit_price']!r} is not an amount."))
+        for name, choices in (
+            ("fulfillment_method", Order.Method),
+            ("service_level", Order.ServiceLevel),
+            ("payment_status", Order.PaymentStatus),
+        ):
+            if r.get(name) and r[name] not in choices.values:
+                errors.append(RowError(n, name, f"{r[name]!r} is not one of {', '.join(choices.values)}."))
+        if r.get("pickup_location") and r["pickup_location"] not in locations:
+            errors.append(RowError(n, "pickup_location", f"Unknown location {r['pickup_location']!r}."))
+        if r.get("placed_at") and _when(r["placed_at"]) is None:
+            errors.append(RowError(n, "placed_at", f"{r['placed_at']!r} is not a date (YYYY-MM-DD[THH:MM])."))
+        if r.get("external_id"):
+            groups.setdefault(r["external_id"], []).append((n, r))
+
+    # Order-level values come from a group's first row; a later row may repeat them or leave them blank.
+    for ext, members in groups.items():
+        first_n, first = members[0]
+        for n, r in members[1:]:
+            for f in ORDER_FIELDS:
+                if r.get(f) and r[f] != first.get(f, ""):
+                    errors.append(
+                        RowError(n, f, f"Differs from row {first_n} of order {ext!r} ({first.get(f, '')!r}).")
+                    )
+    if errors:
+        raise CsvOrderErrors(sorted(errors, key=lambda e: (e.row, e.field)))
+
+    out = []
+    for ext, members in groups.items():
+        first_n, f = members[0]
+        method = f.get("fulfillment_method") or "ship"
+        out.append(
+            CsvOrder(
+                first_row=first_n,
+                order_in=OrderIn(
+                    external_id=ext,
+                    placed_at=_when(f["placed_at"]) if f.get("placed_at") else timezone.now(),
+                    lines=[
+                        LineIn(sku=r["sku"], quantity=int(r["quantity"]), unit_price=Decimal(r.get("unit_price") or 0))
+                        for _, r in members
+                    ],
+                    customer=CustomerIn(email=f.get("customer_email", ""), name=f.get("customer_name", ""))
+                    if f.get("customer_email")
+                    else None,
+                    shipping_address={
+                        "name": f.get("ship_name", ""),
+                        "line1": f.get("ship_line1", ""),
+                        "line2": f.get("ship_line2", ""),
+                        "city": f.get("ship_city", ""),
+                        "region": f.get("ship_region", "").upper(),
+                        "postal_code": f.get("ship_postal_code", ""),
+                        "country": (f.get("ship_country") or "US").upper(),
+                    }
+                    if f.get("ship_line1") or f.get("ship_postal_code")
+                    else {},
+                    fulfillment_method=method,
+                    pickup_location=f.get("pickup_location", ""),
+                    service_level=f.get("service_level") or "standard",
+                    payment_status=f.get("payment_status") or DEFAULT_PAYMENT_STATUS,
+                    currency=(f.get("currency") or "USD").upper(),
+                ),
+            )
+        )
+    return out
+
+
+def _when(value: str):
+    try:
+        dt = parse_datetime(value)
+        if dt is None:
+            d = parse_date(value)
+            if d is None:
+                return None
+            dt = datetime(d.year, d.month, d.day, 12, 0)
+    except ValueError:
+        return None
+    if timezone.is_naive(dt):
+        dt = timezone.make_aware(dt)
+    return dt

@@ -1,0 +1,140 @@
+"""Operations screens: orders list, order detail, holds queue, B2B CSV upload. Thin: selectors read,
+services write, and every action re-renders from the database."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from dom_project.roles import OPERATIONS, role_required
+from orders.csv_orders import COLUMNS, CsvOrderErrors
+from orders.filters import OrderScreenFilter
+from orders.models import Channel, Order, OrderHold
+from orders.selectors import hold_counts, hold_queue, order_detail, order_list
+from orders.services import NOT_CANCELLABLE, order_cancel, order_csv_import, order_hold_release
+
+
+@role_required(OPERATIONS)
+def order_list_view(request):
+    """Orders with htmx filters; an htmx request gets only the results fragment."""
+    filterset = OrderScreenFilter(request.GET or None, queryset=order_list())
+    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filter": filterset, "page": page, "query": query.urlencode()}
+    template = "orders/order_list.html#results" if request.htmx else "orders/order_list.html"
+    return render(request, template, context)
+
+
+@role_required(OPERATIONS)
+def order_detail_view(request, pk: int):
+    try:
+        order = order_detail(pk=pk)
+    except Order.DoesNotExist as exc:
+        raise Http404(f"No order {pk}.") from exc
+    can_cancel = order.status != Order.Status.CANCELLED and order.status not in NOT_CANCELLABLE
+    return render(request, "orders/order_detail.html", {"order": order, "can_cancel": can_cancel})
+
+
+def _back(request, url: str):
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@role_required(OPERATIONS)
+@require_POST
+def order_cancel_view(request, pk: int):
+    order = get_object_or_404(Order, pk=pk)
+    reason = request.POST.get("reason", "").strip()
+    try:
+        order_cancel(order=order, actor=request.user, reason=reason)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Order {order.number} cancelled; its reserved stock is back on sale.")
+    return _back(request, reverse("orders:detail", args=[pk]))
+
+
+@role_required(OPERATIONS)
+def hold_queue_view(request):
+    kind = request.GET.get("kind") or None
+    holds = hold_queue(kind=kind)[:500]
+    counts = hold_counts()
+    kinds = [(value, label, counts.get(value, 0)) for value, label in OrderHold.Kind.choices]
+    return render(request, "orders/hold_queue.html", {"holds": holds, "kinds": kinds, "kind": kind})
+
+
+@role_required(OPERATIONS)
+@require_POST
+def hold_release_view(request, pk: int):
+    """Release a hold. From the queue (htmx) the row is re-rendered; from the order page, back to it."""
+    hold = get_object_or_404(OrderHold.objects.select_related("order"), pk=pk)
+    error = None
+    try:
+        order_hold_release(hold=hold, actor=request.user, note=request.POST.get("note", "").strip())
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    return _hold_result(request, hold, error, f"{hold.get_kind_display()} hold released.")
+
+
+@role_required(OPERATIONS)
+@require_POST
+def hold_cancel_order_view(request, pk: int):
+    """Cancel the held order from the queue (the reason is required)."""
+    hold = get_object_or_404(OrderHold.objects.select_related("order"), pk=pk)
+    error = None
+    try:
+        order_cancel(order=hold.order, actor=request.user, reason=request.POST.get("reason", "").strip())
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    return _hold_result(request, hold, error, f"Order {hold.order.number} cancelled.")
+
+
+def _hold_result(request, hold: OrderHold, error: str | None, done: str):
+    if request.POST.get("next") == "detail":
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, done)
+        return _back(request, reverse("orders:detail", args=[hold.order_id]))
+    if request.htmx:
+        fresh = OrderHold.objects.select_related("order", "order__channel", "order__customer").get(pk=hold.pk)
+        return render(request, "orders/hold_queue.html#hold-row", {"hold": fresh, "error": error, "done": done})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, done)
+    return redirect("orders:holds")
+
+
+@role_required(OPERATIONS)
+def order_import_view(request):
+    """Upload a B2B CSV for a channel: all orders or none, with every row's problem listed."""
+    context = {"channels": Channel.objects.filter(is_active=True), "columns": COLUMNS, "errors": None}
+    if request.method == "POST":
+        channel = Channel.objects.filter(code=request.POST.get("channel", ""), is_active=True).first()
+        upload = request.FILES.get("file")
+        if channel is None or upload is None:
+            context["form_error"] = "Choose a channel and a CSV file."
+        else:
+            try:
+                result = order_csv_import(channel=channel, text=upload.read().decode("utf-8-sig"), actor=request.user)
+            except UnicodeDecodeError:
+                context["form_error"] = "The file is not UTF-8 text; save it as CSV UTF-8."
+            except CsvOrderErrors as exc:
+                context["errors"] = exc.errors
+            else:
+                messages.success(
+                    request,
+                    f"Imported {len(result.created)} order(s)"
+                    + (
+                        f"; {len(result.existing)} were already here and were left as they are."
+                        if result.existing
+                        else "."
+                    ),
+                )
+                return redirect(f"{reverse('orders:list')}?channel={channel.code}")
+    return render(request, "orders/import.html", context)
