@@ -618,7 +618,8 @@ def promise_options(*, order: OrderView, static: NetworkStatic, state: NetworkSt
         whole = [
             info
             for info in built.infos
-            if all(a >= q for a, q in zip(info.available, wanted, strict=True)) and (service == "standard" or info.promise_met)
+            if all(a >= q for a, q in zip(info.available, wanted, strict=True))
+            and (service == "standard" or info.promise_met)
         ]
         if whole:
             best = min(whole, key=lambda i: (i.delivery_date, i.distance_km))

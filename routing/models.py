@@ -77,11 +77,6 @@ class RoutingRule(models.Model):
     def __str__(self) -> str:
         return f"{self.priority}: {self.name}"
 
-    def clean(self) -> None:
-        from routing.rules import rule_validate
-
-        rule_validate(conditions=self.conditions, action=self.action)
-
     def save(self, *args, **kwargs):
         from routing.rules import rule_validate
 
@@ -91,6 +86,13 @@ class RoutingRule(models.Model):
             )
         rule_validate(conditions=self.conditions, action=self.action)
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from routing.rules import rule_validate
+
+        if self.version_id and self.version.status != RuleSetVersion.Status.DRAFT:
+            raise ValidationError(f"{self.version} is {self.version.status}; copy it as a draft to change its rules.")
+        rule_validate(conditions=self.conditions, action=self.action)
 
 
 class RoutingSettings(models.Model):

@@ -99,7 +99,7 @@ def _validate_leaf(node: dict, where: str, errors: list[str]) -> None:
     value = node["value"]
     if op in _LIST_OPS:
         if not isinstance(value, list) or not value:
-            errors.append(f"{where}: '{op}' needs a non-empty list of values, e.g. [\"a\", \"b\"].")
+            errors.append(f'{where}: \'{op}\' needs a non-empty list of values, e.g. ["a", "b"].')
             return
         values = value
     else:
@@ -127,7 +127,8 @@ def _validate_leaf(node: dict, where: str, errors: list[str]) -> None:
             wrong = [v for v in values if v not in spec.choices]
             if wrong:
                 errors.append(
-                    f"{where}: {wrong[0]!r} is not a valid value for {spec.label}; choose from {', '.join(spec.choices)}."
+                    f"{where}: {wrong[0]!r} is not a valid value for {spec.label}; "
+                    f"choose from {', '.join(spec.choices)}."
                 )
 
 
@@ -136,7 +137,7 @@ def _validate_node(node: Any, where: str, errors: list[str], depth: int = 0) -> 
         errors.append(f"{where}: conditions are nested too deeply (at most 10 levels).")
         return
     if not isinstance(node, dict):
-        errors.append(f"{where}: expected an object like {{\"field\": …, \"op\": …, \"value\": …}}.")
+        errors.append(f'{where}: expected an object like {{"field": …, "op": …, "value": …}}.')
         return
     groups = [k for k in ("all", "any") if k in node]
     if groups:
@@ -284,7 +285,9 @@ def _validate_selector(params: dict, *, required: bool = True) -> list[str]:
     for k in keys:
         v = params[k]
         if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-            errors.append(f"'{k}' must be a non-empty list of codes, e.g. [\"{'DC-EDISON' if k == 'locations' else 'store'}\"].")
+            errors.append(
+                f"'{k}' must be a non-empty list of codes, e.g. [\"{'DC-EDISON' if k == 'locations' else 'store'}\"]."
+            )
     if errors:
         return errors
     if "kinds" in params:
@@ -438,7 +441,7 @@ class PickupFallbackAction(Action):
     @classmethod
     def validate(cls, params: dict) -> list[str]:
         if params.get("fallback") not in ("ship_to_store", "backorder"):
-            return ["'fallback' must be \"ship_to_store\" (send it to the store from elsewhere) or \"backorder\"."]
+            return ['\'fallback\' must be "ship_to_store" (send it to the store from elsewhere) or "backorder".']
         return []
 
     def apply(self, ctx: RuleContext, rule_name: str) -> None:

@@ -31,7 +31,6 @@ from routing.models import (
     RoutingDecision,
     RoutingRule,
     RoutingSettings,
-    RuleSet,
     RuleSetVersion,
 )
 from routing.rules import CompiledRuleSet, Resolver, ruleset_compile

@@ -185,9 +185,9 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
             ignore_conflicts=True,
         )
         for (lid, day), inc in sorted(increments.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            updated = LocationCapacity.objects.filter(
-                location_id=lid, day=day, used__lte=F("capacity") - inc
-            ).update(used=F("used") + inc)
+            updated = LocationCapacity.objects.filter(location_id=lid, day=day, used__lte=F("capacity") - inc).update(
+                used=F("used") + inc
+            )
             if not updated:
                 raise CapacityTaken(f"location {lid} has no capacity left on {day}")
     # 2. Reservations, one per fulfilment order, and the stock they hold (through inventory.services).
@@ -213,7 +213,9 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
             changes.append(StockChange(pid, s.location_id, delta_reserved=q))
     ReservationLine.objects.bulk_create(res_lines, batch_size=2000)
     if changes:
-        ref = f"order:{order_ids[0]}" if len(order_ids) == 1 else f"routing batch order:{min(order_ids)}…{max(order_ids)}"
+        ref = (
+            f"order:{order_ids[0]}" if len(order_ids) == 1 else f"routing batch order:{min(order_ids)}…{max(order_ids)}"
+        )
         stock_apply_changes(changes=changes, reason=InventoryMovement.Reason.RESERVE, reference=ref, actor=actor)
     # 3. Fulfilment orders and their lines.
     fos = [
@@ -573,9 +575,10 @@ def ruleset_version_draft(*, version: RuleSetVersion, actor=None, note: str = ""
 
     with transaction.atomic():
         number = (
-            RuleSetVersion.objects.filter(rule_set_id=version.rule_set_id).order_by("-number").values_list(
-                "number", flat=True
-            ).first()
+            RuleSetVersion.objects.filter(rule_set_id=version.rule_set_id)
+            .order_by("-number")
+            .values_list("number", flat=True)
+            .first()
             or 0
         ) + 1
         draft = RuleSetVersion.objects.create(
