@@ -94,12 +94,19 @@ def plan_oracle(*, problem: Problem, time_limit_s: float = 10.0) -> Plan:
                 add_row(entries, q[line], q[line])
         elif entries:
             add_row(entries, 0, q[line])
-    # x[c,l] ≤ ub · y[c] (only a shipping location supplies), y[c] ≤ Σ_l x[c,l] (y only if it ships).
+    # x[c,l] ≤ ub · y[c]: only a shipping location supplies.
+    pairs_of: dict[int, list[int]] = {c: [] for c in locs}
     for j, (c, _) in enumerate(pairs):
         add_row([(j, 1.0), (y0 + col_of[c], -float(ub[j]))], -np.inf, 0)
+        pairs_of[c].append(j)
+    # y[c] ≤ Σ_l x[c,l] and z ≥ y[c] are needed only when they could bind: when shipping from c would pay
+    # for itself (fixed + penalty < 0), or when an empty plan would be charged (penalty < 0). With ordinary
+    # costs the minimisation never opens an unused location, and z ≤ Σ y below settles the refund.
     for k, c in enumerate(locs):
-        add_row([(y0 + k, 1.0)] + [(j, -1.0) for j, (cc, _) in enumerate(pairs) if cc == c], -np.inf, 0)
-        add_row([(z, 1.0), (y0 + k, -1.0)], 0, np.inf)  # z ≥ y[c]
+        if cost[y0 + k] < 0:
+            add_row([(y0 + k, 1.0)] + [(j, -1.0) for j in pairs_of[c]], -np.inf, 0)
+        if pen < 0:
+            add_row([(z, 1.0), (y0 + k, -1.0)], 0, np.inf)
     add_row([(z, 1.0)] + [(y0 + k, -1.0) for k in range(n_y)], -np.inf, 0)  # z ≤ Σ y
     if cap is not None:
         add_row([(y0 + k, 1.0) for k in range(n_y)], 0, cap)
