@@ -96,7 +96,7 @@ class RoutingRule(models.Model):
 
 
 class RoutingSettings(models.Model):
-    """Singleton (pk=1): global cost-model settings and the revision counter that invalidates every
+    """Singleton (pk=1): global cost-model settings and the revision token that invalidates every
     process's cached rules, rates and network when anything they depend on changes."""
 
     split_penalty = models.DecimalField(
@@ -121,8 +121,10 @@ class RoutingSettings(models.Model):
         return "Routing settings"
 
     def save(self, *args, **kwargs):
+        import secrets
+
         self.pk = 1
-        self.revision = (self.revision or 0) + 1
+        self.revision = secrets.randbits(62)  # invalidates every process's cached network
         super().save(*args, **kwargs)
 
 

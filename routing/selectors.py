@@ -319,8 +319,12 @@ def decision_latest(*, order_id: int) -> RoutingDecision | None:
 def decision_explain(*, decision: RoutingDecision) -> dict:
     """A decision with location codes and SKUs filled in, candidates as objects with their cost breakdown
     (including the cost of sending every unit from that one location when it could)."""
-    excluded_map: dict = decision.excluded.get("by_reason", {}) if isinstance(decision.excluded, dict) else {}
-    loc_ids = {row[0] for row in decision.candidates}
+    excluded_map: dict = decision.excluded.get("by_reason", {})
+    cand = decision.candidates or {}
+    rows = cand.get("rows", [])
+    line_ids = cand.get("line_ids", [])
+    wanted = cand.get("quantities", [])
+    loc_ids = {row[0] for row in rows}
     loc_ids |= {lid for ids in excluded_map.values() for lid in ids}
     loc_ids |= {s["location_id"] for s in decision.plan}
     locs = dict(Location.objects.filter(pk__in=loc_ids).values_list("pk", "code"))
@@ -330,10 +334,8 @@ def decision_explain(*, decision: RoutingDecision) -> dict:
             "pk", "sku", "product__weight_grams"
         )
     }
-    line_ids = decision.excluded.get("line_ids", []) if isinstance(decision.excluded, dict) else []
-    wanted = decision.excluded.get("quantities", []) if isinstance(decision.excluded, dict) else []
     candidates = []
-    for row in decision.candidates:
+    for row in rows:
         c = dict(zip(CANDIDATE_COLUMNS, row, strict=False))
         c["location"] = locs.get(c["location_id"], c["location_id"])
         avail = c["available"]
@@ -381,9 +383,7 @@ def decision_explain(*, decision: RoutingDecision) -> dict:
             {"reason": reason, "locations": sorted(locs.get(i, str(i)) for i in ids)}
             for reason, ids in sorted(excluded_map.items())
         ],
-        "other_locations_without_stock": decision.excluded.get("others_without_stock", 0)
-        if isinstance(decision.excluded, dict)
-        else 0,
+        "other_locations_without_stock": decision.excluded.get("others_without_stock", 0),
         "plan": plan,
         "unplaced": [
             {"order_line_id": int(lid), "sku": lines.get(int(lid), ("?", 0))[0], "quantity": q}

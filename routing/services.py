@@ -10,6 +10,7 @@ fulfilment orders, the decision, order lines, order status and the timeline even
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,9 +53,13 @@ class CapacityTaken(Exception):
 
 
 def routing_revision_bump() -> None:
-    """Invalidate every process's cached rules, rates and network (they compare this counter)."""
-    if not RoutingSettings.objects.filter(pk=1).update(revision=F("revision") + 1):
-        RoutingSettings().save()
+    """Invalidate every process's cached rules, rates and network (they compare this value on each routing).
+
+    A fresh random value rather than a counter, so a restored (or rolled-back) database never meets a cache
+    built for different data under the same number."""
+    token = secrets.randbits(62)
+    if not RoutingSettings.objects.filter(pk=1).update(revision=token):
+        RoutingSettings.objects.create(pk=1, revision=token)
 
 
 # --- Helpers until orders.services exists on this branch (the lead switches them to order_event_add) ------

@@ -53,3 +53,16 @@ def make_order(
         ]
     )
     return order
+
+
+def publish_rules(rules: list[tuple[str, dict, dict]]):
+    """Publish a new version of the active rule set holding exactly `rules` [(name, conditions, action)]."""
+    from routing.models import RoutingRule, RuleSetVersion
+    from routing.services import ruleset_version_draft, ruleset_version_publish
+
+    current = RuleSetVersion.objects.get(rule_set__is_active=True, status="published")
+    draft = ruleset_version_draft(version=current)
+    draft.rules.all().delete()
+    for i, (name, conditions, action) in enumerate(rules, start=1):
+        RoutingRule.objects.create(version=draft, priority=i * 10, name=name, conditions=conditions, action=action)
+    return ruleset_version_publish(version=draft)
