@@ -14,11 +14,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from inventory.geo import EARTH_RADIUS_KM
 from routing.costs import (
     ServiceRates,
     delivery_date,
-    haversine_km,
     promise_date,
     rate_for,
     ship_date,
@@ -101,18 +104,30 @@ class NetworkStatic:
     pickup_ready_hours: int
     rules: CompiledRuleSet
     _dist_cache: OrderedDict = field(default_factory=OrderedDict)
+    _geo: tuple | None = None
+    _zones: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        located = [loc for loc in self.locations.values() if loc.latitude is not None and loc.longitude is not None]
+        self._geo = (
+            [loc.id for loc in located],
+            np.radians(np.array([loc.latitude for loc in located], dtype=float)),
+            np.radians(np.array([loc.longitude for loc in located], dtype=float)),
+        )
+        # Strong references keep zoneinfo's own cache warm (it otherwise re-reads tz files on every miss).
+        self._zones = {loc.timezone: ZoneInfo(loc.timezone) for loc in self.locations.values()}
 
     def distances(self, lat: float, lon: float) -> dict[int, float]:
-        """km from (lat, lon) to every located location, memoised for recent destinations."""
+        """km from (lat, lon) to every located location (haversine, vectorised), memoised per destination."""
         key = (round(lat, 4), round(lon, 4))
         hit = self._dist_cache.get(key)
         if hit is not None:
             return hit
-        d = {
-            loc.id: haversine_km(lat, lon, loc.latitude, loc.longitude)
-            for loc in self.locations.values()
-            if loc.latitude is not None and loc.longitude is not None
-        }
+        ids, lats, lons = self._geo
+        p1, l1 = math.radians(lat), math.radians(lon)
+        a = np.sin((lats - p1) / 2) ** 2 + math.cos(p1) * np.cos(lats) * np.sin((lons - l1) / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+        d = dict(zip(ids, km.tolist(), strict=True))
         self._dist_cache[key] = d
         if len(self._dist_cache) > 4096:
             self._dist_cache.popitem(last=False)

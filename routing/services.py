@@ -19,8 +19,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
@@ -189,12 +189,7 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
             ],
             ignore_conflicts=True,
         )
-        for (lid, day), inc in sorted(increments.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            updated = LocationCapacity.objects.filter(location_id=lid, day=day, used__lte=F("capacity") - inc).update(
-                used=F("used") + inc
-            )
-            if not updated:
-                raise CapacityTaken(f"location {lid} has no capacity left on {day}")
+        _capacity_consume(increments=increments)
     # 2. Reservations, one per fulfilment order, and the stock they hold (through inventory.services).
     reservations, shipments = [], []
     for _, d in decided:
@@ -296,11 +291,7 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
         for s in d.shipments:
             for line_id, q in s.lines:
                 alloc[line_id] += q
-    if alloc:
-        OrderLine.objects.filter(pk__in=list(alloc)).update(
-            quantity_allocated=F("quantity_allocated")
-            + Case(*[When(pk=k, then=Value(v)) for k, v in alloc.items()], output_field=IntegerField())
-        )
+    _add_by_id(table=OrderLine._meta.db_table, column="quantity_allocated", amounts=alloc)
     # 6. Order status: backordered while any unit is neither allocated nor cancelled, else routed.
     open_orders = set(
         OrderLine.objects.filter(order_id__in=order_ids, quantity__gt=F("quantity_allocated") + F("quantity_cancelled"))
@@ -335,6 +326,69 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
         )
     _order_events_add(events=events)
     return records
+
+
+def _values_cte(rows: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    """`WITH v(id, amount) AS (VALUES …)` for PostgreSQL and SQLite, with its parameters."""
+    return (
+        "WITH v(id, amount) AS (VALUES " + ", ".join(["(%s, %s)"] * len(rows)) + ")",
+        [x for row in rows for x in row],
+    )
+
+
+def _rowcount(cur) -> int:
+    """Rows changed by the last statement (Python's sqlite3 reports -1 for a statement starting with WITH)."""
+    if cur.rowcount >= 0:
+        return cur.rowcount
+    cur.execute("SELECT changes()")
+    return cur.fetchone()[0]
+
+
+def _add_by_id(*, table: str, column: str, amounts: dict[int, int]) -> int:
+    """column += amount for each row id, in one statement per 1,000 rows; returns rows updated."""
+    qn = connection.ops.quote_name
+    done = 0
+    items = sorted(amounts.items())
+    for start in range(0, len(items), 1000):
+        chunk = items[start : start + 1000]
+        cte, params = _values_cte(chunk)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"{cte} UPDATE {qn(table)} SET {qn(column)} = {qn(column)} + "
+                f"(SELECT v.amount FROM v WHERE v.id = {qn(table)}.id) WHERE id IN (SELECT id FROM v)",
+                params,
+            )
+            done += _rowcount(cur)
+    return done
+
+
+def _capacity_consume(*, increments: dict[tuple[int, object], int]) -> None:
+    """Take orders off each location-day's capacity atomically: every row is updated only while it stays
+    within its limit (the database check constraint backs this up); a row that would overflow raises
+    CapacityTaken and the whole batch rolls back to be decided again on fresh figures."""
+    days = {day for _, day in increments}
+    lids = {lid for lid, _ in increments}
+    ids = {
+        (lid, day): pk
+        for pk, lid, day in LocationCapacity.objects.filter(location_id__in=lids, day__in=days).values_list(
+            "pk", "location_id", "day"
+        )
+    }
+    rows = sorted((ids[key], inc) for key, inc in increments.items())
+    table = connection.ops.quote_name(LocationCapacity._meta.db_table)
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        cte, params = _values_cte(chunk)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"{cte} UPDATE {table} SET used = used + (SELECT v.amount FROM v WHERE v.id = {table}.id) "
+                f"WHERE id IN (SELECT id FROM v) AND used + (SELECT v.amount FROM v WHERE v.id = {table}.id) "
+                f"<= capacity",
+                params,
+            )
+            changed = _rowcount(cur)
+            if changed != len(chunk):
+                raise CapacityTaken(f"{len(chunk) - changed} location-day(s) ran out of capacity meanwhile")
 
 
 def _run(*, jobs: list[_Job], now, actor=None, observer=None, skip_locked: bool = False) -> BatchResult:
