@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
 from inventory.models import InventoryMovement, Reservation, ReservationLine, StockLevel
+from inventory.selectors import SafetyStock
 from inventory.services import StockChange, reservation_release, stock_apply_changes
 from orders.models import Order, OrderEvent, OrderLine
 from routing.core import Decision, NetworkStatic, order_decide
@@ -50,6 +51,10 @@ _CAPACITY_ATTEMPTS = 3
 
 class CapacityTaken(Exception):
     """Another transaction used the last capacity of a location-day first; the batch is retried."""
+
+
+class StockMoved(Exception):
+    """Stock read without locks changed before the chosen rows were locked; the batch is retried locked."""
 
 
 def routing_revision_bump() -> None:
@@ -114,8 +119,13 @@ def _route_batch(
     actor=None,
     observer: Callable[[Decision], None] | None = None,
     skip_locked: bool = False,
+    lock_all: bool = False,
 ) -> BatchResult:
-    """Decide and write a batch of orders in one transaction (see the module docstring)."""
+    """Decide and write a batch of orders in one transaction (see the module docstring).
+
+    By default stock is read without locks and only the rows the batch reserves are then locked (primary-key
+    order) and re-checked: if any has less ATS than the batch takes, StockMoved is raised and the caller
+    retries with `lock_all`, which locks every stock row of the batch's products before reading them."""
     result = BatchResult()
     if not jobs:
         return result
@@ -145,7 +155,7 @@ def _route_batch(
             views.update(order_views_load(order_ids=plain, now=now))
         product_ids = sorted({ln.product_id for v in views.values() for ln in v.lines})
         clock = min((v.clock for v in views.values()), default=now)
-        state, _ = network_state_load(product_ids=product_ids, static=static, clock=clock, lock=True)
+        state, _ = network_state_load(product_ids=product_ids, static=static, clock=clock, lock=lock_all)
         pools = pools_load(channel_codes={v.channel for v in views.values()}, stock=state.stock, static=static)
         decided: list[tuple[_Job, Decision]] = []
         for j in todo:
@@ -163,11 +173,41 @@ def _route_batch(
                 continue
             state.apply(d)
             decided.append((j, d))
+        if not lock_all:
+            _stock_recheck(decided=decided, static=static)
         result.decisions = _persist(decided=decided, static=static, actor=actor, now=now)
     if observer is not None:
         for _, d in decided:
             observer(d)
     return result
+
+
+def _stock_recheck(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic) -> None:
+    """Lock the stock rows the batch takes from (primary-key order) and check each still has the ATS."""
+    take: dict[tuple[int, int], int] = defaultdict(int)
+    for _, d in decided:
+        for s in d.shipments:
+            for line_id, q in s.lines:
+                take[(d.line_products[line_id], s.location_id)] += q
+    if not take:
+        return
+    pairs = sorted(take)
+    safety = SafetyStock(product_ids={p for p, _ in pairs})
+    cte = "WITH v(p, l) AS (VALUES " + ", ".join(["(%s, %s)"] * len(pairs)) + ")"
+    lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
+    fresh = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            f"{cte} SELECT s.product_id, s.location_id, s.on_hand, s.reserved FROM inventory_stocklevel s"
+            f" JOIN v ON s.product_id = v.p AND s.location_id = v.l ORDER BY s.id{lock}",
+            [x for pair in pairs for x in pair],
+        )
+        for pid, lid, on_hand, reserved in cur.fetchall():
+            kind = static.locations[lid].kind
+            fresh[(pid, lid)] = on_hand - reserved - safety.quantity(product_id=pid, location_id=lid, kind=kind)
+    short = [key for key, q in take.items() if fresh.get(key, 0) < q]
+    if short:
+        raise StockMoved(f"{len(short)} stock row(s) changed while deciding")
 
 
 def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, actor, now: datetime) -> list:
@@ -213,6 +253,11 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
             changes.append(StockChange(pid, s.location_id, delta_reserved=q))
     ReservationLine.objects.bulk_create(res_lines, batch_size=2000)
     if changes:
+        # One ledger movement per product × location per batch (the reservation lines hold the per-order detail).
+        merged: dict[tuple[int, int], int] = defaultdict(int)
+        for c in changes:
+            merged[(c.product_id, c.location_id)] += c.delta_reserved
+        changes = [StockChange(p, lid, delta_reserved=q) for (p, lid), q in sorted(merged.items())]
         ref = (
             f"order:{order_ids[0]}" if len(order_ids) == 1 else f"routing batch order:{min(order_ids)}…{max(order_ids)}"
         )
@@ -392,12 +437,18 @@ def _capacity_consume(*, increments: dict[tuple[int, object], int]) -> None:
 
 
 def _run(*, jobs: list[_Job], now, actor=None, observer=None, skip_locked: bool = False) -> BatchResult:
+    """Run a batch, retrying on fresh figures when stock or capacity moved under it (the last attempt
+    locks every stock row it reads, so it cannot be overtaken on stock)."""
+    lock_all = False
     for attempt in range(_CAPACITY_ATTEMPTS):
         try:
-            return _route_batch(jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked)
-        except CapacityTaken as exc:
+            return _route_batch(
+                jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked, lock_all=lock_all
+            )
+        except (CapacityTaken, StockMoved) as exc:
             log.info("routing batch retried (%s), attempt %s", exc, attempt + 1)
-    return _route_batch(jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked)
+            lock_all = lock_all or isinstance(exc, StockMoved)
+    return _route_batch(jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked, lock_all=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
