@@ -1,0 +1,765 @@
+"""The pure routing core: given an order view and a network snapshot, decide where each unit comes from.
+
+No database access and no writes: live routing (`routing.services`), the delivery promise, the what-if
+simulation and the benchmark all call `order_decide` with data they loaded. Rules narrow and shape the
+candidate set (`routing.rules`), the cost model prices each candidate (`routing.costs`), the optimizer picks
+the cheapest feasible plan (`routing.optimizer`), and the returned `Decision` explains all of it.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from inventory.geo import EARTH_RADIUS_KM
+from routing.costs import (
+    ServiceRates,
+    delivery_date,
+    promise_date,
+    rate_for,
+    ship_date,
+)
+from routing.optimizer import Candidate, Plan, Problem, plan_optimize
+from routing.rules import CompiledRuleSet, RuleContext
+
+HARD_PROMISE = ("express", "overnight")
+
+
+@dataclass(frozen=True, slots=True)
+class LocationView:
+    id: int
+    code: str
+    kind: str
+    latitude: float | None
+    longitude: float | None
+    timezone: str
+    cutoff: time
+    handling_classes: frozenset[str]
+    is_active: bool
+    can_ship: bool
+    can_pickup: bool
+    can_same_day: bool
+    sell_online: bool
+    handling_per_order: float
+    handling_per_unit: float
+    daily_capacity: int
+    country: str = "US"
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    id: int
+    product_id: int
+    sku: str
+    quantity: int
+    handling_class: str
+    weight_kg: float
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    id: int
+    channel: str
+    channel_online: bool
+    method: str
+    service_level: str
+    total: float
+    customer_tier: str
+    country: str
+    region: str
+    postal_code: str
+    latitude: float | None
+    longitude: float | None
+    clock: datetime  # when it is being routed (aware): drives cut-offs and the ship day
+    promise: date | None  # the promised delivery date, None = derive from placed time and service level
+    placed_at: datetime
+    pickup_location_id: int | None
+    lines: tuple[LineView, ...]
+
+    @property
+    def line_count(self) -> int:
+        return len(self.lines)
+
+    @property
+    def units(self) -> int:
+        return sum(ln.quantity for ln in self.lines)
+
+
+@dataclass(slots=True)
+class NetworkStatic:
+    """What changes rarely: cached per process, invalidated by RoutingSettings.revision."""
+
+    revision: int
+    locations: dict[int, LocationView]
+    rates: dict[str, ServiceRates]
+    split_penalty: float
+    late_penalty: float
+    pickup_ready_hours: int
+    rules: CompiledRuleSet
+    _dist_cache: OrderedDict = field(default_factory=OrderedDict)
+    _geo: tuple | None = None
+    _zones: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        located = [loc for loc in self.locations.values() if loc.latitude is not None and loc.longitude is not None]
+        self._geo = (
+            [loc.id for loc in located],
+            np.radians(np.array([loc.latitude for loc in located], dtype=float)),
+            np.radians(np.array([loc.longitude for loc in located], dtype=float)),
+        )
+        # Strong references keep zoneinfo's own cache warm (it otherwise re-reads tz files on every miss).
+        self._zones = {loc.timezone: ZoneInfo(loc.timezone) for loc in self.locations.values()}
+
+    def distances(self, lat: float, lon: float) -> dict[int, float]:
+        """km from (lat, lon) to every located location (haversine, vectorised), memoised per destination."""
+        key = (round(lat, 4), round(lon, 4))
+        hit = self._dist_cache.get(key)
+        if hit is not None:
+            return hit
+        ids, lats, lons = self._geo
+        p1, l1 = math.radians(lat), math.radians(lon)
+        a = np.sin((lats - p1) / 2) ** 2 + math.cos(p1) * np.cos(lats) * np.sin((lons - l1) / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+        d = dict(zip(ids, km.tolist(), strict=True))
+        self._dist_cache[key] = d
+        if len(self._dist_cache) > 4096:
+            self._dist_cache.popitem(last=False)
+        return d
+
+
+@dataclass(slots=True)
+class NetworkState:
+    """What routing consumes: ATS per product × location (for the order's channel, after safety stock),
+    the channel pool's remaining units per product (absent = no pool) and capacity left per location × day."""
+
+    stock: dict[int, dict[int, int]]
+    capacity_used: dict[tuple[int, date], int] = field(default_factory=dict)
+    capacity_limit: dict[tuple[int, date], int] = field(default_factory=dict)
+    pool_left: dict[int, int] = field(default_factory=dict)
+
+    def capacity_left(self, loc: LocationView, day: date) -> int:
+        key = (loc.id, day)
+        return self.capacity_limit.get(key, loc.daily_capacity) - self.capacity_used.get(key, 0)
+
+    def apply(self, decision: Decision) -> None:
+        """Take a decision's units and capacity out of this state (in-memory replays and batches)."""
+        for shp in decision.shipments:
+            key = (shp.location_id, shp.ship_date)
+            self.capacity_used[key] = self.capacity_used.get(key, 0) + 1
+            for line_id, qty in shp.lines:
+                pid = decision.line_products[line_id]
+                at = self.stock.setdefault(pid, {})
+                at[shp.location_id] = at.get(shp.location_id, 0) - qty
+                if pid in self.pool_left:
+                    self.pool_left[pid] -= qty
+
+
+@dataclass(slots=True)
+class CandidateInfo:
+    """One eligible location and the numbers that priced it (stored in the decision, compactly)."""
+
+    location_id: int
+    distance_km: float
+    method: str  # ship / pickup / transfer / same_day / dropship
+    service: str
+    transit_days: int
+    ship_date: date
+    delivery_date: date
+    promise_met: bool
+    shipping_base: float
+    per_kg: float
+    handling_order: float
+    handling_unit: float
+    adjustment: float
+    late_penalty: float
+    available: tuple[int, ...]
+
+    def row(self) -> list:
+        return [
+            self.location_id,
+            round(self.distance_km, 1),
+            self.method,
+            self.service,
+            self.transit_days,
+            self.ship_date.isoformat(),
+            self.delivery_date.isoformat(),
+            self.promise_met,
+            round(self.shipping_base, 2),
+            round(self.per_kg, 2),
+            round(self.handling_order, 2),
+            round(self.handling_unit, 2),
+            round(self.adjustment, 2),
+            round(self.late_penalty, 2),
+            list(self.available),
+        ]
+
+
+CANDIDATE_COLUMNS = [
+    "location_id",
+    "distance_km",
+    "method",
+    "service",
+    "transit_days",
+    "ship_date",
+    "delivery_date",
+    "promise_met",
+    "shipping_base",
+    "per_kg",
+    "handling_order",
+    "handling_unit",
+    "adjustment",
+    "late_penalty",
+    "available",
+]
+
+
+@dataclass(slots=True)
+class Shipment:
+    location_id: int
+    method: str
+    service: str
+    lines: list[tuple[int, int]]  # (order line id, units)
+    ship_date: date
+    delivery_date: date
+    promise_met: bool
+    shipping: float
+    handling: float
+    adjustment: float
+
+
+@dataclass(slots=True)
+class Decision:
+    order_id: int
+    method: str
+    service_level: str
+    rule_set_version_id: int | None
+    rules_fired: list[dict]
+    candidates: list[CandidateInfo]
+    excluded: dict[str, list[int]]
+    unlisted_locations: int  # locations holding none of the order's products (not listed one by one)
+    shipments: list[Shipment]
+    unplaced: dict[int, int]  # order line id → units not placed
+    cost: float  # objective: cost model + rule adjustments + late penalties
+    model_cost: float  # cost model only (shipping + handling + split penalty)
+    optimal: bool
+    compute_ms: float  # optimizer time only
+    promise: date | None
+    notes: list[str]
+    problem: Problem | None
+    plan: Plan | None
+    line_products: dict[int, int]
+
+    @property
+    def outcome(self) -> str:
+        if not self.unplaced:
+            return "routed"
+        return "partial" if self.shipments else "backordered"
+
+    @property
+    def promise_met(self) -> bool:
+        return all(s.promise_met for s in self.shipments)
+
+
+@dataclass(slots=True)
+class _Built:
+    problem: Problem
+    infos: list[CandidateInfo]
+    excluded: dict[str, list[int]]
+    considered: int
+    ctx: RuleContext
+    quantities: tuple[int, ...]
+
+
+def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
+    key = (loc.timezone, loc.cutoff)
+    d = memo.get(key)
+    if d is None:
+        d = memo[key] = ship_date(placed_at=clock, tz=loc.timezone, cutoff=loc.cutoff)
+    return d
+
+
+def _exclude(excluded: dict[str, list[int]], reason: str, loc_id: int) -> None:
+    excluded.setdefault(reason, []).append(loc_id)
+
+
+def _build(
+    *,
+    order: OrderView,
+    static: NetworkStatic,
+    state: NetworkState,
+    ctx: RuleContext,
+    service: str,
+    method: str,
+    exclude_ids: frozenset[int],
+    exclude_reason: str,
+    prune: bool = True,
+) -> _Built:
+    """Eligibility and pricing of every location holding one of the order's products."""
+    lines = order.lines
+    locs = static.locations
+    pickup_store = locs.get(order.pickup_location_id) if method == "pickup" else None
+    if pickup_store is not None:
+        dest_lat, dest_lon = pickup_store.latitude, pickup_store.longitude
+    else:
+        dest_lat, dest_lon = order.latitude, order.longitude
+    dist = static.distances(dest_lat, dest_lon) if dest_lat is not None and dest_lon is not None else {}
+    promised = order.promise or promise_date(placed_at=order.placed_at, service_level=order.service_level)
+    # Quantities after the channel pool (units beyond the pool cannot be sold to this channel).
+    quantities = tuple(
+        min(ln.quantity, max(0, state.pool_left[ln.product_id])) if ln.product_id in state.pool_left else ln.quantity
+        for ln in lines
+    )
+    ids: set[int] = set()
+    for ln in lines:
+        ids.update(state.stock.get(ln.product_id, ()))
+    if pickup_store is not None:
+        ids.add(pickup_store.id)
+    excluded: dict[str, list[int]] = {}
+    infos: list[CandidateInfo] = []
+    cands: list[Candidate] = []
+    ship_memo: dict = {}
+    deliver_memo: dict = {}
+    same_day_rates = static.rates.get("same_day")
+    ship_rates = same_day_rates if method == "same_day" and same_day_rates else static.rates.get(service)
+    if pickup_store is not None:
+        ship_rates = static.rates.get("standard")
+    # Visit locations by a cheap lower bound on their fixed cost (package base + handling per order), so that
+    # once that bound exceeds the best whole-order cost found so far, the rest can be dropped unpriced (exact:
+    # see _prune). Ineligible or unreachable locations come first so they get their own reason.
+    seq = sorted(ids)
+    if prune:
+        bound: dict[int, float] = {}
+        for loc_id in seq:
+            loc = locs.get(loc_id)
+            km = dist.get(loc_id) if loc is not None else None
+            if (
+                loc is None
+                or km is None
+                or ship_rates is None
+                or loc_id in exclude_ids
+                or not loc.is_active
+                or (order.channel_online and not loc.sell_online)
+                or (not loc.can_ship and not (pickup_store is not None and loc_id == pickup_store.id))
+                or ((ctx.allowed or ctx.excluded) and ctx.exclusion_reason(loc))
+            ):
+                bound[loc_id] = -1.0  # ineligible: visited first so it gets its own reason
+            elif pickup_store is not None and loc_id == pickup_store.id:
+                bound[loc_id] = loc.handling_per_order
+            else:
+                band = rate_for(rates=ship_rates, distance_km=km)
+                b = -1.0 if band is None else band.base + loc.handling_per_order
+                if ctx.adjustments and b >= 0:
+                    b = max(0.0, b + min(0.0, ctx.adjustment(loc)))
+                bound[loc_id] = b
+        seq.sort(key=bound.__getitem__)
+    best = math.inf
+    best_key = 0
+    for pos, loc_id in enumerate(seq):
+        if prune and bound[loc_id] > best + 1e-9:
+            reason = f"cost: cannot beat ${best:.2f} for the whole order from {locs[best_key].code}"
+            for rest in seq[pos:]:
+                _exclude(excluded, reason, rest)
+            break
+        loc = locs.get(loc_id)
+        if loc is None:
+            continue
+        if loc_id in exclude_ids:
+            _exclude(excluded, exclude_reason, loc_id)
+            continue
+        if not loc.is_active:
+            _exclude(excluded, "inactive", loc_id)
+            continue
+        if order.channel_online and not loc.sell_online:
+            _exclude(excluded, "method: does not sell to online channels", loc_id)
+            continue
+        at_store = pickup_store is not None and loc_id == pickup_store.id
+        if pickup_store is not None and not at_store:
+            if ctx.pickup_fallback != "ship_to_store":
+                _exclude(excluded, "method: pickup orders are fulfilled only at their store", loc_id)
+                continue
+            if not loc.can_ship:
+                _exclude(excluded, "method: cannot ship to the pickup store", loc_id)
+                continue
+        elif at_store and not loc.can_pickup:
+            _exclude(excluded, "method: store does not offer pickup", loc_id)
+            continue
+        elif method == "same_day" and not loc.can_same_day:
+            _exclude(excluded, "method: no same-day delivery here", loc_id)
+            continue
+        elif method in ("ship", "ship_to_store") and not loc.can_ship:
+            _exclude(excluded, "method: does not ship", loc_id)
+            continue
+        reason = ctx.exclusion_reason(loc)
+        if reason:
+            _exclude(excluded, reason, loc_id)
+            continue
+        km = 0.0 if at_store else dist.get(loc_id)
+        if km is None:
+            _exclude(excluded, "distance: location has no coordinates", loc_id)
+            continue
+        if ctx.max_km is not None and km > ctx.max_km[1] and not at_store:
+            _exclude(excluded, f"rule “{ctx.max_km[0]}”: farther than {ctx.max_km[1]:g} km", loc_id)
+            continue
+        # Handling classes and stock, per line.
+        protect = ctx.protect_store_units if (loc.kind == "store" and not at_store) else 0
+        avail = []
+        handled_any = stocked_any = False
+        for ln in lines:
+            a = state.stock.get(ln.product_id, {}).get(loc_id, 0)
+            if ln.handling_class not in loc.handling_classes:
+                avail.append(0)
+                stocked_any |= a > 0
+                continue
+            handled_any = True
+            a -= protect
+            avail.append(a if a > 0 else 0)
+        if not any(avail):
+            if stocked_any and not handled_any:
+                _exclude(excluded, "handling class: cannot handle these items", loc_id)
+            elif protect:
+                _exclude(excluded, "no stock: only protected store units left", loc_id)
+            else:
+                _exclude(excluded, "no stock", loc_id)
+            continue
+        # Capacity on the day this location would dispatch.
+        day = _ship_day(loc, order.clock, ship_memo)
+        if state.capacity_left(loc, day) <= 0:
+            _exclude(excluded, f"capacity: no orders left for {day.isoformat()}", loc_id)
+            continue
+        # Price it: shipping band (none for the pickup store itself), handling, rule adjustments, promise.
+        if at_store:
+            fmethod, svc, base, per_kg, transit = "pickup", "pickup", 0.0, 0.0, 0
+        else:
+            svc = "standard" if pickup_store is not None else service
+            rates = same_day_rates if method == "same_day" and same_day_rates else static.rates.get(svc)
+            band = rate_for(rates=rates, distance_km=km) if rates else None
+            if band is None:
+                _exclude(excluded, f"service: {svc} cannot reach {km:.0f} km away", loc_id)
+                continue
+            base, per_kg, transit = band.base, band.per_kg, band.transit_days
+            if pickup_store is not None:
+                fmethod = "transfer"
+            elif method == "same_day":
+                fmethod = "same_day"
+            elif loc.kind == "dropship":
+                fmethod = "dropship"
+            else:
+                fmethod = "ship"
+        dkey = (day, transit)
+        arrive = deliver_memo.get(dkey)
+        if arrive is None:
+            arrive = deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit)
+        met = pickup_store is not None or arrive <= promised
+        late = 0.0
+        if not met:
+            if svc in HARD_PROMISE:
+                _exclude(excluded, f"promise: {svc} would arrive {arrive.isoformat()}, after {promised}", loc_id)
+                continue
+            late = static.late_penalty
+        adjustment = ctx.adjustment(loc) if ctx.adjustments else 0.0
+        fixed = base + loc.handling_per_order + adjustment + late
+        unit_costs = tuple(
+            (per_kg * ln.weight_kg + loc.handling_per_unit) if a > 0 else math.inf
+            for ln, a in zip(lines, avail, strict=True)
+        )
+        fixed = max(0.0, fixed)
+        cands.append(Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)))
+        if all(a >= q for a, q in zip(avail, quantities, strict=True)):
+            whole = fixed + sum(q * u for q, u in zip(quantities, unit_costs, strict=True) if q)
+            if whole < best:
+                best, best_key = whole, loc_id
+        infos.append(
+            CandidateInfo(
+                location_id=loc_id,
+                distance_km=km,
+                method=fmethod,
+                service=svc,
+                transit_days=transit,
+                ship_date=day,
+                delivery_date=arrive,
+                promise_met=met,
+                shipping_base=base,
+                per_kg=per_kg,
+                handling_order=loc.handling_per_order,
+                handling_unit=loc.handling_per_unit,
+                adjustment=adjustment,
+                late_penalty=late,
+                available=tuple(avail),
+            )
+        )
+    if prune and cands:
+        cands, infos = _prune(cands, infos, quantities, static, excluded)
+    problem = Problem(
+        quantities=quantities,
+        candidates=tuple(cands),
+        split_penalty=static.split_penalty,
+        max_shipments=ctx.max_shipments,
+        ship_complete=ctx.ship_complete,
+    )
+    return _Built(problem, infos, excluded, len(ids), ctx, quantities)
+
+
+def _prune(cands, infos, quantities, static: NetworkStatic, excluded) -> tuple[list, list]:
+    """Drop locations that cannot be part of any optimal plan (exact, so the optimizer's answer is unchanged).
+
+    When some location can send the whole order alone at cost UB, every optimal plan places everything and
+    costs at most UB. A plan using location j costs at least j's fixed cost, plus — when j cannot send the
+    whole order — the split penalty and the cheapest other fixed cost. Locations whose bound exceeds UB go.
+    """
+    best, best_i = math.inf, -1
+    covers = []
+    for i, c in enumerate(cands):
+        full = all(a >= q for a, q in zip(c.available, quantities, strict=True))
+        covers.append(full)
+        if full:
+            cost = c.fixed_cost + sum(q * u for q, u in zip(quantities, c.unit_costs, strict=True) if q)
+            if cost < best:
+                best, best_i = cost, i
+    if best_i < 0:
+        return cands, infos
+    fixed = sorted((c.fixed_cost, i) for i, c in enumerate(cands))
+    keep_c, keep_i = [], []
+    reason = None
+    for i, c in enumerate(cands):
+        if covers[i]:
+            bound = c.fixed_cost
+        else:
+            other = fixed[0][0] if fixed[0][1] != i else (fixed[1][0] if len(fixed) > 1 else math.inf)
+            bound = c.fixed_cost + static.split_penalty + other
+        if bound > best + 1e-9:
+            if reason is None:
+                code = static.locations[cands[best_i].key].code
+                reason = f"cost: cannot beat ${best:.2f} for the whole order from {code}"
+            _exclude(excluded, reason, c.key)
+            continue
+        keep_c.append(c)
+        keep_i.append(infos[i])
+    return keep_c, keep_i
+
+
+def _placed(plan: Plan) -> int:
+    return sum(q for alloc in plan.allocations for _, q in alloc)
+
+
+def order_decide(
+    *,
+    order: OrderView,
+    static: NetworkStatic,
+    state: NetworkState,
+    exclude_location_ids: frozenset[int] | set[int] = frozenset(),
+    exclude_reason: str = "re-route: excluded",
+    optimize: Callable[..., Plan] = plan_optimize,
+    prune: bool = True,
+) -> Decision:
+    """The cheapest feasible plan for `order` on `state`, with its full explanation. Pure: no writes.
+
+    Express orders that no location can keep by ground are priced and shipped as overnight; same-day
+    orders with no same-day location ship at their service level; both are noted in the decision.
+    """
+    ctx = static.rules.apply(order)
+    notes: list[str] = []
+    method = order.method
+    if method == "pickup" and order.pickup_location_id not in static.locations:
+        notes.append("pickup order without a known pickup store: shipped to the address instead")
+        method = "ship"
+    service = order.service_level
+    excl = frozenset(exclude_location_ids)
+    built = _build(
+        order=order,
+        static=static,
+        state=state,
+        ctx=ctx,
+        service=service,
+        method=method,
+        exclude_ids=excl,
+        exclude_reason=exclude_reason,
+        prune=prune,
+    )
+    t0 = _time.perf_counter()
+    plan = optimize(problem=built.problem)
+    elapsed = _time.perf_counter() - t0
+    wanted = sum(built.quantities)
+    if method == "same_day" and _placed(plan) < wanted:
+        alt = _build(
+            order=order,
+            static=static,
+            state=state,
+            ctx=ctx,
+            service=service,
+            method="ship",
+            exclude_ids=excl,
+            exclude_reason=exclude_reason,
+            prune=prune,
+        )
+        t0 = _time.perf_counter()
+        alt_plan = optimize(problem=alt.problem)
+        elapsed += _time.perf_counter() - t0
+        if _placed(alt_plan) > _placed(plan):
+            notes.append(f"same-day not available for every unit: shipped {service} instead")
+            built, plan, method = alt, alt_plan, "ship"
+    if service == "express" and method != "pickup" and _placed(plan) < wanted:
+        alt = _build(
+            order=order,
+            static=static,
+            state=state,
+            ctx=ctx,
+            service="overnight",
+            method=method,
+            exclude_ids=excl,
+            exclude_reason=exclude_reason,
+            prune=prune,
+        )
+        t0 = _time.perf_counter()
+        alt_plan = optimize(problem=alt.problem)
+        elapsed += _time.perf_counter() - t0
+        if _placed(alt_plan) > _placed(plan):
+            notes.append("express cannot be kept by ground from the locations holding stock: upgraded to overnight")
+            built, plan, service = alt, alt_plan, "overnight"
+    return _decision_from(
+        order=order,
+        static=static,
+        built=built,
+        plan=plan,
+        method=method,
+        service=service,
+        compute_ms=elapsed * 1000.0,
+        notes=notes,
+    )
+
+
+def _decision_from(
+    *,
+    order: OrderView,
+    static: NetworkStatic,
+    built: _Built,
+    plan: Plan,
+    method: str,
+    service: str,
+    compute_ms: float,
+    notes: list[str],
+) -> Decision:
+    lines = order.lines
+    infos = built.infos
+    by_cand: dict[int, list[tuple[int, int]]] = {}
+    for i, alloc in enumerate(plan.allocations):
+        for ci, q in alloc:
+            if q > 0:
+                by_cand.setdefault(ci, []).append((lines[i].id, q))
+    shipments = []
+    weights = {ln.id: ln.weight_kg for ln in lines}
+    for ci in sorted(by_cand, key=lambda c: infos[c].location_id):
+        info = infos[ci]
+        units = sum(q for _, q in by_cand[ci])
+        kg = sum(weights[lid] * q for lid, q in by_cand[ci])
+        shipments.append(
+            Shipment(
+                location_id=info.location_id,
+                method=info.method,
+                service=info.service,
+                lines=by_cand[ci],
+                ship_date=info.ship_date,
+                delivery_date=info.delivery_date,
+                promise_met=info.promise_met,
+                shipping=info.shipping_base + info.per_kg * kg,
+                handling=info.handling_order + info.handling_unit * units,
+                adjustment=info.adjustment + info.late_penalty,
+            )
+        )
+    unplaced = {}
+    for ln, alloc in zip(lines, plan.allocations, strict=True):
+        left = ln.quantity - sum(q for _, q in alloc)
+        if left > 0:
+            unplaced[ln.id] = left
+    model_cost = sum(s.shipping + s.handling for s in shipments) + static.split_penalty * max(0, len(shipments) - 1)
+    listed = len(infos) + sum(len(v) for v in built.excluded.values())
+    return Decision(
+        order_id=order.id,
+        method=method,
+        service_level=service,
+        rule_set_version_id=static.rules.version_id,
+        rules_fired=built.ctx.fired,
+        candidates=infos,
+        excluded=built.excluded,
+        unlisted_locations=max(0, len(static.locations) - listed),
+        shipments=shipments,
+        unplaced=unplaced,
+        cost=plan.cost if shipments else 0.0,
+        model_cost=model_cost,
+        optimal=plan.optimal,
+        compute_ms=compute_ms,
+        promise=order.promise or promise_date(placed_at=order.placed_at, service_level=order.service_level),
+        notes=notes,
+        problem=built.problem,
+        plan=plan,
+        line_products={ln.id: ln.product_id for ln in lines},
+    )
+
+
+def promise_options(*, order: OrderView, static: NetworkStatic, state: NetworkState) -> dict:
+    """For a one-line ship order: per service level the earliest delivery date some plan can keep (a single
+    location holding everything if any, else the cheapest split), and the nearest pickup store holding it."""
+    ctx = static.rules.apply(order)
+    levels = {}
+    for service in ("standard", "express", "overnight"):
+        built = _build(
+            order=order,
+            static=static,
+            state=state,
+            ctx=ctx,
+            service=service,
+            method="ship",
+            exclude_ids=frozenset(),
+            exclude_reason="",
+            prune=False,  # the fastest location matters here, not only the cheapest
+        )
+        wanted = built.quantities
+        whole = [
+            info
+            for info in built.infos
+            if all(a >= q for a, q in zip(info.available, wanted, strict=True))
+            and (service == "standard" or info.promise_met)
+        ]
+        if whole:
+            best = min(whole, key=lambda i: (i.delivery_date, i.distance_km))
+            levels[service] = {"available": True, "delivery_date": best.delivery_date, "ships_from": best.location_id}
+            continue
+        plan = plan_optimize(problem=built.problem)
+        if sum(wanted) and _placed(plan) == sum(wanted):
+            used = {ci for alloc in plan.allocations for ci, _ in alloc}
+            levels[service] = {
+                "available": True,
+                "delivery_date": max(built.infos[ci].delivery_date for ci in used),
+                "ships_from": None,
+            }
+        else:
+            levels[service] = {"available": False, "delivery_date": None, "ships_from": None}
+    for v in levels.values():
+        loc_id = v.pop("ships_from")
+        v["ships_from"] = static.locations[loc_id].code if loc_id else None
+    pickup = None
+    if order.latitude is not None and order.longitude is not None:
+        dist = static.distances(order.latitude, order.longitude)
+        best = None
+        for ln in order.lines[:1]:
+            for loc_id, a in state.stock.get(ln.product_id, {}).items():
+                loc = static.locations.get(loc_id)
+                if (
+                    loc is None
+                    or a < ln.quantity
+                    or not (loc.is_active and loc.can_pickup and loc.kind == "store")
+                    or loc_id not in dist
+                    or ln.handling_class not in loc.handling_classes
+                ):
+                    continue
+                if best is None or dist[loc_id] < best[0]:
+                    best = (dist[loc_id], loc_id, a)
+        if best is not None:
+            pickup = {"location_id": best[1], "distance_km": best[0], "available": best[2]}
+    return {"service_levels": levels, "pickup": pickup}

@@ -1,0 +1,7 @@
+"""Recurring django-q2 jobs of this app; `python manage.py setup_schedules` installs them."""
+
+SCHEDULES = [
+    # (name, function path, every N minutes)
+    ("routing: retry backorders", "routing.tasks.retry_backorders", 15),
+    ("routing: route pending orders", "routing.tasks.route_pending", 5),
+]

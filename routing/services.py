@@ -1,0 +1,713 @@
+"""Writes of routing: route and re-route orders, route everything pending in set-based batches, retry
+backorders, re-route after shortages, publish rule sets, bump the cache revision.
+
+Every routing runs in one transaction: lock the orders, lock the stock rows of their products in primary-key
+order and read fresh ATS, decide in memory with the pure core (`routing.core.order_decide`), then write
+reservations (stock through `inventory.services`), capacity (conditional updates, never past the limit),
+fulfilment orders, the decision, order lines, order status and the timeline event — together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from fulfillment.models import FulfillmentLine, FulfillmentOrder
+from inventory.models import InventoryMovement, Reservation, ReservationLine, StockLevel
+from inventory.selectors import SafetyStock
+from inventory.services import StockChange, reservation_release, stock_apply_changes
+from orders.models import Order, OrderEvent, OrderLine
+from routing.core import Decision, NetworkStatic, order_decide
+from routing.models import LocationCapacity, RoutingDecision, RoutingSettings, RuleSetVersion
+from routing.selectors import (
+    decision_latest,
+    network_state_load,
+    network_static,
+    order_ids_pending,
+    order_views_load,
+    orders_backordered,
+    pools_load,
+)
+
+log = logging.getLogger(__name__)
+
+ROUTABLE_STATUSES = (Order.Status.CREATED, Order.Status.VALIDATED)
+REROUTABLE_STATUSES = (Order.Status.ROUTED, Order.Status.BACKORDERED, Order.Status.PARTIALLY_SHIPPED)
+# Statuses routing may move between routed and backordered (never touches shipped, cancelled, …).
+_STATUS_OWNED = (*ROUTABLE_STATUSES, Order.Status.ROUTED, Order.Status.BACKORDERED)
+_CAPACITY_ATTEMPTS = 3
+
+
+class CapacityTaken(Exception):
+    """Another transaction used the last capacity of a location-day first; the batch is retried."""
+
+
+class StockMoved(Exception):
+    """Stock read without locks changed before the chosen rows were locked; the batch is retried locked."""
+
+
+def routing_revision_bump() -> None:
+    """Invalidate every process's cached rules, rates and network (they compare this value on each routing).
+
+    A fresh random value rather than a counter, so a restored (or rolled-back) database never meets a cache
+    built for different data under the same number."""
+    token = secrets.randbits(62)
+    if not RoutingSettings.objects.filter(pk=1).update(revision=token):
+        RoutingSettings.objects.create(pk=1, revision=token)
+
+
+# --- Helpers until orders.services exists on this branch (the lead switches them to order_event_add) ------
+
+
+def _order_events_add(*, events: list[OrderEvent]) -> None:
+    OrderEvent.objects.bulk_create(events, batch_size=1000)
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Job:
+    """One order to decide inside a batch."""
+
+    order_id: int
+    kind: str
+    reason: str = ""
+    quantities: dict[int, int] | None = None
+    exclude_location_ids: frozenset[int] = frozenset()
+    require_progress: bool = False
+
+
+@dataclass(slots=True)
+class BatchResult:
+    decisions: list[RoutingDecision] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)  # order ids not routable now (status) or without progress
+
+
+def _ship_by(static: NetworkStatic, location_id: int, day) -> datetime:
+    loc = static.locations[location_id]
+    return datetime.combine(day, loc.cutoff, tzinfo=ZoneInfo(loc.timezone))
+
+
+def _money(x: float) -> Decimal:
+    return Decimal(str(round(x, 2)))
+
+
+def _decision_json(d: Decision) -> dict:
+    return {
+        "line_ids": [ln_id for ln_id in d.line_products],
+        "quantities": list(d.problem.quantities) if d.problem else [],
+        "rows": [c.row() for c in d.candidates],
+    }
+
+
+def _route_batch(
+    *,
+    jobs: list[_Job],
+    now: datetime | None,
+    actor=None,
+    observer: Callable[[Decision], None] | None = None,
+    skip_locked: bool = False,
+    lock_all: bool = False,
+) -> BatchResult:
+    """Decide and write a batch of orders in one transaction (see the module docstring).
+
+    By default stock is read without locks and only the rows the batch reserves are then locked (primary-key
+    order) and re-checked: if any has less ATS than the batch takes, StockMoved is raised and the caller
+    retries with `lock_all`, which locks every stock row of the batch's products before reading them."""
+    result = BatchResult()
+    if not jobs:
+        return result
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = [j.order_id for j in jobs]
+        locked = dict(
+            Order.objects.select_for_update(skip_locked=skip_locked)
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", "status")
+        )
+        todo = []
+        for j in jobs:
+            status = locked.get(j.order_id)
+            ok = status in ROUTABLE_STATUSES if j.kind == RoutingDecision.Kind.ROUTE else status in REROUTABLE_STATUSES
+            (todo if ok else result.skipped).append(j if ok else j.order_id)
+        if not todo:
+            return result
+        static = network_static()
+        views = {}
+        for j in todo:
+            if j.quantities is not None:
+                views.update(order_views_load(order_ids=[j.order_id], now=now, quantities=j.quantities))
+        plain = [j.order_id for j in todo if j.quantities is None]
+        if plain:
+            views.update(order_views_load(order_ids=plain, now=now))
+        product_ids = sorted({ln.product_id for v in views.values() for ln in v.lines})
+        clock = min((v.clock for v in views.values()), default=now)
+        state, _ = network_state_load(product_ids=product_ids, static=static, clock=clock, lock=lock_all)
+        pools = pools_load(channel_codes={v.channel for v in views.values()}, stock=state.stock, static=static)
+        decided: list[tuple[_Job, Decision]] = []
+        for j in todo:
+            view = views[j.order_id]
+            state.pool_left = pools.get(view.channel, {})
+            d = order_decide(
+                order=view,
+                static=static,
+                state=state,
+                exclude_location_ids=j.exclude_location_ids,
+                exclude_reason=f"re-route: {j.reason or 'excluded'}",
+            )
+            if j.require_progress and not d.shipments:
+                result.skipped.append(j.order_id)
+                continue
+            state.apply(d)
+            decided.append((j, d))
+        if not lock_all:
+            _stock_recheck(decided=decided, static=static)
+        result.decisions = _persist(decided=decided, static=static, actor=actor, now=now)
+    if observer is not None:
+        for _, d in decided:
+            observer(d)
+    return result
+
+
+def _stock_recheck(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic) -> None:
+    """Lock the stock rows the batch takes from (primary-key order) and check each still has the ATS."""
+    take: dict[tuple[int, int], int] = defaultdict(int)
+    for _, d in decided:
+        for s in d.shipments:
+            for line_id, q in s.lines:
+                take[(d.line_products[line_id], s.location_id)] += q
+    if not take:
+        return
+    pairs = sorted(take)
+    safety = SafetyStock(product_ids={p for p, _ in pairs})
+    cte = "WITH v(p, l) AS (VALUES " + ", ".join(["(%s, %s)"] * len(pairs)) + ")"
+    lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
+    fresh = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            f"{cte} SELECT s.product_id, s.location_id, s.on_hand, s.reserved FROM inventory_stocklevel s"
+            f" JOIN v ON s.product_id = v.p AND s.location_id = v.l ORDER BY s.id{lock}",
+            [x for pair in pairs for x in pair],
+        )
+        for pid, lid, on_hand, reserved in cur.fetchall():
+            kind = static.locations[lid].kind
+            fresh[(pid, lid)] = on_hand - reserved - safety.quantity(product_id=pid, location_id=lid, kind=kind)
+    short = [key for key, q in take.items() if fresh.get(key, 0) < q]
+    if short:
+        raise StockMoved(f"{len(short)} stock row(s) changed while deciding")
+
+
+def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, actor, now: datetime) -> list:
+    """Set-based writes for a batch of decisions (inside the caller's transaction)."""
+    if not decided:
+        return []
+    order_ids = [d.order_id for _, d in decided]
+    channel_of = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "channel_id"))
+    # 1. Capacity first: a location-day that filled up meanwhile aborts the batch before anything is written.
+    increments: dict[tuple[int, object], int] = defaultdict(int)
+    for _, d in decided:
+        for s in d.shipments:
+            increments[(s.location_id, s.ship_date)] += 1
+    if increments:
+        LocationCapacity.objects.bulk_create(
+            [
+                LocationCapacity(location_id=lid, day=day, capacity=static.locations[lid].daily_capacity)
+                for lid, day in increments
+            ],
+            ignore_conflicts=True,
+        )
+        _capacity_consume(increments=increments)
+    # 2. Reservations, one per fulfilment order, and the stock they hold (through inventory.services).
+    reservations, shipments = [], []
+    for _, d in decided:
+        for s in d.shipments:
+            reservations.append(Reservation(channel_id=channel_of[d.order_id], reference=f"order:{d.order_id}"))
+            shipments.append((d, s))
+    Reservation.objects.bulk_create(reservations, batch_size=1000)
+    res_lines, changes = [], []
+    for res, (d, s) in zip(reservations, shipments, strict=True):
+        for line_id, q in s.lines:
+            pid = d.line_products[line_id]
+            res_lines.append(
+                ReservationLine(
+                    reservation_id=res.pk,
+                    product_id=pid,
+                    location_id=s.location_id,
+                    quantity=q,
+                    reference=f"order_line:{line_id}",
+                )
+            )
+            changes.append(StockChange(pid, s.location_id, delta_reserved=q))
+    ReservationLine.objects.bulk_create(res_lines, batch_size=2000)
+    if changes:
+        # One ledger movement per product × location per batch (the reservation lines hold the per-order detail).
+        merged: dict[tuple[int, int], int] = defaultdict(int)
+        for c in changes:
+            merged[(c.product_id, c.location_id)] += c.delta_reserved
+        changes = [StockChange(p, lid, delta_reserved=q) for (p, lid), q in sorted(merged.items())]
+        ref = (
+            f"order:{order_ids[0]}" if len(order_ids) == 1 else f"routing batch order:{min(order_ids)}…{max(order_ids)}"
+        )
+        stock_apply_changes(changes=changes, reason=InventoryMovement.Reason.RESERVE, reference=ref, actor=actor)
+    # 3. Fulfilment orders and their lines.
+    fos = [
+        FulfillmentOrder(
+            order_id=d.order_id,
+            location_id=s.location_id,
+            method=s.method,
+            status=FulfillmentOrder.Status.CREATED,
+            reservation_id=res.pk,
+            carrier_service="" if s.method == "pickup" else s.service,
+            ship_by=_ship_by(static, s.location_id, s.ship_date),
+            estimated_cost=_money(s.shipping + s.handling),
+        )
+        for res, (d, s) in zip(reservations, shipments, strict=True)
+    ]
+    FulfillmentOrder.objects.bulk_create(fos, batch_size=1000)
+    FulfillmentLine.objects.bulk_create(
+        [
+            FulfillmentLine(fulfillment_order_id=fo.pk, order_line_id=line_id, quantity=q)
+            for fo, (_, s) in zip(fos, shipments, strict=True)
+            for line_id, q in s.lines
+        ],
+        batch_size=2000,
+    )
+    fo_of: dict[tuple[int, int], int] = {
+        (d.order_id, s.location_id): fo.pk for fo, (d, s) in zip(fos, shipments, strict=True)
+    }
+    # 4. The decisions (the explanation).
+    records = []
+    for j, d in decided:
+        records.append(
+            RoutingDecision(
+                order_id=d.order_id,
+                kind=j.kind,
+                outcome=d.outcome,
+                reason=j.reason[:300],
+                rule_set_version_id=d.rule_set_version_id,
+                service_level=d.service_level,
+                method=d.method,
+                rules_fired=d.rules_fired,
+                candidates=_decision_json(d),
+                excluded={"by_reason": d.excluded, "others_without_stock": d.unlisted_locations},
+                plan=[
+                    {
+                        "location_id": s.location_id,
+                        "fulfillment_order_id": fo_of[(d.order_id, s.location_id)],
+                        "method": s.method,
+                        "service": s.service,
+                        "lines": [[lid, q] for lid, q in s.lines],
+                        "ship_date": s.ship_date.isoformat(),
+                        "delivery_date": s.delivery_date.isoformat(),
+                        "promise_met": s.promise_met,
+                        "shipping": round(s.shipping, 2),
+                        "handling": round(s.handling, 2),
+                        "adjustment": round(s.adjustment, 2),
+                    }
+                    for s in d.shipments
+                ],
+                unplaced={str(k): v for k, v in d.unplaced.items()},
+                notes=d.notes,
+                promise_date=d.promise,
+                cost=_money(d.cost),
+                model_cost=_money(d.model_cost),
+                optimal=d.optimal,
+                compute_ms=round(d.compute_ms, 4),
+                actor=actor if getattr(actor, "pk", None) else None,
+            )
+        )
+    RoutingDecision.objects.bulk_create(records, batch_size=500)
+    # 5. Order lines: allocated units go up (one UPDATE for the batch).
+    alloc: dict[int, int] = defaultdict(int)
+    for _, d in decided:
+        for s in d.shipments:
+            for line_id, q in s.lines:
+                alloc[line_id] += q
+    _add_by_id(table=OrderLine._meta.db_table, column="quantity_allocated", amounts=alloc)
+    # 6. Order status: backordered while any unit is neither allocated nor cancelled, else routed.
+    open_orders = set(
+        OrderLine.objects.filter(order_id__in=order_ids, quantity__gt=F("quantity_allocated") + F("quantity_cancelled"))
+        .values_list("order_id", flat=True)
+        .distinct()
+    )
+    backordered = [oid for oid in order_ids if oid in open_orders]
+    routed = [oid for oid in order_ids if oid not in open_orders]
+    stamp = timezone.now()
+    Order.objects.filter(pk__in=routed, status__in=_STATUS_OWNED).update(status=Order.Status.ROUTED, updated_at=stamp)
+    Order.objects.filter(pk__in=backordered, status__in=_STATUS_OWNED).update(
+        status=Order.Status.BACKORDERED, updated_at=stamp
+    )
+    # 7. The timeline.
+    events = []
+    for rec, (j, d) in zip(records, decided, strict=True):
+        where = ", ".join(f"{static.locations[s.location_id].code} ({s.method})" for s in d.shipments) or "nowhere"
+        verb = "Re-routed" if j.kind == RoutingDecision.Kind.REROUTE else "Routed"
+        msg = f"{verb} to {where}, cost ${d.model_cost:.2f}"
+        if d.unplaced:
+            msg += f"; {sum(d.unplaced.values())} unit(s) backordered"
+        if j.reason:
+            msg += f" ({j.reason})"
+        events.append(
+            OrderEvent(
+                order_id=d.order_id,
+                type="rerouted" if j.kind == RoutingDecision.Kind.REROUTE else d.outcome,
+                message=msg[:500],
+                data={"decision_id": rec.pk, "outcome": d.outcome, "fulfillment_orders": len(d.shipments)},
+                actor=actor if getattr(actor, "pk", None) else None,
+            )
+        )
+    _order_events_add(events=events)
+    return records
+
+
+def _values_cte(rows: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    """`WITH v(id, amount) AS (VALUES …)` for PostgreSQL and SQLite, with its parameters."""
+    return (
+        "WITH v(id, amount) AS (VALUES " + ", ".join(["(%s, %s)"] * len(rows)) + ")",
+        [x for row in rows for x in row],
+    )
+
+
+def _rowcount(cur) -> int:
+    """Rows changed by the last statement (Python's sqlite3 reports -1 for a statement starting with WITH)."""
+    if cur.rowcount >= 0:
+        return cur.rowcount
+    cur.execute("SELECT changes()")
+    return cur.fetchone()[0]
+
+
+def _add_by_id(*, table: str, column: str, amounts: dict[int, int]) -> int:
+    """column += amount for each row id, in one statement per 1,000 rows; returns rows updated."""
+    qn = connection.ops.quote_name
+    done = 0
+    items = sorted(amounts.items())
+    for start in range(0, len(items), 1000):
+        chunk = items[start : start + 1000]
+        cte, params = _values_cte(chunk)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"{cte} UPDATE {qn(table)} SET {qn(column)} = {qn(column)} + "
+                f"(SELECT v.amount FROM v WHERE v.id = {qn(table)}.id) WHERE id IN (SELECT id FROM v)",
+                params,
+            )
+            done += _rowcount(cur)
+    return done
+
+
+def _capacity_consume(*, increments: dict[tuple[int, object], int]) -> None:
+    """Take orders off each location-day's capacity atomically: every row is updated only while it stays
+    within its limit (the database check constraint backs this up); a row that would overflow raises
+    CapacityTaken and the whole batch rolls back to be decided again on fresh figures."""
+    days = {day for _, day in increments}
+    lids = {lid for lid, _ in increments}
+    ids = {
+        (lid, day): pk
+        for pk, lid, day in LocationCapacity.objects.filter(location_id__in=lids, day__in=days).values_list(
+            "pk", "location_id", "day"
+        )
+    }
+    rows = sorted((ids[key], inc) for key, inc in increments.items())
+    table = connection.ops.quote_name(LocationCapacity._meta.db_table)
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        cte, params = _values_cte(chunk)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"{cte} UPDATE {table} SET used = used + (SELECT v.amount FROM v WHERE v.id = {table}.id) "
+                f"WHERE id IN (SELECT id FROM v) AND used + (SELECT v.amount FROM v WHERE v.id = {table}.id) "
+                f"<= capacity",
+                params,
+            )
+            changed = _rowcount(cur)
+            if changed != len(chunk):
+                raise CapacityTaken(f"{len(chunk) - changed} location-day(s) ran out of capacity meanwhile")
+
+
+def _run(*, jobs: list[_Job], now, actor=None, observer=None, skip_locked: bool = False) -> BatchResult:
+    """Run a batch, retrying on fresh figures when stock or capacity moved under it (the last attempt
+    locks every stock row it reads, so it cannot be overtaken on stock)."""
+    lock_all = False
+    for attempt in range(_CAPACITY_ATTEMPTS):
+        try:
+            return _route_batch(
+                jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked, lock_all=lock_all
+            )
+        except (CapacityTaken, StockMoved) as exc:
+            log.info("routing batch retried (%s), attempt %s", exc, attempt + 1)
+            lock_all = lock_all or isinstance(exc, StockMoved)
+    return _route_batch(jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked, lock_all=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The interfaces other apps call
+
+
+def order_route(*, order_id: int, now: datetime | None = None, actor=None) -> RoutingDecision:
+    """Route an order (created or validated) in one transaction and return the decision.
+
+    Safe to run twice: an order that is already routed or backordered is not routed again; its latest
+    decision is returned. Orders on hold or cancelled are refused with a ValidationError.
+    """
+    result = _run(jobs=[_Job(order_id=order_id, kind=RoutingDecision.Kind.ROUTE)], now=now, actor=actor)
+    if result.decisions:
+        return result.decisions[0]
+    latest = decision_latest(order_id=order_id)
+    if latest is not None:
+        return latest
+    order = Order.objects.filter(pk=order_id).values_list("number", "status").first()
+    if order is None:
+        raise ValidationError(f"Order {order_id} does not exist.")
+    raise ValidationError(f"Order {order[0]} is {order[1]}; only created or validated orders are routed.")
+
+
+def order_reroute(
+    *,
+    order_id: int,
+    quantities: dict[int, int],
+    exclude_location_ids: list[int],
+    reason: str,
+    actor=None,
+    now: datetime | None = None,
+) -> RoutingDecision:
+    """Route again `quantities` ({order line id: units}) that are not currently allocated, never to the
+    excluded locations; a new decision on the order's timeline.
+
+    Units that are already allocated again (a second delivery of the same task) are skipped, so running it
+    twice is safe; when nothing is left to place the latest decision is returned unchanged.
+    """
+    quantities = {int(k): int(v) for k, v in quantities.items()}
+    rows = {
+        pk: (line_no, qty - alloc - cancelled)
+        for pk, line_no, qty, alloc, cancelled in OrderLine.objects.filter(order_id=order_id).values_list(
+            "pk", "line_number", "quantity", "quantity_allocated", "quantity_cancelled"
+        )
+    }
+    errors = []
+    for line_id, q in quantities.items():
+        if line_id not in rows:
+            errors.append(f"Order line {line_id} does not belong to order {order_id}.")
+        elif q < 0:
+            errors.append(f"Line {rows[line_id][0]}: cannot re-route a negative quantity ({q}).")
+    if errors:
+        raise ValidationError(errors)
+    todo = {k: min(q, rows[k][1]) for k, q in quantities.items() if min(q, rows[k][1]) > 0}
+    if todo:
+        result = _run(
+            jobs=[
+                _Job(
+                    order_id=order_id,
+                    kind=RoutingDecision.Kind.REROUTE,
+                    reason=reason,
+                    quantities=todo,
+                    exclude_location_ids=frozenset(exclude_location_ids),
+                )
+            ],
+            now=now,
+            actor=actor,
+        )
+        if result.decisions:
+            return result.decisions[0]
+        status = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+        raise ValidationError(f"Order {order_id} is {status}; it cannot be re-routed.")
+    latest = decision_latest(order_id=order_id)
+    if latest is None:
+        raise ValidationError(f"Order {order_id} has nothing to re-route and has never been routed.")
+    return latest
+
+
+@dataclass(slots=True)
+class PendingResult:
+    orders: int = 0
+    routed: int = 0
+    partial: int = 0
+    backordered: int = 0
+    batches: int = 0
+
+
+def orders_route_pending(
+    *,
+    batch: int = 500,
+    limit: int | None = None,
+    now: datetime | None = None,
+    observer: Callable[[Decision], None] | None = None,
+) -> PendingResult:
+    """Route every waiting order (created or validated), most urgent first, `batch` orders per transaction
+    with set-based writes. Safe to run concurrently (PostgreSQL skips orders another worker holds)."""
+    if batch < 1:
+        raise ValidationError("batch must be at least 1.")
+    out = PendingResult()
+    seen: set[int] = set()
+    while limit is None or out.orders < limit:
+        size = batch if limit is None else min(batch, limit - out.orders)
+        ids = [i for i in order_ids_pending(limit=size + len(seen)) if i not in seen][:size]
+        if not ids:
+            break
+        seen.update(ids)
+        result = _run(
+            jobs=[_Job(order_id=i, kind=RoutingDecision.Kind.ROUTE) for i in ids],
+            now=now,
+            observer=observer,
+            skip_locked=True,
+        )
+        out.batches += 1
+        for rec in result.decisions:
+            out.orders += 1
+            if rec.outcome == RoutingDecision.Outcome.ROUTED:
+                out.routed += 1
+            elif rec.outcome == RoutingDecision.Outcome.PARTIAL:
+                out.partial += 1
+            else:
+                out.backordered += 1
+    return out
+
+
+def backorders_retry(*, limit: int = 500, batch: int = 200, now: datetime | None = None) -> int:
+    """Try again to place the open units of backordered orders (stock may have arrived); writes a new
+    decision only for orders where at least one more unit could be placed. Returns how many moved."""
+    ids = orders_backordered(limit=limit)
+    moved = 0
+    for start in range(0, len(ids), batch):
+        jobs = [
+            _Job(order_id=i, kind=RoutingDecision.Kind.REROUTE, reason="stock arrived", require_progress=True)
+            for i in ids[start : start + batch]
+        ]
+        moved += len(_run(jobs=jobs, now=now, skip_locked=True).decisions)
+    return moved
+
+
+def shortages_reroute(
+    *, shortages: list[tuple[int, int]], reason: str = "stock shortage at the location", actor=None
+) -> list[RoutingDecision]:
+    """A WMS snapshot (or a count) found fewer units than are reserved at (product_id, location_id): take
+    the shortfall off the newest open fulfilment orders there (release their reserved units) and re-route
+    those units elsewhere, excluding that location. Idempotent: with no shortfall left it does nothing."""
+    decisions = []
+    for product_id, location_id in shortages:
+        with transaction.atomic():
+            level = (
+                StockLevel.objects.select_for_update()
+                .filter(product_id=product_id, location_id=location_id)
+                .values_list("on_hand", "reserved")
+                .first()
+            )
+            if level is None or level[1] <= level[0]:
+                continue
+            short = level[1] - level[0]
+            moved: dict[int, dict[int, int]] = defaultdict(dict)  # order id → {line id: units}
+            fls = (
+                FulfillmentLine.objects.select_related("fulfillment_order", "order_line")
+                .filter(
+                    fulfillment_order__location_id=location_id,
+                    fulfillment_order__status__in=[FulfillmentOrder.Status.CREATED, FulfillmentOrder.Status.RELEASED],
+                    order_line__product_id=product_id,
+                    quantity_picked=0,
+                )
+                .order_by("-fulfillment_order__created_at", "-pk")
+            )
+            for fl in fls:
+                if short <= 0:
+                    break
+                take = min(short, fl.quantity)
+                fo = fl.fulfillment_order
+                if fo.reservation_id:
+                    rl = ReservationLine.objects.filter(
+                        reservation_id=fo.reservation_id,
+                        product_id=product_id,
+                        location_id=location_id,
+                        reference=f"order_line:{fl.order_line_id}",
+                    ).first()
+                    if rl is not None and rl.quantity_open > 0:
+                        reservation_release(
+                            reservation=fo.reservation,
+                            quantities={rl.pk: min(take, rl.quantity_open)},
+                            reference=f"shortage:order:{fo.order_id}",
+                            actor=actor,
+                        )
+                if take == fl.quantity:
+                    fl.delete()
+                else:
+                    FulfillmentLine.objects.filter(pk=fl.pk).update(quantity=F("quantity") - take)
+                if not FulfillmentLine.objects.filter(fulfillment_order_id=fo.pk).exists():
+                    FulfillmentOrder.objects.filter(pk=fo.pk).update(status=FulfillmentOrder.Status.CANCELLED)
+                OrderLine.objects.filter(pk=fl.order_line_id).update(quantity_allocated=F("quantity_allocated") - take)
+                moved[fo.order_id][fl.order_line_id] = moved[fo.order_id].get(fl.order_line_id, 0) + take
+                short -= take
+        for order_id, qty in moved.items():
+            decisions.append(
+                order_reroute(
+                    order_id=order_id,
+                    quantities=qty,
+                    exclude_location_ids=[location_id],
+                    reason=reason,
+                    actor=actor,
+                )
+            )
+    return decisions
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rule sets
+
+
+def ruleset_version_publish(*, version: RuleSetVersion, actor=None) -> RuleSetVersion:
+    """Publish a draft: the rule set's published version is archived, this one published, and every
+    process's compiled rules invalidated."""
+    with transaction.atomic():
+        version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
+        if version.status != RuleSetVersion.Status.DRAFT:
+            raise ValidationError(f"Only drafts can be published; {version} is {version.status}.")
+        RuleSetVersion.objects.filter(rule_set_id=version.rule_set_id, status=RuleSetVersion.Status.PUBLISHED).update(
+            status=RuleSetVersion.Status.ARCHIVED
+        )
+        version.status = RuleSetVersion.Status.PUBLISHED
+        version.published_at = timezone.now()
+        version.save(update_fields=["status", "published_at"])
+        routing_revision_bump()
+        return version
+
+
+def ruleset_version_draft(*, version: RuleSetVersion, actor=None, note: str = "") -> RuleSetVersion:
+    """A new draft copying `version`'s rules, to edit and publish."""
+    from routing.models import RoutingRule
+
+    with transaction.atomic():
+        number = (
+            RuleSetVersion.objects.filter(rule_set_id=version.rule_set_id)
+            .order_by("-number")
+            .values_list("number", flat=True)
+            .first()
+            or 0
+        ) + 1
+        draft = RuleSetVersion.objects.create(
+            rule_set_id=version.rule_set_id,
+            number=number,
+            note=note or f"copy of v{version.number}",
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        RoutingRule.objects.bulk_create(
+            [
+                RoutingRule(
+                    version=draft,
+                    priority=r.priority,
+                    name=r.name,
+                    enabled=r.enabled,
+                    conditions=r.conditions,
+                    action=r.action,
+                )
+                for r in version.rules.all()
+            ]
+        )
+        return draft

@@ -1,0 +1,31 @@
+"""django-q2 entry points. Thin: they take primary keys, call services and are safe to run twice.
+
+Enqueue with `async_task("routing.tasks.route_order", order_id)` inside `transaction.on_commit`.
+"""
+
+from routing.services import backorders_retry, order_reroute, order_route, orders_route_pending
+
+
+def route_order(order_id: int) -> int:
+    """Route one order; a second delivery finds it routed and returns the same decision."""
+    return order_route(order_id=order_id).pk
+
+
+def reroute_order(order_id: int, quantities: dict, exclude_location_ids: list, reason: str) -> int:
+    """Re-route units of an order away from the excluded locations; units already re-allocated are skipped."""
+    return order_reroute(
+        order_id=order_id,
+        quantities={int(k): int(v) for k, v in quantities.items()},
+        exclude_location_ids=[int(i) for i in exclude_location_ids],
+        reason=reason,
+    ).pk
+
+
+def route_pending() -> int:
+    """Route every waiting order (a safety net behind the per-order tasks)."""
+    return orders_route_pending().orders
+
+
+def retry_backorders() -> int:
+    """Place backordered units where stock has arrived."""
+    return backorders_retry()
