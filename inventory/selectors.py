@@ -22,6 +22,7 @@ from inventory.models import (
     Product,
     Reservation,
     ReservationLine,
+    SafetyStockRule,
     StockLevel,
 )
 
@@ -58,6 +59,55 @@ SAFETY_SQL = """COALESCE((
       AND (r.location_kind = l.kind OR r.location_kind = '')
     ORDER BY (r.product_id IS NOT NULL) DESC, (r.location_id IS NOT NULL) DESC, (r.location_kind <> '') DESC
     LIMIT 1), 0)"""
+
+
+class SafetyStock:
+    """The same most-specific rule as SAFETY_SQL, resolved in Python: for batch readers (routing) that load
+    tens of thousands of stock rows and should not run a correlated subquery per row. Build once per batch."""
+
+    __slots__ = ("_pl", "_pk", "_p", "_l", "_k", "_global")
+
+    def __init__(self, *, product_ids: Iterable[int] | None = None) -> None:
+        rules = SafetyStockRule.objects.all()
+        if product_ids is not None:
+            rules = rules.filter(Q(product_id__in=list(product_ids)) | Q(product__isnull=True))
+        self._pl: dict[tuple[int, int], int] = {}
+        self._pk: dict[tuple[int, str], int] = {}
+        self._p: dict[int, int] = {}
+        self._l: dict[int, int] = {}
+        self._k: dict[str, int] = {}
+        self._global: int = 0
+        for p, loc, kind, qty in rules.values_list("product_id", "location_id", "location_kind", "quantity"):
+            if p and loc:
+                self._pl[(p, loc)] = qty
+            elif p and kind:
+                self._pk[(p, kind)] = qty
+            elif p:
+                self._p[p] = qty
+            elif loc:
+                self._l[loc] = qty
+            elif kind:
+                self._k[kind] = qty
+            else:
+                self._global = qty
+
+    def quantity(self, *, product_id: int, location_id: int, kind: str) -> int:
+        v = self._pl.get((product_id, location_id))
+        if v is not None:
+            return v
+        v = self._pk.get((product_id, kind))
+        if v is not None:
+            return v
+        v = self._p.get(product_id)
+        if v is not None:
+            return v
+        v = self._l.get(location_id)
+        if v is not None:
+            return v
+        v = self._k.get(kind)
+        if v is not None:
+            return v
+        return self._global
 
 
 def _location_sql(*, method: str | None, online: bool) -> str:

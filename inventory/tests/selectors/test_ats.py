@@ -116,3 +116,21 @@ def test_ats_for_pairs_matches_the_per_product_figures(product, product_b, dc, s
         (product_b.pk, store.pk): 0,
         (product_b.pk, dc.pk): 0,
     }
+
+
+def test_python_safety_resolver_agrees_with_sql(product, product_b, dc, store, store_b):
+    from inventory.selectors import SafetyStock
+
+    SafetyStockRule.objects.create(quantity=1)
+    SafetyStockRule.objects.create(location_kind="store", quantity=2)
+    SafetyStockRule.objects.create(location=store_b, quantity=3)
+    SafetyStockRule.objects.create(product=product, quantity=4)
+    SafetyStockRule.objects.create(product=product, location_kind="store", quantity=5)
+    SafetyStockRule.objects.create(product=product, location=store, quantity=6)
+    for p in (product, product_b):
+        for loc in (dc, store, store_b):
+            put_stock(p, loc, 20)
+    resolver = SafetyStock()
+    for pa in ats_for_products(product_ids=[product.pk, product_b.pk]).values():
+        for la in pa.locations:
+            assert la.safety == resolver.quantity(product_id=pa.product_id, location_id=la.location_id, kind=la.kind)
