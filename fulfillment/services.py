@@ -1605,7 +1605,7 @@ def outbox_message_deliver(*, message_id: int, now: datetime | None = None) -> O
         give_up = msg.attempts >= _dom("OUTBOX_MAX_ATTEMPTS")
         delay = min(_dom("OUTBOX_BACKOFF_SECONDS") * 2 ** (msg.attempts - 1), 3600)
         msg.status = OutboxMessage.Status.FAILED if give_up else OutboxMessage.Status.PENDING
-        msg.next_attempt_at = None if give_up else timezone.now() + timedelta(seconds=delay)
+        msg.next_attempt_at = None if give_up else now + timedelta(seconds=delay)
         msg.last_error = str(exc)[:500]
         msg.claimed_until = None
         msg.save(update_fields=["status", "next_attempt_at", "last_error", "claimed_until"])
