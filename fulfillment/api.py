@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -194,16 +195,25 @@ class PurchaseOrderShipmentApi(APIView):
         return Response(ShipmentOutSerializer(shipment).data, status=201)
 
 
+class CsvTextParser(BaseParser):
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> str:
+        return stream.read().decode("utf-8-sig")
+
+
 class PurchaseOrderCsvApi(APIView):
     """Confirm many purchase orders from a CSV body (`text/csv`) or an uploaded `file`."""
 
     permission_classes = [HasRole]
     allowed_roles = (OPERATIONS, API_CLIENT)
+    parser_classes = [CsvTextParser, MultiPartParser]
 
     @extend_schema(request={"text/csv": str}, responses=ShipmentOutSerializer(many=True))
     def post(self, request):
-        upload = request.FILES.get("file")
-        text = upload.read().decode("utf-8-sig") if upload else request.body.decode("utf-8-sig")
+        data = request.data
+        upload = data.get("file") if hasattr(data, "get") else None
+        text = upload.read().decode("utf-8-sig") if upload else (data if isinstance(data, str) else "")
         from dom_project.roles import user_has_role
 
         supplier = None

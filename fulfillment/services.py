@@ -566,7 +566,11 @@ def _short_lines(
         fo.rejection_reason = reason.label
         _transition(fo, S.REJECTED, actor=actor, message=f"FO-{fo.pk} rejected by {fo.location.code}: {reason.label}.")
     order_id, exclude, why = fo.order_id, [fo.location_id], f"{fo.location.code}: {reason.code}"
-    transaction.on_commit(lambda: async_task("routing.tasks.reroute_order", order_id, reroute, exclude, why))
+    # robust: the units are already released and recorded; a broker hiccup must not turn that into an error
+    # page (the timeline event says what is waiting, and operations can re-route from there).
+    transaction.on_commit(
+        lambda: async_task("routing.tasks.reroute_order", order_id, reroute, exclude, why), robust=True
+    )
     return fo
 
 
@@ -1506,7 +1510,8 @@ def outbox_message_add(*, kind: str, location: Location, key: str, payload: dict
     )
     if created:
         pk = msg.pk
-        transaction.on_commit(lambda: async_task("fulfillment.tasks.deliver_outbox_message", pk))
+        # robust: the message is stored; if enqueueing fails the outbox sweeper delivers it.
+        transaction.on_commit(lambda: async_task("fulfillment.tasks.deliver_outbox_message", pk), robust=True)
     return msg
 
 
