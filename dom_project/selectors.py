@@ -26,7 +26,14 @@ def home_panels(*, user) -> list[Panel]:
             open_orders = store.fulfillment_orders.exclude(
                 status__in=["shipped", "delivered", "picked_up", "cancelled", "rejected", "expired"]
             ).count()
-            panels.append(Panel(title=f"{store.name} ({store.code})", items=[("Open fulfilment orders", open_orders)]))
+            panels.append(
+                Panel(
+                    title=f"{store.name} ({store.code})",
+                    items=[("Open fulfilment orders", open_orders)],
+                    link=reverse("fulfillment:queue") + f"?store={store.code}",
+                    link_text="Store queue",
+                )
+            )
     if user_has_role(user=user, roles=[INVENTORY_MANAGER, OPERATIONS]):
         low = low_stock_products(limit=10)
         panels.append(

@@ -199,6 +199,16 @@ DOM = {
     "ORDER_NUMBER_PREFIX": env("DOM_ORDER_NUMBER_PREFIX", default="DOM"),
     "PROMISE_CUTOFF": "15:00",
     "PROMISE_TIMEZONE": "America/New_York",
+    # Fulfilment: consolidation window for warehouse/3PL releases (0 = release at once), the order priority
+    # at or above which nothing is held, outbox retries, default pickup days, same-day radius.
+    "CONSOLIDATION_MINUTES": env.int("DOM_CONSOLIDATION_MINUTES", default=30),
+    "HIGH_PRIORITY": env.int("DOM_HIGH_PRIORITY", default=10),
+    "OUTBOX_BACKOFF_SECONDS": env.int("DOM_OUTBOX_BACKOFF_SECONDS", default=30),
+    "OUTBOX_MAX_ATTEMPTS": env.int("DOM_OUTBOX_MAX_ATTEMPTS", default=8),
+    "OUTBOX_TIMEOUT_SECONDS": env.int("DOM_OUTBOX_TIMEOUT_SECONDS", default=10),
+    "PICKUP_HOLD_DAYS": env.int("DOM_PICKUP_HOLD_DAYS", default=3),
+    "PICKUP_REMINDER_DAYS_BEFORE": env.int("DOM_PICKUP_REMINDER_DAYS_BEFORE", default=1),
+    "SAME_DAY_RADIUS_KM": env.float("DOM_SAME_DAY_RADIUS_KM", default=40.0),
 }
 
 # --- Security (production) ------------------------------------------------------------------------------

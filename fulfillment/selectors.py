@@ -1,0 +1,236 @@
+"""Reads for fulfilment: what a user may see, store queues, handover search, same-day candidates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from dom_project.roles import OPERATIONS, user_has_role
+from fulfillment.models import FulfillmentOrder, RejectionReason, Shipment, StoreSettings
+from inventory.geo import haversine_km, zip_centroid
+from inventory.models import Location, LocationKind, StockLevel
+
+S = FulfillmentOrder.Status
+M = FulfillmentOrder.Method
+
+
+def staff_stores(*, user) -> QuerySet[Location]:
+    """The stores a user works at (`Location.staff`); superusers see every store."""
+    if user.is_superuser:
+        return Location.objects.filter(kind=LocationKind.STORE, is_active=True)
+    return Location.objects.filter(staff=user, is_active=True)
+
+
+def fulfillment_orders_visible_to(*, user) -> QuerySet[FulfillmentOrder]:
+    """Fulfilment orders a user may see: operations all; everyone else only their own locations' work,
+    plus transfers heading to one of their stores."""
+    qs = FulfillmentOrder.objects.all()
+    if user.is_superuser or user_has_role(user=user, roles=[OPERATIONS]):
+        return qs
+    mine = Location.objects.filter(staff=user).values("pk")
+    return qs.filter(Q(location__in=mine) | Q(method=M.TRANSFER, order__pickup_location__in=mine))
+
+
+# Tabs of the store queue: (key, label, method, statuses).
+TABS = [
+    ("pickup_open", "Pickup · Open", M.PICKUP, [S.CREATED, S.PICKING]),
+    ("pickup_ready", "Pickup · Ready", M.PICKUP, [S.READY_FOR_PICKUP]),
+    ("pickup_done", "Pickup · Completed", M.PICKUP, [S.PICKED_UP]),
+    ("ship_open", "Ship · Open", None, [S.CREATED, S.RELEASED]),
+    ("ship_picking", "Ship · In progress", None, [S.PICKING]),
+    ("ship_packed", "Ship · Packed", None, [S.PACKED]),
+    ("ship_shipped", "Ship · Shipped", None, [S.SHIPPED, S.DELIVERED]),
+]
+SHIP_METHODS = [M.SHIP, M.SAME_DAY]
+DONE_RECENT_DAYS = 2
+
+
+@dataclass
+class CardLine:
+    sku: str
+    name: str
+    quantity: int
+    picked: int
+    short: int
+    open: int
+    store_on_hand: int
+    handling_class: str
+
+
+@dataclass
+class Card:
+    fo: FulfillmentOrder
+    customer: str
+    deadline: datetime | None
+    late: bool
+    handling: list[str]
+    lines: list[CardLine] = field(default_factory=list)
+
+    @property
+    def age(self) -> timedelta:
+        return timezone.now() - self.fo.created_at
+
+
+def _tab_filter(key: str) -> Q:
+    for k, _label, method, statuses in TABS:
+        if k == key:
+            q = Q(status__in=statuses) & (Q(method=method) if method else Q(method__in=SHIP_METHODS))
+            if k in ("pickup_done", "ship_shipped"):
+                q &= Q(updated_at__gte=timezone.now() - timedelta(days=DONE_RECENT_DAYS))
+            return q
+    raise ValueError(f"Unknown tab {key!r}")
+
+
+def store_queue_counts(*, location: Location) -> dict[str, int]:
+    """How many fulfilment orders sit in each tab of the store's queue (one query)."""
+    qs = FulfillmentOrder.objects.filter(location=location)
+    return qs.aggregate(**{k: Count("pk", filter=_tab_filter(k)) for k, *_ in TABS})
+
+
+def _search(qs: QuerySet[FulfillmentOrder], query: str) -> QuerySet[FulfillmentOrder]:
+    query = (query or "").strip()
+    if not query:
+        return qs
+    return qs.filter(
+        Q(order__number__icontains=query)
+        | Q(order__customer__name__icontains=query)
+        | Q(order__customer__email__icontains=query)
+        | Q(order__customer__phone__icontains=query)
+        | Q(pickup_code__iexact=query)
+        | Q(collected_by_name__icontains=query)
+        | Q(lines__order_line__sku__iexact=query)
+        | Q(lines__order_line__product__name__icontains=query)
+    ).distinct()
+
+
+def store_queue(*, location: Location, tab: str, query: str = "", limit: int = 100) -> list[Card]:
+    """The cards of one tab: most urgent first (higher order priority, then the earliest deadline, then
+    the oldest), with each line's quantity and the store's stock."""
+    qs = (
+        _search(FulfillmentOrder.objects.filter(location=location).filter(_tab_filter(tab)), query)
+        .select_related("order", "order__customer")
+        .prefetch_related("lines__order_line__product")
+        .order_by("-order__priority", "pickup_by", "ship_by", "created_at", "pk")[:limit]
+    )
+    fos = list(qs)
+    product_ids = {ln.order_line.product_id for fo in fos for ln in fo.lines.all() if ln.order_line.product_id}
+    on_hand = dict(
+        StockLevel.objects.filter(location=location, product_id__in=product_ids).values_list("product_id", "on_hand")
+    )
+    now = timezone.now()
+    cards = []
+    for fo in fos:
+        deadline = fo.pickup_by if fo.method == M.PICKUP and fo.pickup_by else fo.ship_by
+        lines = [
+            CardLine(
+                sku=ln.order_line.sku,
+                name=ln.order_line.product.name if ln.order_line.product else "",
+                quantity=ln.quantity,
+                picked=ln.quantity_picked,
+                short=ln.quantity_short,
+                open=ln.quantity_open,
+                store_on_hand=on_hand.get(ln.order_line.product_id, 0),
+                handling_class=ln.order_line.product.handling_class if ln.order_line.product else "ambient",
+            )
+            for ln in fo.lines.all()
+        ]
+        cards.append(
+            Card(
+                fo=fo,
+                customer=(fo.order.customer.name or fo.order.customer.email)
+                if fo.order.customer_id
+                else fo.order.number,
+                deadline=deadline,
+                late=bool(deadline and deadline < now and fo.status not in (S.PICKED_UP, S.SHIPPED, S.DELIVERED)),
+                handling=sorted({cl.handling_class for cl in lines if cl.handling_class != "ambient"}),
+                lines=lines,
+            )
+        )
+    return cards
+
+
+def store_incoming_transfers(*, location: Location) -> QuerySet[FulfillmentOrder]:
+    """Ship-to-store parcels on their way to (or just received at) this store."""
+    return (
+        FulfillmentOrder.objects.filter(method=M.TRANSFER, order__pickup_location=location, status=S.IN_TRANSIT)
+        .select_related("order", "order__customer", "location")
+        .prefetch_related("lines__order_line", "shipments")
+        .order_by("created_at")
+    )
+
+
+def store_handoff_shipments(*, location: Location) -> QuerySet[Shipment]:
+    """Shipped packages still waiting for the carrier to collect them."""
+    return (
+        Shipment.objects.filter(
+            fulfillment_order__location=location, shipped_at__isnull=False, handed_off_at__isnull=True
+        )
+        .select_related("fulfillment_order__order")
+        .order_by("carrier", "shipped_at")
+    )
+
+
+def store_released_today(*, location: Location, now: datetime | None = None) -> QuerySet[FulfillmentOrder]:
+    """No-show pickups cancelled today (store's local day): their stock went back on sale."""
+    now = now or timezone.now()
+    tz = ZoneInfo(location.timezone)
+    start = datetime.combine(now.astimezone(tz).date(), time.min, tzinfo=tz)
+    return (
+        FulfillmentOrder.objects.filter(location=location, status=S.EXPIRED, expired_at__gte=start)
+        .select_related("order", "order__customer")
+        .prefetch_related("lines__order_line")
+    )
+
+
+def handover_search(*, location: Location, query: str) -> list[FulfillmentOrder]:
+    """Ready pickups at this store matching an order number, pickup code, or the customer's name, phone or
+    email."""
+    qs = FulfillmentOrder.objects.filter(location=location, status=S.READY_FOR_PICKUP)
+    if not (query or "").strip():
+        return []
+    return list(_search(qs, query).select_related("order", "order__customer")[:20])
+
+
+def store_settings_of(*, location: Location) -> StoreSettings:
+    """The store's settings, or unsaved defaults when none were saved yet."""
+    return StoreSettings.objects.filter(location=location).first() or StoreSettings(
+        location=location,
+        pickup_hold_days=settings.DOM["PICKUP_HOLD_DAYS"],
+        reminder_days_before=settings.DOM["PICKUP_REMINDER_DAYS_BEFORE"],
+    )
+
+
+def rejection_reasons() -> list[RejectionReason]:
+    return list(RejectionReason.objects.filter(is_active=True))
+
+
+def same_day_locations(*, postal_code: str, now: datetime | None = None) -> list[tuple[Location, float]]:
+    """Locations that can still deliver today to a US ZIP: same-day capable, within the configured radius,
+    and before their local cut-off. Nearest first, with the distance in km."""
+    origin = zip_centroid(postal_code=postal_code)
+    if origin is None:
+        return []
+    now = now or timezone.now()
+    radius = float(settings.DOM["SAME_DAY_RADIUS_KM"])
+    found = []
+    for loc in Location.objects.filter(is_active=True, can_same_day=True, latitude__isnull=False):
+        d = haversine_km(origin[0], origin[1], loc.latitude, loc.longitude)
+        if d > radius:
+            continue
+        local_now = now.astimezone(ZoneInfo(loc.timezone))
+        cutoff = loc.cutoff_time if isinstance(loc.cutoff_time, time) else time.fromisoformat(str(loc.cutoff_time))
+        if local_now.time() >= cutoff:
+            continue
+        found.append((loc, round(d, 1)))
+    found.sort(key=lambda x: (x[1], x[0].code))
+    return found
+
+
+def fulfillment_order_timeline(*, fo: FulfillmentOrder) -> list:
+    """The customer order's timeline events that concern this fulfilment order (newest last)."""
+    return [e for e in fo.order.events.order_by("created_at", "pk") if e.data.get("fulfillment_order") in (fo.pk, None)]
