@@ -67,7 +67,8 @@ from inventory.services import (
     stock_receive,
     stock_set_on_hand,
 )
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderLine
+from orders.services import order_event_add, order_status_set
 
 logger = logging.getLogger(__name__)
 
@@ -106,21 +107,6 @@ PICKUP_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
 # --- Small helpers shared by the services ----------------------------------------------------------------
-
-
-def order_event_add(*, order: Order, type: str, message: str = "", data: dict | None = None, actor=None) -> OrderEvent:
-    """Append an event to the customer order's timeline.
-
-    Local stand-in for `orders.services.order_event_add` (not on this branch yet); same signature, so the
-    switch is an import change.
-    """
-    return OrderEvent.objects.create(
-        order=order,
-        type=type[:40],
-        message=message[:500],
-        data=data or {},
-        actor=actor if getattr(actor, "pk", None) else None,
-    )
 
 
 def _dom(name: str):
@@ -224,8 +210,8 @@ def _sku_list(lines, qty_attr: str = "quantity") -> str:
 def _order_refresh(order: Order, *, actor=None) -> None:
     """Bring the customer order's shipped quantities and status in line with its fulfilment orders.
 
-    Local stand-in until orders.services offers a status service: shipped/partially shipped/delivered are
-    derived from the fulfilment orders (transfers do not count, they only move stock between locations).
+    Shipped/partially shipped/delivered are derived from the fulfilment orders (transfers do not count, they
+    only move stock between locations); the move itself goes through the orders lifecycle service.
     """
     order = Order.objects.select_for_update().get(pk=order.pk)
     if order.status == Order.Status.CANCELLED:
@@ -255,16 +241,7 @@ def _order_refresh(order: Order, *, actor=None) -> None:
     else:
         status = Order.Status.PARTIALLY_SHIPPED
     if status != order.status:
-        previous = order.status
-        order.status = status
-        order.save(update_fields=["status", "updated_at"])
-        order_event_add(
-            order=order,
-            type="order.status",
-            message=f"Order {order.number} is now {order.get_status_display().lower()}.",
-            data={"from": previous, "to": status},
-            actor=actor,
-        )
+        order_status_set(order=order, status=status, actor=actor)
 
 
 def _cancel_order_line_units(by_order_line: dict[int, int]) -> None:

@@ -43,11 +43,22 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     Status.CREATED: frozenset({Status.VALIDATED, Status.ON_HOLD, Status.CANCELLED}),
     Status.VALIDATED: frozenset({Status.ROUTED, Status.BACKORDERED, Status.ON_HOLD, Status.CANCELLED}),
     Status.ON_HOLD: frozenset({Status.VALIDATED, Status.CANCELLED}),
+    # DELIVERED straight from ROUTED: a pickup order handed over at the counter never "ships".
     Status.ROUTED: frozenset(
-        {Status.PARTIALLY_SHIPPED, Status.SHIPPED, Status.BACKORDERED, Status.VALIDATED, Status.CANCELLED}
+        {
+            Status.PARTIALLY_SHIPPED,
+            Status.SHIPPED,
+            Status.DELIVERED,
+            Status.BACKORDERED,
+            Status.VALIDATED,
+            Status.CANCELLED,
+        }
     ),
-    Status.BACKORDERED: frozenset({Status.ROUTED, Status.VALIDATED, Status.ON_HOLD, Status.CANCELLED}),
-    Status.PARTIALLY_SHIPPED: frozenset({Status.SHIPPED, Status.BACKORDERED, Status.ROUTED}),
+    # A partly backordered order ships what was placed while the rest waits for stock.
+    Status.BACKORDERED: frozenset(
+        {Status.ROUTED, Status.VALIDATED, Status.ON_HOLD, Status.CANCELLED, Status.PARTIALLY_SHIPPED}
+    ),
+    Status.PARTIALLY_SHIPPED: frozenset({Status.SHIPPED, Status.DELIVERED, Status.BACKORDERED, Status.ROUTED}),
     Status.SHIPPED: frozenset({Status.DELIVERED, Status.PARTIALLY_RETURNED, Status.RETURNED, Status.CLOSED}),
     Status.DELIVERED: frozenset({Status.PARTIALLY_RETURNED, Status.RETURNED, Status.CLOSED}),
     Status.PARTIALLY_RETURNED: frozenset({Status.RETURNED, Status.CLOSED}),
