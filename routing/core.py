@@ -403,7 +403,8 @@ def _build(
             continue
         km = 0.0 if at_store else dist.get(loc_id)
         if km is None:
-            _exclude(excluded, "distance: location has no coordinates", loc_id)
+            why = "distance: location has no coordinates" if dist else "destination: the address could not be located"
+            _exclude(excluded, why, loc_id)
             continue
         if ctx.max_km is not None and km > ctx.max_km[1] and not at_store:
             _exclude(excluded, f"rule “{ctx.max_km[0]}”: farther than {ctx.max_km[1]:g} km", loc_id)
@@ -576,6 +577,9 @@ def order_decide(
     ctx = static.rules.apply(order)
     notes: list[str] = []
     method = order.method
+    if method == "ship_to_store":  # the customer collects at the store: its own stock, else sent there
+        method = "pickup"
+        ctx.pickup_fallback = "ship_to_store"
     if method == "pickup" and order.pickup_location_id not in static.locations:
         notes.append("pickup order without a known pickup store: shipped to the address instead")
         method = "ship"

@@ -656,16 +656,17 @@ def shortages_reroute(
                 OrderLine.objects.filter(pk=fl.order_line_id).update(quantity_allocated=F("quantity_allocated") - take)
                 moved[fo.order_id][fl.order_line_id] = moved[fo.order_id].get(fl.order_line_id, 0) + take
                 short -= take
-        for order_id, qty in moved.items():
-            decisions.append(
-                order_reroute(
-                    order_id=order_id,
-                    quantities=qty,
-                    exclude_location_ids=[location_id],
-                    reason=reason,
-                    actor=actor,
+            # In the same transaction: the released units are either placed elsewhere or backordered.
+            for order_id, qty in moved.items():
+                decisions.append(
+                    order_reroute(
+                        order_id=order_id,
+                        quantities=qty,
+                        exclude_location_ids=[location_id],
+                        reason=reason,
+                        actor=actor,
+                    )
                 )
-            )
     return decisions
 
 
