@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dom_project.roles import API_CLIENT, OPERATIONS, HasRole
+from dom_project.security import WebhookThrottle
 from orders.csv_orders import CsvOrderErrors
 from orders.inputs import CustomerIn, LineIn, OrderIn
 from orders.models import Channel, Order, OrderHold
@@ -389,6 +390,7 @@ class ShopifyOrderCreateWebhookApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [WebhookThrottle]
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
