@@ -199,6 +199,8 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "ack_failures": True,
     "sync": env.bool("Q_SYNC", default=False),
+    # django-q2 logs every enqueue at INFO on stdout; benchmarks quieten it.
+    "log_level": env("Q_LOG_LEVEL", default="INFO"),
 }
 if env("REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("REDIS_URL")
