@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from inventory.models import (
@@ -81,12 +81,12 @@ def stock_apply_changes(
     reason: str,
     reference: str = "",
     actor=None,
-    allow_reserved_above_on_hand: bool = False,
 ) -> list[StockLevel]:
     """Apply deltas to stock levels and append one ledger movement per change.
 
-    Rows are created when missing and locked in pk order. Raises ValidationError (nothing written) when
-    on_hand or reserved would go below zero.
+    Set-based whatever the size: one statement locks the rows (primary-key order), one creates missing
+    rows, one updates them all, one inserts the ledger. Raises ValidationError naming SKU and location
+    (nothing written) when on_hand or reserved would go below zero.
     """
     if not changes:
         return []
@@ -103,7 +103,7 @@ def stock_apply_changes(
             StockLevel.objects.bulk_create(
                 [StockLevel(product_id=p, location_id=loc) for p, loc in missing], ignore_conflicts=True
             )
-            existing = _lock_levels(keys)
+            existing.update(_lock_levels(missing))
         errors = []
         for key, (d_on_hand, d_reserved) in merged.items():
             level = existing[key]
@@ -116,10 +116,10 @@ def stock_apply_changes(
         if errors:
             raise ValidationError(errors)
         now = timezone.now()
-        levels = [existing[k] for k in keys]
+        levels = [existing[k] for k in keys if merged[k] != [0, 0]]
         for level in levels:
             level.updated_at = now
-        StockLevel.objects.bulk_update(levels, ["on_hand", "reserved", "updated_at"], batch_size=500)
+        _levels_write(levels=levels, now=now)
         InventoryMovement.objects.bulk_create(
             [
                 InventoryMovement(
@@ -134,22 +134,48 @@ def stock_apply_changes(
                 for c in changes
                 if c.delta_on_hand or c.delta_reserved
             ],
-            batch_size=1000,
+            batch_size=2000,
         )
-        return levels
+        return [existing[k] for k in keys]
+
+
+# Rows per statement: well under SQLite's 32k-parameter limit with three or two parameters a row.
+_CHUNK = 5000
+
+
+def _levels_write(*, levels: list[StockLevel], now) -> None:
+    """One UPDATE … FROM a VALUES list per chunk (PostgreSQL and SQLite ≥ 3.33 both support it)."""
+    with connection.cursor() as cur:
+        for i in range(0, len(levels), _CHUNK):
+            chunk = levels[i : i + _CHUNK]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            cur.execute(
+                f"WITH v(id, on_hand, reserved) AS (VALUES {values}) "
+                "UPDATE inventory_stocklevel SET on_hand = v.on_hand, reserved = v.reserved, updated_at = %s "
+                "FROM v WHERE inventory_stocklevel.id = v.id",
+                [x for lv in chunk for x in (lv.pk, lv.on_hand, lv.reserved)] + [now],
+            )
 
 
 def _lock_levels(keys: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
-    from django.db.models import Q
-
-    cond = Q()
-    by_product: dict[int, list[int]] = defaultdict(list)
-    for p, loc in keys:
-        by_product[p].append(loc)
-    for p, locs in by_product.items():
-        cond |= Q(product_id=p, location_id__in=locs)
-    rows = StockLevel.objects.select_for_update(of=("self",)).filter(cond).order_by("pk")
-    return {(r.product_id, r.location_id): r for r in rows}
+    """Read (and on PostgreSQL lock, in primary-key order) the stock rows of these product × location keys."""
+    found: dict[tuple[int, int], StockLevel] = {}
+    lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
+    with connection.cursor() as cur:
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            cur.execute(
+                f"WITH v(p, l) AS (VALUES {values}) "
+                "SELECT s.id, s.product_id, s.location_id, s.on_hand, s.reserved FROM inventory_stocklevel s "
+                f"JOIN v ON s.product_id = v.p AND s.location_id = v.l ORDER BY s.id{lock}",
+                [x for k in chunk for x in k],
+            )
+            for pk, pid, lid, on_hand, reserved in cur.fetchall():
+                found[(pid, lid)] = StockLevel(
+                    pk=pk, product_id=pid, location_id=lid, on_hand=on_hand, reserved=reserved
+                )
+    return found
 
 
 def stock_adjust(
