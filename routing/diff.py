@@ -1,8 +1,9 @@
 """Diff of two rule-set versions: rules added, removed, changed and moved. Pure (no database).
 
-A draft is a copy, so its rules have new primary keys; rules are matched across versions by content:
-first identical rules (name, conditions, action, enabled), then the same name (a changed rule), then the
-same conditions and action (a renamed rule). Of the matched rules, those outside the longest run that kept
+A draft is a copy, so its rules have new primary keys; rules are matched across versions by their lineage
+key when both carry one (the editor records it when it copies or adds a rule), then by content: identical
+rules (name, conditions, action, enabled), the same name (a changed rule), the same conditions and action
+(a renamed rule). Of the matched rules, those outside the longest run that kept
 its relative order are "moved".
 """
 
@@ -22,6 +23,7 @@ class RuleRow:
     enabled: bool
     conditions: Any
     action: Any
+    key: str | None = None  # lineage key: the same rule across versions (routing.models_editor.RuleLineage)
 
     @property
     def summary(self) -> str:
@@ -154,12 +156,17 @@ def versions_diff(*, old: list[RuleRow], new: list[RuleRow]) -> VersionDiff:
     new = sorted(new, key=lambda r: (r.priority, r.id))
     pairs: dict[int, int] = {}  # new index → old index
     free_old = set(range(len(old)))
-    for key in (RuleRow.content, lambda r: r.name, lambda r: (_canon(r.conditions), _canon(r.action))):
+    for key in (
+        lambda r: r.key,
+        RuleRow.content,
+        lambda r: r.name,
+        lambda r: (_canon(r.conditions), _canon(r.action)),
+    ):
         index: dict[Any, list[int]] = {}
         for i in sorted(free_old):
             index.setdefault(key(old[i]), []).append(i)
         for j, r in enumerate(new):
-            if j in pairs:
+            if j in pairs or key(r) is None:
                 continue
             hits = index.get(key(r))
             if hits:

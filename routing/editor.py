@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from django.db.models import Max
 from routing.diff import VersionDiff
 from routing.editor_selectors import version_diff, version_draft, version_published
 from routing.models import RoutingRule, RuleSet, RuleSetVersion
-from routing.models_editor import RuleSetEvent
+from routing.models_editor import RuleLineage, RuleSetEvent
 from routing.rule_text import action_summary, conditions_summary
 from routing.rules import rule_validate
 from routing.services import ruleset_version_draft, ruleset_version_publish
@@ -54,6 +55,23 @@ def ruleset_event_add(
     )
 
 
+def _lineage_copy(*, source: RuleSetVersion, copy: RuleSetVersion) -> None:
+    """Give each copied rule its source rule's lineage key (a new key for sources without one). The copy
+    holds the source's rules in the same (priority, id) order, one for one."""
+    src = list(source.rules.order_by("priority", "pk").select_related("lineage"))
+    dst = list(copy.rules.order_by("priority", "pk"))
+    if len(src) != len(dst):
+        return
+    fresh, copies = [], []
+    for s, d in zip(src, dst, strict=True):
+        existing = getattr(s, "lineage", None)
+        key = existing.key if existing else uuid.uuid4()
+        if existing is None:
+            fresh.append(RuleLineage(rule=s, key=key))
+        copies.append(RuleLineage(rule=d, key=key))
+    RuleLineage.objects.bulk_create(fresh + copies)
+
+
 def _lock_draft(version: RuleSetVersion) -> RuleSetVersion:
     locked = RuleSetVersion.objects.select_for_update().select_related("rule_set").get(pk=version.pk)
     if locked.status != RuleSetVersion.Status.DRAFT:
@@ -81,6 +99,7 @@ def ruleset_draft_create(*, rule_set: RuleSet, actor=None, comment: str = "") ->
             )
         else:
             draft = ruleset_version_draft(version=source, actor=_actor(actor), note=comment[:300])
+            _lineage_copy(source=source, copy=draft)
         ruleset_event_add(
             rule_set=rule_set,
             version=draft,
@@ -155,6 +174,7 @@ def rule_add(
             action=action,
         )
         _save_rule(rule)
+        RuleLineage.objects.create(rule=rule, key=uuid.uuid4())
         ruleset_event_add(
             rule_set=draft.rule_set,
             version=draft,
@@ -324,6 +344,7 @@ def version_rollback(*, version: RuleSetVersion, actor=None, comment: str = "") 
         _validate_all(target)
         previous = version_published(rule_set=target.rule_set)
         copy = ruleset_version_draft(version=target, actor=_actor(actor), note=f"rollback to v{target.number}")
+        _lineage_copy(source=target, copy=copy)
         diff = version_diff(version=copy, against=previous)
         published = ruleset_version_publish(version=copy, actor=_actor(actor))
         ruleset_event_add(

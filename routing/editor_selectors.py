@@ -54,10 +54,18 @@ def rule_rows(*, version: RuleSetVersion | None) -> list[RuleRow]:
     if version is None:
         return []
     return [
-        RuleRow(id=pk, name=name, priority=priority, enabled=enabled, conditions=conditions, action=action)
-        for pk, name, priority, enabled, conditions, action in RoutingRule.objects.filter(version=version)
+        RuleRow(
+            id=pk,
+            name=name,
+            priority=priority,
+            enabled=enabled,
+            conditions=conditions,
+            action=action,
+            key=str(key) if key else None,
+        )
+        for pk, name, priority, enabled, conditions, action, key in RoutingRule.objects.filter(version=version)
         .order_by("priority", "id")
-        .values_list("pk", "name", "priority", "enabled", "conditions", "action")
+        .values_list("pk", "name", "priority", "enabled", "conditions", "action", "lineage__key")
     ]
 
 

@@ -228,4 +228,4 @@ class RoutingDecision(models.Model):
 
 
 # The rule editor's audit trail and what-if simulations (owned by the editor; see routing/models_editor.py).
-from routing.models_editor import RuleSetEvent, Simulation  # noqa: E402, F401
+from routing.models_editor import RuleLineage, RuleSetEvent, Simulation  # noqa: E402, F401

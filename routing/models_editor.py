@@ -46,6 +46,17 @@ class RuleSetEvent(models.Model):
         return f"{self.rule_set_id} {self.action} {self.summary[:40]}"
 
 
+class RuleLineage(models.Model):
+    """Which rules are "the same rule" across versions: a draft's copy of a rule carries its key, so the diff
+    can tell a renamed-and-changed rule from a removed one and an added one."""
+
+    rule = models.OneToOneField("routing.RoutingRule", on_delete=models.CASCADE, related_name="lineage")
+    key = models.UUIDField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} ~ {self.key}"
+
+
 class Simulation(models.Model):
     """A what-if run: past orders routed by a draft and by the published version, side by side, on a
     snapshot of today's stock and capacity. Only this row is written; live data is never touched."""
