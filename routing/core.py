@@ -14,11 +14,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from inventory.geo import EARTH_RADIUS_KM
 from routing.costs import (
     ServiceRates,
     delivery_date,
-    haversine_km,
     promise_date,
     rate_for,
     ship_date,
@@ -101,18 +104,30 @@ class NetworkStatic:
     pickup_ready_hours: int
     rules: CompiledRuleSet
     _dist_cache: OrderedDict = field(default_factory=OrderedDict)
+    _geo: tuple | None = None
+    _zones: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        located = [loc for loc in self.locations.values() if loc.latitude is not None and loc.longitude is not None]
+        self._geo = (
+            [loc.id for loc in located],
+            np.radians(np.array([loc.latitude for loc in located], dtype=float)),
+            np.radians(np.array([loc.longitude for loc in located], dtype=float)),
+        )
+        # Strong references keep zoneinfo's own cache warm (it otherwise re-reads tz files on every miss).
+        self._zones = {loc.timezone: ZoneInfo(loc.timezone) for loc in self.locations.values()}
 
     def distances(self, lat: float, lon: float) -> dict[int, float]:
-        """km from (lat, lon) to every located location, memoised for recent destinations."""
+        """km from (lat, lon) to every located location (haversine, vectorised), memoised per destination."""
         key = (round(lat, 4), round(lon, 4))
         hit = self._dist_cache.get(key)
         if hit is not None:
             return hit
-        d = {
-            loc.id: haversine_km(lat, lon, loc.latitude, loc.longitude)
-            for loc in self.locations.values()
-            if loc.latitude is not None and loc.longitude is not None
-        }
+        ids, lats, lons = self._geo
+        p1, l1 = math.radians(lat), math.radians(lon)
+        a = np.sin((lats - p1) / 2) ** 2 + math.cos(p1) * np.cos(lats) * np.sin((lons - l1) / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+        d = dict(zip(ids, km.tolist(), strict=True))
         self._dist_cache[key] = d
         if len(self._dist_cache) > 4096:
             self._dist_cache.popitem(last=False)
@@ -284,6 +299,7 @@ def _build(
     method: str,
     exclude_ids: frozenset[int],
     exclude_reason: str,
+    prune: bool = True,
 ) -> _Built:
     """Eligibility and pricing of every location holding one of the order's products."""
     lines = order.lines
@@ -311,7 +327,46 @@ def _build(
     ship_memo: dict = {}
     deliver_memo: dict = {}
     same_day_rates = static.rates.get("same_day")
-    for loc_id in sorted(ids):
+    ship_rates = same_day_rates if method == "same_day" and same_day_rates else static.rates.get(service)
+    if pickup_store is not None:
+        ship_rates = static.rates.get("standard")
+    # Visit locations by a cheap lower bound on their fixed cost (package base + handling per order), so that
+    # once that bound exceeds the best whole-order cost found so far, the rest can be dropped unpriced (exact:
+    # see _prune). Ineligible or unreachable locations come first so they get their own reason.
+    seq = sorted(ids)
+    if prune:
+        bound: dict[int, float] = {}
+        for loc_id in seq:
+            loc = locs.get(loc_id)
+            km = dist.get(loc_id) if loc is not None else None
+            if (
+                loc is None
+                or km is None
+                or ship_rates is None
+                or loc_id in exclude_ids
+                or not loc.is_active
+                or (order.channel_online and not loc.sell_online)
+                or (not loc.can_ship and not (pickup_store is not None and loc_id == pickup_store.id))
+                or ((ctx.allowed or ctx.excluded) and ctx.exclusion_reason(loc))
+            ):
+                bound[loc_id] = -1.0  # ineligible: visited first so it gets its own reason
+            elif pickup_store is not None and loc_id == pickup_store.id:
+                bound[loc_id] = loc.handling_per_order
+            else:
+                band = rate_for(rates=ship_rates, distance_km=km)
+                b = -1.0 if band is None else band.base + loc.handling_per_order
+                if ctx.adjustments and b >= 0:
+                    b = max(0.0, b + min(0.0, ctx.adjustment(loc)))
+                bound[loc_id] = b
+        seq.sort(key=bound.__getitem__)
+    best = math.inf
+    best_key = 0
+    for pos, loc_id in enumerate(seq):
+        if prune and bound[loc_id] > best + 1e-9:
+            reason = f"cost: cannot beat ${best:.2f} for the whole order from {locs[best_key].code}"
+            for rest in seq[pos:]:
+                _exclude(excluded, reason, rest)
+            break
         loc = locs.get(loc_id)
         if loc is None:
             continue
@@ -414,7 +469,12 @@ def _build(
             (per_kg * ln.weight_kg + loc.handling_per_unit) if a > 0 else math.inf
             for ln, a in zip(lines, avail, strict=True)
         )
-        cands.append(Candidate(key=loc_id, fixed_cost=max(0.0, fixed), unit_costs=unit_costs, available=tuple(avail)))
+        fixed = max(0.0, fixed)
+        cands.append(Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)))
+        if all(a >= q for a, q in zip(avail, quantities, strict=True)):
+            whole = fixed + sum(q * u for q, u in zip(quantities, unit_costs, strict=True) if q)
+            if whole < best:
+                best, best_key = whole, loc_id
         infos.append(
             CandidateInfo(
                 location_id=loc_id,
@@ -434,6 +494,8 @@ def _build(
                 available=tuple(avail),
             )
         )
+    if prune and cands:
+        cands, infos = _prune(cands, infos, quantities, static, excluded)
     problem = Problem(
         quantities=quantities,
         candidates=tuple(cands),
@@ -442,6 +504,44 @@ def _build(
         ship_complete=ctx.ship_complete,
     )
     return _Built(problem, infos, excluded, len(ids), ctx, quantities)
+
+
+def _prune(cands, infos, quantities, static: NetworkStatic, excluded) -> tuple[list, list]:
+    """Drop locations that cannot be part of any optimal plan (exact, so the optimizer's answer is unchanged).
+
+    When some location can send the whole order alone at cost UB, every optimal plan places everything and
+    costs at most UB. A plan using location j costs at least j's fixed cost, plus — when j cannot send the
+    whole order — the split penalty and the cheapest other fixed cost. Locations whose bound exceeds UB go.
+    """
+    best, best_i = math.inf, -1
+    covers = []
+    for i, c in enumerate(cands):
+        full = all(a >= q for a, q in zip(c.available, quantities, strict=True))
+        covers.append(full)
+        if full:
+            cost = c.fixed_cost + sum(q * u for q, u in zip(quantities, c.unit_costs, strict=True) if q)
+            if cost < best:
+                best, best_i = cost, i
+    if best_i < 0:
+        return cands, infos
+    fixed = sorted((c.fixed_cost, i) for i, c in enumerate(cands))
+    keep_c, keep_i = [], []
+    reason = None
+    for i, c in enumerate(cands):
+        if covers[i]:
+            bound = c.fixed_cost
+        else:
+            other = fixed[0][0] if fixed[0][1] != i else (fixed[1][0] if len(fixed) > 1 else math.inf)
+            bound = c.fixed_cost + static.split_penalty + other
+        if bound > best + 1e-9:
+            if reason is None:
+                code = static.locations[cands[best_i].key].code
+                reason = f"cost: cannot beat ${best:.2f} for the whole order from {code}"
+            _exclude(excluded, reason, c.key)
+            continue
+        keep_c.append(c)
+        keep_i.append(infos[i])
+    return keep_c, keep_i
 
 
 def _placed(plan: Plan) -> int:
@@ -456,6 +556,7 @@ def order_decide(
     exclude_location_ids: frozenset[int] | set[int] = frozenset(),
     exclude_reason: str = "re-route: excluded",
     optimize: Callable[..., Plan] = plan_optimize,
+    prune: bool = True,
 ) -> Decision:
     """The cheapest feasible plan for `order` on `state`, with its full explanation. Pure: no writes.
 
@@ -479,6 +580,7 @@ def order_decide(
         method=method,
         exclude_ids=excl,
         exclude_reason=exclude_reason,
+        prune=prune,
     )
     t0 = _time.perf_counter()
     plan = optimize(problem=built.problem)
@@ -494,6 +596,7 @@ def order_decide(
             method="ship",
             exclude_ids=excl,
             exclude_reason=exclude_reason,
+            prune=prune,
         )
         t0 = _time.perf_counter()
         alt_plan = optimize(problem=alt.problem)
@@ -511,6 +614,7 @@ def order_decide(
             method=method,
             exclude_ids=excl,
             exclude_reason=exclude_reason,
+            prune=prune,
         )
         t0 = _time.perf_counter()
         alt_plan = optimize(problem=alt.problem)
@@ -613,6 +717,7 @@ def promise_options(*, order: OrderView, static: NetworkStatic, state: NetworkSt
             method="ship",
             exclude_ids=frozenset(),
             exclude_reason="",
+            prune=False,  # the fastest location matters here, not only the cheapest
         )
         wanted = built.quantities
         whole = [

@@ -8,11 +8,12 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from inventory.geo import zip_centroid, zip_state
-from inventory.models import ChannelAllocation, Location, LocationGroup, Product, StockLevel
+from inventory.models import ChannelAllocation, Location, LocationGroup, Product
 from inventory.selectors import SafetyStock, channel_pool_caps
 from orders.models import Channel, Order, OrderLine
 from routing.core import (
@@ -246,10 +247,20 @@ def stock_state_load(
 ) -> tuple[dict[int, dict[int, int]], list[int]]:
     """ATS per product × location (after safety stock; only positive figures) in one query, plus the stock
     row ids read. With `lock` the rows are locked in primary-key order (callers run in a transaction)."""
-    qs = StockLevel.objects.filter(product_id__in=product_ids)
+    # Raw SQL: this read runs once per routing batch over tens of thousands of rows.
+    sql = (
+        "SELECT id, product_id, location_id, on_hand, reserved FROM inventory_stocklevel"
+        f" WHERE product_id IN ({', '.join(['%s'] * len(product_ids))})"
+    )
     if lock:
-        qs = qs.select_for_update()
-    rows = qs.order_by("pk").values_list("pk", "product_id", "location_id", "on_hand", "reserved")
+        sql += " ORDER BY id" + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    else:
+        sql += " AND on_hand > reserved"
+    if not product_ids:
+        return {}, []
+    with connection.cursor() as cur:
+        cur.execute(sql, list(product_ids))
+        rows = cur.fetchall()
     safety = SafetyStock(product_ids=product_ids)
     locs = static.locations
     stock: dict[int, dict[int, int]] = {pid: {} for pid in product_ids}

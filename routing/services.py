@@ -19,12 +19,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
 from inventory.models import InventoryMovement, Reservation, ReservationLine, StockLevel
+from inventory.selectors import SafetyStock
 from inventory.services import StockChange, reservation_release, stock_apply_changes
 from orders.models import Order, OrderEvent, OrderLine
 from routing.core import Decision, NetworkStatic, order_decide
@@ -50,6 +51,10 @@ _CAPACITY_ATTEMPTS = 3
 
 class CapacityTaken(Exception):
     """Another transaction used the last capacity of a location-day first; the batch is retried."""
+
+
+class StockMoved(Exception):
+    """Stock read without locks changed before the chosen rows were locked; the batch is retried locked."""
 
 
 def routing_revision_bump() -> None:
@@ -114,8 +119,13 @@ def _route_batch(
     actor=None,
     observer: Callable[[Decision], None] | None = None,
     skip_locked: bool = False,
+    lock_all: bool = False,
 ) -> BatchResult:
-    """Decide and write a batch of orders in one transaction (see the module docstring)."""
+    """Decide and write a batch of orders in one transaction (see the module docstring).
+
+    By default stock is read without locks and only the rows the batch reserves are then locked (primary-key
+    order) and re-checked: if any has less ATS than the batch takes, StockMoved is raised and the caller
+    retries with `lock_all`, which locks every stock row of the batch's products before reading them."""
     result = BatchResult()
     if not jobs:
         return result
@@ -145,7 +155,7 @@ def _route_batch(
             views.update(order_views_load(order_ids=plain, now=now))
         product_ids = sorted({ln.product_id for v in views.values() for ln in v.lines})
         clock = min((v.clock for v in views.values()), default=now)
-        state, _ = network_state_load(product_ids=product_ids, static=static, clock=clock, lock=True)
+        state, _ = network_state_load(product_ids=product_ids, static=static, clock=clock, lock=lock_all)
         pools = pools_load(channel_codes={v.channel for v in views.values()}, stock=state.stock, static=static)
         decided: list[tuple[_Job, Decision]] = []
         for j in todo:
@@ -163,11 +173,41 @@ def _route_batch(
                 continue
             state.apply(d)
             decided.append((j, d))
+        if not lock_all:
+            _stock_recheck(decided=decided, static=static)
         result.decisions = _persist(decided=decided, static=static, actor=actor, now=now)
     if observer is not None:
         for _, d in decided:
             observer(d)
     return result
+
+
+def _stock_recheck(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic) -> None:
+    """Lock the stock rows the batch takes from (primary-key order) and check each still has the ATS."""
+    take: dict[tuple[int, int], int] = defaultdict(int)
+    for _, d in decided:
+        for s in d.shipments:
+            for line_id, q in s.lines:
+                take[(d.line_products[line_id], s.location_id)] += q
+    if not take:
+        return
+    pairs = sorted(take)
+    safety = SafetyStock(product_ids={p for p, _ in pairs})
+    cte = "WITH v(p, l) AS (VALUES " + ", ".join(["(%s, %s)"] * len(pairs)) + ")"
+    lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
+    fresh = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            f"{cte} SELECT s.product_id, s.location_id, s.on_hand, s.reserved FROM inventory_stocklevel s"
+            f" JOIN v ON s.product_id = v.p AND s.location_id = v.l ORDER BY s.id{lock}",
+            [x for pair in pairs for x in pair],
+        )
+        for pid, lid, on_hand, reserved in cur.fetchall():
+            kind = static.locations[lid].kind
+            fresh[(pid, lid)] = on_hand - reserved - safety.quantity(product_id=pid, location_id=lid, kind=kind)
+    short = [key for key, q in take.items() if fresh.get(key, 0) < q]
+    if short:
+        raise StockMoved(f"{len(short)} stock row(s) changed while deciding")
 
 
 def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, actor, now: datetime) -> list:
@@ -189,12 +229,7 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
             ],
             ignore_conflicts=True,
         )
-        for (lid, day), inc in sorted(increments.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            updated = LocationCapacity.objects.filter(location_id=lid, day=day, used__lte=F("capacity") - inc).update(
-                used=F("used") + inc
-            )
-            if not updated:
-                raise CapacityTaken(f"location {lid} has no capacity left on {day}")
+        _capacity_consume(increments=increments)
     # 2. Reservations, one per fulfilment order, and the stock they hold (through inventory.services).
     reservations, shipments = [], []
     for _, d in decided:
@@ -218,6 +253,11 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
             changes.append(StockChange(pid, s.location_id, delta_reserved=q))
     ReservationLine.objects.bulk_create(res_lines, batch_size=2000)
     if changes:
+        # One ledger movement per product × location per batch (the reservation lines hold the per-order detail).
+        merged: dict[tuple[int, int], int] = defaultdict(int)
+        for c in changes:
+            merged[(c.product_id, c.location_id)] += c.delta_reserved
+        changes = [StockChange(p, lid, delta_reserved=q) for (p, lid), q in sorted(merged.items())]
         ref = (
             f"order:{order_ids[0]}" if len(order_ids) == 1 else f"routing batch order:{min(order_ids)}…{max(order_ids)}"
         )
@@ -296,11 +336,7 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
         for s in d.shipments:
             for line_id, q in s.lines:
                 alloc[line_id] += q
-    if alloc:
-        OrderLine.objects.filter(pk__in=list(alloc)).update(
-            quantity_allocated=F("quantity_allocated")
-            + Case(*[When(pk=k, then=Value(v)) for k, v in alloc.items()], output_field=IntegerField())
-        )
+    _add_by_id(table=OrderLine._meta.db_table, column="quantity_allocated", amounts=alloc)
     # 6. Order status: backordered while any unit is neither allocated nor cancelled, else routed.
     open_orders = set(
         OrderLine.objects.filter(order_id__in=order_ids, quantity__gt=F("quantity_allocated") + F("quantity_cancelled"))
@@ -337,13 +373,82 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
     return records
 
 
+def _values_cte(rows: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    """`WITH v(id, amount) AS (VALUES …)` for PostgreSQL and SQLite, with its parameters."""
+    return (
+        "WITH v(id, amount) AS (VALUES " + ", ".join(["(%s, %s)"] * len(rows)) + ")",
+        [x for row in rows for x in row],
+    )
+
+
+def _rowcount(cur) -> int:
+    """Rows changed by the last statement (Python's sqlite3 reports -1 for a statement starting with WITH)."""
+    if cur.rowcount >= 0:
+        return cur.rowcount
+    cur.execute("SELECT changes()")
+    return cur.fetchone()[0]
+
+
+def _add_by_id(*, table: str, column: str, amounts: dict[int, int]) -> int:
+    """column += amount for each row id, in one statement per 1,000 rows; returns rows updated."""
+    qn = connection.ops.quote_name
+    done = 0
+    items = sorted(amounts.items())
+    for start in range(0, len(items), 1000):
+        chunk = items[start : start + 1000]
+        cte, params = _values_cte(chunk)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"{cte} UPDATE {qn(table)} SET {qn(column)} = {qn(column)} + "
+                f"(SELECT v.amount FROM v WHERE v.id = {qn(table)}.id) WHERE id IN (SELECT id FROM v)",
+                params,
+            )
+            done += _rowcount(cur)
+    return done
+
+
+def _capacity_consume(*, increments: dict[tuple[int, object], int]) -> None:
+    """Take orders off each location-day's capacity atomically: every row is updated only while it stays
+    within its limit (the database check constraint backs this up); a row that would overflow raises
+    CapacityTaken and the whole batch rolls back to be decided again on fresh figures."""
+    days = {day for _, day in increments}
+    lids = {lid for lid, _ in increments}
+    ids = {
+        (lid, day): pk
+        for pk, lid, day in LocationCapacity.objects.filter(location_id__in=lids, day__in=days).values_list(
+            "pk", "location_id", "day"
+        )
+    }
+    rows = sorted((ids[key], inc) for key, inc in increments.items())
+    table = connection.ops.quote_name(LocationCapacity._meta.db_table)
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        cte, params = _values_cte(chunk)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"{cte} UPDATE {table} SET used = used + (SELECT v.amount FROM v WHERE v.id = {table}.id) "
+                f"WHERE id IN (SELECT id FROM v) AND used + (SELECT v.amount FROM v WHERE v.id = {table}.id) "
+                f"<= capacity",
+                params,
+            )
+            changed = _rowcount(cur)
+            if changed != len(chunk):
+                raise CapacityTaken(f"{len(chunk) - changed} location-day(s) ran out of capacity meanwhile")
+
+
 def _run(*, jobs: list[_Job], now, actor=None, observer=None, skip_locked: bool = False) -> BatchResult:
+    """Run a batch, retrying on fresh figures when stock or capacity moved under it (the last attempt
+    locks every stock row it reads, so it cannot be overtaken on stock)."""
+    lock_all = False
     for attempt in range(_CAPACITY_ATTEMPTS):
         try:
-            return _route_batch(jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked)
-        except CapacityTaken as exc:
+            return _route_batch(
+                jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked, lock_all=lock_all
+            )
+        except (CapacityTaken, StockMoved) as exc:
             log.info("routing batch retried (%s), attempt %s", exc, attempt + 1)
-    return _route_batch(jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked)
+            lock_all = lock_all or isinstance(exc, StockMoved)
+    return _route_batch(jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked, lock_all=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
