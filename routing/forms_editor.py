@@ -308,14 +308,14 @@ def state_from_post(data, *, op: str = "") -> RuleFormState:
     )
     n = _int(data.get("n"))
     st.rows = [_parse_row(data, f"r{i}_", 0) for i in range(n)]
-    prev_action = data.get("prev_action_type", st.action_type)
-    if prev_action == st.action_type or {prev_action, st.action_type} <= {"restrict", "exclude", "prefer"}:
-        for p in ("locations", "groups", "kinds"):
-            if hasattr(data, "getlist"):
-                st.params[p] = [v for v in data.getlist(f"a_{p}") if v]
-        for p in ("adjustment", "max", "km", "units", "fallback"):
-            if data.get(f"a_{p}") not in (None, ""):
-                st.params[p] = data.get(f"a_{p}")
+    # Parameter names are specific to their action types (the selectors are shared by restrict, exclude
+    # and prefer), so whatever is posted can be read; action() keeps only the current type's parameters.
+    for p in ("locations", "groups", "kinds"):
+        if hasattr(data, "getlist"):
+            st.params[p] = [v for v in data.getlist(f"a_{p}") if v]
+    for p in ("adjustment", "max", "km", "units", "fallback"):
+        if data.get(f"a_{p}") not in (None, ""):
+            st.params[p] = data.get(f"a_{p}")
     # Builder operations.
     if op == "add_group":
         st.rows.append(Row(prefix="", kind="group", match="any", children=[Row(prefix="")]))
