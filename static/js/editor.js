@@ -11,6 +11,7 @@
     Sortable.create(list, {
       handle: ".drag-handle",
       animation: 120,
+      forceFallback: true,  // pointer events: the same on touch screens, mice and automated browsers
       onEnd: function () {
         var ids = Array.prototype.map.call(list.querySelectorAll("li[data-rule-id]"), function (li) {
           return li.dataset.ruleId;
