@@ -292,4 +292,11 @@ def _store_oracle_costs(costs: dict[int, float]) -> None:
     RoutingDecision.objects.bulk_update(recs, ["oracle_cost"], batch_size=2000)
 
 
-BENCHMARKS = {"routing": bench_routing}
+def bench_routing_optimizer(*, log, iterations: int = 2000, **_) -> dict:
+    """The optimizer alone on generated problems of the standard world (routing.optimizer_bench)."""
+    from routing.optimizer_bench import optimizer_bench
+
+    return optimizer_bench(problems=iterations)
+
+
+BENCHMARKS = {"routing": bench_routing, "routing_optimizer": bench_routing_optimizer}
