@@ -12,7 +12,6 @@ cut-offs and promise dates from its service level.
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import logging
@@ -51,17 +50,34 @@ CSV_COLUMNS = ("order", "order_number", "number", "external_id", "name")
 # Loading what the core needs
 
 
+LOAD_CHUNK = 5000  # ids per query (SQLite allows at most 32,766 parameters)
+
+
 def order_views_full(*, order_ids: list[int], now: datetime) -> dict[int, OrderView]:
     """Order views asking for every unit of each line (minus cancelled ones), re-placed at `now`."""
-    quantities = {
-        pk: qty - cancelled
-        for pk, qty, cancelled in OrderLine.objects.filter(order_id__in=order_ids).values_list(
-            "pk", "quantity", "quantity_cancelled"
-        )
-        if qty > cancelled
-    }
-    views = order_views_load(order_ids=order_ids, now=now, quantities=quantities)
-    return {k: replace(v, clock=now, placed_at=now, promise=None) for k, v in views.items()}
+    out: dict[int, OrderView] = {}
+    for start in range(0, len(order_ids), LOAD_CHUNK):
+        chunk = order_ids[start : start + LOAD_CHUNK]
+        quantities = {
+            pk: qty - cancelled
+            for pk, qty, cancelled in OrderLine.objects.filter(order_id__in=chunk).values_list(
+                "pk", "quantity", "quantity_cancelled"
+            )
+            if qty > cancelled
+        }
+        views = order_views_load(order_ids=chunk, now=now, quantities=quantities)
+        out.update({k: replace(v, clock=now, placed_at=now, promise=None) for k, v in views.items()})
+    return out
+
+
+def _state_copy(state: NetworkState) -> NetworkState:
+    """An independent copy of a snapshot (much cheaper than deepcopy for large stock maps)."""
+    return NetworkState(
+        stock={pid: dict(at) for pid, at in state.stock.items()},
+        capacity_used=dict(state.capacity_used),
+        capacity_limit=dict(state.capacity_limit),
+        pool_left=dict(state.pool_left),
+    )
 
 
 def static_for(*, version: RuleSetVersion | None, base: NetworkStatic, dist_cache: OrderedDict) -> NetworkStatic:
@@ -172,8 +188,8 @@ def simulate_pair(
     every: int = 200,
 ) -> PairResult:
     """Route `views` in order with both rule sets, each on its own copy of the snapshot."""
-    states = {"published": copy.deepcopy(snapshot.state), "draft": copy.deepcopy(snapshot.state)}
-    pools = {"published": copy.deepcopy(snapshot.pools), "draft": copy.deepcopy(snapshot.pools)}
+    states = {"published": _state_copy(snapshot.state), "draft": _state_copy(snapshot.state)}
+    pools = {side: {ch: dict(p) for ch, p in snapshot.pools.items()} for side in ("published", "draft")}
     statics = {"published": published, "draft": draft}
     totals = {"published": SideTotals(), "draft": SideTotals()}
     changed: list[tuple[int, Decision, Decision]] = []
@@ -516,8 +532,8 @@ def order_try(*, order: Order, versions: list[tuple[str, RuleSetVersion | None]]
     out = []
     for label, version in versions:
         static = static_for(version=version, base=base, dist_cache=dist_cache)
-        state = copy.deepcopy(snapshot.state)
-        state.pool_left = snapshot.pools.get(view.channel, {})
+        state = _state_copy(snapshot.state)
+        state.pool_left = dict(snapshot.pools.get(view.channel, {}))
         d = order_decide(order=view, static=static, state=state)
         out.append(TriedOrder(label=label, version=version, record=decision_record_json(d=d, static=base, trim=False)))
     first = next((v for _, v in versions if v is not None), None)

@@ -143,3 +143,13 @@ def test_csv_upload_picks_orders_and_names_bad_rows(world, merch_user):
         simulation_create(draft=world["draft"], actor=merch_user, csv_file=bad)
     assert exc.value.messages[0] == "Row 3: no order with number 'NOPE-1'."
     assert Simulation.objects.count() == 1
+
+
+def test_task_skips_a_simulation_whose_draft_was_discarded(world, merch_user):
+    from routing.tasks_editor import simulate
+
+    day = timezone.localdate()
+    sim = simulation_create(draft=world["draft"], actor=merch_user, date_from=day - timedelta(days=7), date_to=day)
+    editor.ruleset_draft_discard(version=world["draft"], actor=merch_user)
+    assert not Simulation.objects.filter(pk=sim.pk).exists()
+    assert simulate(sim.pk) == "gone"
