@@ -239,6 +239,7 @@ def bench_routing(*, log, orders: int = 10000, scale: str = "large", oracle: boo
                 state=state,
                 optimize=_policy_optimizer(policy=policy, order=v, static=base_static),
                 prune=False,  # the policies choose among every eligible location
+                policy_mode=True,
             )
             state.apply(d)
             out[oid] = d

@@ -10,6 +10,7 @@ fulfilment orders, the decision, order lines, order status and the timeline even
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
@@ -47,6 +48,8 @@ REROUTABLE_STATUSES = (Order.Status.ROUTED, Order.Status.BACKORDERED, Order.Stat
 # Statuses routing may move between routed and backordered (never touches shipped, cancelled, …).
 _STATUS_OWNED = (*ROUTABLE_STATUSES, Order.Status.ROUTED, Order.Status.BACKORDERED)
 _CAPACITY_ATTEMPTS = 3
+# Changes per stock_apply_changes call (its Python cost per change rises with the call's size).
+_STOCK_CHUNK = int(os.environ.get("DOM_ROUTING_STOCK_CHUNK", "200"))
 
 
 class CapacityTaken(Exception):
@@ -261,7 +264,15 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
         ref = (
             f"order:{order_ids[0]}" if len(order_ids) == 1 else f"routing batch order:{min(order_ids)}…{max(order_ids)}"
         )
-        stock_apply_changes(changes=changes, reason=InventoryMovement.Reason.RESERVE, reference=ref, actor=actor)
+        # In chunks: stock_apply_changes' cost grows faster than linearly with the number of products in one
+        # call. The rows are already locked (by _stock_recheck or the locked read), so chunking is safe.
+        for start in range(0, len(changes), _STOCK_CHUNK):
+            stock_apply_changes(
+                changes=changes[start : start + _STOCK_CHUNK],
+                reason=InventoryMovement.Reason.RESERVE,
+                reference=ref,
+                actor=actor,
+            )
     # 3. Fulfilment orders and their lines.
     fos = [
         FulfillmentOrder(
@@ -645,16 +656,17 @@ def shortages_reroute(
                 OrderLine.objects.filter(pk=fl.order_line_id).update(quantity_allocated=F("quantity_allocated") - take)
                 moved[fo.order_id][fl.order_line_id] = moved[fo.order_id].get(fl.order_line_id, 0) + take
                 short -= take
-        for order_id, qty in moved.items():
-            decisions.append(
-                order_reroute(
-                    order_id=order_id,
-                    quantities=qty,
-                    exclude_location_ids=[location_id],
-                    reason=reason,
-                    actor=actor,
+            # In the same transaction: the released units are either placed elsewhere or backordered.
+            for order_id, qty in moved.items():
+                decisions.append(
+                    order_reroute(
+                        order_id=order_id,
+                        quantities=qty,
+                        exclude_location_ids=[location_id],
+                        reason=reason,
+                        actor=actor,
+                    )
                 )
-            )
     return decisions
 
 

@@ -41,3 +41,32 @@ def test_routing_twice_routes_once(web, dc, product):
     assert first.pk == second.pk
     assert RoutingDecision.objects.filter(order=order).count() == 1
     assert Reservation.objects.filter(reference=f"order:{order.pk}").count() == 1
+
+
+def test_capacity_is_consumed_atomically_never_past_its_limit(dc):
+    from datetime import date
+
+    from django.db import transaction
+
+    from routing.services import CapacityTaken, _capacity_consume
+
+    day = date(2026, 3, 2)
+    LocationCapacity.objects.create(location=dc, day=day, capacity=2, used=1)
+    with pytest.raises(CapacityTaken), transaction.atomic():
+        _capacity_consume(increments={(dc.pk, day): 2})
+    assert LocationCapacity.objects.get(location=dc, day=day).used == 1
+    with transaction.atomic():
+        _capacity_consume(increments={(dc.pk, day): 1})
+    assert LocationCapacity.objects.get(location=dc, day=day).used == 2
+
+
+def test_route_pending_batches_share_stock_without_overselling(web, dc, product):
+    from routing.services import orders_route_pending
+
+    stock(product, dc, 5)
+    orders = [make_order(channel=web, lines=[(product, 2)]) for _ in range(4)]
+    result = orders_route_pending(batch=3, now=MONDAY_9AM)
+    assert (result.orders, result.routed, result.partial, result.backordered) == (4, 2, 1, 1)
+    assert StockLevel.objects.get(product=product, location=dc).reserved == 5
+    assert [o.lines.get().quantity_allocated for o in orders] == [2, 2, 1, 0]
+    assert stock_ledger_mismatches() == []

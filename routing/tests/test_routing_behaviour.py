@@ -232,3 +232,20 @@ def test_decision_partial_renders(web, dc, product, ops_user, client):
     client.force_login(ops_user)
     html = client.get(f"/routing/orders/{order.pk}/decision/").content.decode()
     assert "DC-EAST" in html and "Rules that fired" in html and "Candidates" in html
+
+
+def test_ship_to_store_orders_use_the_store_stock_or_send_it_there(web, dc, store, product, product_b):
+    stock(product, store, 5)
+    stock(product_b, dc, 5)
+    order = make_order(channel=web, lines=[(product, 1), (product_b, 1)], method="ship_to_store", pickup_location=store)
+    order_route(order_id=order.pk, now=MONDAY_9AM)
+    got = sorted(FulfillmentOrder.objects.filter(order=order).values_list("location__code", "method"))
+    assert got == [("DC-EAST", "transfer"), ("STORE-0001", "pickup")]
+
+
+def test_an_address_that_cannot_be_located_is_explained(web, dc, product):
+    stock(product, dc, 5)
+    order = make_order(channel=web, lines=[(product, 1)], postal_code="00000")
+    d = order_route(order_id=order.pk, now=MONDAY_9AM)
+    assert d.outcome == "backordered"
+    assert reason_for(d, dc) == "destination: the address could not be located"
