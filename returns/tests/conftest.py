@@ -10,13 +10,15 @@ from fulfillment.tests.helpers import make_fo, make_order, put_stock
 from orders.models import Order
 
 
-def shipped_order(*, channel, lines, location, delivered_days_ago: int | None = 1, **kwargs) -> Order:
+def shipped_order(
+    *, channel, lines, location, delivered_days_ago: int | None = 1, service: str = "ups_ground", **kwargs
+) -> Order:
     """An order shipped (and delivered `delivered_days_ago` days ago) by the real fulfilment services."""
     for product, qty in lines:
         put_stock(product, location, qty)
     order = make_order(channel=channel, lines=lines, **kwargs)
     fo = make_fo(order=order, location=location)
-    fulfillment_order_ship(fo_id=fo.pk, service="ups_ground", tracking_number=f"1Z{order.pk}")
+    fulfillment_order_ship(fo_id=fo.pk, service=service, tracking_number=f"1Z{order.pk}")
     if delivered_days_ago is not None:
         fulfillment_order_deliver(fo_id=fo.pk, delivered_at=timezone.now() - timedelta(days=delivered_days_ago))
     order.refresh_from_db()
