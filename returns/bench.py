@@ -22,8 +22,13 @@ def bench_returns(*, log, orders: int = 200, **_) -> dict:
     run = uuid.uuid4().hex[:6]
     channel, _ = Channel.objects.get_or_create(code="bench-r", defaults={"name": "Bench returns", "kind": "web"})
     # 240 stores at every n-th real ZIP (deterministic), each accepting returns.
-    zips = [z["zip_code"] for z in zipcodes.filter_by(state="NY")] + [
-        z["zip_code"] for z in zipcodes.filter_by(state="CA")
+    from inventory.geo import zip_centroid
+
+    zips = [
+        z["zip_code"]
+        for state in ("NY", "CA")
+        for z in zipcodes.filter_by(state=state)
+        if zip_centroid(postal_code=z["zip_code"]) is not None
     ]
     step = max(1, len(zips) // 240)
     stores = [
