@@ -209,6 +209,12 @@ DOM = {
     "PICKUP_HOLD_DAYS": env.int("DOM_PICKUP_HOLD_DAYS", default=3),
     "PICKUP_REMINDER_DAYS_BEFORE": env.int("DOM_PICKUP_REMINDER_DAYS_BEFORE", default=1),
     "SAME_DAY_RADIUS_KM": env.float("DOM_SAME_DAY_RADIUS_KM", default=40.0),
+    # Returns: approve eligible RMAs at once (off = Operations approve each), and the stock-need preference of
+    # return routing: recent sales window, days of cover a location wants, $ credit per returned unit it lacks.
+    "RETURNS_AUTO_APPROVE": env.bool("DOM_RETURNS_AUTO_APPROVE", default=True),
+    "RETURNS_SALES_DAYS": env.int("DOM_RETURNS_SALES_DAYS", default=30),
+    "RETURNS_TARGET_COVER_DAYS": env.int("DOM_RETURNS_TARGET_COVER_DAYS", default=14),
+    "RETURNS_NEED_CREDIT_PER_UNIT": env.float("DOM_RETURNS_NEED_CREDIT_PER_UNIT", default=2.0),
 }
 
 # --- Security (production) ------------------------------------------------------------------------------
