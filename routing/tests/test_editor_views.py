@@ -105,7 +105,11 @@ def test_merchandisers_and_operations_reach_the_editor(v1, draft, merch_user, op
 def test_home_marks_the_published_version_and_who_published(v1, draft, merch, merch_user):
     v2 = editor.version_publish(version=draft, actor=merch_user)
     body = merch.get(reverse("routing:editor-home")).content.decode()
-    assert body.count("status-published") == 2  # the row class and its badge
+    from routing.models import RuleSet
+
+    # One published version per rule set (order routing's, and the returns rule set), each marked twice:
+    # the row class and its badge.
+    assert body.count("status-published") == 2 * RuleSet.objects.count()
     assert "Active" in body and "Inactive" in body
     assert f"{v2.published_at:%Y-%m-%d %H:%M} by merch" in body
 
