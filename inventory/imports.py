@@ -352,6 +352,20 @@ def _validate(
         if mode == ImportMode.SNAPSHOT
         else ""
     )
+    # One cheap pass finds whether anything is wrong; the detailed report is built only then.
+    cur.execute(
+        f"SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT (product_id, location_id)) FROM {res}"
+        if pg
+        else f"SELECT COUNT(*), COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT product_id, location_id FROM {res}))"
+        f" FROM {res}"
+    )
+    rows, dupes = cur.fetchone()
+    cur.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {res} WHERE product_id IS NULL OR location_id IS NULL OR qty IS NULL"
+        f"{' OR qty < 0' if mode == ImportMode.SNAPSHOT else ''})"
+    )
+    if not dupes and not cur.fetchone()[0]:
+        return [], 0, rows
     cur.execute(f"DROP TABLE IF EXISTS {err}")
     cur.execute(
         f"CREATE TEMP TABLE {err} AS"
@@ -378,8 +392,6 @@ def _validate(
         cur.execute(f"SELECT row_no, col, val, reason FROM {err} ORDER BY row_no, col LIMIT %s", [ERROR_CAP])
         errors = [RowError(int(r), c, "" if v is None else str(v), reason) for r, c, v, reason in cur.fetchall()]
     cur.execute(f"DROP TABLE {err}")
-    cur.execute(f"SELECT COUNT(*) FROM {res}")
-    (rows,) = cur.fetchone()
     return errors, total, rows
 
 
@@ -445,6 +457,8 @@ def stock_file_apply(
                 raise FileRejected("The file has a header but no data rows.")
             if pg:
                 cur.execute(f"ANALYZE {raw}")
+                # Joins and duplicate checks over a million rows fit in memory instead of spilling.
+                cur.execute("SET work_mem = '256MB'")
             progress(50)
             errors, total, rows = _validate(
                 cur=cur,
@@ -455,6 +469,8 @@ def stock_file_apply(
                 location_id=location_id,
                 location_map=location_map or {},
             )
+            if pg:
+                cur.execute("RESET work_mem")
         outcome.rows_total = rows
         if total:
             raise FileRejected(

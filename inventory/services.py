@@ -462,6 +462,7 @@ def stock_merge_staged(
     result = MergeResult()
     with connection.cursor() as cur:
         if pg:
+            cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute(f"SELECT COUNT(*) FROM {t}")
             (staged,) = cur.fetchone()
             if staged > MERGE_TABLE_LOCK_ROWS:
