@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class HandlingClass(models.TextChoices):
@@ -439,7 +440,7 @@ class FeedRun(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING, db_index=True)
     source = models.CharField(max_length=500, blank=True, help_text="File name, URL or 'push'.")
     checksum = models.CharField(max_length=64, blank=True, db_index=True)
-    started_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     rows_applied = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)
