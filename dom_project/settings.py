@@ -194,6 +194,14 @@ DOM = {
     "LOW_STOCK_THRESHOLD": env.int("DOM_LOW_STOCK_THRESHOLD", default=5),
     "RESERVATION_DEFAULT_TTL_SECONDS": env.int("DOM_RESERVATION_TTL", default=900),
 }
+# Admin CSV imports (django-import-export): a permission of their own (granted to Inventory managers),
+# all-or-nothing, and the uploaded file kept in media storage between preview and confirm (shared by
+# every web worker, unlike a temp dir or the per-process cache). Per-row admin log entries are skipped.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
+IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 
 # --- Security (production) ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
