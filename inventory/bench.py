@@ -282,6 +282,10 @@ def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
     out["peak_rss_mb"] = _peak_rss_mb()
     out["rss_before_mb"] = rss_start
     log(f"peak RSS {out['peak_rss_mb']} MB")
+    out["import_export_rows_per_s"] = round(_bench_import_export(skus=skus, locations=set_b, rows=20_000))
+    log(f"django-import-export {out['import_export_rows_per_s']:,} rows/s")
+    out["wms_events_per_s"], out["wms_events"] = _bench_wms_events(skus=skus, locations=set_b, events=100_000)
+    log(f"WMS events {out['wms_events_per_s']:,}/s")
     if pg:
         out["fast_path_share_of_raw_copy"] = round(
             min(out["snapshot_rows_per_s"], out["reimport_rows_per_s"]) / out["raw_copy_rows_per_s"], 3
@@ -299,6 +303,69 @@ def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
         "wms_events_per_s": 50000,
     }
     return out
+
+
+def _bench_import_export(*, skus, locations, rows: int) -> float:
+    """The admin path: StockLevelResource.import_data on existing rows, every value changed."""
+    import tablib
+
+    from inventory.resources import StockLevelResource
+
+    data = tablib.Dataset(headers=["sku", "location", "on_hand"])
+    n = 0
+    for sku in skus:
+        for loc in locations:
+            data.append([sku, loc, 1000 + n % 7])
+            n += 1
+            if n >= rows:
+                break
+        if n >= rows:
+            break
+    t = time.perf_counter()
+    result = StockLevelResource().import_data(data, dry_run=False, use_transactions=True, raise_errors=False)
+    secs = time.perf_counter() - t
+    if result.has_errors() or result.has_validation_errors():
+        raise RuntimeError(f"import-export bench rows were refused: {result.invalid_rows[:3]}")
+    return n / secs
+
+
+def _bench_wms_events(*, skus, locations, events: int) -> tuple[int, int]:
+    """JSON events pushed by a WMS: parsed, de-duplicated, sequenced and merged (one document)."""
+    import json
+    import random
+
+    from inventory.feeds import wms_events_apply
+    from inventory.models import WmsFeed
+
+    feed, _ = WmsFeed.objects.update_or_create(
+        name="bench-wms",
+        defaults={"format": WmsFeed.Format.JSON_EVENTS, "transport": WmsFeed.Transport.HTTP_PUSH, "is_active": False},
+    )
+    rng = random.Random(7)
+    start = feed.last_sequence
+    keys = [(sku, loc) for sku in skus[:400] for loc in locations]  # 100k keys
+    body = json.dumps(
+        {
+            "events": [
+                {
+                    "id": f"bench-{start + i}",
+                    "sequence": start + i,
+                    "sku": keys[i % len(keys)][0],
+                    "location": keys[i % len(keys)][1],
+                    "type": rng.choice(["receive", "adjust", "set", "ship"]),
+                    "quantity": rng.randint(1, 5),
+                    "at": "2026-11-25T12:00:00Z",
+                }
+                for i in range(1, events + 1)
+            ]
+        }
+    ).encode()
+    t = time.perf_counter()
+    run = wms_events_apply(feed_id=feed.pk, payload=json.loads(body), source="bench")
+    secs = time.perf_counter() - t
+    if run.rows_applied != events:
+        raise RuntimeError(f"WMS bench applied {run.rows_applied} of {events}: {run.message}")
+    return round(events / secs), events
 
 
 BENCHMARKS = {"availability": bench_availability, "import": bench_import}

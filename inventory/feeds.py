@@ -345,15 +345,38 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
 def _cursors_save(feed_id: int, cursors: dict[tuple[int, int], list[int]]) -> None:
     if not cursors:
         return
-    rows = [[feed_id, p, loc, last, last_set] for (p, loc), (last, last_set) in cursors.items()]
-    sql = (
-        "INSERT INTO inventory_wmsstockcursor (feed_id, product_id, location_id, last_sequence, last_set_sequence)"
-        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (feed_id, product_id, location_id) DO UPDATE SET"
-        " last_sequence = excluded.last_sequence, last_set_sequence = excluded.last_set_sequence"
+    stage = "wms_cursor_stage"
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {stage}")
+        cur.execute(
+            f"CREATE TEMP TABLE {stage} (product_id bigint, location_id bigint, last_sequence bigint,"
+            f" last_set_sequence bigint)"
+        )
+    rows_insert(
+        table=stage,
+        columns=["product_id", "location_id", "last_sequence", "last_set_sequence"],
+        rows=([p, loc, last, last_set] for (p, loc), (last, last_set) in cursors.items()),
     )
     with connection.cursor() as cur:
-        for i in range(0, len(rows), CHUNK):
-            cur.executemany(sql, rows[i : i + CHUNK])
+        if connection.vendor == "postgresql":
+            cur.execute(f"ANALYZE {stage}")
+        # One UPDATE … FROM for known keys and one INSERT for new ones (the feed row is locked, so no
+        # other writer races us here); cheaper than a per-row ON CONFLICT.
+        cur.execute(
+            f"UPDATE inventory_wmsstockcursor SET last_sequence = s.last_sequence,"
+            f" last_set_sequence = s.last_set_sequence FROM {stage} s"
+            f" WHERE inventory_wmsstockcursor.feed_id = %s AND inventory_wmsstockcursor.product_id = s.product_id"
+            f" AND inventory_wmsstockcursor.location_id = s.location_id",
+            [feed_id],
+        )
+        cur.execute(
+            f"INSERT INTO inventory_wmsstockcursor (feed_id, product_id, location_id, last_sequence,"
+            f" last_set_sequence) SELECT %s, s.product_id, s.location_id, s.last_sequence, s.last_set_sequence"
+            f" FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM inventory_wmsstockcursor c WHERE c.feed_id = %s"
+            f" AND c.product_id = s.product_id AND c.location_id = s.location_id)",
+            [feed_id, feed_id],
+        )
+        cur.execute(f"DROP TABLE {stage}")
 
 
 # --- Documents: files and pulls -------------------------------------------------------------------------

@@ -469,16 +469,19 @@ class WmsEvent(models.Model):
         STALE = "stale", "Older than the state already applied"
         SUPERSEDED = "superseded", "Covered by a later set in the same batch"
 
-    feed = models.ForeignKey(WmsFeed, on_delete=models.CASCADE, related_name="events")
+    # Few indexes (the unique id and the per-key sequence): events arrive by the hundred thousand.
+    feed = models.ForeignKey(WmsFeed, on_delete=models.CASCADE, related_name="events", db_index=False)
     event_id = models.CharField(max_length=100)
     sequence = models.BigIntegerField()
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, db_constraint=False)
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, db_constraint=False)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, db_constraint=False, db_index=False)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, db_constraint=False, db_index=False)
     type = models.CharField(max_length=8, choices=Type.choices)
     quantity = models.IntegerField()
     at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    run = models.ForeignKey(FeedRun, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False)
+    run = models.ForeignKey(
+        FeedRun, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False, db_index=False
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["feed", "event_id"], name="wms_event_unique_id")]
@@ -488,9 +491,9 @@ class WmsEvent(models.Model):
 class WmsStockCursor(models.Model):
     """Per feed × product × location: the newest sequence applied, so old events never win."""
 
-    feed = models.ForeignKey(WmsFeed, on_delete=models.CASCADE)
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, db_constraint=False)
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, db_constraint=False)
+    feed = models.ForeignKey(WmsFeed, on_delete=models.CASCADE, db_index=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, db_constraint=False, db_index=False)
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, db_constraint=False, db_index=False)
     last_sequence = models.BigIntegerField(default=0)
     last_set_sequence = models.BigIntegerField(default=0)
 

@@ -73,7 +73,11 @@ class _StockInstanceLoader:
             loc_w.preload(dataset["location"])
             pids = [p.pk for p in sku_w.cache.values()]
             lids = [loc.pk for loc in loc_w.cache.values()]
+            products = {p.pk: p for p in sku_w.cache.values()}
+            locations = {loc.pk: loc for loc in loc_w.cache.values()}
             for level in StockLevel.objects.filter(product_id__in=pids, location_id__in=lids):
+                # Share the cached objects so comparing rows never fetches them one by one.
+                level.product, level.location = products[level.product_id], locations[level.location_id]
                 self.levels[(level.product_id, level.location_id)] = level
 
     def get_instance(self, row):

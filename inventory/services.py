@@ -463,6 +463,7 @@ def stock_merge_staged(
     with connection.cursor() as cur:
         if pg:
             cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute(f"ANALYZE {t}")  # temporary tables have no statistics until told
             cur.execute(f"SELECT COUNT(*) FROM {t}")
             (staged,) = cur.fetchone()
             if staged > MERGE_TABLE_LOCK_ROWS:
@@ -615,6 +616,9 @@ def stock_snapshot_apply(
     for p, loc, qty in levels:
         if qty < 0:
             raise ValidationError(f"On hand cannot be negative (product {p}, location {loc}: {qty}).")
+    if len(levels) > SNAPSHOT_SET_BASED_ROWS:
+        _snapshot_apply_staged(levels=levels, reason=reason, reference=reference, actor=actor)
+        return []
     with transaction.atomic():
         keys = [(p, loc) for p, loc, _ in levels]
         current = _lock_levels(keys)
@@ -626,6 +630,41 @@ def stock_snapshot_apply(
         result = stock_apply_changes(changes=changes, reason=reason, reference=reference, actor=actor)
         stock_shortages_sync(keys=keys, source=reference)
         return result
+
+
+SNAPSHOT_SET_BASED_ROWS = 500
+
+
+def _snapshot_apply_staged(*, levels: list[tuple[int, int, int]], reason: str, reference: str, actor) -> None:
+    from inventory.bulk import rows_insert
+
+    keys = {(p, loc) for p, loc, _ in levels}
+    if len(keys) != len(levels):
+        raise ValidationError("The same product and location appear more than once.")
+    pg = connection.vendor == "postgresql"
+    table = "stock_snapshot_stage"
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+            cur.execute(
+                f"CREATE TEMP TABLE {table} (row_no bigint, product_id bigint, location_id bigint, qty integer)"
+                + (" ON COMMIT DROP" if pg else "")
+            )
+        rows_insert(
+            table=table,
+            columns=["row_no", "product_id", "location_id", "qty"],
+            rows=([n, p, loc, qty] for n, (p, loc, qty) in enumerate(levels, start=1)),
+        )
+        stock_merge_staged(
+            table=table,
+            mode="snapshot",
+            reason=reason,
+            reference=reference,
+            actor_id=actor.pk if getattr(actor, "pk", None) else None,
+        )
+        if not pg:
+            with connection.cursor() as cur:
+                cur.execute(f"DROP TABLE {table}")
 
 
 def cycle_count_record(
