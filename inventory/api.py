@@ -411,10 +411,10 @@ class WmsEventsPushApi(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
-    class InputSerializer(serializers.Serializer):
+    class WmsEventsInput(serializers.Serializer):
         events = WmsEventIn(many=True)
 
-    class OutputSerializer(serializers.Serializer):
+    class WmsEventsOutput(serializers.Serializer):
         run = serializers.IntegerField()
         status = serializers.CharField()
         applied = serializers.IntegerField()
@@ -425,8 +425,8 @@ class WmsEventsPushApi(APIView):
         message = serializers.CharField()
 
     @extend_schema(
-        request=InputSerializer,
-        responses={200: OutputSerializer},
+        request=WmsEventsInput,
+        responses={200: WmsEventsOutput, 400: WmsEventsOutput},
         parameters=[
             OpenApiParameter("Authorization", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Bearer <secret>"),
             OpenApiParameter(

@@ -182,12 +182,14 @@ class CycleCountResource(resources.ModelResource):
     class Meta:
         model = CycleCount
         fields = ("id", "sku", "location", "counted_quantity", "system_quantity", "counted_at", "note")
-        import_id_fields = ("id",)
+        import_id_fields = ()
         use_transactions = True
-        skip_unchanged = True
 
     def before_import(self, dataset, **kwargs) -> None:
         self.user = kwargs.get("user")
+
+    def get_instance(self, instance_loader, row):
+        return None  # every imported count is a new record
 
     def do_instance_save(self, instance, is_create) -> None:
         if not is_create:

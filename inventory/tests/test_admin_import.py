@@ -114,3 +114,51 @@ def test_products_import_by_sku(staff_inventory, product):
     c.post("/admin/inventory/product/process_import/", confirm.initial)
     assert Product.objects.get(sku="SKU-A").name == "Renamed"
     assert Product.objects.get(sku="SKU-N").handling_class == "chilled"
+
+
+def test_large_admin_batches_merge_set_based_through_the_ledger(db, dc, store):
+    from inventory.services import SNAPSHOT_SET_BASED_ROWS, stock_snapshot_apply
+
+    products = Product.objects.bulk_create([Product(sku=f"BULK-{i:04d}", name="b") for i in range(400)])
+    levels = [(p.pk, loc.pk, i % 9) for i, p in enumerate(products) for loc in (dc, store)]
+    assert len(levels) > SNAPSHOT_SET_BASED_ROWS
+    stock_snapshot_apply(levels=levels, reference="admin import")
+    assert StockLevel.objects.count() == 800
+    assert InventoryMovement.objects.filter(reference="admin import").count() == sum(1 for *_, q in levels if q)
+    assert_ledger_matches_levels()
+
+
+def test_cycle_counts_import_records_the_system_quantity(staff_inventory, product, dc):
+    import tablib
+
+    from inventory.models import CycleCount
+    from inventory.resources import CycleCountResource
+
+    put_stock(product, dc, 10)
+    data = tablib.Dataset(headers=["sku", "location", "counted_quantity", "counted_at"])
+    data.append(["SKU-A", "DC-EAST", 8, "2026-11-20 10:00"])
+    result = CycleCountResource().import_data(data, dry_run=False, use_transactions=True, user=staff_inventory)
+    assert not result.has_errors() and not result.has_validation_errors(), (
+        [e.error for row in result.row_errors() for e in row[1]] + [e.error for e in result.base_errors],
+        result.invalid_rows,
+    )
+    count = CycleCount.objects.get()
+    assert (count.counted_quantity, count.system_quantity, count.counted_by) == (8, 10, staff_inventory)
+    assert StockLevel.objects.get(product=product, location=dc).on_hand == 8
+    assert_ledger_matches_levels()
+
+
+def test_feed_runs_needing_attention_are_filtered_in_the_admin(db):
+    from inventory.models import FeedRun, WmsFeed
+
+    admin_user = User.objects.create_superuser("root", "root@example.com", "pw")
+    feed = WmsFeed.objects.create(name="f", format="json_events", transport="http_push")
+    ok = FeedRun.objects.create(feed=feed, status="succeeded", source="clean", report={"gaps": []})
+    gap = FeedRun.objects.create(feed=feed, status="succeeded", source="gappy", report={"gaps": [[2, 3]]})
+    bad = FeedRun.objects.create(feed=feed, status="rejected", source="broken")
+    c = client_for(admin_user)
+    page = c.get("/admin/inventory/feedrun/?problems=yes").content.decode()
+    assert "gappy" in page and "broken" in page and ">clean<" not in page
+    page = c.get("/admin/inventory/feedrun/?problems=no").content.decode()
+    assert "clean" in page and "gappy" not in page
+    assert {ok.pk, gap.pk, bad.pk}
