@@ -43,10 +43,12 @@ class _CachedKeyWidget(widgets.ForeignKeyWidget):
         super().__init__(model, field)
         self.label = label
         self.cache: dict[str, object] = {}
+        self.by_id: dict[int, object] = {}
 
     def preload(self, values) -> None:
         wanted = {v for v in values if v not in (None, "")}
         self.cache = {getattr(o, self.field): o for o in self.model.objects.filter(**{f"{self.field}__in": wanted})}
+        self.by_id = {o.pk: o for o in self.cache.values()}
 
     def clean(self, value, row=None, **kwargs):
         value = "" if value is None else str(value).strip()
@@ -58,7 +60,17 @@ class _CachedKeyWidget(widgets.ForeignKeyWidget):
             if obj is None:
                 raise ValueError(f"unknown {self.label} {value!r}")
             self.cache[value] = obj
+            self.by_id[obj.pk] = obj
         return obj
+
+
+class _KeyField(fields.Field):
+    """A foreign key read from the widget's cache by id, so rows never fetch (or deep-copy) the related
+    object: the library copies every instance to compare before and after."""
+
+    def get_value(self, instance):
+        pk = instance.__dict__.get(f"{self.attribute}_id")
+        return self.widget.by_id.get(pk) if pk is not None else None
 
 
 class _StockInstanceLoader:
@@ -73,11 +85,7 @@ class _StockInstanceLoader:
             loc_w.preload(dataset["location"])
             pids = [p.pk for p in sku_w.cache.values()]
             lids = [loc.pk for loc in loc_w.cache.values()]
-            products = {p.pk: p for p in sku_w.cache.values()}
-            locations = {loc.pk: loc for loc in loc_w.cache.values()}
             for level in StockLevel.objects.filter(product_id__in=pids, location_id__in=lids):
-                # Share the cached objects so comparing rows never fetches them one by one.
-                level.product, level.location = products[level.product_id], locations[level.location_id]
                 self.levels[(level.product_id, level.location_id)] = level
 
     def get_instance(self, row):
@@ -107,8 +115,8 @@ class _NonNegativeInteger(widgets.IntegerWidget):
 class StockLevelResource(resources.ModelResource):
     """Columns sku, location, on_hand (reserved is exported, never imported). Snapshot semantics."""
 
-    sku = fields.Field(attribute="product", column_name="sku")
-    location = fields.Field(attribute="location", column_name="location")
+    sku = _KeyField(attribute="product", column_name="sku")
+    location = _KeyField(attribute="location", column_name="location")
     on_hand = fields.Field(attribute="on_hand", column_name="on_hand")
     reserved = fields.Field(attribute="reserved", column_name="reserved", readonly=True)
 
@@ -120,6 +128,9 @@ class StockLevelResource(resources.ModelResource):
         report_skipped = True
         use_transactions = True
         instance_loader_class = _StockInstanceLoader
+        # "Bulk": no savepoint per row (two round trips each); rows are collected and applied once.
+        use_bulk = True
+        batch_size = 5000
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -154,8 +165,16 @@ class StockLevelResource(resources.ModelResource):
         if first != row_number:
             raise ValidationError({"sku": [f"duplicate SKU × location (first on row {first})"]})
 
+    # Never saved by the library: collected here and applied through the ledger in after_import.
+    def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None) -> None:
+        self._pending.extend((i.product_id, i.location_id, i.on_hand) for i in self.create_instances)
+        self.create_instances.clear()
+
+    def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None) -> None:
+        self._pending.extend((i.product_id, i.location_id, i.on_hand) for i in self.update_instances)
+        self.update_instances.clear()
+
     def do_instance_save(self, instance, is_create) -> None:
-        # Not saved here: collected and applied through the ledger in after_import.
         self._pending.append((instance.product_id, instance.location_id, instance.on_hand))
 
     def after_import(self, dataset, result, **kwargs) -> None:
