@@ -216,6 +216,14 @@ DOM = {
     "RETURNS_TARGET_COVER_DAYS": env.int("DOM_RETURNS_TARGET_COVER_DAYS", default=14),
     "RETURNS_NEED_CREDIT_PER_UNIT": env.float("DOM_RETURNS_NEED_CREDIT_PER_UNIT", default=2.0),
 }
+# Admin CSV imports (django-import-export): a permission of their own (granted to Inventory managers),
+# all-or-nothing, and the uploaded file kept in media storage between preview and confirm (shared by
+# every web worker, unlike a temp dir or the per-process cache). Per-row admin log entries are skipped.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
+IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 
 # --- Security (production) ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
