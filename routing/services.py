@@ -664,6 +664,20 @@ def shortages_reroute(
 # Rule sets
 
 
+def shortages_open_reroute(*, limit: int = 200, actor=None) -> int:
+    """Re-route what every open inventory shortage leaves uncovered, then close the shortage. Idempotent:
+    a shortage with nothing left to move is simply closed. Returns how many shortages were handled."""
+    from inventory.selectors import stock_shortages_open
+    from inventory.services import stock_shortage_resolve
+
+    handled = 0
+    for shortage in stock_shortages_open()[:limit]:
+        shortages_reroute(shortages=[(shortage.product_id, shortage.location_id)], actor=actor)
+        stock_shortage_resolve(shortage_id=shortage.pk, actor=actor)
+        handled += 1
+    return handled
+
+
 def ruleset_version_publish(*, version: RuleSetVersion, actor=None) -> RuleSetVersion:
     """Publish a draft: the rule set's published version is archived, this one published, and every
     process's compiled rules invalidated."""
