@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "routing",
     "fulfillment",
     "returns",
+    "analytics",  # KPI rollup and dashboard figures (issue 9)
 ]
 
 MIDDLEWARE = [
@@ -209,6 +210,11 @@ DOM = {
     "PICKUP_HOLD_DAYS": env.int("DOM_PICKUP_HOLD_DAYS", default=3),
     "PICKUP_REMINDER_DAYS_BEFORE": env.int("DOM_PICKUP_REMINDER_DAYS_BEFORE", default=1),
     "SAME_DAY_RADIUS_KM": env.float("DOM_SAME_DAY_RADIUS_KM", default=40.0),
+    # Analytics (docs/kpis.md): a cycle count is accurate within max(units, pct % of the system quantity);
+    # KPI targets override the defaults in analytics.registry, e.g. {"routing_accuracy": 97.0}.
+    "KPI_COUNT_TOLERANCE_UNITS": env.int("DOM_KPI_COUNT_TOLERANCE_UNITS", default=0),
+    "KPI_COUNT_TOLERANCE_PCT": env.float("DOM_KPI_COUNT_TOLERANCE_PCT", default=2.0),
+    "KPI_TARGETS": {},
 }
 
 # --- Security (production) ------------------------------------------------------------------------------
