@@ -70,14 +70,6 @@ class KpiRow:
         a, b = self.current.value, self.previous.value
         return None if a is None or b is None else a - b
 
-    @property
-    def available(self) -> bool:
-        if self.kpi.code == "inventory_accuracy":
-            from inventory.kpis import cycle_count_model
-
-            return cycle_count_model() is not None
-        return True
-
 
 @dataclass
 class Dashboard:
@@ -272,3 +264,15 @@ def kpi_drilldown(
             )
         )
     return rows
+
+
+def dashboard_tables(*, board: Dashboard) -> dict:
+    """The breakdown tables as rows of figures in KPI order: by channel (KPIs observed per channel) and by
+    location (every KPI)."""
+    channel_kpis = [row for row in board.rows if row.kpi.grain == "channel"]
+    return {
+        "channel_kpis": [row.kpi for row in channel_kpis],
+        "channel_rows": [(c, [row.by_channel.get(c.pk) for row in channel_kpis]) for c in board.channels],
+        "location_kpis": [row.kpi for row in board.rows],
+        "location_rows": [(loc, [row.by_location.get(loc.pk) for row in board.rows]) for loc in board.locations],
+    }
