@@ -31,7 +31,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 
 from fulfillment.models import FulfillmentOrder, Shipment
 from orders.models import Order, OrderLine
@@ -64,8 +64,16 @@ def orders_completed(*, start: datetime, end: datetime) -> QuerySet[Order]:
     cancelled), at least one unit shipped, and the last shipment or handover inside the window. Annotated with
     `completed_at`, `day` and `location_id`. Fully cancelled orders never complete; partly shipped orders
     complete only when their last unit ships (or the rest is cancelled)."""
-    shipped_in = _customer_shipments().filter(shipped_at__gte=start, shipped_at__lt=end)
-    picked_in = FulfillmentOrder.objects.filter(picked_up_at__gte=start, picked_up_at__lt=end)
+    # One semi-join over the window's events (a UNION, not "IN … OR IN …", which PostgreSQL cannot hash).
+    events = (
+        _customer_shipments()
+        .filter(shipped_at__gte=start, shipped_at__lt=end)
+        .order_by()
+        .values("fulfillment_order__order_id")
+        .union(
+            FulfillmentOrder.objects.filter(picked_up_at__gte=start, picked_up_at__lt=end).order_by().values("order_id")
+        )
+    )
     last_ship = Subquery(
         _customer_shipments()
         .filter(fulfillment_order__order_id=OuterRef("pk"), shipped_at__isnull=False)
@@ -80,12 +88,12 @@ def orders_completed(*, start: datetime, end: datetime) -> QuerySet[Order]:
     open_units = OrderLine.objects.filter(
         order_id=OuterRef("pk"), quantity__gt=F("quantity_shipped") + F("quantity_cancelled")
     )
+    # An order either ships parcels or is handed over at a store (ship-to-store's DC transfer is not a
+    # customer shipment), so its completion is its last shipment, else its handover.
     return (
-        Order.objects.filter(
-            Q(pk__in=shipped_in.values("fulfillment_order__order_id")) | Q(pk__in=picked_in.values("order_id"))
-        )
-        .annotate(last_ship=last_ship, last_pick=last_pick)
-        .annotate(completed_at=Greatest(Coalesce("last_ship", "last_pick"), Coalesce("last_pick", "last_ship")))
+        Order.objects.filter(pk__in=events)
+        .order_by()
+        .annotate(last_ship=last_ship, completed_at=Coalesce(last_ship, last_pick))
         .filter(completed_at__gte=start, completed_at__lt=end)
         .exclude(Exists(open_units))
         .annotate(day=TruncDate("completed_at"), location_id=order_primary_location())
@@ -99,7 +107,7 @@ def _observations(qs: QuerySet, *, num, den=None, order_id="pk") -> QuerySet:
         fields.append("order_id")  # a real column of the model
     else:
         extra["order_id"] = F(order_id)
-    return qs.values(*fields, **extra)
+    return qs.order_by().values(*fields, **extra)
 
 
 def order_cycle_time_observations(*, start: datetime, end: datetime) -> QuerySet:

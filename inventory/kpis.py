@@ -39,9 +39,13 @@ def inventory_accuracy_observations(*, start: datetime, end: datetime) -> QueryS
         Value(float(units), output_field=FloatField()),
         Cast(F("system_quantity"), FloatField()) * Value(pct / 100.0, output_field=FloatField()),
     )
-    qs = model.objects.filter(counted_at__gte=start, counted_at__lt=end).annotate(
-        day=TruncDate("counted_at"),
-        diff=Cast(Abs(F("counted_quantity") - F("system_quantity")), FloatField()),
+    qs = (
+        model.objects.filter(counted_at__gte=start, counted_at__lt=end)
+        .order_by()
+        .annotate(
+            day=TruncDate("counted_at"),
+            diff=Cast(Abs(F("counted_quantity") - F("system_quantity")), FloatField()),
+        )
     )
     qs = qs.annotate(hit=Case(When(diff__lte=allowed, then=Value(1)), default=Value(0), output_field=IntegerField()))
     return qs.values(

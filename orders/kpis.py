@@ -14,9 +14,13 @@ from orders.models import Order
 def order_cancellation_observations(*, start: datetime, end: datetime) -> QuerySet:
     """Orders placed in the window (dated by placed time); num is 1 when the order ended cancelled. Σden is
     the number of orders placed. Orders are not attributed to a location (a cancelled order may have none)."""
-    qs = Order.objects.filter(placed_at__gte=start, placed_at__lt=end).annotate(
-        day=TruncDate("placed_at"),
-        hit=Case(When(status=Order.Status.CANCELLED, then=Value(1)), default=Value(0), output_field=IntegerField()),
+    qs = (
+        Order.objects.filter(placed_at__gte=start, placed_at__lt=end)
+        .order_by()
+        .annotate(
+            day=TruncDate("placed_at"),
+            hit=Case(When(status=Order.Status.CANCELLED, then=Value(1)), default=Value(0), output_field=IntegerField()),
+        )
     )
     return qs.values(
         "day",

@@ -23,6 +23,7 @@ def return_rate_observations(*, start: datetime, end: datetime) -> QuerySet:
     Dated by the order's placed day (a cohort), because returns arrive weeks after the sale."""
     qs = (
         OrderLine.objects.filter(order__placed_at__gte=start, order__placed_at__lt=end, quantity_shipped__gt=0)
+        .order_by()
         .values("order_id")
         .annotate(
             day=TruncDate("order__placed_at"),

@@ -38,14 +38,14 @@ def routing_accuracy_observations(*, start: datetime, end: datetime) -> QuerySet
             ),
         )
     )
-    return qs.values("day", "channel_id", "location_id", "order_id", num=F("hit"), den=Value(1))
+    return qs.order_by().values("day", "channel_id", "location_id", "order_id", num=F("hit"), den=Value(1))
 
 
 def capacity_utilisation_observations(*, start: datetime, end: datetime) -> QuerySet:
     """Capacity utilisation per location: orders taken over orders it could take, per location and ship day
     (LocationCapacity rows, whose day is the location's local ship day)."""
     first, last = _days(start, end)
-    qs = LocationCapacity.objects.filter(day__gte=first, day__lte=last)
+    qs = LocationCapacity.objects.filter(day__gte=first, day__lte=last).order_by()
     return qs.values(
         "day",
         "location_id",
