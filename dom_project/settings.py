@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "routing",
     "fulfillment",
     "returns",
+    "analytics",  # KPI rollup and dashboard figures (issue 9)
 ]
 
 MIDDLEWARE = [
@@ -215,6 +216,11 @@ DOM = {
     "RETURNS_SALES_DAYS": env.int("DOM_RETURNS_SALES_DAYS", default=30),
     "RETURNS_TARGET_COVER_DAYS": env.int("DOM_RETURNS_TARGET_COVER_DAYS", default=14),
     "RETURNS_NEED_CREDIT_PER_UNIT": env.float("DOM_RETURNS_NEED_CREDIT_PER_UNIT", default=2.0),
+    # Analytics (docs/kpis.md): a cycle count is accurate within max(units, pct % of the system quantity);
+    # KPI targets override the defaults in analytics.registry, e.g. {"routing_accuracy": 97.0}.
+    "KPI_COUNT_TOLERANCE_UNITS": env.int("DOM_KPI_COUNT_TOLERANCE_UNITS", default=0),
+    "KPI_COUNT_TOLERANCE_PCT": env.float("DOM_KPI_COUNT_TOLERANCE_PCT", default=2.0),
+    "KPI_TARGETS": {},
 }
 # Admin CSV imports (django-import-export): a permission of their own (granted to Inventory managers),
 # all-or-nothing, and the uploaded file kept in media storage between preview and confirm (shared by
