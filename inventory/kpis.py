@@ -7,19 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.apps import apps
 from django.conf import settings
 from django.db.models import Case, F, FloatField, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Abs, Cast, Greatest, TruncDate
 
-
-def cycle_count_model():
-    """The CycleCount model, or None while this installation has none (it comes with issue 3's inventory
-    work); the KPI then reports "no cycle counts yet" instead of failing."""
-    try:
-        return apps.get_model("inventory", "CycleCount")
-    except LookupError:
-        return None
+from inventory.models import CycleCount
 
 
 def count_tolerance() -> tuple[int, float]:
@@ -30,10 +22,8 @@ def count_tolerance() -> tuple[int, float]:
 
 def inventory_accuracy_observations(*, start: datetime, end: datetime) -> QuerySet | list:
     """Inventory accuracy: cycle counts taken in the window; a hit when the count was within tolerance of
-    what the system said at that moment. An empty list when there is no CycleCount model yet."""
-    model = cycle_count_model()
-    if model is None:
-        return []
+    what the system said at that moment."""
+    model = CycleCount
     units, pct = count_tolerance()
     allowed = Greatest(
         Value(float(units), output_field=FloatField()),

@@ -7,6 +7,7 @@ the sum over the locations that serve the channel and method, then capped by the
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -428,14 +429,20 @@ class AccuracyRow:
 
 
 def inventory_accuracy(
-    *, since=None, until=None, tolerance_units: int = 0, tolerance_pct: float = 0.0
+    *, since=None, until=None, tolerance_units: int | None = None, tolerance_pct: float | None = None
 ) -> tuple[AccuracyRow, list[AccuracyRow]]:
     """Inventory accuracy from cycle counts: the share of counts whose counted quantity is within
     tolerance of the system quantity at count time (|counted − system| ≤ max(units, pct % of system)).
 
-    Returns (network, per location ordered by code). The seed's KPI target is 94 %.
+    Returns (network, per location ordered by code). The seed's KPI target is 94 %. Tolerances default to
+    the dashboard's (settings DOM KPI_COUNT_TOLERANCE_*), so this page and the KPI agree.
     """
+    from inventory.kpis import count_tolerance
     from inventory.models import CycleCount
+
+    default_units, default_pct = count_tolerance()
+    tolerance_units = default_units if tolerance_units is None else tolerance_units
+    tolerance_pct = default_pct if tolerance_pct is None else tolerance_pct
 
     qs = CycleCount.objects.all()
     if since is not None:

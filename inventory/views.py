@@ -2,6 +2,7 @@ import csv
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import HttpResponse
@@ -109,11 +110,12 @@ def shortage_list(request):
 @role_required(INVENTORY_MANAGER, OPERATIONS)
 def accuracy(request):
     """Inventory accuracy from cycle counts, per location and for the network."""
+    default_units = int(settings.DOM.get("KPI_COUNT_TOLERANCE_UNITS", 0))
     try:
         days = max(1, min(int(request.GET.get("days", 90)), 3650))
-        tolerance = max(0, int(request.GET.get("tolerance", 0)))
+        tolerance = max(0, int(request.GET.get("tolerance", default_units)))
     except ValueError:
-        days, tolerance = 90, 0
+        days, tolerance = 90, default_units
     network, rows = inventory_accuracy(since=timezone.now() - timedelta(days=days), tolerance_units=tolerance)
     return render(
         request,

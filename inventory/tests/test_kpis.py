@@ -6,10 +6,9 @@ import pytest
 
 from analytics.selectors import Period, kpi_drilldown, kpi_live
 from analytics.tests.history import DAY0, at
-from inventory.kpis import cycle_count_model
+from inventory.models import CycleCount
 
 WEEK = Period(DAY0, DAY0 + timedelta(days=6))
-CycleCount = cycle_count_model()
 
 
 @pytest.mark.django_db
@@ -19,8 +18,6 @@ def test_no_counts_gives_no_value_and_no_error():
     assert kpi_drilldown(code="inventory_accuracy", period=WEEK) == []
 
 
-# CycleCount comes with issue 3 (branch wip-inventory); this test runs as soon as the model is installed.
-@pytest.mark.skipif(CycleCount is None, reason="inventory.CycleCount is not on this branch yet (issue 3)")
 @pytest.mark.django_db
 def test_inventory_accuracy_counts_within_tolerance(settings, product, product_b, dc, store):
     settings.DOM = {**settings.DOM, "KPI_COUNT_TOLERANCE_UNITS": 1, "KPI_COUNT_TOLERANCE_PCT": 5.0}
