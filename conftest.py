@@ -157,8 +157,14 @@ def database_url_for_tests() -> str:
 
 
 @pytest.fixture
-def qcluster(transactional_db):
-    """A real django-q2 cluster (`manage.py qcluster`) on the test database, stopped after the test."""
+def qcluster(transactional_db, monkeypatch):
+    """A real django-q2 cluster (`manage.py qcluster`) on the test database, stopped after the test.
+
+    Tasks enqueued by the test process go through the broker to that cluster: the test settings' inline
+    (sync) mode is switched off for the duration of the test."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dom_project.settings",

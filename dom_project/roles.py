@@ -21,7 +21,7 @@ STAFF_ROLES = (MERCHANDISER, STORE_STAFF, INVENTORY_MANAGER, OPERATIONS)
 ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
     MERCHANDISER: {"routing": ["view", "add", "change", "delete"], "inventory": ["view"], "orders": ["view"]},
     STORE_STAFF: {"fulfillment": ["view"], "orders": ["view"], "returns": ["view"]},
-    INVENTORY_MANAGER: {"inventory": ["view", "add", "change", "delete"], "orders": ["view"]},
+    INVENTORY_MANAGER: {"inventory": ["view", "add", "change", "delete", "import"], "orders": ["view"]},
     OPERATIONS: {
         "orders": ["view", "add", "change", "delete"],
         "fulfillment": ["view", "add", "change", "delete"],

@@ -64,6 +64,42 @@ def home_panels(*, user) -> list[Panel]:
                 link_text="Holds queue",
             )
         )
+    panels.extend(_returns_panels(user=user))
     if user_has_role(user=user, roles=[MERCHANDISER]):
         panels.append(Panel(title="Routing rules", items=[("Rule sets", "see Routing")], link=reverse("admin:index")))
+    return panels
+
+
+def _returns_panels(*, user) -> list[Panel]:
+    """Returns to receive (store staff: at their stores) and refunds waiting (Operations)."""
+    from returns.models import ReturnAuthorization
+    from returns.selectors import returns_awaiting, staff_store_ids
+
+    panels = []
+    if user_has_role(user=user, roles=[OPERATIONS]):
+        panels.append(
+            Panel(
+                title="Returns",
+                items=[
+                    ("Expected back", returns_awaiting().count()),
+                    (
+                        "Refunds pending",
+                        ReturnAuthorization.objects.filter(status="inspected", refund_status="pending").count(),
+                    ),
+                ],
+                link=reverse("returns:list"),
+                link_text="Returns",
+            )
+        )
+    elif user_has_role(user=user, roles=[STORE_STAFF]):
+        panels.append(
+            Panel(
+                title="Returns",
+                items=[
+                    ("Expected back at your stores", returns_awaiting(location_ids=staff_store_ids(user=user)).count())
+                ],
+                link=reverse("returns:receive"),
+                link_text="Receive returns",
+            )
+        )
     return panels

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "routing",
     "fulfillment",
     "returns",
+    "analytics",  # KPI rollup and dashboard figures (issue 9)
     # Hardening: login throttling (django-axes) and the Content-Security-Policy header (django-csp).
     "axes",
     "csp",
@@ -227,7 +228,26 @@ DOM = {
     "PICKUP_HOLD_DAYS": env.int("DOM_PICKUP_HOLD_DAYS", default=3),
     "PICKUP_REMINDER_DAYS_BEFORE": env.int("DOM_PICKUP_REMINDER_DAYS_BEFORE", default=1),
     "SAME_DAY_RADIUS_KM": env.float("DOM_SAME_DAY_RADIUS_KM", default=40.0),
+    # Returns: approve eligible RMAs at once (off = Operations approve each), and the stock-need preference of
+    # return routing: recent sales window, days of cover a location wants, $ credit per returned unit it lacks.
+    "RETURNS_AUTO_APPROVE": env.bool("DOM_RETURNS_AUTO_APPROVE", default=True),
+    "RETURNS_SALES_DAYS": env.int("DOM_RETURNS_SALES_DAYS", default=30),
+    "RETURNS_TARGET_COVER_DAYS": env.int("DOM_RETURNS_TARGET_COVER_DAYS", default=14),
+    "RETURNS_NEED_CREDIT_PER_UNIT": env.float("DOM_RETURNS_NEED_CREDIT_PER_UNIT", default=2.0),
+    # Analytics (docs/kpis.md): a cycle count is accurate within max(units, pct % of the system quantity);
+    # KPI targets override the defaults in analytics.registry, e.g. {"routing_accuracy": 97.0}.
+    "KPI_COUNT_TOLERANCE_UNITS": env.int("DOM_KPI_COUNT_TOLERANCE_UNITS", default=0),
+    "KPI_COUNT_TOLERANCE_PCT": env.float("DOM_KPI_COUNT_TOLERANCE_PCT", default=2.0),
+    "KPI_TARGETS": {},
 }
+# Admin CSV imports (django-import-export): a permission of their own (granted to Inventory managers),
+# all-or-nothing, and the uploaded file kept in media storage between preview and confirm (shared by
+# every web worker, unlike a temp dir or the per-process cache). Per-row admin log entries are skipped.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
+IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 
 # --- Security (production) ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

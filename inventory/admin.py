@@ -1,8 +1,14 @@
-from django.contrib import admin
-from django.db.models import QuerySet
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils.html import format_html
+from import_export.admin import ImportExportMixin, ImportExportModelAdmin
 
 from inventory.models import (
     ChannelAllocation,
+    CycleCount,
+    FeedRun,
     InventoryMovement,
     Location,
     LocationGroup,
@@ -10,13 +16,20 @@ from inventory.models import (
     Reservation,
     ReservationLine,
     SafetyStockRule,
+    StockImport,
     StockLevel,
+    StockShortage,
+    WmsEvent,
+    WmsFeed,
 )
+from inventory.resources import CycleCountResource, LocationResource, ProductResource, StockLevelResource
 from inventory.selectors import low_stock_products
+from inventory.services import cycle_count_record, stock_shortage_resolve
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(ImportExportModelAdmin):
+    resource_classes = [LocationResource]
     list_display = [
         "code",
         "name",
@@ -92,14 +105,18 @@ class LowStockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ImportExportModelAdmin):
+    resource_classes = [ProductResource]
     list_display = ["sku", "name", "handling_class", "weight_grams", "returnable", "is_active"]
     list_filter = [LowStockFilter, "handling_class", "is_active", "returnable"]
     search_fields = ["sku", "name", "hs_code"]
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(admin.ModelAdmin):
+class StockLevelAdmin(ImportExportMixin, admin.ModelAdmin):
+    """Read-only rows; imports (sku, location, on_hand) go through the ledger, see resources.py."""
+
+    resource_classes = [StockLevelResource]
     list_display = ["product", "location", "on_hand", "reserved", "updated_at"]
     list_filter = ["location__kind"]
     search_fields = ["product__sku", "location__code"]
@@ -179,3 +196,182 @@ class InventoryMovementAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# --- Bulk stock: imports, shortages, feeds, counts --------------------------------------------------------
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(StockImport)
+class StockImportAdmin(_ReadOnly):
+    list_display = ["id", "original_name", "mode", "status", "rows_total", "rows_changed", "rows_rejected", "page"]
+    list_filter = ["status", "mode", "dry_run"]
+    search_fields = ["original_name", "checksum"]
+
+    @admin.display(description="Details")
+    def page(self, obj: StockImport) -> str:
+        return format_html('<a href="{}">open</a>', reverse("inventory:import-detail", args=[obj.pk]))
+
+
+class OpenShortageFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("resolved", "Resolved")]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        if self.value() == "open":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(StockShortage)
+class StockShortageAdmin(_ReadOnly):
+    list_display = [
+        "product",
+        "location",
+        "on_hand",
+        "reserved",
+        "quantity_short",
+        "source",
+        "detected_at",
+        "resolved_at",
+    ]
+    list_filter = [OpenShortageFilter, "location__kind"]
+    search_fields = ["product__sku", "location__code", "source"]
+    list_select_related = ["product", "location"]
+    actions = ["resolve"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("inventory.change_stockshortage")
+
+    @admin.action(description="Mark as resolved")
+    def resolve(self, request, queryset):
+        for pk in queryset.values_list("pk", flat=True):
+            stock_shortage_resolve(shortage_id=pk, actor=request.user)
+        self.message_user(request, "Marked as resolved.", messages.SUCCESS)
+
+
+@admin.register(WmsFeed)
+class WmsFeedAdmin(admin.ModelAdmin):
+    list_display = ["name", "format", "transport", "every_minutes", "is_active", "last_sequence", "last_run"]
+    list_filter = ["is_active", "transport", "format"]
+    search_fields = ["name"]
+    readonly_fields = ["last_sequence", "push_url"]
+    fieldsets = [
+        (None, {"fields": ["name", "format", "is_active", "every_minutes"]}),
+        ("Transport", {"fields": ["transport", "directory", "url", "push_url", "auth", "secret_env"]}),
+        ("Locations", {"fields": ["location_map", "default_location"]}),
+        ("State", {"fields": ["last_sequence"]}),
+    ]
+    raw_id_fields = ["default_location"]
+
+    @admin.display(description="Push URL")
+    def push_url(self, obj: WmsFeed) -> str:
+        return f"/api/v1/wms/{obj.name}/events" if obj.pk else "—"
+
+    @admin.display(description="Last run")
+    def last_run(self, obj: WmsFeed) -> str:
+        run = obj.runs.order_by("-started_at").first()
+        return f"{run.get_status_display()} {run.started_at:%Y-%m-%d %H:%M}" if run else "—"
+
+    def save_model(self, request, obj, form, change) -> None:
+        from inventory.feeds import wms_feed_schedules_sync
+
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(wms_feed_schedules_sync)  # the feed's schedule follows its settings
+
+    def delete_model(self, request, obj) -> None:
+        from inventory.feeds import wms_feed_schedules_sync
+
+        super().delete_model(request, obj)
+        transaction.on_commit(wms_feed_schedules_sync)
+
+
+class FeedProblemFilter(admin.SimpleListFilter):
+    """Runs that need the Inventory manager: failed, rejected, interrupted, or with rejected rows or gaps."""
+
+    title = "problems"
+    parameter_name = "problems"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Needs attention"), ("no", "Clean")]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        problem = (
+            Q(status__in=FeedRun.FAILURES) | Q(rows_rejected__gt=0) | ~Q(report__gaps=[]) & Q(report__has_key="gaps")
+        )
+        if self.value() == "yes":
+            return queryset.filter(problem)
+        if self.value() == "no":
+            return queryset.exclude(problem)
+        return queryset
+
+
+@admin.register(FeedRun)
+class FeedRunAdmin(_ReadOnly):
+    list_display = ["id", "feed", "status", "source", "started_at", "rows_applied", "rows_rejected", "message"]
+    list_filter = [FeedProblemFilter, "status", "feed"]
+    search_fields = ["source", "checksum", "message"]
+    list_select_related = ["feed"]
+    date_hierarchy = "started_at"
+
+
+@admin.register(WmsEvent)
+class WmsEventAdmin(_ReadOnly):
+    list_display = ["feed", "event_id", "sequence", "product", "location", "type", "quantity", "outcome", "at"]
+    list_filter = ["feed", "type", "outcome"]
+    search_fields = ["event_id", "product__sku"]
+    list_select_related = ["feed", "product", "location"]
+    show_full_result_count = False
+
+
+@admin.register(CycleCount)
+class CycleCountAdmin(ImportExportMixin, admin.ModelAdmin):
+    """Counts are entered here (or imported); saving records the system quantity at that moment and,
+    when 'adjusted' is ticked, sets on hand to the count through the ledger."""
+
+    resource_classes = [CycleCountResource]
+    list_display = [
+        "counted_at",
+        "product",
+        "location",
+        "counted_quantity",
+        "system_quantity",
+        "variance",
+        "counted_by",
+    ]
+    list_filter = ["location__kind", "adjusted"]
+    search_fields = ["product__sku", "location__code"]
+    list_select_related = ["product", "location", "counted_by"]
+    raw_id_fields = ["product", "location"]
+    fields = ["product", "location", "counted_quantity", "adjusted", "note"]
+    date_hierarchy = "counted_at"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        saved = cycle_count_record(
+            product=obj.product,
+            location=obj.location,
+            counted_quantity=obj.counted_quantity,
+            adjust=obj.adjusted,
+            note=obj.note,
+            actor=request.user,
+        )
+        obj.pk = saved.pk
+        obj.system_quantity = saved.system_quantity

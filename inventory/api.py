@@ -392,3 +392,82 @@ class ReservationDetailApi(APIView):
         reservation = reservation_release(reservation=self._get(request, pk), actor=request.user)
         reservation = self._get(request, reservation.pk)
         return Response(ReservationOut(reservation).data)
+
+
+class WmsEventIn(serializers.Serializer):
+    id = serializers.CharField()
+    sequence = serializers.IntegerField(min_value=1)
+    sku = serializers.CharField()
+    location = serializers.CharField(help_text="The WMS's location code; mapped through the feed's location map.")
+    type = serializers.ChoiceField(choices=["adjust", "set", "receive", "ship"])
+    quantity = serializers.IntegerField()
+    at = serializers.DateTimeField(required=False)
+
+
+class WmsEventsPushApi(APIView):
+    """A WMS pushes stock events. Authenticated by the feed's shared secret (bearer token or HMAC of the
+    body), not by a user: the warehouse system is the caller."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    class WmsEventsInput(serializers.Serializer):
+        events = WmsEventIn(many=True)
+
+    class WmsEventsOutput(serializers.Serializer):
+        run = serializers.IntegerField()
+        status = serializers.CharField()
+        applied = serializers.IntegerField()
+        duplicates = serializers.IntegerField()
+        stale = serializers.IntegerField()
+        gaps = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
+        rejected = serializers.ListField(child=serializers.DictField())
+        message = serializers.CharField()
+
+    @extend_schema(
+        request=WmsEventsInput,
+        responses={200: WmsEventsOutput, 400: WmsEventsOutput},
+        parameters=[
+            OpenApiParameter("Authorization", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Bearer <secret>"),
+            OpenApiParameter(
+                "X-DOM-Signature", OpenApiTypes.STR, OpenApiParameter.HEADER, description="sha256=<hex HMAC of body>"
+            ),
+        ],
+    )
+    def post(self, request, feed: str):
+        import json
+
+        from inventory.feeds import FeedAuthError, wms_events_apply, wms_push_authenticate
+        from inventory.models import FeedRun, WmsFeed
+
+        wms_feed = WmsFeed.objects.filter(name=feed).first()
+        if wms_feed is None:
+            return Response({"feed": [f"Unknown feed {feed!r}."]}, status=status.HTTP_404_NOT_FOUND)
+        body = request.body
+        try:
+            wms_push_authenticate(
+                feed=wms_feed,
+                body=body,
+                authorization=request.headers.get("Authorization", ""),
+                signature=request.headers.get("X-DOM-Signature", ""),
+            )
+        except FeedAuthError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            return Response({"events": [f"Not valid JSON: {exc}."]}, status=status.HTTP_400_BAD_REQUEST)
+        run = wms_events_apply(feed_id=wms_feed.pk, payload=payload, source="push")
+        report = run.report or {}
+        data = {
+            "run": run.pk,
+            "status": run.status,
+            "applied": run.rows_applied,
+            "duplicates": report.get("duplicates", 0),
+            "stale": report.get("stale", 0),
+            "gaps": report.get("gaps", []),
+            "rejected": report.get("errors", []),
+            "message": run.message,
+        }
+        code = status.HTTP_400_BAD_REQUEST if run.status == FeedRun.Status.REJECTED else status.HTTP_200_OK
+        return Response(data, status=code)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class HandlingClass(models.TextChoices):
@@ -62,6 +63,7 @@ class Location(models.Model):
 
     class Meta:
         ordering = ["code"]
+        permissions = [("import_location", "Can import locations")]
 
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
@@ -104,14 +106,17 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["sku"]
+        permissions = [("import_product", "Can import products")]
 
     def __str__(self) -> str:
         return f"{self.sku} — {self.name}"
 
 
 class StockLevel(models.Model):
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    # No single-column FK indexes: (product, location) and (location, product) cover them, and every
+    # index costs time on bulk imports.
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels", db_index=False)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels", db_index=False)
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
@@ -123,6 +128,7 @@ class StockLevel(models.Model):
             models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_not_negative"),
         ]
         indexes = [models.Index(fields=["location", "product"], name="stock_location_product")]
+        permissions = [("import_stocklevel", "Can import stock levels")]
 
     def __str__(self) -> str:
         return f"{self.product_id}@{self.location_id}: {self.on_hand} on hand, {self.reserved} reserved"
@@ -256,14 +262,18 @@ class InventoryMovement(models.Model):
         RETURN = "return", "Returned to stock"
         DAMAGE = "damage", "Damaged / not sellable"
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT)
-    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    # The ledger is append-only and written only by inventory.services from ids it has just read, so it
+    # carries no database FK checks (they cost ~7 s per million rows on bulk imports); PROTECT still
+    # stops deleting a product or location with movements (Django enforces it). The (product, location)
+    # index serves every per-key query; created_at gets a BRIN index on PostgreSQL (migration 0003).
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, db_constraint=False, db_index=False)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, db_constraint=False, db_index=False)
     delta_on_hand = models.IntegerField(default=0)
     delta_reserved = models.IntegerField(default=0)
     reason = models.CharField(max_length=16, choices=Reason.choices)
     reference = models.CharField(max_length=200, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
@@ -271,3 +281,245 @@ class InventoryMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} {self.delta_on_hand:+}/{self.delta_reserved:+} {self.product_id}@{self.location_id}"
+
+
+# --- Bulk stock: imports, shortages, WMS feeds, cycle counts ---------------------------------------------
+
+
+class ImportMode(models.TextChoices):
+    SNAPSHOT = "snapshot", "Snapshot (sets on hand)"
+    DELTA = "delta", "Delta (adds to on hand)"
+
+
+class StockImport(models.Model):
+    """One stock file loaded by the fast path (command, upload page or a WMS CSV feed).
+
+    The merge and the switch to `succeeded` happen in one transaction, so a run that dies half-way
+    leaves nothing applied and can simply be run again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Applied"
+        VALIDATED = "validated", "Valid (dry run, nothing applied)"
+        REJECTED = "rejected", "Rejected"
+        DUPLICATE = "duplicate", "Already imported"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.SUCCEEDED, Status.VALIDATED, Status.REJECTED, Status.DUPLICATE, Status.FAILED)
+
+    file = models.FileField(upload_to="inventory/imports/%Y/%m/", blank=True)
+    original_name = models.CharField(max_length=255)
+    mode = models.CharField(max_length=10, choices=ImportMode.choices, default=ImportMode.SNAPSHOT)
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, help_text="For files without a location column."
+    )
+    dry_run = models.BooleanField(default=False)
+    force = models.BooleanField(default=False, help_text="Apply even if the same file was applied before.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    checksum = models.CharField(max_length=64, blank=True, db_index=True)
+    size_bytes = models.BigIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_changed = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    shortages = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first rejected rows (capped).")
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} {self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class StockShortage(models.Model):
+    """A product × location whose on hand fell below what is reserved (a snapshot or count said so).
+
+    Open while `resolved_at` is empty; routing re-routes the uncovered reservations from this list.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="shortages")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="shortages")
+    on_hand = models.IntegerField()
+    reserved = models.IntegerField()
+    source = models.CharField(max_length=200, blank=True, help_text="What revealed it, e.g. import:12.")
+    detected_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "location"], condition=Q(resolved_at__isnull=True), name="shortage_one_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Short {self.reserved - self.on_hand} of {self.product_id}@{self.location_id}"
+
+    @property
+    def quantity_short(self) -> int:
+        return max(0, self.reserved - self.on_hand)
+
+
+class WmsFeed(models.Model):
+    """A warehouse system (or 3PL) sending stock positions: how it arrives, how it reads, how often."""
+
+    class Format(models.TextChoices):
+        CSV_SNAPSHOT = "csv_snapshot", "CSV snapshot (sku, location, on_hand)"
+        CSV_DELTA = "csv_delta", "CSV delta (sku, location, delta)"
+        JSON_EVENTS = "json_events", "JSON events"
+
+    class Transport(models.TextChoices):
+        DIRECTORY = "directory", "Watch a directory"
+        HTTP_PULL = "http_pull", "Pull an HTTP URL"
+        HTTP_PUSH = "http_push", "HTTP push endpoint"
+
+    class Auth(models.TextChoices):
+        TOKEN = "token", "Bearer token"
+        HMAC = "hmac", "HMAC-SHA256 signature"
+
+    name = models.SlugField(max_length=50, unique=True, help_text="Used in the push URL /api/v1/wms/<name>/events.")
+    format = models.CharField(max_length=16, choices=Format.choices)
+    transport = models.CharField(max_length=16, choices=Transport.choices)
+    directory = models.CharField(max_length=500, blank=True, help_text="Inbox; processed files move to archive/.")
+    url = models.URLField(max_length=500, blank=True)
+    auth = models.CharField(max_length=8, choices=Auth.choices, default=Auth.TOKEN)
+    secret_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Name of the environment variable holding the shared secret (push token or HMAC key; "
+        "sent as a bearer token when pulling).",
+    )
+    location_map = models.JSONField(
+        default=dict, blank=True, help_text='WMS location codes to ours, e.g. {"EDI1": "DC-EAST"}.'
+    )
+    default_location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, help_text="For files without a location column."
+    )
+    every_minutes = models.PositiveIntegerField(default=15)
+    is_active = models.BooleanField(default=True)
+    last_sequence = models.BigIntegerField(default=0, help_text="Highest event sequence received.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def schedule_name(self) -> str:
+        return f"inventory: wms feed {self.name}"
+
+
+class FeedRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        SKIPPED = "skipped", "Nothing new"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    FAILURES = (Status.REJECTED, Status.FAILED, Status.INTERRUPTED)
+
+    feed = models.ForeignKey(WmsFeed, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    source = models.CharField(max_length=500, blank=True, help_text="File name, URL or 'push'.")
+    checksum = models.CharField(max_length=64, blank=True, db_index=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_applied = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True, help_text="Errors (capped), gaps, duplicates, stale events.")
+    message = models.TextField(blank=True)
+    stock_import = models.OneToOneField(StockImport, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.feed} run {self.pk} ({self.status})"
+
+
+class WmsEvent(models.Model):
+    """A JSON event received from a feed, kept so duplicates are recognised by id."""
+
+    class Type(models.TextChoices):
+        ADJUST = "adjust", "Adjust (±)"
+        SET = "set", "Set on hand"
+        RECEIVE = "receive", "Receive"
+        SHIP = "ship", "Ship"
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        STALE = "stale", "Older than the state already applied"
+        SUPERSEDED = "superseded", "Covered by a later set in the same batch"
+
+    # Few indexes (the unique id and the per-key sequence): events arrive by the hundred thousand.
+    feed = models.ForeignKey(WmsFeed, on_delete=models.CASCADE, related_name="events", db_index=False)
+    event_id = models.CharField(max_length=100)
+    sequence = models.BigIntegerField()
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, db_constraint=False, db_index=False)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, db_constraint=False, db_index=False)
+    type = models.CharField(max_length=8, choices=Type.choices)
+    quantity = models.IntegerField()
+    at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    run = models.ForeignKey(
+        FeedRun, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False, db_index=False
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["feed", "event_id"], name="wms_event_unique_id")]
+        indexes = [models.Index(fields=["feed", "product", "location", "sequence"], name="wms_event_key_seq")]
+
+
+class WmsStockCursor(models.Model):
+    """Per feed × product × location: the newest sequence applied, so old events never win."""
+
+    feed = models.ForeignKey(WmsFeed, on_delete=models.CASCADE, db_index=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, db_constraint=False, db_index=False)
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, db_constraint=False, db_index=False)
+    last_sequence = models.BigIntegerField(default=0)
+    last_set_sequence = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["feed", "product", "location"], name="wms_cursor_unique_key")]
+
+
+class CycleCount(models.Model):
+    """A physical count: what was counted against what the system said at that moment."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="cycle_counts")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="cycle_counts")
+    counted_quantity = models.PositiveIntegerField()
+    system_quantity = models.IntegerField(help_text="On hand in the system when the count was recorded.")
+    counted_at = models.DateTimeField(db_index=True)
+    counted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    adjusted = models.BooleanField(default=True, help_text="On hand was set to the counted quantity.")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-counted_at", "-id"]
+        permissions = [("import_cyclecount", "Can import cycle counts")]
+
+    def __str__(self) -> str:
+        return f"Count {self.counted_quantity} (system {self.system_quantity}) {self.product_id}@{self.location_id}"
+
+    @property
+    def variance(self) -> int:
+        return self.counted_quantity - self.system_quantity

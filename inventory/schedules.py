@@ -4,3 +4,10 @@ SCHEDULES = [
     # (name, function path, every N minutes)
     ("inventory: expire reservations", "inventory.tasks.expire_reservations", 1),
 ]
+
+
+def sync() -> list[str]:
+    """One schedule per active WMS feed (called by setup_schedules; idempotent)."""
+    from inventory.feeds import wms_feed_schedules_sync
+
+    return wms_feed_schedules_sync()

@@ -8,20 +8,23 @@ SKU and location, updates the rows and appends the ledger, all in the caller's t
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from inventory.models import (
+    CycleCount,
     InventoryMovement,
     Location,
     Product,
     Reservation,
     ReservationLine,
     StockLevel,
+    StockShortage,
 )
 from inventory.selectors import ats_for_products
 
@@ -81,12 +84,12 @@ def stock_apply_changes(
     reason: str,
     reference: str = "",
     actor=None,
-    allow_reserved_above_on_hand: bool = False,
 ) -> list[StockLevel]:
     """Apply deltas to stock levels and append one ledger movement per change.
 
-    Rows are created when missing and locked in pk order. Raises ValidationError (nothing written) when
-    on_hand or reserved would go below zero.
+    Set-based whatever the size: one statement locks the rows (primary-key order), one creates missing
+    rows, one updates them all, one inserts the ledger. Raises ValidationError naming SKU and location
+    (nothing written) when on_hand or reserved would go below zero.
     """
     if not changes:
         return []
@@ -103,7 +106,7 @@ def stock_apply_changes(
             StockLevel.objects.bulk_create(
                 [StockLevel(product_id=p, location_id=loc) for p, loc in missing], ignore_conflicts=True
             )
-            existing = _lock_levels(keys)
+            existing.update(_lock_levels(missing))
         errors = []
         for key, (d_on_hand, d_reserved) in merged.items():
             level = existing[key]
@@ -116,10 +119,10 @@ def stock_apply_changes(
         if errors:
             raise ValidationError(errors)
         now = timezone.now()
-        levels = [existing[k] for k in keys]
+        levels = [existing[k] for k in keys if merged[k] != [0, 0]]
         for level in levels:
             level.updated_at = now
-        StockLevel.objects.bulk_update(levels, ["on_hand", "reserved", "updated_at"], batch_size=500)
+        _levels_write(levels=levels, now=now)
         InventoryMovement.objects.bulk_create(
             [
                 InventoryMovement(
@@ -134,22 +137,48 @@ def stock_apply_changes(
                 for c in changes
                 if c.delta_on_hand or c.delta_reserved
             ],
-            batch_size=1000,
+            batch_size=2000,
         )
-        return levels
+        return [existing[k] for k in keys]
+
+
+# Rows per statement: well under SQLite's 32k-parameter limit with three or two parameters a row.
+_CHUNK = 5000
+
+
+def _levels_write(*, levels: list[StockLevel], now) -> None:
+    """One UPDATE … FROM a VALUES list per chunk (PostgreSQL and SQLite ≥ 3.33 both support it)."""
+    with connection.cursor() as cur:
+        for i in range(0, len(levels), _CHUNK):
+            chunk = levels[i : i + _CHUNK]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            cur.execute(
+                f"WITH v(id, on_hand, reserved) AS (VALUES {values}) "
+                "UPDATE inventory_stocklevel SET on_hand = v.on_hand, reserved = v.reserved, updated_at = %s "
+                "FROM v WHERE inventory_stocklevel.id = v.id",
+                [x for lv in chunk for x in (lv.pk, lv.on_hand, lv.reserved)] + [now],
+            )
 
 
 def _lock_levels(keys: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
-    from django.db.models import Q
-
-    cond = Q()
-    by_product: dict[int, list[int]] = defaultdict(list)
-    for p, loc in keys:
-        by_product[p].append(loc)
-    for p, locs in by_product.items():
-        cond |= Q(product_id=p, location_id__in=locs)
-    rows = StockLevel.objects.select_for_update(of=("self",)).filter(cond).order_by("pk")
-    return {(r.product_id, r.location_id): r for r in rows}
+    """Read (and on PostgreSQL lock, in primary-key order) the stock rows of these product × location keys."""
+    found: dict[tuple[int, int], StockLevel] = {}
+    lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
+    with connection.cursor() as cur:
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            cur.execute(
+                f"WITH v(p, l) AS (VALUES {values}) "
+                "SELECT s.id, s.product_id, s.location_id, s.on_hand, s.reserved FROM inventory_stocklevel s "
+                f"JOIN v ON s.product_id = v.p AND s.location_id = v.l ORDER BY s.id{lock}",
+                [x for k in chunk for x in k],
+            )
+            for pk, pid, lid, on_hand, reserved in cur.fetchall():
+                found[(pid, lid)] = StockLevel(
+                    pk=pk, product_id=pid, location_id=lid, on_hand=on_hand, reserved=reserved
+                )
+    return found
 
 
 def stock_adjust(
@@ -378,3 +407,323 @@ def reservation_expire_due(*, now: datetime | None = None, batch: int = 500) -> 
         res = reservation_release(reservation=Reservation(pk=pk), reason=Reason.EXPIRE, reference=f"expired:{pk}")
         count += res.status == Reservation.Status.EXPIRED
     return count
+
+
+# --- Bulk merge (imports and WMS feeds) ------------------------------------------------------------------
+
+# Above this many rows a merge takes an EXCLUSIVE lock on the stock table (PostgreSQL) instead of locking
+# each row: reads go on, writers queue for the few seconds the merge takes, and nobody can deadlock with it.
+MERGE_TABLE_LOCK_ROWS = 20_000
+
+
+@dataclass(slots=True)
+class MergeResult:
+    rows_changed: int = 0
+    rows_created: int = 0
+    movements: int = 0
+    shortages_opened: int = 0
+    shortages_resolved: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NegativeRow:
+    row: int
+    product_id: int
+    location_id: int
+    on_hand: int
+    would_be: int
+
+
+class StockWouldGoNegative(ValidationError):
+    """A delta would take on hand below zero; `rows` lists the first offenders, `total` counts them all."""
+
+    def __init__(self, rows: list[NegativeRow], total: int) -> None:
+        self.rows = rows
+        self.total = total
+        super().__init__(f"{total} row(s) would take on hand below zero.")
+
+
+def _sql_now():
+    return connection.ops.adapt_datetimefield_value(timezone.now())
+
+
+def stock_merge_staged(
+    *,
+    table: str,
+    reason: str,
+    reference: str = "",
+    actor_id: int | None = None,
+    mode: str = "snapshot",
+    clamp_at_zero: bool = False,
+    error_cap: int = 100,
+) -> MergeResult:
+    """Merge a staged table of stock rows into StockLevel and the ledger, set-based, in the caller's
+    transaction (it must be inside `transaction.atomic`).
+
+    `table` holds one row per product × location (the caller validated ids and uniqueness) with columns
+    `row_no, product_id, location_id` and either `qty` (mode "snapshot": sets on hand; "delta": adds) or
+    `set_qty` (nullable) and `delta` (mode "mixed": on hand = coalesce(set_qty, on hand) + delta).
+    Reserved never changes. Unchanged rows are skipped; one ledger movement per changed row. Where on hand
+    ends below reserved a StockShortage opens; where it recovers the open shortage resolves. Raises
+    StockWouldGoNegative (nothing written) if on hand would go below zero, unless `clamp_at_zero`.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("stock_merge_staged must run inside transaction.atomic().")
+    pg = connection.vendor == "postgresql"
+    qn = connection.ops.quote_name
+    t = qn(table)
+    diff = qn(f"{table}_diff")
+    greatest = "GREATEST" if pg else "MAX"
+    if mode == "snapshot":
+        new_expr = "t.qty"
+    elif mode == "delta":
+        new_expr = "COALESCE(s.on_hand, 0) + t.qty"
+    elif mode == "mixed":
+        new_expr = "COALESCE(t.set_qty, s.on_hand, 0) + t.delta"
+    else:
+        raise ValueError(f"Unknown merge mode {mode!r}.")
+    if clamp_at_zero:
+        new_expr = f"{greatest}(0, {new_expr})"
+    now = _sql_now()
+    result = MergeResult()
+    with connection.cursor() as cur:
+        if pg:
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute(f"ANALYZE {t}")  # temporary tables have no statistics until told
+            cur.execute(f"SELECT COUNT(*) FROM {t}")
+            (staged,) = cur.fetchone()
+            if staged > MERGE_TABLE_LOCK_ROWS:
+                cur.execute("LOCK TABLE inventory_stocklevel IN EXCLUSIVE MODE")
+            else:
+                # The same order as stock_apply_changes (primary key), so the two never deadlock.
+                cur.execute(
+                    f"SELECT s.id FROM inventory_stocklevel s JOIN {t} t ON s.product_id = t.product_id"
+                    f" AND s.location_id = t.location_id ORDER BY s.id FOR UPDATE OF s"
+                )
+        cur.execute(f"DROP TABLE IF EXISTS {diff}")
+        cur.execute(
+            f"CREATE TEMP TABLE {diff} AS"
+            f" SELECT t.row_no, s.id AS stock_id, t.product_id, t.location_id,"
+            f" COALESCE(s.on_hand, 0) AS old_on_hand, COALESCE(s.reserved, 0) AS reserved,"
+            f" {new_expr} AS new_on_hand"
+            f" FROM {t} t LEFT JOIN inventory_stocklevel s"
+            f" ON s.product_id = t.product_id AND s.location_id = t.location_id"
+            f" WHERE s.id IS NULL OR {new_expr} <> s.on_hand"
+        )
+        if pg:
+            cur.execute(f"ANALYZE {diff}")
+        cur.execute(f"SELECT COUNT(*) FROM {diff} WHERE new_on_hand < 0")
+        (negative,) = cur.fetchone()
+        if negative:
+            cur.execute(
+                f"SELECT row_no, product_id, location_id, old_on_hand, new_on_hand FROM {diff}"
+                f" WHERE new_on_hand < 0 ORDER BY row_no LIMIT %s",
+                [error_cap],
+            )
+            raise StockWouldGoNegative([NegativeRow(*r) for r in cur.fetchall()], negative)
+        cur.execute(
+            f"UPDATE inventory_stocklevel SET on_hand = d.new_on_hand, updated_at = %s"
+            f" FROM {diff} d WHERE inventory_stocklevel.id = d.stock_id",
+            [now],
+        )
+        result.rows_changed = cur.rowcount
+        cur.execute(
+            f"INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, updated_at)"
+            f" SELECT product_id, location_id, new_on_hand, 0, %s FROM {diff} WHERE stock_id IS NULL",
+            [now],
+        )
+        result.rows_created = cur.rowcount
+        cur.execute(
+            f"INSERT INTO inventory_inventorymovement"
+            f" (product_id, location_id, delta_on_hand, delta_reserved, reason, reference, actor_id, created_at)"
+            f" SELECT product_id, location_id, new_on_hand - old_on_hand, 0, %s, %s, %s, %s"
+            f" FROM {diff} WHERE new_on_hand <> old_on_hand",
+            [reason, reference[:200], actor_id, now],
+        )
+        result.movements = cur.rowcount
+        result.shortages_opened, result.shortages_resolved = _shortages_from_diff(cur, diff, reference, now)
+        cur.execute(f"DROP TABLE {diff}")
+    return result
+
+
+def _shortages_from_diff(cur, diff: str, source: str, now) -> tuple[int, int]:
+    """Open, refresh or resolve shortages for the keys a merge changed."""
+    cur.execute(f"SELECT EXISTS (SELECT 1 FROM {diff} WHERE new_on_hand < reserved)")
+    any_short = bool(cur.fetchone()[0])
+    cur.execute("SELECT EXISTS (SELECT 1 FROM inventory_stockshortage WHERE resolved_at IS NULL)")
+    any_open = bool(cur.fetchone()[0])
+    opened = resolved = 0
+    if any_open:
+        cur.execute(
+            f"UPDATE inventory_stockshortage SET resolved_at = %s FROM {diff} d"
+            f" WHERE inventory_stockshortage.product_id = d.product_id"
+            f" AND inventory_stockshortage.location_id = d.location_id"
+            f" AND inventory_stockshortage.resolved_at IS NULL AND d.new_on_hand >= d.reserved",
+            [now],
+        )
+        resolved = cur.rowcount
+        cur.execute(
+            f"UPDATE inventory_stockshortage SET on_hand = d.new_on_hand, reserved = d.reserved FROM {diff} d"
+            f" WHERE inventory_stockshortage.product_id = d.product_id"
+            f" AND inventory_stockshortage.location_id = d.location_id"
+            f" AND inventory_stockshortage.resolved_at IS NULL AND d.new_on_hand < d.reserved"
+        )
+    if any_short:
+        cur.execute(
+            f"INSERT INTO inventory_stockshortage (product_id, location_id, on_hand, reserved, source, detected_at)"
+            f" SELECT d.product_id, d.location_id, d.new_on_hand, d.reserved, %s, %s FROM {diff} d"
+            f" WHERE d.new_on_hand < d.reserved AND NOT EXISTS (SELECT 1 FROM inventory_stockshortage x"
+            f" WHERE x.product_id = d.product_id AND x.location_id = d.location_id AND x.resolved_at IS NULL)",
+            [source[:200], now],
+        )
+        opened = cur.rowcount
+    return opened, resolved
+
+
+def stock_shortages_sync(*, keys: Iterable[tuple[int, int]], source: str = "") -> tuple[int, int]:
+    """Open or resolve shortages for a few product × location keys after a change (counts, admin imports).
+
+    Returns (opened, resolved). Runs in the caller's transaction.
+    """
+    keys = set(keys)
+    if not keys:
+        return 0, 0
+    now = timezone.now()
+    levels = {
+        (lv.product_id, lv.location_id): lv
+        for lv in StockLevel.objects.filter(
+            product_id__in={p for p, _ in keys}, location_id__in={loc for _, loc in keys}
+        )
+        if (lv.product_id, lv.location_id) in keys
+    }
+    open_ = {
+        (s.product_id, s.location_id): s
+        for s in StockShortage.objects.filter(
+            resolved_at__isnull=True, product_id__in={p for p, _ in keys}, location_id__in={loc for _, loc in keys}
+        )
+    }
+    opened = resolved = 0
+    for key in keys:
+        level, shortage = levels.get(key), open_.get(key)
+        short = level is not None and level.on_hand < level.reserved
+        if short and shortage is None:
+            StockShortage.objects.create(
+                product_id=key[0],
+                location_id=key[1],
+                on_hand=level.on_hand,
+                reserved=level.reserved,
+                source=source[:200],
+                detected_at=now,
+            )
+            opened += 1
+        elif short:
+            StockShortage.objects.filter(pk=shortage.pk).update(on_hand=level.on_hand, reserved=level.reserved)
+        elif shortage is not None:
+            StockShortage.objects.filter(pk=shortage.pk).update(resolved_at=now)
+            resolved += 1
+    return opened, resolved
+
+
+def stock_shortage_resolve(*, shortage_id: int, actor=None) -> StockShortage:
+    """Close an open shortage (e.g. once routing has re-routed what it left uncovered). Idempotent."""
+    with transaction.atomic():
+        shortage = StockShortage.objects.select_for_update().get(pk=shortage_id)
+        if shortage.resolved_at is None:
+            shortage.resolved_at = timezone.now()
+            shortage.save(update_fields=["resolved_at"])
+        return shortage
+
+
+def stock_snapshot_apply(
+    *, levels: list[tuple[int, int, int]], reason: str = Reason.IMPORT, reference: str = "", actor=None
+) -> list[StockLevel]:
+    """Set on hand absolutely for (product_id, location_id, on_hand) triples through the ledger, then
+    open or resolve shortages. For modest batches (admin imports, counts); big files use the fast path."""
+    for p, loc, qty in levels:
+        if qty < 0:
+            raise ValidationError(f"On hand cannot be negative (product {p}, location {loc}: {qty}).")
+    if len(levels) > SNAPSHOT_SET_BASED_ROWS:
+        _snapshot_apply_staged(levels=levels, reason=reason, reference=reference, actor=actor)
+        return []
+    with transaction.atomic():
+        keys = [(p, loc) for p, loc, _ in levels]
+        current = _lock_levels(keys)
+        changes = [
+            StockChange(p, loc, delta_on_hand=qty - (current[(p, loc)].on_hand if (p, loc) in current else 0))
+            for p, loc, qty in levels
+        ]
+        changes = [c for c in changes if c.delta_on_hand or (c.product_id, c.location_id) not in current]
+        result = stock_apply_changes(changes=changes, reason=reason, reference=reference, actor=actor)
+        stock_shortages_sync(keys=keys, source=reference)
+        return result
+
+
+SNAPSHOT_SET_BASED_ROWS = 500
+
+
+def _snapshot_apply_staged(*, levels: list[tuple[int, int, int]], reason: str, reference: str, actor) -> None:
+    from inventory.bulk import rows_insert
+
+    keys = {(p, loc) for p, loc, _ in levels}
+    if len(keys) != len(levels):
+        raise ValidationError("The same product and location appear more than once.")
+    pg = connection.vendor == "postgresql"
+    table = "stock_snapshot_stage"
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+            cur.execute(
+                f"CREATE TEMP TABLE {table} (row_no bigint, product_id bigint, location_id bigint, qty integer)"
+                + (" ON COMMIT DROP" if pg else "")
+            )
+        rows_insert(
+            table=table,
+            columns=["row_no", "product_id", "location_id", "qty"],
+            rows=([n, p, loc, qty] for n, (p, loc, qty) in enumerate(levels, start=1)),
+        )
+        stock_merge_staged(
+            table=table,
+            mode="snapshot",
+            reason=reason,
+            reference=reference,
+            actor_id=actor.pk if getattr(actor, "pk", None) else None,
+        )
+        if not pg:
+            with connection.cursor() as cur:
+                cur.execute(f"DROP TABLE {table}")
+
+
+def cycle_count_record(
+    *,
+    product: Product,
+    location: Location,
+    counted_quantity: int,
+    counted_at: datetime | None = None,
+    adjust: bool = True,
+    note: str = "",
+    actor=None,
+) -> CycleCount:
+    """Record a physical count against the system's on hand at this moment; with `adjust`, set on hand to
+    the count (ledger reason "count") and flag a shortage if it is now below reserved."""
+    if counted_quantity < 0:
+        raise ValidationError(f"Counted quantity for SKU {product.sku} at {location.code} cannot be negative.")
+    with transaction.atomic():
+        level = _lock_levels([(product.pk, location.pk)]).get((product.pk, location.pk))
+        count = CycleCount.objects.create(
+            product=product,
+            location=location,
+            counted_quantity=counted_quantity,
+            system_quantity=level.on_hand if level else 0,
+            counted_at=counted_at or timezone.now(),
+            counted_by=actor if getattr(actor, "pk", None) else None,
+            adjusted=adjust,
+            note=note[:200],
+        )
+        if adjust:
+            stock_snapshot_apply(
+                levels=[(product.pk, location.pk, counted_quantity)],
+                reason=Reason.COUNT,
+                reference=f"count:{count.pk}",
+                actor=actor,
+            )
+        return count

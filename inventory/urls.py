@@ -5,4 +5,9 @@ from inventory import views
 app_name = "inventory"
 urlpatterns = [
     path("", views.stock_overview, name="overview"),
+    path("imports/", views.stock_import_list, name="imports"),
+    path("imports/<int:pk>/", views.stock_import_detail, name="import-detail"),
+    path("imports/<int:pk>/errors.csv", views.stock_import_errors_csv, name="import-errors"),
+    path("shortages/", views.shortage_list, name="shortages"),
+    path("accuracy/", views.accuracy, name="accuracy"),
 ]

@@ -12,3 +12,6 @@ urlpatterns = [
     path("reservations/", api.ReservationCreateApi.as_view(), name="api-reservation-create"),
     path("reservations/<int:pk>/", api.ReservationDetailApi.as_view(), name="api-reservation-detail"),
 ]
+urlpatterns += [
+    path("wms/<slug:feed>/events", api.WmsEventsPushApi.as_view(), name="api-wms-events"),
+]

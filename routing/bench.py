@@ -301,3 +301,8 @@ def bench_routing_optimizer(*, log, iterations: int = 2000, **_) -> dict:
 
 
 BENCHMARKS = {"routing": bench_routing, "routing_optimizer": bench_routing_optimizer}
+
+# The rule editor's what-if simulation benchmark (routing/bench_simulate.py).
+from routing.bench_simulate import bench_simulate  # noqa: E402
+
+BENCHMARKS["simulate"] = bench_simulate

@@ -4,4 +4,5 @@ SCHEDULES = [
     # (name, function path, every N minutes)
     ("routing: retry backorders", "routing.tasks.retry_backorders", 15),
     ("routing: route pending orders", "routing.tasks.route_pending", 5),
+    ("routing: re-route stock shortages", "routing.tasks.reroute_shortages", 1),
 ]

@@ -10,7 +10,6 @@ fulfilment orders, the decision, order lines, order status and the timeline even
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
@@ -48,8 +47,6 @@ REROUTABLE_STATUSES = (Order.Status.ROUTED, Order.Status.BACKORDERED, Order.Stat
 # Statuses routing may move between routed and backordered (never touches shipped, cancelled, …).
 _STATUS_OWNED = (*ROUTABLE_STATUSES, Order.Status.ROUTED, Order.Status.BACKORDERED)
 _CAPACITY_ATTEMPTS = 3
-# Changes per stock_apply_changes call (its Python cost per change rises with the call's size).
-_STOCK_CHUNK = int(os.environ.get("DOM_ROUTING_STOCK_CHUNK", "200"))
 
 
 class CapacityTaken(Exception):
@@ -264,15 +261,8 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
         ref = (
             f"order:{order_ids[0]}" if len(order_ids) == 1 else f"routing batch order:{min(order_ids)}…{max(order_ids)}"
         )
-        # In chunks: stock_apply_changes' cost grows faster than linearly with the number of products in one
-        # call. The rows are already locked (by _stock_recheck or the locked read), so chunking is safe.
-        for start in range(0, len(changes), _STOCK_CHUNK):
-            stock_apply_changes(
-                changes=changes[start : start + _STOCK_CHUNK],
-                reason=InventoryMovement.Reason.RESERVE,
-                reference=ref,
-                actor=actor,
-            )
+        # Set-based in inventory (one lock read, one UPDATE, one ledger insert), whatever the batch size.
+        stock_apply_changes(changes=changes, reason=InventoryMovement.Reason.RESERVE, reference=ref, actor=actor)
     # 3. Fulfilment orders and their lines.
     fos = [
         FulfillmentOrder(
@@ -672,6 +662,20 @@ def shortages_reroute(
 
 # ---------------------------------------------------------------------------------------------------------
 # Rule sets
+
+
+def shortages_open_reroute(*, limit: int = 200, actor=None) -> int:
+    """Re-route what every open inventory shortage leaves uncovered, then close the shortage. Idempotent:
+    a shortage with nothing left to move is simply closed. Returns how many shortages were handled."""
+    from inventory.selectors import stock_shortages_open
+    from inventory.services import stock_shortage_resolve
+
+    handled = 0
+    for shortage in stock_shortages_open()[:limit]:
+        shortages_reroute(shortages=[(shortage.product_id, shortage.location_id)], actor=actor)
+        stock_shortage_resolve(shortage_id=shortage.pk, actor=actor)
+        handled += 1
+    return handled
 
 
 def ruleset_version_publish(*, version: RuleSetVersion, actor=None) -> RuleSetVersion:

@@ -3,7 +3,13 @@
 Enqueue with `async_task("routing.tasks.route_order", order_id)` inside `transaction.on_commit`.
 """
 
-from routing.services import backorders_retry, order_reroute, order_route, orders_route_pending
+from routing.services import (
+    backorders_retry,
+    order_reroute,
+    order_route,
+    orders_route_pending,
+    shortages_open_reroute,
+)
 
 
 def route_order(order_id: int) -> int:
@@ -29,3 +35,8 @@ def route_pending() -> int:
 def retry_backorders() -> int:
     """Place backordered units where stock has arrived."""
     return backorders_retry()
+
+
+def reroute_shortages() -> int:
+    """Re-route the reservations that stock shortages (WMS snapshots, counts) left uncovered."""
+    return shortages_open_reroute()

@@ -81,8 +81,11 @@ def test_store_staff_cannot_read_routing(web, dc, product, store):
     assert api_for(clerk).get(f"/api/v1/orders/{order.pk}/routing/").status_code == 403
 
 
-def test_merchandisers_find_the_routing_rules_in_the_navigation(merch_user, ops_user, client):
-    client.force_login(merch_user)
-    assert "Routing rules" in client.get("/").content.decode()
-    client.force_login(ops_user)
+def test_merchandisers_and_operations_find_the_routing_rules_in_the_navigation(
+    merch_user, ops_user, store_user, client
+):
+    for user in (merch_user, ops_user):
+        client.force_login(user)
+        assert "Routing rules" in client.get("/").content.decode()
+    client.force_login(store_user)
     assert "Routing rules" not in client.get("/").content.decode()

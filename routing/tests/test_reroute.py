@@ -113,3 +113,23 @@ def test_orders_on_hold_are_not_routed(web, dc, product):
     order = make_order(channel=web, lines=[(product, 1)], status=Order.Status.ON_HOLD)
     with pytest.raises(ValidationError, match="only created or validated orders are routed"):
         order_route(order_id=order.pk, now=MONDAY_9AM)
+
+
+def test_a_wms_snapshot_shortage_is_rerouted_by_the_schedule_task(web, dc, dc_west, product):
+    from inventory.models import StockShortage
+    from inventory.services import stock_snapshot_apply
+    from routing.tasks import reroute_shortages
+
+    stock(product, dc, 2)
+    stock(product, dc_west, 10)
+    orders = [make_order(channel=web, lines=[(product, 1)]) for _ in range(2)]
+    for o in orders:
+        order_route(order_id=o.pk, now=MONDAY_9AM)
+    stock_snapshot_apply(levels=[(product.pk, dc.pk, 1)], reference="wms snapshot")  # one unit missing
+    assert StockShortage.objects.filter(resolved_at__isnull=True, product=product, location=dc).exists()
+    assert reroute_shortages() == 1
+    assert reroute_shortages() == 0  # run twice: nothing left
+    assert not StockShortage.objects.filter(resolved_at__isnull=True).exists()
+    assert StockLevel.objects.get(product=product, location=dc).reserved == 1
+    assert StockLevel.objects.get(product=product, location=dc_west).reserved == 1
+    assert stock_ledger_mismatches() == []

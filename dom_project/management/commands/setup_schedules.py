@@ -29,3 +29,21 @@ class Command(BaseCommand):
                 defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1},
             )
             self.stdout.write(f"{'created' if created else 'updated'}: {name} every {minutes} min")
+        # Schedules that depend on data (e.g. one per WMS feed): an app's `schedules.sync()` creates,
+        # updates and removes its own, idempotently, and returns what it did.
+        for sync in schedules_dynamic():
+            for line in sync():
+                self.stdout.write(line)
+
+
+def schedules_dynamic() -> list:
+    """Each app's optional `schedules.sync` function."""
+    found = []
+    for config in apps.get_app_configs():
+        try:
+            module = import_module(f"{config.name}.schedules")
+        except ModuleNotFoundError:
+            continue
+        if callable(getattr(module, "sync", None)):
+            found.append(module.sync)
+    return found

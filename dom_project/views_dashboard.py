@@ -1,0 +1,164 @@
+"""Performance dashboard (Operations): every KPI with target and trend, breakdowns by channel and location,
+drill-down to the orders behind a figure, CSV of every table. Thin: analytics.selectors computes."""
+
+import csv
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from analytics.registry import DURATION, RATE, kpi_get
+from analytics.selectors import PERIODS, dashboard_read, dashboard_tables, kpi_drilldown, period_parse
+from dom_project.roles import OPERATIONS, role_required
+from dom_project.templatetags.kpis import kpi_number
+from inventory.models import Location
+from orders.models import Channel
+
+TABLES = ("kpis", "trend", "channels", "locations")
+
+
+def _period(request):
+    """The picked period, or the default 30 days with the error to show."""
+    today = timezone.localdate()
+    try:
+        return period_parse(
+            key=request.GET.get("period"), first=request.GET.get("from"), last=request.GET.get("to"), today=today
+        ), None
+    except ValueError as exc:
+        return period_parse(key="30", first=None, last=None, today=today), str(exc)
+
+
+def _query(request) -> str:
+    keep = {k: request.GET[k] for k in ("period", "from", "to") if request.GET.get(k)}
+    return "&".join(f"{k}={v}" for k, v in keep.items())
+
+
+@role_required(OPERATIONS)
+def dashboard_view(request):
+    period, error = _period(request)
+    board = dashboard_read(period=period)
+    chart = {
+        "labels": [d.isoformat() for d, _ in board.rows[0].trend] if board.rows else [],
+        "series": {row.kpi.code: [None if v is None else round(v, 3) for _, v in row.trend] for row in board.rows},
+        "targets": {row.kpi.code: row.kpi.target_value for row in board.rows},
+    }
+    context = {
+        "board": board,
+        "tables": dashboard_tables(board=board),
+        "chart": chart,
+        "error": error,
+        "periods": list(PERIODS),
+        "picked": request.GET.get("period") or ("" if request.GET.get("from") else "30"),
+        "query": _query(request),
+    }
+    template = "dashboard/index.html#body" if request.htmx else "dashboard/index.html"
+    return render(request, template, context)
+
+
+def _csv(filename: str, header: list[str], rows) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+def _raw(figure) -> str:
+    return "" if figure is None or figure.value is None else f"{figure.value:.4f}"
+
+
+@role_required(OPERATIONS)
+def dashboard_export_view(request, table: str):
+    """CSV of one dashboard table over the picked period."""
+    if table not in TABLES:
+        raise Http404(f"No table {table!r}; choose one of {', '.join(TABLES)}.")
+    period, _ = _period(request)
+    board = dashboard_read(period=period)
+    name = f"kpi-{table}-{period.first}-{period.last}.csv"
+    if table == "kpis":
+        return _csv(
+            name,
+            ["kpi", "label", "value", "unit", "p90_hours", "target", "meets_target", "previous", "count"],
+            (
+                [
+                    r.kpi.code,
+                    r.kpi.label,
+                    _raw(r.current),
+                    r.kpi.unit,
+                    "" if r.current.p90 is None else f"{r.current.p90:.4f}",
+                    r.kpi.target_value,
+                    "" if r.current.meets is None else r.current.meets,
+                    _raw(r.previous),
+                    r.current.count,
+                ]
+                for r in board.rows
+            ),
+        )
+    if table == "trend":
+        return _csv(
+            name,
+            ["kpi", "from", "value"],
+            ([r.kpi.code, d.isoformat(), "" if v is None else f"{v:.4f}"] for r in board.rows for d, v in r.trend),
+        )
+    tables = dashboard_tables(board=board)
+    if table == "channels":
+        kpis, rows = tables["channel_kpis"], tables["channel_rows"]
+        return _csv(name, ["channel", *[k.code for k in kpis]], ([c.code, *map(_raw, figs)] for c, figs in rows))
+    kpis, rows = tables["location_kpis"], tables["location_rows"]
+    return _csv(name, ["location", *[k.code for k in kpis]], ([loc.code, *map(_raw, figs)] for loc, figs in rows))
+
+
+def _drill_value(kpi, value) -> str:
+    """One observation's value: hit/miss for per-order yes-no rates, else the number in the KPI's unit."""
+    if kpi.kind == RATE and kpi.miss == "short":
+        return "hit" if value is not None and value >= 100 else "miss"
+    return kpi_number(kpi, value)
+
+
+@role_required(OPERATIONS)
+def kpi_drilldown_view(request, code: str, fmt: str = "html"):
+    """The orders (or counts, capacity days) behind a figure; misses only unless ?all=1; CSV with .csv."""
+    try:
+        kpi = kpi_get(code)
+    except LookupError as exc:
+        raise Http404(str(exc)) from exc
+    period, error = _period(request)
+    channel = Channel.objects.filter(code=request.GET.get("channel")).first() if request.GET.get("channel") else None
+    location = (
+        Location.objects.filter(code=request.GET.get("location")).first() if request.GET.get("location") else None
+    )
+    misses_only = request.GET.get("all") != "1"
+    limit = None if fmt == "csv" else 500
+    rows = kpi_drilldown(
+        code=code,
+        period=period,
+        channel_id=channel.pk if channel else None,
+        location_id=location.pk if location else None,
+        misses_only=misses_only,
+        limit=limit,
+    )
+    unit = "hours" if kpi.kind == DURATION else kpi.unit
+    if fmt == "csv":
+        return _csv(
+            f"kpi-{code}-{period.first}-{period.last}.csv",
+            ["day", "channel", "location", "order", f"value ({unit})"],
+            ([r.day, r.channel, r.location, r.order_number, "" if r.value is None else f"{r.value:.4f}"] for r in rows),
+        )
+    context = {
+        "kpi": kpi,
+        "period": period,
+        "rows": [(r, _drill_value(kpi, r.value)) for r in rows],
+        "channel": channel,
+        "location": location,
+        "misses_only": misses_only,
+        "limit": limit,
+        "error": error,
+        "query": _query(request),
+        "filters": "&".join(
+            f
+            for f in [f"channel={channel.code}" if channel else "", f"location={location.code}" if location else ""]
+            if f
+        ),
+    }
+    return render(request, "dashboard/drilldown.html", context)

@@ -1,0 +1,182 @@
+"""Reads for the rule editor: rule sets and their versions, rules as rows, lint facts, diffs, history and
+the pickers of the condition builder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch, Q
+
+from inventory.models import Location, LocationGroup, Product
+from orders.models import Channel, Order
+from routing.diff import RuleRow, VersionDiff, versions_diff
+from routing.lint import US_REGIONS, LintContext, LintReport, LocationFact, version_lint
+from routing.models import RoutingRule, RuleSet, RuleSetVersion
+from routing.models_editor import RuleSetEvent, Simulation
+from routing.rule_text import action_summary, conditions_summary
+
+
+def rulesets_list() -> list[RuleSet]:
+    """Every rule set with its versions (newest first) and counts, the active one first."""
+    versions = RuleSetVersion.objects.select_related("created_by").annotate(rule_count=Count("rules"))
+    return list(
+        RuleSet.objects.prefetch_related(Prefetch("versions", queryset=versions.order_by("-number"))).order_by(
+            "-is_active", "code"
+        )
+    )
+
+
+def version_published(*, rule_set: RuleSet) -> RuleSetVersion | None:
+    return rule_set.versions.filter(status=RuleSetVersion.Status.PUBLISHED).first()
+
+
+def version_draft(*, rule_set: RuleSet) -> RuleSetVersion | None:
+    """The rule set's open draft (one at a time), if any."""
+    return rule_set.versions.filter(status=RuleSetVersion.Status.DRAFT).order_by("-number").first()
+
+
+def publishers_by_version(*, rule_set: RuleSet) -> dict[int, RuleSetEvent]:
+    """version id → the event that published it (who and when), for versions published through the editor."""
+    out: dict[int, RuleSetEvent] = {}
+    for ev in (
+        RuleSetEvent.objects.filter(
+            rule_set=rule_set, action__in=[RuleSetEvent.Action.PUBLISHED, RuleSetEvent.Action.ROLLED_BACK]
+        )
+        .select_related("actor")
+        .order_by("id")
+    ):
+        if ev.version_id:
+            out[ev.version_id] = ev
+    return out
+
+
+def rule_rows(*, version: RuleSetVersion | None) -> list[RuleRow]:
+    if version is None:
+        return []
+    return [
+        RuleRow(
+            id=pk,
+            name=name,
+            priority=priority,
+            enabled=enabled,
+            conditions=conditions,
+            action=action,
+            key=str(key) if key else None,
+        )
+        for pk, name, priority, enabled, conditions, action, key in RoutingRule.objects.filter(version=version)
+        .order_by("priority", "id")
+        .values_list("pk", "name", "priority", "enabled", "conditions", "action", "lineage__key")
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleLine:
+    """A rule as the editor's list shows it."""
+
+    rule: RoutingRule
+    position: int
+    conditions_text: str
+    action_text: str
+
+
+def rule_lines(*, version: RuleSetVersion) -> list[RuleLine]:
+    rules = list(RoutingRule.objects.filter(version=version).order_by("priority", "id"))
+    return [
+        RuleLine(
+            rule=r,
+            position=i,
+            conditions_text=conditions_summary(r.conditions),
+            action_text=action_summary(r.action),
+        )
+        for i, r in enumerate(rules, start=1)
+    ]
+
+
+def _skus_named(rows: list[RuleRow]) -> set[str]:
+    out: set[str] = set()
+
+    def walk(node):
+        if not isinstance(node, dict):
+            return
+        if node.get("field") in ("any_line.sku", "all_lines.sku"):
+            v = node.get("value")
+            out.update(x for x in (v if isinstance(v, list) else [v]) if isinstance(x, str))
+        for k in ("all", "any"):
+            for c in node.get(k, []) or []:
+                walk(c)
+
+    for r in rows:
+        walk(r.conditions)
+    return out
+
+
+def lint_context_load(*, rows: list[RuleRow]) -> LintContext:
+    """The database facts lint needs, in a handful of queries."""
+    locations = {
+        code: LocationFact(pk, code, kind, active)
+        for pk, code, kind, active in Location.objects.values_list("pk", "code", "kind", "is_active")
+    }
+    groups: dict[str, set[str]] = {g: set() for g in LocationGroup.objects.values_list("code", flat=True)}
+    for g, loc in LocationGroup.locations.through.objects.values_list("locationgroup__code", "location__code"):
+        groups[g].add(loc)
+    skus = _skus_named(rows)
+    known = set(Product.objects.filter(sku__in=skus).values_list("sku", flat=True)) if skus else set()
+    regions = set(US_REGIONS) | {r for r in Location.objects.exclude(region="").values_list("region", flat=True)}
+    return LintContext(
+        channels=frozenset(Channel.objects.values_list("code", flat=True)),
+        known_skus=frozenset(known),
+        regions=frozenset(regions),
+        locations=locations,
+        groups={k: frozenset(v) for k, v in groups.items()},
+    )
+
+
+def version_lint_report(*, version: RuleSetVersion) -> LintReport:
+    rows = rule_rows(version=version)
+    return version_lint(rules=rows, ctx=lint_context_load(rows=rows))
+
+
+def version_diff(*, version: RuleSetVersion, against: RuleSetVersion | None = None) -> VersionDiff:
+    """`version` compared with `against` (default: the rule set's published version)."""
+    base = against if against is not None else version_published(rule_set=version.rule_set)
+    return versions_diff(old=rule_rows(version=base), new=rule_rows(version=version))
+
+
+def ruleset_history(*, rule_set: RuleSet, limit: int = 200) -> list[RuleSetEvent]:
+    return list(RuleSetEvent.objects.filter(rule_set=rule_set).select_related("actor", "version")[:limit])
+
+
+def simulations_for(*, rule_set: RuleSet, limit: int = 20) -> list[Simulation]:
+    return list(Simulation.objects.filter(rule_set=rule_set).select_related("draft", "baseline", "created_by")[:limit])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pickers for the condition builder and the action editor
+
+
+@dataclass(frozen=True, slots=True)
+class Pickers:
+    channels: list[tuple[str, str]]
+    locations: list[tuple[str, str, bool]]  # code, name, active
+    groups: list[tuple[str, str, int]]  # code, name, members
+    regions: list[str]
+
+
+def pickers_load() -> Pickers:
+    return Pickers(
+        channels=list(Channel.objects.order_by("code").values_list("code", "name")),
+        locations=list(Location.objects.order_by("kind", "code").values_list("code", "name", "is_active")),
+        groups=[
+            (g.code, g.name, g.n)
+            for g in LocationGroup.objects.annotate(n=Count("locations")).order_by("code").only("code", "name")
+        ],
+        regions=sorted(US_REGIONS),
+    )
+
+
+def order_find(*, number: str) -> Order | None:
+    """An order by its number or external id (for "test one order")."""
+    number = (number or "").strip()
+    if not number:
+        return None
+    return Order.objects.filter(Q(number=number) | Q(external_id=number)).order_by("-pk").first()
