@@ -239,7 +239,14 @@ def page(browser, live_server):
     # Every browser test also proves the Content-Security-Policy breaks nothing: Chromium reports each
     # blocked inline script, style or handler on the console, and any such report fails the test.
     csp_violations: list[str] = []
-    pg.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
+    pg.on(
+        "console",
+        lambda m: (
+            csp_violations.append(f"{m.text} [at {m.location}, page {pg.url}]")
+            if "Content Security Policy" in m.text
+            else None
+        ),
+    )
     yield pg
     context.close()
     assert not csp_violations, f"Content-Security-Policy violations: {csp_violations}"

@@ -25,9 +25,13 @@ from rest_framework.test import APIClient
 from conftest import api_for, make_user
 from dom_project import roles
 from fulfillment.models import Shipment
-from inventory.models import Location
+from inventory.models import Location, WmsFeed
 from inventory.services import ReserveLine, stock_reserve
 from orders.models import ApiClient, Channel, Order, OrderHold
+from returns.services import ReturnLineIn, rma_create
+from returns.tests.conftest import shipped_order
+from routing.editor import ruleset_draft_create
+from routing.models import RuleSetVersion
 from routing.services import order_route
 from routing.tests.helpers import make_order, stock
 
@@ -46,8 +50,8 @@ def outcomes(ok=(), *, anon="login", denied=403, **special) -> dict[str, object]
     return out
 
 
-def api(ok=(), **special):
-    return outcomes(ok, anon=401, **special)
+def api(ok=(), *, anon=401, **special):
+    return outcomes(ok, anon=anon, **special)
 
 
 @dataclass
@@ -74,6 +78,8 @@ STORE = {"store_a", "store_b"}
 ORDER_API = {"ops", "api_x"}
 INV_WRITERS = {"inv", "api_x"}
 FO_API = {"ops", "api_x", "store_a", "store_b"}
+EDITORS = {"merch", "ops"}
+RETURNS_STAFF = {"store_a", "store_b", "ops"}
 
 # url name -> the requests to make. Screens answer anonymous users with a redirect to sign in, the API with 401.
 MATRIX: dict[str, list[Case]] = {
@@ -95,6 +101,13 @@ MATRIX: dict[str, list[Case]] = {
     "api-product-detail": [GET(api(SIGNED), "sku"), Case("patch", api(INV_WRITERS), "sku", data={"name": "X"})],
     "api-availability": [GET(api(SIGNED), query="?sku=SKU-A")],
     "api-availability-pickup": [GET(api(SIGNED), query="?sku=SKU-A&postal_code=10001")],
+    "inventory:imports": [GET(outcomes({"inv"})), POST(outcomes({"inv"}), data={})],
+    "inventory:import-detail": [GET(outcomes({"inv"}, inv="ok404"), "missing_pk")],
+    "inventory:import-errors": [GET(outcomes({"inv"}, inv="ok404"), "missing_pk")],
+    "inventory:shortages": [GET(outcomes({"inv", "ops"}))],
+    "inventory:accuracy": [GET(outcomes({"inv", "ops"}))],
+    # Public, but authenticated by the feed's shared secret: without it everyone is refused (403).
+    "api-wms-events": [POST(api(set(), anon=403, denied=403), "wms_feed", data={"events": []})],
     "api-reservation-create": [POST(api(ORDER_API), data={})],
     "api-reservation-detail": [
         GET(api(ORDER_API), "reservation_x"),
@@ -118,6 +131,30 @@ MATRIX: dict[str, list[Case]] = {
     # --- routing ------------------------------------------------------------------------------------------
     "routing:order-decision": [GET(outcomes({"ops", "merch"}), "order_x_decision")],
     "api-order-routing": [GET(api(ORDER_API), "order_x")],
+    # The rule editor: merchandisers and operations.
+    **{
+        f"routing:{n}": [GET(outcomes(EDITORS), kw)]
+        for n, kw in [
+            ("editor-home", None),
+            ("editor-history", "rule_set"),
+            ("editor-version", "version"),
+            ("editor-rule-new", "draft"),
+            ("editor-rule-form", "draft"),
+            ("editor-diff", "draft"),
+            ("editor-publish", "draft"),
+            ("editor-rollback", "version"),
+            ("editor-test", "draft"),
+            ("editor-simulate", "draft"),
+            ("editor-rule-edit", "rule"),
+        ]
+    },
+    "routing:editor-draft-create": [POST(outcomes(EDITORS), "rule_set", data={})],
+    "routing:editor-reorder": [POST(outcomes(EDITORS), "draft", data={})],
+    "routing:editor-discard": [POST(outcomes(EDITORS), "draft", data={})],
+    "routing:editor-rule-toggle": [POST(outcomes(EDITORS), "rule", data={})],
+    "routing:editor-rule-delete": [POST(outcomes(EDITORS), "rule", data={})],
+    "routing:editor-simulation": [GET(outcomes(EDITORS, merch="ok404", ops="ok404"), "missing_simulation")],
+    "routing:editor-simulation-orders": [GET(outcomes(EDITORS, merch="ok404", ops="ok404"), "missing_simulation")],
     "api-promise": [GET(api(SIGNED), query="?postal_code=10001&sku=SKU-A")],
     # --- fulfilment ---------------------------------------------------------------------------------------
     "fulfillment:queue": [GET(outcomes(STORE))],
@@ -135,13 +172,28 @@ MATRIX: dict[str, list[Case]] = {
     "api-shipment-commercial-invoice": [
         GET(api(set(), ops="ok400", store_a="ok400", store_b=404, api_x=404), "shipment_a")
     ],
+    # --- returns ------------------------------------------------------------------------------------------
+    "returns:list": [GET(outcomes(RETURNS_STAFF))],
+    "returns:receive": [GET(outcomes(RETURNS_STAFF))],
+    "returns:create": [GET(outcomes(RETURNS_STAFF), "delivered_order")],
+    "returns:detail": [GET(outcomes({"store_a", "ops"}, store_b=403), "rma_a")],
+    "returns:receive-rma": [POST(outcomes({"store_a", "ops"}, store_b=403), "rma_a", data={})],
+    "returns:refund": [POST(outcomes(OPS), "rma_a", data={})],
+    "returns:reject": [POST(outcomes(OPS), "rma_a", data={"reason": "test"})],
+    "api-return-list": [GET(api(ORDER_API)), POST(api(ORDER_API), data={})],
+    "api-return-detail": [GET(api(ORDER_API), "rma_a")],
+    "api-return-in-transit": [POST(api(ORDER_API), "rma_a", data={})],
+    "api-return-refund": [POST(api(OPS), "rma_a", data={})],
+    # --- dashboard (analytics) ----------------------------------------------------------------------------
+    "dashboard:index": [GET(outcomes(OPS))],
+    "dashboard:export": [GET(outcomes(OPS), "kpi_table")],
+    "dashboard:drilldown": [GET(outcomes(OPS), "kpi_code")],
+    "dashboard:drilldown-csv": [GET(outcomes(OPS), "kpi_code")],
     "api-purchase-order-shipment": [
         POST(api(set(), ops="ok404", api_x="ok404"), "po_missing", data={"tracking_number": "1Z"})
     ],
     # API clients confirm only as a supplier (linked to a dropship location); channel X's client is not one.
-    "api-purchase-order-csv": [
-        POST(api(OPS), data="purchase_order,tracking_number\n", content_type="text/csv")
-    ],
+    "api-purchase-order-csv": [POST(api(OPS), data="purchase_order,tracking_number\n", content_type="text/csv")],
 }
 
 
@@ -223,11 +275,28 @@ def world(db, web, marketplace, dc, store, store_b, product):
     order_y = make_order(channel=marketplace, lines=[(product, 2)])
     order_route(order_id=order_y.pk)
     res_x = order_x.fulfillment_orders.get().reservation
-    res_y = stock_reserve(
-        lines=[ReserveLine(product.pk, 1, dc.pk)], channel=marketplace, reference="cart-y", ttl=None
-    )
+    res_y = stock_reserve(lines=[ReserveLine(product.pk, 1, dc.pk)], channel=marketplace, reference="cart-y", ttl=None)
+    # A delivered order of channel X and an in-store return of it at store A.
+    delivered = shipped_order(channel=web, lines=[(product, 2)], location=dc)
+    rma_a = rma_create(
+        order=delivered, lines=[ReturnLineIn(sku=product.sku, quantity=1)], method="in_store", store=store
+    ).rma
+    feed = WmsFeed.objects.create(name="wms-east", format="json_events", transport="http_push", default_location=dc)
+    published = RuleSetVersion.objects.get(rule_set__is_active=True, status="published")
+    draft = ruleset_draft_create(rule_set=published.rule_set, actor=users["merch"])
     kwargs = {
         None: {},
+        "missing_pk": {"pk": 999999},
+        "wms_feed": {"feed": feed.name},
+        "rule_set": {"rule_set_id": published.rule_set_id},
+        "version": {"version_id": published.pk},
+        "draft": {"version_id": draft.pk},
+        "rule": {"rule_id": draft.rules.first().pk},
+        "missing_simulation": {"simulation_id": 999999},
+        "delivered_order": {"order_pk": delivered.pk},
+        "rma_a": {"number": rma_a.number},
+        "kpi_table": {"table": "kpis"},
+        "kpi_code": {"code": "routing_accuracy"},
         "location": {"code": store.code},
         "sku": {"sku": product.sku},
         "reservation_x": {"pk": res_x.pk},
@@ -303,7 +372,7 @@ CASES = [(name, i) for name in sorted(MATRIX) for i in range(len(MATRIX[name]))]
 @pytest.mark.parametrize("name, index", CASES, ids=[f"{n}-{MATRIX[n][i].method}" for n, i in CASES])
 def test_permission_matrix(world, name, index):
     case = MATRIX[name][index]
-    is_api = not (":" in name) and name.startswith("api-")
+    is_api = ":" not in name and name.startswith("api-")
     url = reverse(name, kwargs=world["kwargs"][case.kwargs]) + case.query
     failures = []
     # Refusals first (they must not change anything), then the allowed roles, each rolled back.
@@ -323,7 +392,11 @@ def test_store_staff_never_see_another_stores_work(world, client):
     fo_a, number = world["fo_a"], world["order_x"].number
     link = f"/fulfillment/store/orders/{fo_a.pk}/".encode()
     client.force_login(world["users"]["store_b"])
-    for path in ("/fulfillment/store/", "/fulfillment/store/?tab=pickup_open", f"/fulfillment/store/handover/?q={number}"):
+    for path in (
+        "/fulfillment/store/",
+        "/fulfillment/store/?tab=pickup_open",
+        f"/fulfillment/store/handover/?q={number}",
+    ):
         r = client.get(path)
         assert r.status_code == 200 and link not in r.content, path
     assert client.get(f"/fulfillment/store/?store={world['store'].code}").status_code == 404
@@ -341,7 +414,8 @@ def test_an_api_client_never_reads_another_channels_orders(world):
     api_x = api_for(world["users"]["api_x"])
     order_x, order_y = world["order_x"], world["order_y"]
     listed = api_x.get("/api/v1/orders/").json()["results"]
-    assert [o["id"] for o in listed] == [order_x.pk]
+    assert order_x.pk in [o["id"] for o in listed] and order_y.pk not in [o["id"] for o in listed]
+    assert {o["channel"] for o in listed} == {"web"}
     assert api_x.get(f"/api/v1/orders/?external_id={order_y.external_id}").json()["results"] == []
     assert api_x.get(f"/api/v1/orders/{order_y.pk}/").status_code == 404
     assert api_x.get(f"/api/v1/orders/{order_y.pk}/routing/").status_code == 403
