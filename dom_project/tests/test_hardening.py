@@ -204,6 +204,30 @@ def test_admin_changes_and_rule_publishing_are_audited_and_visible_in_the_admin(
     assert LogEntry.objects.filter(pk=entry.pk).exists()
 
 
+@pytest.mark.django_db
+def test_rule_changes_made_in_the_editor_are_audited_and_listed_in_the_admin(client, merch_user):
+    from routing.editor import rule_enable, ruleset_draft_create
+    from routing.models import RuleSetVersion
+    from routing.models_editor import RuleSetEvent
+
+    published = RuleSetVersion.objects.get(rule_set__is_active=True, status="published")
+    draft = ruleset_draft_create(rule_set=published.rule_set, actor=merch_user, comment="peak prep")
+    rule = draft.rules.first()
+    rule_enable(rule=rule, enabled=False, actor=merch_user, comment="off for the peak")
+    events = list(RuleSetEvent.objects.filter(rule_set=published.rule_set).order_by("id"))
+    assert [(e.action, e.actor, e.comment) for e in events][-2:] == [
+        ("draft_created", merch_user, "peak prep"),
+        ("rule_disabled", merch_user, "off for the peak"),
+    ]
+    assert all(e.created_at for e in events)
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    page = client.get("/admin/routing/rulesetevent/").content.decode()
+    assert "off for the peak" in page and "merch" in page
+    last = events[-1]
+    assert client.post(f"/admin/routing/rulesetevent/{last.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert RuleSetEvent.objects.filter(pk=last.pk).exists()
+
+
 # --- Secrets and production settings -----------------------------------------------------------------------
 def _production_env(tmp_path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL")}
