@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -213,7 +214,8 @@ class OrderListIngestApi(generics.GenericAPIView):
         class OrderLineIn(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
             quantity = serializers.IntegerField(min_value=1, max_value=100000)
-            unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+            # Decimal defaults: DRF does not convert a default, and intake checks for a Decimal.
+            unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
             name = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
         channel = serializers.CharField(required=False, allow_blank=True)
@@ -227,8 +229,8 @@ class OrderListIngestApi(generics.GenericAPIView):
         service_level = serializers.ChoiceField(choices=Order.ServiceLevel.choices, default="standard")
         payment_status = serializers.ChoiceField(choices=Order.PaymentStatus.choices, default="pending")
         currency = serializers.CharField(min_length=3, max_length=3, default="USD")
-        shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
-        tax_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+        shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
+        tax_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
         total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
         lines = OrderLineIn(many=True, allow_empty=False, max_length=500)
 
