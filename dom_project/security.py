@@ -52,6 +52,28 @@ class DatabaseUnavailableMiddleware:
         return response
 
 
+DB_INT_RANGE = range(-(2**63), 2**63)
+
+
+class PathIdRangeMiddleware:
+    """A numeric id in the URL beyond what the database can store (`/orders/99999999999999999999/`) is a
+    404, not a 500 from the database driver (OverflowError on SQLite, an out-of-range error on PostgreSQL)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        for value in list(view_args) + list(view_kwargs.values()):
+            if isinstance(value, int) and value not in DB_INT_RANGE:
+                if request.path.startswith("/api/"):
+                    return JsonResponse({"detail": "Not found."}, status=404)
+                return HttpResponse("<!doctype html><title>Not found</title><h1>Not found</h1>", status=404)
+        return None
+
+
 class _ScopedThrottle(SimpleRateThrottle):
     """Counts requests per client (user, or address when anonymous) in the cache; the rate is read from
     settings on each request so it can be tuned (and tested) without a restart of the class."""

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     # Hardening: CSP header (nonce per request), a clean 503 when the database drops, login lock-outs last.
     "csp.middleware.CSPMiddleware",
     "dom_project.security.DatabaseUnavailableMiddleware",
+    "dom_project.security.PathIdRangeMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -182,6 +183,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"HandlingClassEnum": "inventory.models.HandlingClass"},
+    # Hardening: local wall-clock times are documented as HH:MM[:SS], not RFC 3339 "time" (which needs an
+    # offset the values do not have); found by the API fuzzer (dom_project/tests/test_api_fuzz.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dom_project.api.schema_local_times",
+    ],
 }
 
 # --- Task queue (django-q2) ---------------------------------------------------------------------------

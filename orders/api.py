@@ -17,6 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dom_project.api import UtcIsoDateTimeFilter
 from dom_project.roles import API_CLIENT, OPERATIONS, HasRole
 from dom_project.security import WebhookThrottle
 from orders.csv_orders import CsvOrderErrors
@@ -61,7 +62,10 @@ def _visible_order(request, pk: int) -> Order:
 def _errors_in_line_order(errors: dict, body) -> dict:
     """DRF reports nested-list errors as {index: {...}}; the API promises a list in line order."""
     lines = errors.get("lines")
-    if isinstance(lines, dict):
+    if isinstance(lines, dict) and not all(isinstance(k, int) for k in lines):
+        # About the list itself (e.g. empty): {"non_field_errors": [...]} becomes the plain messages.
+        errors["lines"] = [msg for msgs in lines.values() for msg in msgs]
+    elif isinstance(lines, dict):
         n = len(body.get("lines") or []) if isinstance(body, dict) else 0
         errors["lines"] = [lines.get(i, {}) for i in range(max(n, max(lines) + 1))]
     return errors
@@ -95,7 +99,7 @@ class OrderEventOut(serializers.Serializer):
     type = serializers.CharField()
     message = serializers.CharField()
     data = serializers.JSONField()
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)  # null: the system
     created_at = serializers.DateTimeField()
 
 
@@ -177,8 +181,8 @@ def _ingest_body(order: Order, created: bool) -> dict:
 
 # --- Intake and list ------------------------------------------------------------------------------------
 class OrderFilter(django_filters.FilterSet):
-    placed_after = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
-    placed_before = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    placed_after = UtcIsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_before = UtcIsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
 
     class Meta:
         model = Order
