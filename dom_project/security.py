@@ -55,9 +55,11 @@ class DatabaseUnavailableMiddleware:
 DB_INT_RANGE = range(-(2**63), 2**63)
 
 
-class PathIdRangeMiddleware:
-    """A numeric id in the URL beyond what the database can store (`/orders/99999999999999999999/`) is a
-    404, not a 500 from the database driver (OverflowError on SQLite, an out-of-range error on PostgreSQL)."""
+class InputGuardMiddleware:
+    """Input no database can store is refused at the door, not by the driver as a 500:
+    a numeric id in the URL beyond 64 bits (`/orders/99999999999999999999/`) is a 404, and a NUL character
+    in the URL or its query string (PostgreSQL text cannot hold it) is a 400. DRF serializers already
+    refuse NUL in bodies (ProhibitNullCharactersValidator)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -66,11 +68,19 @@ class PathIdRangeMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
-        for value in list(view_args) + list(view_kwargs.values()):
-            if isinstance(value, int) and value not in DB_INT_RANGE:
-                if request.path.startswith("/api/"):
-                    return JsonResponse({"detail": "Not found."}, status=404)
-                return HttpResponse("<!doctype html><title>Not found</title><h1>Not found</h1>", status=404)
+        api = request.path.startswith("/api/")
+        values = list(view_args) + list(view_kwargs.values())
+        if any(isinstance(v, int) and v not in DB_INT_RANGE for v in values):
+            if api:
+                return JsonResponse({"detail": "Not found."}, status=404)
+            return HttpResponse("<!doctype html><title>Not found</title><h1>Not found</h1>", status=404)
+        texts = [v for v in values if isinstance(v, str)]
+        texts += [x for key, items in request.GET.lists() for x in [key, *items]]
+        if any("\x00" in t for t in texts):
+            detail = "The URL contains a NUL character, which is not allowed."
+            if api:
+                return JsonResponse({"detail": detail}, status=400)
+            return HttpResponse(detail, status=400, content_type="text/plain")
         return None
 
 

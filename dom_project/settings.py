@@ -65,7 +65,7 @@ MIDDLEWARE = [
     # Hardening: CSP header (nonce per request), a clean 503 when the database drops, login lock-outs last.
     "csp.middleware.CSPMiddleware",
     "dom_project.security.DatabaseUnavailableMiddleware",
-    "dom_project.security.PathIdRangeMiddleware",
+    "dom_project.security.InputGuardMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

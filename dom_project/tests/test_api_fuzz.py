@@ -145,3 +145,13 @@ def test_date_filters_take_any_valid_offset(api_user, web):
     assert r.status_code == 200
     r = api.get("/api/v1/orders/", {"placed_after": "0001-01-01T00:00:00+05:00"})
     assert r.status_code == 400 and "out of range" in str(r.json())
+
+
+@pytest.mark.django_db
+def test_nul_characters_in_the_url_are_a_400_not_a_500(ops_user, client, product):
+    api = api_for(ops_user)
+    r = api.get("/api/v1/availability/", {"sku": "SKU\x00A"})
+    assert r.status_code == 400 and "NUL" in r.json()["detail"]
+    assert api.get("/api/v1/products/SKU%00A/").status_code == 400
+    client.force_login(ops_user)
+    assert client.get("/orders/", {"q": "a\x00b"}).status_code == 400
