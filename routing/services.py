@@ -386,6 +386,9 @@ def _rows_insert(*, model, rows: list[dict], now: datetime | None = None) -> lis
     signals are skipped either way, as with `bulk_create`."""
     if not rows:
         return []
+    unknown = set(rows[0]) - {f.attname for f in model._meta.concrete_fields}
+    if unknown:
+        raise ValueError(f"{model._meta.label}: unknown field(s) {', '.join(sorted(unknown))}")
     if connection.vendor != "postgresql":
         objs = model.objects.bulk_create([model(**r) for r in rows], batch_size=1000)
         return [o.pk for o in objs]
@@ -402,9 +405,6 @@ def _rows_insert(*, model, rows: list[dict], now: datetime | None = None) -> lis
         else:  # what Model.__init__ would give it: its default, "" for text, else NULL
             fixed.append((f, f.get_default()))
     keys = [f.attname for f in fields]
-    unknown = set(rows[0]) - set(keys)
-    if unknown:
-        raise ValueError(f"{meta.label}: unknown field(s) {', '.join(sorted(unknown))}")
     for i, f in enumerate(fields):
         if f.get_internal_type() == "JSONField":
             json_cols.add(i)
