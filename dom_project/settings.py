@@ -7,6 +7,7 @@ file beside manage.py); see `.env.example`. Defaults are for local development o
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -46,6 +47,9 @@ INSTALLED_APPS = [
     "fulfillment",
     "returns",
     "analytics",  # KPI rollup and dashboard figures (issue 9)
+    # Hardening: login throttling (django-axes) and the Content-Security-Policy header (django-csp).
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -58,6 +62,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Hardening: CSP header (nonce per request), a clean 503 when the database drops, login lock-outs last.
+    "csp.middleware.CSPMiddleware",
+    "dom_project.security.DatabaseUnavailableMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dom_project.urls"
@@ -74,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dom_project.roles.roles_context",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -156,6 +165,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dom_project.api.exception_handler",
+    # Webhooks and feeds are rate limited per client (dom_project.security.WebhookThrottle / FeedThrottle);
+    # the counters live in the cache (Redis in production, so every gunicorn worker shares them).
+    "DEFAULT_THROTTLE_RATES": {
+        "webhook": env("THROTTLE_WEBHOOK", default="1200/min"),
+        "feed": env("THROTTLE_FEED", default="600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DOM back-office API",
@@ -175,8 +190,9 @@ SPECTACULAR_SETTINGS = {
 Q_CLUSTER = {
     "name": "dom",
     "workers": env.int("Q_WORKERS", default=2),
-    "timeout": 600,
-    "retry": 720,
+    # Overridable so fault tests can watch a killed task come back within seconds.
+    "timeout": env.int("Q_TIMEOUT", default=600),
+    "retry": env.int("Q_RETRY", default=720),
     "max_attempts": 5,
     "queue_limit": 50,
     "bulk": 10,
@@ -184,6 +200,8 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "ack_failures": True,
     "sync": env.bool("Q_SYNC", default=False),
+    # django-q2 logs every enqueue at INFO on stdout; benchmarks quieten it.
+    "log_level": env("Q_LOG_LEVEL", default="INFO"),
 }
 if env("REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("REDIS_URL")
@@ -243,6 +261,46 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Cache: Redis when REDIS_URL is set (shared by all workers: throttles, locks), else local memory.
+if env("REDIS_URL", default=""):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Login throttling (django-axes): 5 failures for one username from one address lock that pair out for
+# 15 minutes (HTTP 429); a success resets the count. Behind a proxy set TRUSTED_PROXY_COUNT so the client
+# address is read from X-Forwarded-For (dom_project.security.client_ip).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "dom_project.security.client_ip"
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Content-Security-Policy (django-csp): only our own origin; inline <script>/<style> need the request's
+# nonce ({{ request.csp_nonce }}); no inline style attributes or event handlers anywhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SAMESITE = "Lax"
 
 LOGGING = {
     "version": 1,

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dom_project.roles import API_CLIENT, OPERATIONS, STORE_STAFF, HasRole
+from dom_project.security import FeedThrottle
 from fulfillment.documents import commercial_invoice_pdf
 from fulfillment.models import FulfillmentOrder, PurchaseOrder, Shipment
 from fulfillment.selectors import fulfillment_orders_visible_to
@@ -129,6 +130,7 @@ class FulfillmentEventApi(APIView):
 
     permission_classes = [HasRole]
     allowed_roles = ROLES
+    throttle_classes = [FeedThrottle]
 
     class FulfillmentEventInputSerializer(serializers.Serializer):
         event_id = serializers.CharField(max_length=100)
@@ -187,6 +189,7 @@ class PurchaseOrderShipmentApi(APIView):
 
     permission_classes = [HasRole]
     allowed_roles = (OPERATIONS, API_CLIENT)
+    throttle_classes = [FeedThrottle]
 
     class PurchaseOrderShipmentInputSerializer(serializers.Serializer):
         tracking_number = serializers.CharField(max_length=80)
@@ -215,6 +218,7 @@ class PurchaseOrderCsvApi(APIView):
 
     permission_classes = [HasRole]
     allowed_roles = (OPERATIONS, API_CLIENT)
+    throttle_classes = [FeedThrottle]
     parser_classes = [CsvTextParser, MultiPartParser]
 
     @extend_schema(request={"text/csv": str}, responses=ShipmentOutSerializer(many=True))

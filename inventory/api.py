@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dom_project.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
+from dom_project.security import FeedThrottle
 from inventory.models import HandlingClass, Location, Product, Reservation
 from inventory.selectors import METHODS, UnknownSkus, availability_by_sku, pickup_stores_near
 from inventory.services import InsufficientStock, ReserveLine, reservation_release, stock_reserve
@@ -410,6 +411,7 @@ class WmsEventsPushApi(APIView):
 
     authentication_classes: list = []
     permission_classes: list = []
+    throttle_classes = [FeedThrottle]
 
     class WmsEventsInput(serializers.Serializer):
         events = WmsEventIn(many=True)

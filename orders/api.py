@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dom_project.roles import API_CLIENT, OPERATIONS, HasRole
+from dom_project.security import WebhookThrottle
 from orders.csv_orders import CsvOrderErrors
 from orders.inputs import CustomerIn, LineIn, OrderIn
 from orders.models import Channel, Order, OrderHold
@@ -212,7 +214,8 @@ class OrderListIngestApi(generics.GenericAPIView):
         class OrderLineIn(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
             quantity = serializers.IntegerField(min_value=1, max_value=100000)
-            unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+            # Decimal defaults: DRF does not convert a default, and intake checks for a Decimal.
+            unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
             name = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
         channel = serializers.CharField(required=False, allow_blank=True)
@@ -226,8 +229,8 @@ class OrderListIngestApi(generics.GenericAPIView):
         service_level = serializers.ChoiceField(choices=Order.ServiceLevel.choices, default="standard")
         payment_status = serializers.ChoiceField(choices=Order.PaymentStatus.choices, default="pending")
         currency = serializers.CharField(min_length=3, max_length=3, default="USD")
-        shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
-        tax_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+        shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
+        tax_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
         total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
         lines = OrderLineIn(many=True, allow_empty=False, max_length=500)
 
@@ -389,6 +392,7 @@ class ShopifyOrderCreateWebhookApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [WebhookThrottle]
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,

@@ -46,6 +46,7 @@ class RuleSetVersionAdmin(admin.ModelAdmin):
         for version in queryset:
             try:
                 ruleset_version_publish(version=version, actor=request.user)
+                self.log_change(request, version, "Published.")  # audit: who published what, when
                 self.message_user(request, f"Published {version}.")
             except ValidationError as exc:
                 self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
@@ -54,6 +55,7 @@ class RuleSetVersionAdmin(admin.ModelAdmin):
     def copy_as_draft(self, request, queryset):
         for version in queryset:
             draft = ruleset_version_draft(version=version, actor=request.user)
+            self.log_addition(request, draft, f"Copied from {version} as a draft.")  # audit
             self.message_user(request, f"Created draft {draft}.")
 
 

@@ -33,7 +33,8 @@ def test_dashboard_and_drilldown(page, web, marketplace, product, product_b, dc,
     card.locator(".figure", has_text="8.0 h").wait_for()
     assert "p90 70.0 h" in card.inner_text()
     # Chart.js (served from static) drew each trend after the htmx swap.
-    page.wait_for_function("document.querySelectorAll('canvas.trend[data-drawn=\"1\"]').length >= 10")
+    # (a selector wait, not wait_for_function: string predicates are eval'd, which the CSP forbids)
+    page.wait_for_selector('canvas.trend[data-drawn="1"] >> nth=9', state="attached")
     assert page.locator("#by-channel tr[data-channel=web]").is_visible()
     assert page.locator("section.kpi[data-kpi=inventory_accuracy]", has_text="No cycle counts yet").is_visible()
 

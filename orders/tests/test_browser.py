@@ -1,6 +1,7 @@
 """An Operations user in a real browser: find an order, release its hold, cancel another order."""
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import browser_login, make_user
 from dom_project import roles
@@ -28,7 +29,8 @@ def test_operations_finds_an_order_releases_a_hold_and_cancels_an_order(page, we
     page.wait_for_load_state("load")  # htmx is loaded (deferred) and bound to the search box
     page.fill("#id_q", "held@example")
     # htmx replaces the results as the user types: only the matching order stays.
-    page.wait_for_function("document.querySelectorAll('#results tr[data-order]').length === 1")
+    # (a locator assertion, not wait_for_function: string predicates are eval'd, which the CSP forbids)
+    expect(page.locator("#results tr[data-order]")).to_have_count(1)
     page.click(f"#results >> text={held.number}")
     page.wait_for_url(f"**/orders/{held.pk}/")
     assert page.locator("#order-status").inner_text() == "On hold"

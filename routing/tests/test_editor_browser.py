@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from conftest import browser_login
 from inventory.models import LocationGroup
@@ -18,7 +19,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def settle(page) -> None:
     """Wait until htmx has no request in flight and has swapped and settled the answer."""
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+    # Locator assertions, not wait_for_function: string predicates are eval'd, which the CSP forbids.
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
 
 
 def new_rule_id(draft) -> int:
@@ -78,10 +80,8 @@ def test_merchandiser_drafts_lints_simulates_diffs_publishes_and_rolls_back(
     page.mouse.down()
     page.mouse.move(top["x"] + 20, top["y"] + 5, steps=20)
     page.mouse.up()
-    page.wait_for_function(
-        "document.querySelector('.rule-list li .seq').textContent.trim() === '1' && "
-        "document.querySelector('.rule-list li h3').textContent.includes('pop-up')"
-    )
+    expect(page.locator(".rule-list li .seq").first).to_have_text("1")
+    expect(page.locator(".rule-list li h3").first).to_contain_text("pop-up")
     assert [r.name for r in draft.rules.order_by("priority")][0] == "Web from pop-up stores"
 
     # Simulate the past orders: the draft backorders every web order.
@@ -94,7 +94,7 @@ def test_merchandiser_drafts_lints_simulates_diffs_publishes_and_rolls_back(
     assert page.inner_text("#changed-heading") == "Orders whose plan changed: 3"
     totals = page.inner_text("#totals")
     assert "Backordered orders\t0\t3" in totals
-    page.wait_for_function("document.body.dataset.chartsReady === '1'")  # Chart.js from static files drew
+    page.wait_for_selector("body[data-charts-ready='1']", state="attached")  # Chart.js from static files drew
     page.locator(".changed-order summary").first.click()
     assert page.locator(".changed-order .routing-decision").count() >= 2
     sim = Simulation.objects.get()

@@ -1,0 +1,316 @@
+"""`bench load`: the whole system under a peak — gunicorn (4 workers) and a real django-q2 cluster on
+PostgreSQL, driven from 127.0.0.1 by 32 concurrent clients that post orders (some of them twice, some of those
+at the same moment) and read availability for a fixed time with a request cap. Then it checks the invariants
+a peak must not break: every accepted order stored exactly once, nothing oversold, ledger equal to levels.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlencode, urlparse
+
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.models import F, Q
+
+from dom_project.benchtools import BASE_DIR, database_url, gunicorn_server, ms, percentile
+
+# Real (ZIP, state, city) triples so every order passes the address check.
+DESTINATIONS = [
+    ("10001", "NY", "New York"),
+    ("60601", "IL", "Chicago"),
+    ("94103", "CA", "San Francisco"),
+    ("98101", "WA", "Seattle"),
+    ("33101", "FL", "Miami"),
+    ("02108", "MA", "Boston"),
+    ("80202", "CO", "Denver"),
+    ("30303", "GA", "Atlanta"),
+]
+DCS = [("LOAD-DC-NJ", "08817"), ("LOAD-DC-GA", "30336"), ("LOAD-DC-TX", "75261")]
+N_SKUS = 200
+UNITS_PER_SKU_PER_DC = 40  # popular SKUs sell out during the run: the oversell check has teeth
+DUPLICATE_SHARE = 0.10
+READ_SHARE = 0.30
+
+
+def _setup(*, run: str, log):
+    """A channel with an API client, three DCs and this run's SKUs with stock (through inventory.services)."""
+    from django.contrib.auth.models import Group, User
+    from rest_framework.authtoken.models import Token
+
+    from inventory.models import Location, Product
+    from inventory.services import StockChange, stock_apply_changes
+    from orders.models import ApiClient, Channel
+
+    channel, _ = Channel.objects.get_or_create(code="bench-load", defaults={"name": "Load bench", "kind": "web"})
+    user, _ = User.objects.get_or_create(username="bench-load-api")
+    user.groups.add(Group.objects.get(name="API client"))
+    ApiClient.objects.get_or_create(user=user, defaults={"channel": channel})
+    token, _ = Token.objects.get_or_create(user=user)
+    dcs = []
+    for code, zip_code in DCS:
+        loc, _ = Location.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": f"Load bench {code[-2:]}",
+                "kind": "warehouse",
+                "postal_code": zip_code,
+                "can_ship": True,
+                "handling_classes": ["ambient"],
+                "daily_capacity": 1_000_000,
+            },
+        )
+        dcs.append(loc)
+    products = Product.objects.bulk_create(
+        [Product(sku=f"LOAD-{run}-{i:03d}", name=f"Load item {i}", weight_grams=500) for i in range(N_SKUS)]
+    )
+    stock_apply_changes(
+        changes=[
+            StockChange(product_id=p.pk, location_id=loc.pk, delta_on_hand=UNITS_PER_SKU_PER_DC)
+            for p in products
+            for loc in dcs
+        ],
+        reason="receive",
+        reference=f"bench-load:{run}",
+    )
+    log(f"set up {N_SKUS} SKUs x {len(dcs)} DCs")
+    return channel, token.key, [p.sku for p in products]
+
+
+def _payload(rng: random.Random, *, run: str, n: int, skus: list[str], weights: list[float]) -> dict:
+    zip_code, state, city = rng.choice(DESTINATIONS)
+    n_lines = rng.choices([1, 2, 3], weights=[65, 25, 10])[0]
+    chosen = list(dict.fromkeys(rng.choices(skus, weights=weights, k=n_lines)))
+    return {
+        "external_id": f"LD-{run}-{n:06d}",
+        "placed_at": "2026-03-02T14:00:00Z",
+        "customer": {"email": f"c{n}.{run}@load.test", "name": f"Customer {n}"},
+        "shipping_address": {
+            "name": f"Customer {n}",
+            "line1": f"{n} Load Street",
+            "city": city,
+            "region": state,
+            "postal_code": zip_code,
+            "country": "US",
+        },
+        "fulfillment_method": "ship",
+        "service_level": "standard",
+        "payment_status": "authorized",
+        "currency": "USD",
+        "lines": [
+            {"sku": s, "quantity": rng.choices([1, 2], weights=[85, 15])[0], "unit_price": "19.99"} for s in chosen
+        ],
+    }
+
+
+class _Cluster:
+    """A real `manage.py qcluster` on the bench database (production settings, ORM broker)."""
+
+    def __init__(self, *, workers: int, secret_key: str):
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "dom_project.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": secret_key,  # tasks are signed: web and cluster must share the key
+            "DATABASE_URL": database_url(),
+            "Q_WORKERS": str(workers),
+            "Q_SYNC": "0",
+            "LOG_LEVEL": "WARNING",
+            "Q_LOG_LEVEL": "WARNING",
+        }
+        env.pop("REDIS_URL", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def bench_load(*, log, seconds: float = 30.0, threads: int = 32, orders: int = 50_000, **_) -> dict:
+    """`orders` caps the total number of requests; `seconds` bounds the run; `threads` clients."""
+    from inventory.models import StockLevel
+    from inventory.selectors import stock_ledger_mismatches
+    from orders.models import Order
+
+    if connection.vendor != "postgresql":
+        raise CommandError("bench load runs on PostgreSQL: set DATABASE_URL=postgres://… (and migrate it).")
+    run = f"{int(time.time())}"
+    channel, token, skus = _setup(run=run, log=log)
+    weights = [1.0 / (i + 1) ** 1.1 for i in range(len(skus))]  # Zipf: a few SKUs are hot
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+
+    lock = threading.Lock()
+    counter = iter(range(10**9))
+    posted: list[dict] = []  # payloads sent at least once, for duplicates
+    accepted: dict[str, set[int]] = {}  # external_id -> order ids the API answered with
+    stats = {"post": [], "read": [], "status": {}, "errors": [], "duplicates_sent": 0, "requests": 0}
+    stop_at = [0.0]
+
+    def take_slot() -> bool:
+        with lock:
+            if stats["requests"] >= orders or time.perf_counter() >= stop_at[0]:
+                return False
+            stats["requests"] += 1
+            return True
+
+    def client(base: str, seed: int) -> None:
+        rng = random.Random(seed)
+        host = urlparse(base)
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+        try:
+            while take_slot():
+                if rng.random() < READ_SHARE:
+                    kind, method = "read", "GET"
+                    sample = list(dict.fromkeys(rng.choices(skus, weights=weights, k=5)))
+                    path = "/api/v1/availability/?" + urlencode([("sku", s) for s in sample])
+                    body = None
+                else:
+                    kind, method, path = "post", "POST", "/api/v1/orders/"
+                    with lock:
+                        dup = posted and rng.random() < DUPLICATE_SHARE
+                        if dup:
+                            # Often the most recent ones: the original may still be in flight.
+                            payload = posted[-rng.randint(1, min(len(posted), 20))]
+                            stats["duplicates_sent"] += 1
+                        else:
+                            payload = _payload(rng, run=run, n=next(counter), skus=skus, weights=weights)
+                            posted.append(payload)
+                    body = json.dumps(payload)
+                t = time.perf_counter()
+                try:
+                    conn.request(method, path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                except (OSError, http.client.HTTPException) as exc:
+                    with lock:
+                        stats["errors"].append(f"{method} {path}: {exc!r}")
+                    conn.close()
+                    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+                    continue
+                elapsed = time.perf_counter() - t
+                ok = resp.status == 200 if kind == "read" else resp.status in (200, 201)
+                with lock:
+                    stats[kind].append(elapsed)
+                    key = f"{method} {resp.status}"
+                    stats["status"][key] = stats["status"].get(key, 0) + 1
+                    if not ok:
+                        stats["errors"].append(f"{method} {path} -> {resp.status}: {data[:200]!r}")
+                    elif kind == "post":
+                        answer = json.loads(data)
+                        accepted.setdefault(payload["external_id"], set()).add(answer["id"])
+        finally:
+            conn.close()
+
+    secret_key = secrets.token_urlsafe(50)
+    cluster = _Cluster(workers=2, secret_key=secret_key)
+    try:
+        # 4 workers x 8 threads: all 32 clients are served at once.
+        with gunicorn_server(
+            workers=4, threads=8, extra_env={"SECRET_KEY": secret_key, "LOG_LEVEL": "WARNING", "Q_LOG_LEVEL": "WARNING"}
+        ) as base:
+
+            def drive(duration: float, seed: int) -> float:
+                stop_at[0] = time.perf_counter() + duration
+                t0 = time.perf_counter()
+                pool = [threading.Thread(target=client, args=(base, seed + i)) for i in range(threads)]
+                for w in pool:
+                    w.start()
+                for w in pool:
+                    w.join()
+                return time.perf_counter() - t0
+
+            # Warm every gunicorn worker (imports, ZIP tables, connections) with the full client pool first.
+            drive(4.0, 0)
+            warm_requests = stats["requests"]
+            for k in ("post", "read"):
+                stats[k].clear()
+            stats["status"].clear()
+            log(f"driving {threads} clients for {seconds:.0f} s (cap {orders} requests)…")
+            elapsed = drive(seconds, 1000)
+        log("waiting for the cluster to route every accepted order…")
+        t1 = time.perf_counter()
+        mine = Order.objects.filter(channel=channel, external_id__startswith=f"LD-{run}-")
+        deadline = time.monotonic() + 300
+        while mine.filter(status__in=["created", "validated"]).exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        drain = time.perf_counter() - t1
+    finally:
+        cluster.stop()
+
+    # --- The invariants -----------------------------------------------------------------------------------
+    stored = {}
+    for ext, pk in mine.values_list("external_id", "pk"):
+        stored.setdefault(ext, []).append(pk)
+    twice = [ext for ext, pks in stored.items() if len(pks) > 1]
+    missing = [ext for ext in accepted if ext not in stored]
+    answered_other = [ext for ext, ids in accepted.items() if ext in stored and ids != set(stored[ext])]
+    oversold = StockLevel.objects.filter(reserved__gt=F("on_hand")).count()
+    negative = StockLevel.objects.filter(Q(on_hand__lt=0) | Q(reserved__lt=0)).count()
+    mismatches = stock_ledger_mismatches(limit=1000)
+    by_status = {}
+    for s in mine.values_list("status", flat=True):
+        by_status[s] = by_status.get(s, 0) + 1
+    new_orders = len(accepted)
+    post_lat, read_lat = sorted(stats["post"]), sorted(stats["read"])
+    all_lat = sorted(post_lat + read_lat)
+    result = {
+        "database": connection.vendor,
+        "server": "gunicorn 4 workers x 8 threads + qcluster (2 workers, ORM broker)",
+        "clients": threads,
+        "seconds": round(elapsed, 2),
+        "request_cap": orders,
+        "requests": stats["requests"] - warm_requests,
+        "requests_per_s": round((stats["requests"] - warm_requests) / elapsed, 1),
+        "orders_created": stats["status"].get("POST 201", 0),
+        "orders_per_s": round(stats["status"].get("POST 201", 0) / elapsed, 1),
+        "orders_accepted_incl_warmup": new_orders,
+        "duplicate_posts": stats["duplicates_sent"],
+        "availability_reads": len(read_lat),
+        "latency_p50_ms": ms(percentile(all_lat, 0.5)),
+        "latency_p99_ms": ms(percentile(all_lat, 0.99)),
+        "order_post_p50_ms": ms(percentile(post_lat, 0.5)),
+        "order_post_p99_ms": ms(percentile(post_lat, 0.99)),
+        "availability_p50_ms": ms(percentile(read_lat, 0.5)),
+        "availability_p99_ms": ms(percentile(read_lat, 0.99)),
+        "responses": dict(sorted(stats["status"].items())),
+        "errors": len(stats["errors"]),
+        "error_samples": stats["errors"][:5],
+        "routing_drain_s": round(drain, 2),
+        "order_status": dict(sorted(by_status.items())),
+        "check_every_accepted_order_once": not twice and not missing and not answered_other,
+        "stored_twice": len(twice),
+        "accepted_but_missing": len(missing),
+        "duplicate_answered_other_order": len(answered_other),
+        "stored_not_acknowledged": len([e for e in stored if e not in accepted]),
+        "check_nothing_oversold": oversold == 0 and negative == 0,
+        "levels_reserved_above_on_hand": oversold,
+        "levels_negative": negative,
+        "check_ledger_equals_levels": not mismatches,
+        "ledger_mismatches": len(mismatches),
+        "check_all_routed": not by_status.get("created") and not by_status.get("validated"),
+    }
+    return result
+
+
+BENCHMARKS = {"load": bench_load}
