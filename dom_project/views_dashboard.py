@@ -2,6 +2,7 @@
 drill-down to the orders behind a figure, CSV of every table. Thin: analytics.selectors computes."""
 
 import csv
+from datetime import timedelta
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -9,12 +10,14 @@ from django.utils import timezone
 
 from analytics.registry import DURATION, RATE, kpi_get
 from analytics.selectors import PERIODS, dashboard_read, dashboard_tables, kpi_drilldown, period_parse
+from analytics.services import day_start
 from dom_project.roles import OPERATIONS, role_required
 from dom_project.templatetags.kpis import kpi_number
 from inventory.models import Location
 from orders.models import Channel
+from returns.kpis import return_rate_by_reason
 
-TABLES = ("kpis", "trend", "channels", "locations")
+TABLES = ("kpis", "trend", "channels", "locations", "return_reasons")
 
 
 def _period(request):
@@ -44,6 +47,7 @@ def dashboard_view(request):
     }
     context = {
         "board": board,
+        "return_reasons": _return_reasons(period),
         "tables": dashboard_tables(board=board),
         "chart": chart,
         "error": error,
@@ -53,6 +57,10 @@ def dashboard_view(request):
     }
     template = "dashboard/index.html#body" if request.htmx else "dashboard/index.html"
     return render(request, template, context)
+
+
+def _return_reasons(period):
+    return return_rate_by_reason(start=day_start(period.first), end=day_start(period.last + timedelta(days=1)))
 
 
 def _csv(filename: str, header: list[str], rows) -> HttpResponse:
@@ -100,6 +108,12 @@ def dashboard_export_view(request, table: str):
             name,
             ["kpi", "from", "value"],
             ([r.kpi.code, d.isoformat(), "" if v is None else f"{v:.4f}"] for r in board.rows for d, v in r.trend),
+        )
+    if table == "return_reasons":
+        return _csv(
+            name,
+            ["reason", "label", "units_returned", "rate_pct"],
+            ([r.reason, r.label, r.units, "" if r.rate_pct is None else r.rate_pct] for r in _return_reasons(period)),
         )
     tables = dashboard_tables(board=board)
     if table == "channels":

@@ -16,7 +16,7 @@ from inventory.models import HandlingClass, Location, Product, Reservation
 from inventory.selectors import METHODS, UnknownSkus, availability_by_sku, pickup_stores_near
 from inventory.services import InsufficientStock, ReserveLine, reservation_release, stock_reserve
 from orders.models import Channel
-from orders.selectors import channel_for_client
+from orders.selectors import channel_for_client, channel_resolve
 
 MASTER_DATA_WRITERS = (INVENTORY_MANAGER, API_CLIENT)
 READERS = STAFF_ROLES + (API_CLIENT,)
@@ -139,20 +139,7 @@ class ProductDetailApi(generics.RetrieveUpdateAPIView):
 
 
 def _resolve_channel(request, code: str | None) -> Channel | None:
-    """The channel a request acts for. An API client is bound to its own channel."""
-    bound = channel_for_client(user=request.user)
-    if bound is not None:
-        if code and code != bound.code:
-            raise serializers.ValidationError(
-                {"channel": [f"This API client may only act for channel {bound.code!r}."]}
-            )
-        return bound
-    if not code:
-        return None
-    channel = Channel.objects.filter(code=code, is_active=True).first()
-    if channel is None:
-        raise serializers.ValidationError({"channel": [f"Unknown or inactive channel {code!r}."]})
-    return channel
+    return channel_resolve(user=request.user, code=code)
 
 
 class AvailabilityApi(APIView):

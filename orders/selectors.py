@@ -91,3 +91,21 @@ def order_ids_awaiting_routing(*, limit: int = 1000) -> list[int]:
         .order_by("-priority", "placed_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def channel_resolve(*, user, code: str | None) -> Channel | None:
+    """The channel a request acts for: an API client is bound to its own channel (naming another is an
+    error); back-office users may name any active channel, or none."""
+    from django.core.exceptions import ValidationError
+
+    bound = channel_for_client(user=user)
+    if bound is not None:
+        if code and code != bound.code:
+            raise ValidationError({"channel": [f"This API client may only act for channel {bound.code!r}."]})
+        return bound
+    if not code:
+        return None
+    channel = Channel.objects.filter(code=code, is_active=True).first()
+    if channel is None:
+        raise ValidationError({"channel": [f"Unknown or inactive channel {code!r}."]})
+    return channel

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from dom_project.roles import API_CLIENT, OPERATIONS, STAFF_ROLES, HasRole, user_has_role
 from orders.models import Channel, Order
-from orders.selectors import channel_for_client
+from orders.selectors import channel_for_client, channel_resolve
 from routing.models import RoutingDecision
 from routing.selectors import PromiseError, decision_explain, promise_for
 
@@ -86,17 +86,4 @@ class PromiseApi(APIView):
 
 
 def _resolve_channel(request, code: str | None) -> Channel | None:
-    """An API client acts for its own channel; staff may name any active channel."""
-    bound = channel_for_client(user=request.user)
-    if bound is not None:
-        if code and code != bound.code:
-            raise serializers.ValidationError(
-                {"channel": [f"This API client may only act for channel {bound.code!r}."]}
-            )
-        return bound
-    if not code:
-        return None
-    channel = Channel.objects.filter(code=code, is_active=True).first()
-    if channel is None:
-        raise serializers.ValidationError({"channel": [f"Unknown or inactive channel {code!r}."]})
-    return channel
+    return channel_resolve(user=request.user, code=code)

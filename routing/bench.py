@@ -197,7 +197,7 @@ def bench_routing(*, log, orders: int = 10000, scale: str = "large", oracle: boo
     ours: dict[int, object] = {}
     connection.ensure_connection()
     t0 = time.perf_counter()
-    result = orders_route_pending(batch=500, now=start, observer=lambda d: ours.__setitem__(d.order_id, d))
+    result = orders_route_pending(batch=1000, now=start, observer=lambda d: ours.__setitem__(d.order_id, d))
     elapsed = time.perf_counter() - t0
     log(f"ours: {result.orders} orders in {elapsed:.1f}s ({result.orders / elapsed:.0f}/s)")
     compute = [d.compute_ms for d in ours.values()]

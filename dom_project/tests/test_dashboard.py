@@ -96,6 +96,9 @@ def test_csv_export_of_every_table(client, ops_user, history):
     assert [r[0] for r in channels[1:]] == ["mkt", "web"]
     locations = rows_of(client.get(reverse("dashboard:export", args=["locations"]), PERIOD))
     assert [r[0] for r in locations[1:]] == ["DC-EAST", "STORE-0001"]
+    reasons = rows_of(client.get(reverse("dashboard:export", args=["return_reasons"]), PERIOD))
+    assert reasons[0] == ["reason", "label", "units_returned", "rate_pct"]
+    assert {r[0] for r in reasons[1:]} >= {"defective", "wrong_item", "size_fit"}
     assert client.get(reverse("dashboard:export", args=["nope"])).status_code == 404
 
 

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from inventory.models import Product
 
-SHOPIFY_FIXTURE = Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "shopify" / "order.json"
+# A copy of shared/fixtures/shopify/order.json kept in the repository (see fixtures/README.md).
+SHOPIFY_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "shopify_order.json"
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ def order_payload(**overrides) -> dict:
 def shopify_order() -> dict:
     """The inner order object of the real Shopify fixture (what an orders/create webhook delivers)."""
     if not SHOPIFY_FIXTURE.exists():
-        pytest.fail(f"The Shopify fixture is missing at {SHOPIFY_FIXTURE} (shared/ must sit beside the project).")
+        pytest.fail(f"The Shopify fixture is missing at {SHOPIFY_FIXTURE} (see orders/tests/fixtures/README.md).")
     return copy.deepcopy(json.loads(SHOPIFY_FIXTURE.read_text())["order"])
 
 
