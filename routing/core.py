@@ -601,41 +601,34 @@ def order_decide(
     plan = optimize(problem=built.problem)
     elapsed = _time.perf_counter() - t0
     wanted = sum(built.quantities)
-    if method == "same_day" and _placed(plan) < wanted:
+
+    def attempt(alt_service: str, alt_method: str):
+        """Build and solve the same order for another service or method; returns (built, plan, seconds)."""
         alt = _build(
             order=order,
             static=static,
             state=state,
             ctx=ctx,
-            service=service,
-            method="ship",
+            service=alt_service,
+            method=alt_method,
             exclude_ids=excl,
             exclude_reason=exclude_reason,
             prune=prune,
             policy_mode=policy_mode,
         )
-        t0 = _time.perf_counter()
+        start = _time.perf_counter()
         alt_plan = optimize(problem=alt.problem)
-        elapsed += _time.perf_counter() - t0
+        return alt, alt_plan, _time.perf_counter() - start
+
+    if method == "same_day" and _placed(plan) < wanted:
+        alt, alt_plan, seconds = attempt(service, "ship")
+        elapsed += seconds
         if _placed(alt_plan) > _placed(plan):
             notes.append(f"same-day not available for every unit: shipped {service} instead")
             built, plan, method = alt, alt_plan, "ship"
     if service == "express" and method != "pickup" and _placed(plan) < wanted:
-        alt = _build(
-            order=order,
-            static=static,
-            state=state,
-            ctx=ctx,
-            service="overnight",
-            method=method,
-            exclude_ids=excl,
-            exclude_reason=exclude_reason,
-            prune=prune,
-            policy_mode=policy_mode,
-        )
-        t0 = _time.perf_counter()
-        alt_plan = optimize(problem=alt.problem)
-        elapsed += _time.perf_counter() - t0
+        alt, alt_plan, seconds = attempt("overnight", method)
+        elapsed += seconds
         if _placed(alt_plan) > _placed(plan):
             notes.append("express cannot be kept by ground from the locations holding stock: upgraded to overnight")
             built, plan, service = alt, alt_plan, "overnight"
