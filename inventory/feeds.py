@@ -24,9 +24,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -87,73 +85,139 @@ def wms_push_authenticate(*, feed: WmsFeed, body: bytes, authorization: str, sig
 
 # --- JSON events ---------------------------------------------------------------------------------------
 
-
-@dataclass(slots=True)
-class _Event:
-    id: str
-    sequence: int
-    product_id: int
-    location_id: int
-    type: str
-    quantity: int
-    at: datetime | None
-
-    @property
-    def signed(self) -> int:
-        if self.type == "receive":
-            return abs(self.quantity)
-        if self.type == "ship":
-            return -abs(self.quantity)
-        return self.quantity
+# One staged row per valid event; `n` is the event's position in the document (1-based).
+_EVENT_COLUMNS = ["n", "event_id", "sequence", "product_id", "location_id", "type", "quantity", "at"]
+MAX_SEQUENCE = 2**63 - 1  # bigint
+MAX_QUANTITY = 10**9
+_UNSEEN = object()
 
 
-def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[_Event], list[RowError]]:
+def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, object, str]]:
+    """Everything wrong with one event, by field (the careful check, for events the quick one refused)."""
+    if not isinstance(e, dict):
+        return [("", e, "not an object")]
+    problems = []
+    eid, seq, sku, loc = e.get("id"), e.get("sequence"), e.get("sku"), e.get("location")
+    typ, qty, at = e.get("type"), e.get("quantity"), e.get("at")
+    if not isinstance(eid, str | int) or isinstance(eid, bool) or not str(eid) or len(str(eid)) > 100:
+        problems.append(("id", eid, "missing or longer than 100 characters"))
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQUENCE:
+        problems.append(("sequence", seq, "must be a whole number ≥ 1"))
+    if not isinstance(sku, str) or sku not in products:
+        problems.append(("sku", sku, "unknown SKU" if sku else "missing SKU"))
+    if location_id(loc) is None:
+        problems.append(("location", loc, "unknown location" if loc else "missing location"))
+    if typ not in EVENT_TYPES:
+        problems.append(("type", typ, f"must be one of {', '.join(sorted(EVENT_TYPES))}"))
+    if not isinstance(qty, int) or isinstance(qty, bool) or abs(qty) > MAX_QUANTITY:
+        problems.append(("quantity", qty, "must be a whole number"))
+    elif typ in ("set", "receive", "ship") and qty < 0:
+        problems.append(("quantity", qty, f"must be 0 or more for {typ}"))
+    if at is not None and when(at) is None:
+        problems.append(("at", at, "not an ISO 8601 date-time"))
+    return problems
+
+
+def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError], int]:
+    """Check every event in Python (types, known SKU and location through the feed's map, date) and
+    return (staging rows of the valid events, errors naming event and field, repeats of an id within the
+    document). Most events pass a quick check; only the others take the careful one that names problems."""
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise FileRejected('Expected a JSON object {"events": [...]}.', [RowError(0, "events", "", "missing list")])
     raw = payload["events"]
-    skus = {e.get("sku") for e in raw if isinstance(e, dict) and isinstance(e.get("sku"), str)}
+    skus = list({e.get("sku") for e in raw if type(e) is dict and type(e.get("sku")) is str})
     products: dict[str, int] = {}
-    sku_list = list(skus)
-    for i in range(0, len(sku_list), CHUNK):
-        products.update(Product.objects.filter(sku__in=sku_list[i : i + CHUNK]).values_list("sku", "id"))
-    locations = dict(Location.objects.values_list("code", "id"))
+    for i in range(0, len(skus), CHUNK):
+        products.update(Product.objects.filter(sku__in=skus[i : i + CHUNK]).values_list("sku", "id"))
+    codes = dict(Location.objects.values_list("code", "id"))
     mapping = feed.location_map or {}
-    events, errors = [], []
+    located: dict[str, int | None] = {}
+    adapt = None if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value
+    dates: dict[str, object] = {}
+
+    def location_id(loc) -> int | None:
+        if type(loc) is not str:
+            return None
+        lid = located.get(loc, _UNSEEN)
+        if lid is _UNSEEN:
+            code = mapping.get(loc, loc)
+            lid = located[loc] = codes.get(code) if isinstance(code, str) else None
+        return lid
+
+    def when(at):
+        """The stored value of an `at` text (None when it is not a date-time), parsed once per distinct text."""
+        if type(at) is not str:
+            return None
+        value = dates.get(at, _UNSEEN)
+        if value is _UNSEEN:
+            try:
+                value = parse_datetime(at)
+            except ValueError:  # well-formed but out of range (month 13)
+                value = None
+            if value is not None:
+                if timezone.is_naive(value):
+                    value = timezone.make_aware(value, UTC)
+                value = adapt(value) if adapt else value
+            dates[at] = value
+        return value
+
+    rows: list[tuple] = []
+    errors: list[RowError] = []
+    seen: set[str] = set()
+    repeats = 0
     for n, e in enumerate(raw, start=1):
-        problems = []
-        if not isinstance(e, dict):
-            errors.append(RowError(n, "", str(e)[:100], "not an object"))
-            continue
-        eid, seq, sku, loc = e.get("id"), e.get("sequence"), e.get("sku"), e.get("location")
-        typ, qty, at = e.get("type"), e.get("quantity"), e.get("at")
-        if not isinstance(eid, str | int) or isinstance(eid, bool) or not str(eid) or len(str(eid)) > 100:
-            problems.append(("id", eid, "missing or longer than 100 characters"))
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            problems.append(("sequence", seq, "must be a whole number ≥ 1"))
-        if sku not in products:
-            problems.append(("sku", sku, "unknown SKU" if sku else "missing SKU"))
-        code = mapping.get(loc, loc) if isinstance(loc, str) else None
-        if code not in locations:
-            problems.append(("location", loc, "unknown location" if loc else "missing location"))
-        if typ not in EVENT_TYPES:
-            problems.append(("type", typ, f"must be one of {', '.join(sorted(EVENT_TYPES))}"))
-        if not isinstance(qty, int) or isinstance(qty, bool) or abs(qty) > 10**9:
-            problems.append(("quantity", qty, "must be a whole number"))
-        elif typ in ("set", "receive", "ship") and qty < 0:
-            problems.append(("quantity", qty, f"must be 0 or more for {typ}"))
-        when = parse_datetime(at) if isinstance(at, str) else None
-        if at is not None and when is None:
-            problems.append(("at", at, "not an ISO 8601 date-time"))
-        if when is not None and timezone.is_naive(when):
-            when = timezone.make_aware(when, timezone.utc)
+        if type(e) is dict:
+            eid, seq, typ, qty, at = e.get("id"), e.get("sequence"), e.get("type"), e.get("quantity"), e.get("at")
+            sku = e.get("sku")
+            pid = products.get(sku) if type(sku) is str else None
+            lid = location_id(e.get("location"))
+            at_value = None if at is None else when(at)
+            if (
+                type(eid) is str
+                and 0 < len(eid) <= 100
+                and type(seq) is int
+                and 1 <= seq <= MAX_SEQUENCE
+                and pid is not None
+                and lid is not None
+                and type(qty) is int
+                and (0 <= qty <= MAX_QUANTITY or (typ == "adjust" and -MAX_QUANTITY <= qty))
+                and typ in EVENT_TYPES
+                and (at is None or at_value is not None)
+            ):
+                if eid in seen:
+                    repeats += 1
+                    continue
+                seen.add(eid)
+                rows.append((n, eid, seq, pid, lid, typ, qty, at_value))
+                continue
+        problems = _event_problems(e, products=products, location_id=location_id, when=when)
         if problems:
             errors.extend(RowError(n, col, "" if v is None else str(v)[:100], why) for col, v, why in problems)
             continue
-        events.append(_Event(str(eid), seq, products[sku], locations[code], typ, qty, when))
-    return events, errors
+        # Valid after all (an integer id, say): stage it like the others.
+        eid = str(e["id"])
+        if eid in seen:
+            repeats += 1
+            continue
+        seen.add(eid)
+        at = e.get("at")
+        rows.append(
+            (
+                n,
+                eid,
+                e["sequence"],
+                products[e["sku"]],
+                location_id(e["location"]),
+                e["type"],
+                e["quantity"],
+                None if at is None else when(at),
+            )
+        )
+    return rows, errors, repeats
 
 
 def _gaps(previous_high: int, sequences: list[int]) -> list[list[int]]:
+    """Missing ranges [from, to] between the feed's previous highest sequence and the sorted new ones."""
     gaps, expect = [], previous_high + 1
     for s in sequences:
         if s > expect:
@@ -165,164 +229,33 @@ def _gaps(previous_high: int, sequences: list[int]) -> list[list[int]]:
 def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: str = "") -> FeedRun:
     """Apply a batch of JSON events from a feed in one transaction and return its FeedRun.
 
-    Invalid events are rejected one by one (listed on the run, nothing of them applied); valid ones are
-    de-duplicated by id, ordered by sequence per product × location and merged set-based.
+    Invalid events are rejected one by one (listed on the run, nothing of them applied). The valid ones are
+    staged in one statement (COPY on PostgreSQL) and everything else is set-based SQL, the same on
+    PostgreSQL and SQLite: duplicates by id, stale and superseded events per product × location (a window
+    over the key's events and its cursor), one merge into stock and the ledger, the events and cursors.
     """
     started = timezone.now()
     feed = WmsFeed.objects.get(pk=feed_id)
     try:
-        events, errors = _parse_events(feed=feed, payload=payload)
+        rows, errors, repeats = _parse_events(feed=feed, payload=payload)
     except FileRejected as exc:
         return _run_failed(feed, FeedRun.Status.REJECTED, source, checksum, exc.message, exc.errors, exc.total, started)
-    pg = connection.vendor == "postgresql"
     with transaction.atomic():
         feed = WmsFeed.objects.select_for_update().get(pk=feed_id)
         if checksum and FeedRun.objects.filter(feed=feed, checksum=checksum, status=FeedRun.Status.SUCCEEDED).exists():
             return FeedRun.objects.filter(feed=feed, checksum=checksum, status=FeedRun.Status.SUCCEEDED).first()
-        # Known ids, in one join against a staged list (an IN list per 5,000 ids costs a round trip each).
-        seen: set[str] = {
-            r[0]
-            for r in _staged_join(
-                table="wms_ids",
-                columns=["event_id varchar(100)"],
-                rows=([e.id] for e in events),
-                query="SELECT s.event_id FROM {t} s JOIN inventory_wmsevent e ON e.feed_id = %s"
-                " AND e.event_id = s.event_id",
-                params=[feed.pk],
-            )
-        }
-        duplicates, fresh = 0, []
-        for e in events:
-            if e.id in seen:
-                duplicates += 1
-                continue
-            seen.add(e.id)
-            fresh.append(e)
-        by_key: dict[tuple[int, int], list[_Event]] = defaultdict(list)
-        for e in fresh:
-            by_key[(e.product_id, e.location_id)].append(e)
-        cursors: dict[tuple[int, int], list[int]] = {
-            (p, loc): [last, last_set]
-            for p, loc, last, last_set in _staged_join(
-                table="wms_keys",
-                columns=["product_id bigint", "location_id bigint"],
-                rows=iter(by_key),
-                query="SELECT c.product_id, c.location_id, c.last_sequence, c.last_set_sequence FROM {t} s"
-                " JOIN inventory_wmsstockcursor c ON c.feed_id = %s AND c.product_id = s.product_id"
-                " AND c.location_id = s.location_id",
-                params=[feed.pk],
-            )
-        }
-        outcome: dict[str, str] = {}
-        effects: list[list] = []  # row_no, product_id, location_id, set_qty, delta
-        history: list[tuple[tuple[int, int], int, int]] = []  # key, set sequence, effect index
-        stale = superseded = 0
-        for key, evs in by_key.items():
-            evs.sort(key=lambda e: e.sequence)
-            last, last_set = cursors.get(key, [0, 0])
-            live = []
-            for e in evs:
-                if e.sequence < last_set:
-                    outcome[e.id] = WmsEvent.Outcome.STALE
-                    stale += 1
-                else:
-                    live.append(e)
-            if not live:
-                continue
-            sets = [e for e in live if e.type == "set"]
-            if sets:
-                newest = sets[-1]
-                set_qty = newest.quantity
-                delta = 0
-                for e in live:
-                    if e.sequence < newest.sequence or (e.type == "set" and e is not newest):
-                        outcome[e.id] = WmsEvent.Outcome.SUPERSEDED
-                        superseded += 1
-                    elif e is not newest:
-                        delta += e.signed
-                if last > newest.sequence:
-                    # Deltas applied earlier but newer than this set still count on top of it.
-                    history.append((key, newest.sequence, len(effects)))
-                last_set = newest.sequence
-            else:
-                set_qty, delta = None, sum(e.signed for e in live)
-            effects.append([len(effects) + 1, key[0], key[1], set_qty, delta])
-            cursors[key] = [max(last, live[-1].sequence), last_set]
-        for key, set_seq, idx in history:
-            total = sum(
-                q if t == "adjust" else (abs(q) if t == "receive" else -abs(q))
-                for t, q in WmsEvent.objects.filter(
-                    feed=feed,
-                    product_id=key[0],
-                    location_id=key[1],
-                    sequence__gt=set_seq,
-                    outcome=WmsEvent.Outcome.APPLIED,
-                )
-                .exclude(type="set")
-                .values_list("type", "quantity")
-            )
-            effects[idx][4] += total
-        high = feed.last_sequence
-        new_seqs = sorted({e.sequence for e in fresh if e.sequence > high})
-        gaps = _gaps(high, new_seqs)
-        late = sum(1 for e in fresh if e.sequence <= high)
-        if new_seqs:
-            feed.last_sequence = new_seqs[-1]
-            feed.save(update_fields=["last_sequence", "updated_at"])
         run = FeedRun.objects.create(
             feed=feed, status=FeedRun.Status.SUCCEEDED, source=source[:500], checksum=checksum, started_at=started
         )
-        if effects:
-            stage = f"wms_stage_{run.pk}"
-            with connection.cursor() as cur:
-                cur.execute(
-                    f"CREATE TEMP TABLE {stage} (row_no bigint, product_id bigint, location_id bigint,"
-                    f" set_qty integer, delta integer){' ON COMMIT DROP' if pg else ''}"
-                )
-            rows_insert(table=stage, columns=["row_no", "product_id", "location_id", "set_qty", "delta"], rows=effects)
-            stock_merge_staged(
-                table=stage,
-                mode="mixed",
-                reason=InventoryMovement.Reason.FEED,
-                reference=f"feed:{feed.name}:run:{run.pk}",
-                clamp_at_zero=True,
-            )
-            if not pg:
-                with connection.cursor() as cur:
-                    cur.execute(f"DROP TABLE {stage}")
-        adapt = (lambda d: d) if pg else connection.ops.adapt_datetimefield_value
-        rows_insert(
-            table=WmsEvent._meta.db_table,
-            columns=[
-                "feed_id",
-                "event_id",
-                "sequence",
-                "product_id",
-                "location_id",
-                "type",
-                "quantity",
-                "at",
-                "outcome",
-                "run_id",
-            ],
-            rows=(
-                [
-                    feed.pk,
-                    e.id,
-                    e.sequence,
-                    e.product_id,
-                    e.location_id,
-                    e.type,
-                    e.quantity,
-                    adapt(e.at) if e.at else None,
-                    outcome.get(e.id, WmsEvent.Outcome.APPLIED),
-                    run.pk,
-                ]
-                for e in fresh
-            ),
-        )
-        _cursors_save(feed.pk, {k: cursors[k] for k in by_key if k in cursors})
-        applied = len(fresh) - stale - superseded
+        high = feed.last_sequence
+        counts = _events_merge(feed=feed, run=run, rows=rows) if rows else {}
+        fresh, stale, superseded = counts.get("fresh", 0), counts.get("stale", 0), counts.get("superseded", 0)
+        gaps = counts.get("gaps", [])
+        if counts.get("high", 0) > high:
+            feed.last_sequence = counts["high"]
+            feed.save(update_fields=["last_sequence", "updated_at"])
+        duplicates = repeats + len(rows) - fresh
+        applied = fresh - stale - superseded
         run.rows_applied = applied
         run.rows_rejected = len({e.row for e in errors})
         run.report = {
@@ -331,7 +264,7 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
             "duplicates": duplicates,
             "stale": stale,
             "superseded": superseded,
-            "late": late,
+            "late": counts.get("late", 0),
             "gaps": gaps,
             "errors": [e.as_dict() for e in errors[:ERROR_CAP]],
             "error_total": len(errors),
@@ -351,56 +284,104 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
     return run
 
 
-def _staged_join(*, table: str, columns: list[str], rows, query: str, params: list) -> list[tuple]:
-    """Stage `rows` in a temporary table and run `query` (with `{t}` for its name) against it."""
-    with connection.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {table}")
-        cur.execute(f"CREATE TEMP TABLE {table} ({', '.join(columns)})")
-    rows_insert(table=table, columns=[c.split()[0] for c in columns], rows=rows)
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute(f"ANALYZE {table}")
-        cur.execute(query.format(t=table), params)
-        found = cur.fetchall()
-        cur.execute(f"DROP TABLE {table}")
-    return found
+def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
+    """Stage the valid events and apply the fresh ones set-based (the rules are in the module docstring).
 
-
-def _cursors_save(feed_id: int, cursors: dict[tuple[int, int], list[int]]) -> None:
-    if not cursors:
-        return
-    stage = "wms_cursor_stage"
+    `wms_in` holds the staged events; `wms_ev` the fresh ones (id never received on this feed) with their
+    outcome; `wms_fx` one effect per product × location (the newest set's quantity or none, and the deltas
+    on top) for `stock_merge_staged`. A key's cursor — the newest set applied there — is read from the
+    events themselves (a partial index), so nothing per key is rewritten. Returns counts for the report.
+    """
+    pg = connection.vendor == "postgresql"
+    temp = " ON COMMIT DROP" if pg else ""
+    tables = ("wms_in", "wms_ev", "wms_fx")
+    # Every stored event of the feed has a sequence ≤ `high`: a key whose events in this document are all
+    # newer cannot have a stale one, so its cursor is not even read.
+    high = feed.last_sequence
     with connection.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {stage}")
+        if pg:
+            cur.execute("SET LOCAL work_mem = '256MB'")  # the window's sort stays in memory
+            cur.execute("SET LOCAL jit = off")  # compiling costs more than these one-pass statements save
+        for t in tables:
+            cur.execute(f"DROP TABLE IF EXISTS {t}")
         cur.execute(
-            f"CREATE TEMP TABLE {stage} (product_id bigint, location_id bigint, last_sequence bigint,"
-            f" last_set_sequence bigint)"
+            f"CREATE TEMP TABLE wms_in (n bigint, event_id varchar(100), sequence bigint, product_id bigint,"
+            f' location_id bigint, type varchar(8), quantity integer, "at" {"timestamptz" if pg else "text"}){temp}'
         )
-    rows_insert(
-        table=stage,
-        columns=["product_id", "location_id", "last_sequence", "last_set_sequence"],
-        rows=([p, loc, last, last_set] for (p, loc), (last, last_set) in cursors.items()),
+    rows_insert(table="wms_in", columns=_EVENT_COLUMNS, rows=rows)
+    # Per key, the first row of this window is the newest set that is not stale, if there is one.
+    live_set = "(i.type = 'set' AND i.sequence >= k.c_set)"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMP TABLE wms_ev{temp} AS"
+            f" WITH k AS MATERIALIZED (SELECT d.product_id, d.location_id, CASE WHEN d.low > %s THEN 0 ELSE"
+            f" COALESCE((SELECT MAX(h.sequence) FROM inventory_wmsevent h WHERE h.feed_id = %s"
+            f" AND h.product_id = d.product_id AND h.location_id = d.location_id AND h.type = 'set'"
+            f" AND h.outcome = 'applied'), 0) END AS c_set"
+            f" FROM (SELECT product_id, location_id, MIN(sequence) AS low FROM wms_in"
+            f" GROUP BY product_id, location_id) d)"
+            f" SELECT e.*, CASE WHEN e.sequence < e.c_set THEN 'stale'"
+            f" WHEN e.set_n IS NOT NULL AND (e.sequence < e.set_seq OR (e.type = 'set' AND e.n <> e.set_n))"
+            f" THEN 'superseded' ELSE 'applied' END AS outcome"
+            f" FROM (SELECT i.*, k.c_set,"
+            f" FIRST_VALUE(CASE WHEN {live_set} THEN i.n END) OVER w AS set_n,"
+            f" FIRST_VALUE(CASE WHEN {live_set} THEN i.sequence END) OVER w AS set_seq"
+            f" FROM wms_in i JOIN k ON k.product_id = i.product_id AND k.location_id = i.location_id"
+            f" WHERE NOT EXISTS (SELECT 1 FROM inventory_wmsevent x WHERE x.feed_id = %s AND x.event_id = i.event_id)"
+            f" WINDOW w AS (PARTITION BY i.product_id, i.location_id"
+            f" ORDER BY CASE WHEN {live_set} THEN 0 ELSE 1 END, i.sequence DESC, i.n DESC)) e",
+            [high, feed.pk, feed.pk],
+        )
+        cur.execute(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN outcome = 'stale' THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN outcome = 'superseded' THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN sequence <= %s THEN 1 ELSE 0 END), 0), COALESCE(MAX(sequence), 0) FROM wms_ev",
+            [high],
+        )
+        fresh, stale, superseded, late, top = cur.fetchone()
+        counts = {"fresh": fresh, "stale": stale, "superseded": superseded, "late": late, "high": top}
+        if fresh == len(rows):  # no event received before: the staged rows are the fresh ones
+            newer = {r[2] for r in rows if r[2] > high}
+        else:
+            cur.execute("SELECT DISTINCT sequence FROM wms_ev WHERE sequence > %s", [high])
+            newer = {r[0] for r in cur.fetchall()}
+        counts["gaps"] = _gaps(high, sorted(newer))
+        # One effect per key with an event that is not stale: the newest set's quantity (or none) and the
+        # deltas applied on top of it.
+        cur.execute(
+            f"CREATE TEMP TABLE wms_fx{temp} AS SELECT MIN(n) AS row_no, product_id, location_id,"
+            f" MAX(CASE WHEN n = set_n THEN quantity END) AS set_qty,"
+            f" SUM(CASE WHEN outcome <> 'applied' OR type = 'set' THEN 0 WHEN type = 'ship' THEN -quantity"
+            f" ELSE quantity END) AS delta, MAX(set_seq) AS set_seq"
+            f" FROM wms_ev WHERE outcome <> 'stale' GROUP BY product_id, location_id"
+        )
+        # A set older than deltas applied by earlier documents: those deltas still count on top of it
+        # (only a set below the feed's highest sequence so far can have any).
+        cur.execute(
+            "UPDATE wms_fx SET delta = delta + COALESCE((SELECT SUM(CASE WHEN h.type = 'ship' THEN -h.quantity"
+            " ELSE h.quantity END) FROM inventory_wmsevent h WHERE h.feed_id = %s AND h.product_id = wms_fx.product_id"
+            " AND h.location_id = wms_fx.location_id AND h.sequence > wms_fx.set_seq AND h.outcome = 'applied'"
+            " AND h.type <> 'set'), 0) WHERE set_seq < %s",
+            [feed.pk, high],
+        )
+    stock_merge_staged(
+        table="wms_fx",
+        mode="mixed",
+        reason=InventoryMovement.Reason.FEED,
+        reference=f"feed:{feed.name}:run:{run.pk}",
+        clamp_at_zero=True,
     )
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute(f"ANALYZE {stage}")
-        # One UPDATE … FROM for known keys and one INSERT for new ones (the feed row is locked, so no
-        # other writer races us here); cheaper than a per-row ON CONFLICT.
         cur.execute(
-            f"UPDATE inventory_wmsstockcursor SET last_sequence = s.last_sequence,"
-            f" last_set_sequence = s.last_set_sequence FROM {stage} s"
-            f" WHERE inventory_wmsstockcursor.feed_id = %s AND inventory_wmsstockcursor.product_id = s.product_id"
-            f" AND inventory_wmsstockcursor.location_id = s.location_id",
-            [feed_id],
+            "INSERT INTO inventory_wmsevent (feed_id, event_id, sequence, product_id, location_id, type, quantity,"
+            ' "at", outcome, run_id) SELECT %s, event_id, sequence, product_id, location_id, type, quantity, "at",'
+            " outcome, %s FROM wms_ev",
+            [feed.pk, run.pk],
         )
-        cur.execute(
-            f"INSERT INTO inventory_wmsstockcursor (feed_id, product_id, location_id, last_sequence,"
-            f" last_set_sequence) SELECT %s, s.product_id, s.location_id, s.last_sequence, s.last_set_sequence"
-            f" FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM inventory_wmsstockcursor c WHERE c.feed_id = %s"
-            f" AND c.product_id = s.product_id AND c.location_id = s.location_id)",
-            [feed_id, feed_id],
-        )
-        cur.execute(f"DROP TABLE {stage}")
+        if not pg:
+            for t in tables:
+                cur.execute(f"DROP TABLE {t}")
+    return counts
 
 
 # --- Documents: files and pulls -------------------------------------------------------------------------
