@@ -29,7 +29,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -290,13 +290,12 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
     `wms_in` holds the staged events; `wms_ev` the fresh ones (id never received on this feed) with their
     outcome; `wms_fx` one effect per product × location (the newest set's quantity or none, and the deltas
     on top) for `stock_merge_staged`. A key's cursor — the newest set applied there — is read from the
-    events themselves (a partial index), so nothing per key is rewritten. Returns counts for the report.
+    applied events themselves (a partial index), so nothing per key is rewritten. Returns counts for the
+    report.
     """
     pg = connection.vendor == "postgresql"
     temp = " ON COMMIT DROP" if pg else ""
     tables = ("wms_in", "wms_ev", "wms_fx")
-    # Every stored event of the feed has a sequence ≤ `high`: a key whose events in this document are all
-    # newer cannot have a stale one, so its cursor is not even read.
     high = feed.last_sequence
     with connection.cursor() as cur:
         if pg:
@@ -309,29 +308,16 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
             f' location_id bigint, type varchar(8), quantity integer, "at" {"timestamptz" if pg else "text"}){temp}'
         )
     rows_insert(table="wms_in", columns=_EVENT_COLUMNS, rows=rows)
-    # Per key, the first row of this window is the newest set that is not stale, if there is one.
-    live_set = "(i.type = 'set' AND i.sequence >= k.c_set)"
+    # Ids are almost always new: the events are written first, assuming so, and the unique (feed, id)
+    # index is the duplicate check; only if it refuses one are they classified again without the repeats.
+    _events_classify(feed=feed, high=high, fresh_only=False)
+    try:
+        with transaction.atomic():
+            _events_insert(feed=feed, run=run)
+    except IntegrityError:
+        _events_classify(feed=feed, high=high, fresh_only=True)
+        _events_insert(feed=feed, run=run)
     with connection.cursor() as cur:
-        cur.execute(
-            f"CREATE TEMP TABLE wms_ev{temp} AS"
-            f" WITH k AS MATERIALIZED (SELECT d.product_id, d.location_id, CASE WHEN d.low > %s THEN 0 ELSE"
-            f" COALESCE((SELECT MAX(h.sequence) FROM inventory_wmsevent h WHERE h.feed_id = %s"
-            f" AND h.product_id = d.product_id AND h.location_id = d.location_id AND h.type = 'set'"
-            f" AND h.outcome = 'applied'), 0) END AS c_set"
-            f" FROM (SELECT product_id, location_id, MIN(sequence) AS low FROM wms_in"
-            f" GROUP BY product_id, location_id) d)"
-            f" SELECT e.*, CASE WHEN e.sequence < e.c_set THEN 'stale'"
-            f" WHEN e.set_n IS NOT NULL AND (e.sequence < e.set_seq OR (e.type = 'set' AND e.n <> e.set_n))"
-            f" THEN 'superseded' ELSE 'applied' END AS outcome"
-            f" FROM (SELECT i.*, k.c_set,"
-            f" FIRST_VALUE(CASE WHEN {live_set} THEN i.n END) OVER w AS set_n,"
-            f" FIRST_VALUE(CASE WHEN {live_set} THEN i.sequence END) OVER w AS set_seq"
-            f" FROM wms_in i JOIN k ON k.product_id = i.product_id AND k.location_id = i.location_id"
-            f" WHERE NOT EXISTS (SELECT 1 FROM inventory_wmsevent x WHERE x.feed_id = %s AND x.event_id = i.event_id)"
-            f" WINDOW w AS (PARTITION BY i.product_id, i.location_id"
-            f" ORDER BY CASE WHEN {live_set} THEN 0 ELSE 1 END, i.sequence DESC, i.n DESC)) e",
-            [high, feed.pk, feed.pk],
-        )
         cur.execute(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN outcome = 'stale' THEN 1 ELSE 0 END), 0),"
             " COALESCE(SUM(CASE WHEN outcome = 'superseded' THEN 1 ELSE 0 END), 0),"
@@ -360,9 +346,10 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
         cur.execute(
             "UPDATE wms_fx SET delta = delta + COALESCE((SELECT SUM(CASE WHEN h.type = 'ship' THEN -h.quantity"
             " ELSE h.quantity END) FROM inventory_wmsevent h WHERE h.feed_id = %s AND h.product_id = wms_fx.product_id"
-            " AND h.location_id = wms_fx.location_id AND h.sequence > wms_fx.set_seq AND h.outcome = 'applied'"
-            " AND h.type <> 'set'), 0) WHERE set_seq < %s",
-            [feed.pk, high],
+            " AND h.location_id = wms_fx.location_id AND h.type IN ('adjust', 'receive', 'ship')"
+            " AND h.outcome = 'applied' AND h.sequence > wms_fx.set_seq AND COALESCE(h.run_id, 0) <> %s), 0)"
+            " WHERE set_seq < %s",
+            [feed.pk, run.pk, high],
         )
     stock_merge_staged(
         table="wms_fx",
@@ -371,6 +358,58 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
         reference=f"feed:{feed.name}:run:{run.pk}",
         clamp_at_zero=True,
     )
+    if not pg:
+        with connection.cursor() as cur:
+            for t in tables:
+                cur.execute(f"DROP TABLE {t}")
+    return counts
+
+
+def _events_classify(*, feed: WmsFeed, high: int, fresh_only: bool) -> None:
+    """(Re)build `wms_ev`: the staged events (without those received before, if `fresh_only`), each with
+    its key's cursor, the key's newest set that is not stale (`set_seq`, `set_n`) and its outcome.
+
+    Grouped aggregates and hash joins, no sort. Every stored event of the feed has a sequence ≤ `high`, so
+    a key whose events here are all newer cannot have a stale one and its cursor is not even read.
+    """
+    pg = connection.vendor == "postgresql"
+    src = "wms_in"
+    params: list = []
+    if fresh_only:
+        src = "f"
+        params.append(feed.pk)
+    key = "ON {a}.product_id = {b}.product_id AND {a}.location_id = {b}.location_id"
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS wms_ev")
+        cur.execute(
+            f"CREATE TEMP TABLE wms_ev{' ON COMMIT DROP' if pg else ''} AS WITH"
+            + (
+                " f AS MATERIALIZED (SELECT * FROM wms_in i WHERE NOT EXISTS (SELECT 1 FROM inventory_wmsevent x"
+                " WHERE x.feed_id = %s AND x.event_id = i.event_id)),"
+                if fresh_only
+                else ""
+            )
+            + f" c AS MATERIALIZED (SELECT d.product_id, d.location_id, CASE WHEN d.low > %s THEN 0 ELSE"
+            f" COALESCE((SELECT MAX(h.sequence) FROM inventory_wmsevent h WHERE h.feed_id = %s"
+            f" AND h.product_id = d.product_id AND h.location_id = d.location_id AND h.type = 'set'"
+            f" AND h.outcome = 'applied'), 0) END AS c_set"
+            f" FROM (SELECT product_id, location_id, MIN(sequence) AS low FROM {src}"
+            f" GROUP BY product_id, location_id) d),"
+            f" t AS MATERIALIZED (SELECT i.product_id, i.location_id, MAX(i.sequence) AS set_seq FROM {src} i"
+            f" JOIN c {key.format(a='c', b='i')} WHERE i.type = 'set' AND i.sequence >= c.c_set"
+            f" GROUP BY i.product_id, i.location_id),"
+            f" s AS MATERIALIZED (SELECT t.product_id, t.location_id, t.set_seq, MAX(i.n) AS set_n FROM {src} i"
+            f" JOIN t {key.format(a='t', b='i')} AND i.sequence = t.set_seq WHERE i.type = 'set'"
+            f" GROUP BY t.product_id, t.location_id, t.set_seq)"
+            f" SELECT i.*, c.c_set, s.set_seq, s.set_n, CASE WHEN i.sequence < c.c_set THEN 'stale'"
+            f" WHEN s.set_n IS NOT NULL AND (i.sequence < s.set_seq OR (i.type = 'set' AND i.n <> s.set_n))"
+            f" THEN 'superseded' ELSE 'applied' END AS outcome"
+            f" FROM {src} i JOIN c {key.format(a='c', b='i')} LEFT JOIN s {key.format(a='s', b='i')}",
+            params + [high, feed.pk],
+        )
+
+
+def _events_insert(*, feed: WmsFeed, run: FeedRun) -> None:
     with connection.cursor() as cur:
         cur.execute(
             "INSERT INTO inventory_wmsevent (feed_id, event_id, sequence, product_id, location_id, type, quantity,"
@@ -378,10 +417,6 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
             " outcome, %s FROM wms_ev",
             [feed.pk, run.pk],
         )
-        if not pg:
-            for t in tables:
-                cur.execute(f"DROP TABLE {t}")
-    return counts
 
 
 # --- Documents: files and pulls -------------------------------------------------------------------------

@@ -469,9 +469,9 @@ class WmsEvent(models.Model):
         STALE = "stale", "Older than the state already applied"
         SUPERSEDED = "superseded", "Covered by a later set in the same batch"
 
-    # Few indexes (the unique id, the per-key sequence and the per-key applied sets) and no database
-    # foreign keys (checked row by row at commit): events arrive by the hundred thousand. The feed row is
-    # locked while its events are written.
+    # Few indexes (the unique id, and the applied events per key) and no database foreign keys (checked
+    # row by row at commit): events arrive by the hundred thousand. The feed row is locked while its
+    # events are written.
     feed = models.ForeignKey(
         WmsFeed, on_delete=models.CASCADE, related_name="events", db_constraint=False, db_index=False
     )
@@ -490,12 +490,12 @@ class WmsEvent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["feed", "event_id"], name="wms_event_unique_id")]
         indexes = [
-            models.Index(fields=["feed", "product", "location", "sequence"], name="wms_event_key_seq"),
-            # The newest set applied per key (an older event is stale): the per-key cursor, read by index.
+            # Per key: the newest set applied (the cursor: older events are stale) and the deltas applied
+            # after a given sequence; superseded and stale events are never looked up.
             models.Index(
-                fields=["feed", "product", "location", "sequence"],
-                name="wms_event_key_applied_set",
-                condition=models.Q(type="set", outcome="applied"),
+                fields=["feed", "product", "location", "type", "sequence"],
+                name="wms_event_key_applied",
+                condition=models.Q(outcome="applied"),
             ),
         ]
 

@@ -1,7 +1,8 @@
-"""WMS events: the per-key cursor (newest applied set) is read from a partial index on the events instead
-of a table rewritten for every key of every document; the events' feed key is no longer checked row by row
-at commit (the feed row is locked while its events are written). Nothing to copy: every cursor was the
-newest applied set of its key, which the events keep."""
+"""WMS events: a key's cursor (the newest set applied there) and the deltas applied after a sequence are
+read from one partial index on the applied events, instead of a cursor table rewritten for every key of
+every document and a full index over every event; the events' feed key is no longer checked row by row at
+commit (the feed row is locked while its events are written). Nothing to copy: every cursor was the newest
+applied set of its key, which the events keep."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -27,10 +28,14 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="wmsevent",
             index=models.Index(
-                condition=models.Q(("outcome", "applied"), ("type", "set")),
-                fields=["feed", "product", "location", "sequence"],
-                name="wms_event_key_applied_set",
+                condition=models.Q(("outcome", "applied")),
+                fields=["feed", "product", "location", "type", "sequence"],
+                name="wms_event_key_applied",
             ),
+        ),
+        migrations.RemoveIndex(
+            model_name="wmsevent",
+            name="wms_event_key_seq",
         ),
         migrations.DeleteModel(
             name="WmsStockCursor",
