@@ -284,63 +284,166 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
     return run
 
 
-def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
-    """Stage the valid events and apply the fresh ones set-based (the rules are in the module docstring).
+_APPLIED, _STALE, _SUPERSEDED = (
+    WmsEvent.Outcome.APPLIED.value,
+    WmsEvent.Outcome.STALE.value,
+    WmsEvent.Outcome.SUPERSEDED.value,
+)
+_SIGN = {"receive": 1, "ship": -1, "adjust": 1, "set": 0}
 
-    `wms_in` holds the staged events; `wms_ev` the fresh ones (id never received on this feed) with their
-    outcome; `wms_fx` one effect per product × location (the newest set's quantity or none, and the deltas
-    on top) for `stock_merge_staged`. A key's cursor — the newest set applied there — is read from the
-    applied events themselves (a partial index), so nothing per key is rewritten. Returns counts for the
+
+def _events_classify(rows: list[tuple], cursors: dict[tuple[int, int], int]) -> tuple[list[str], list[tuple]]:
+    """The outcome of every event (aligned with `rows`) and one effect per product × location with an event
+    that is not stale: (row_no, product_id, location_id, set_qty or None, delta, set sequence or None).
+
+    Per key: an event older than the key's cursor (the newest set applied there) is stale; of the others, the
+    newest set wins (ties: the later in the document), events older than it are superseded, and the deltas
+    from it on apply. One pass over plain tuples; most keys have a single event.
+    """
+    by_key: dict[tuple[int, int], list[int]] = {}
+    for i, r in enumerate(rows):
+        key = (r[3], r[4])
+        found = by_key.get(key)
+        if found is None:
+            by_key[key] = [i]
+        else:
+            found.append(i)
+    outcomes = [_APPLIED] * len(rows)
+    effects: list[tuple] = []
+    for key, idxs in by_key.items():
+        floor = cursors.get(key, 0)
+        if len(idxs) == 1:
+            n, _, seq, _, _, typ, qty, _ = rows[idxs[0]]
+            if seq < floor:
+                outcomes[idxs[0]] = _STALE
+            elif typ == "set":
+                effects.append((n, key[0], key[1], qty, 0, seq))
+            else:
+                effects.append((n, key[0], key[1], None, _SIGN[typ] * qty, None))
+            continue
+        live = []
+        newest = None  # (sequence, n, index) of the newest set that is not stale
+        for i in idxs:
+            r = rows[i]
+            if r[2] < floor:
+                outcomes[i] = _STALE
+                continue
+            live.append(i)
+            if r[5] == "set" and (newest is None or (r[2], r[0]) > newest[:2]):
+                newest = (r[2], r[0], i)
+        if not live:
+            continue
+        delta = 0
+        for i in live:
+            r = rows[i]
+            if newest is not None and (r[2] < newest[0] or (r[5] == "set" and i != newest[2])):
+                outcomes[i] = _SUPERSEDED
+            else:
+                delta += _SIGN[r[5]] * r[6]
+        row_no = min(rows[i][0] for i in live)
+        if newest is None:
+            effects.append((row_no, key[0], key[1], None, delta, None))
+        else:
+            effects.append((row_no, key[0], key[1], rows[newest[2]][6], delta, newest[0]))
+    return outcomes, effects
+
+
+def _temp_table(cur, name: str, columns: str) -> None:
+    pg = connection.vendor == "postgresql"
+    cur.execute(f"DROP TABLE IF EXISTS {name}")
+    cur.execute(f"CREATE TEMP TABLE {name} ({columns}){' ON COMMIT DROP' if pg else ''}")
+
+
+def _events_cursors(*, feed: WmsFeed, high: int, rows: list[tuple]) -> dict[tuple[int, int], int]:
+    """The newest set applied so far per product × location, read from the applied events (a partial
+    index), for the keys that need it: every stored event has a sequence ≤ `high`, so a key whose events
+    here are all newer cannot have a stale one."""
+    keys = {(r[3], r[4]) for r in rows if r[2] <= high}
+    if not keys:
+        return {}
+    with connection.cursor() as cur:
+        _temp_table(cur, "wms_keys", "product_id bigint, location_id bigint")
+    rows_insert(table="wms_keys", columns=["product_id", "location_id"], rows=keys)
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT k.product_id, k.location_id, MAX(h.sequence) FROM wms_keys k JOIN inventory_wmsevent h"
+            " ON h.feed_id = %s AND h.product_id = k.product_id AND h.location_id = k.location_id"
+            " AND h.type = 'set' AND h.outcome = 'applied' GROUP BY k.product_id, k.location_id",
+            [feed.pk],
+        )
+        found = {(p, loc): seq for p, loc, seq in cur.fetchall()}
+        cur.execute("DROP TABLE wms_keys")
+    return found
+
+
+def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
+    """Apply the valid events set-based (the rules are in the module docstring) and return counts for the
     report.
+
+    Ids are almost always new: the events are classified and written assuming so, and the unique
+    (feed, id) index is the duplicate check; only if it refuses one are the repeats dropped and the rest
+    classified again. Then one effect per key (the newest set's quantity or none, the deltas on top) goes
+    through `stock_merge_staged`: stock and ledger in single statements.
     """
     pg = connection.vendor == "postgresql"
-    temp = " ON COMMIT DROP" if pg else ""
-    tables = ("wms_in", "wms_ev", "wms_fx")
     high = feed.last_sequence
     with connection.cursor() as cur:
         if pg:
-            cur.execute("SET LOCAL work_mem = '256MB'")  # the window's sort stays in memory
             cur.execute("SET LOCAL jit = off")  # compiling costs more than these one-pass statements save
-        for t in tables:
-            cur.execute(f"DROP TABLE IF EXISTS {t}")
-        cur.execute(
-            f"CREATE TEMP TABLE wms_in (n bigint, event_id varchar(100), sequence bigint, product_id bigint,"
-            f' location_id bigint, type varchar(8), quantity integer, "at" {"timestamptz" if pg else "text"}){temp}'
+    while True:
+        outcomes, effects = _events_classify(rows, _events_cursors(feed=feed, high=high, rows=rows))
+        with connection.cursor() as cur:
+            _temp_table(
+                cur,
+                "wms_in",
+                "event_id varchar(100), sequence bigint, product_id bigint, location_id bigint, type varchar(8),"
+                f' quantity integer, "at" {"timestamptz" if pg else "text"}, outcome varchar(10)',
+            )
+        rows_insert(
+            table="wms_in",
+            columns=_EVENT_COLUMNS[1:] + ["outcome"],
+            rows=((r[1], r[2], r[3], r[4], r[5], r[6], r[7], o) for r, o in zip(rows, outcomes, strict=True)),
         )
-    rows_insert(table="wms_in", columns=_EVENT_COLUMNS, rows=rows)
-    # Ids are almost always new: the events are written first, assuming so, and the unique (feed, id)
-    # index is the duplicate check; only if it refuses one are they classified again without the repeats.
-    _events_classify(feed=feed, high=high, fresh_only=False)
-    try:
-        with transaction.atomic():
-            _events_insert(feed=feed, run=run)
-    except IntegrityError:
-        _events_classify(feed=feed, high=high, fresh_only=True)
-        _events_insert(feed=feed, run=run)
+        try:
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute(
+                    "INSERT INTO inventory_wmsevent (feed_id, event_id, sequence, product_id, location_id, type,"
+                    ' quantity, "at", outcome, run_id) SELECT %s, event_id, sequence, product_id, location_id, type,'
+                    ' quantity, "at", outcome, %s FROM wms_in',
+                    [feed.pk, run.pk],
+                )
+            break
+        except IntegrityError:
+            with connection.cursor() as cur:
+                cur.execute(
+                    "SELECT i.event_id FROM wms_in i JOIN inventory_wmsevent x ON x.feed_id = %s"
+                    " AND x.event_id = i.event_id",
+                    [feed.pk],
+                )
+                known = {r[0] for r in cur.fetchall()}
+            rows = [r for r in rows if r[1] not in known]
     with connection.cursor() as cur:
-        cur.execute(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN outcome = 'stale' THEN 1 ELSE 0 END), 0),"
-            " COALESCE(SUM(CASE WHEN outcome = 'superseded' THEN 1 ELSE 0 END), 0),"
-            " COALESCE(SUM(CASE WHEN sequence <= %s THEN 1 ELSE 0 END), 0), COALESCE(MAX(sequence), 0) FROM wms_ev",
-            [high],
+        cur.execute("DROP TABLE wms_in")
+    counts = {
+        "fresh": len(rows),
+        "stale": outcomes.count(_STALE),
+        "superseded": outcomes.count(_SUPERSEDED),
+        "late": sum(1 for r in rows if r[2] <= high),
+        "high": max((r[2] for r in rows), default=0),
+        "gaps": _gaps(high, sorted({r[2] for r in rows if r[2] > high})),
+    }
+    if not effects:
+        return counts
+    with connection.cursor() as cur:
+        _temp_table(
+            cur,
+            "wms_fx",
+            "row_no bigint, product_id bigint, location_id bigint, set_qty integer, delta bigint, set_seq bigint",
         )
-        fresh, stale, superseded, late, top = cur.fetchone()
-        counts = {"fresh": fresh, "stale": stale, "superseded": superseded, "late": late, "high": top}
-        if fresh == len(rows):  # no event received before: the staged rows are the fresh ones
-            newer = {r[2] for r in rows if r[2] > high}
-        else:
-            cur.execute("SELECT DISTINCT sequence FROM wms_ev WHERE sequence > %s", [high])
-            newer = {r[0] for r in cur.fetchall()}
-        counts["gaps"] = _gaps(high, sorted(newer))
-        # One effect per key with an event that is not stale: the newest set's quantity (or none) and the
-        # deltas applied on top of it.
-        cur.execute(
-            f"CREATE TEMP TABLE wms_fx{temp} AS SELECT MIN(n) AS row_no, product_id, location_id,"
-            f" MAX(CASE WHEN n = set_n THEN quantity END) AS set_qty,"
-            f" SUM(CASE WHEN outcome <> 'applied' OR type = 'set' THEN 0 WHEN type = 'ship' THEN -quantity"
-            f" ELSE quantity END) AS delta, MAX(set_seq) AS set_seq"
-            f" FROM wms_ev WHERE outcome <> 'stale' GROUP BY product_id, location_id"
-        )
+    rows_insert(
+        table="wms_fx", columns=["row_no", "product_id", "location_id", "set_qty", "delta", "set_seq"], rows=effects
+    )
+    with connection.cursor() as cur:
         # A set older than deltas applied by earlier documents: those deltas still count on top of it
         # (only a set below the feed's highest sequence so far can have any).
         cur.execute(
@@ -358,65 +461,9 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
         reference=f"feed:{feed.name}:run:{run.pk}",
         clamp_at_zero=True,
     )
-    if not pg:
-        with connection.cursor() as cur:
-            for t in tables:
-                cur.execute(f"DROP TABLE {t}")
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE wms_fx")
     return counts
-
-
-def _events_classify(*, feed: WmsFeed, high: int, fresh_only: bool) -> None:
-    """(Re)build `wms_ev`: the staged events (without those received before, if `fresh_only`), each with
-    its key's cursor, the key's newest set that is not stale (`set_seq`, `set_n`) and its outcome.
-
-    Grouped aggregates and hash joins, no sort. Every stored event of the feed has a sequence ≤ `high`, so
-    a key whose events here are all newer cannot have a stale one and its cursor is not even read.
-    """
-    pg = connection.vendor == "postgresql"
-    src = "wms_in"
-    params: list = []
-    if fresh_only:
-        src = "f"
-        params.append(feed.pk)
-    key = "ON {a}.product_id = {b}.product_id AND {a}.location_id = {b}.location_id"
-    with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS wms_ev")
-        cur.execute(
-            f"CREATE TEMP TABLE wms_ev{' ON COMMIT DROP' if pg else ''} AS WITH"
-            + (
-                " f AS MATERIALIZED (SELECT * FROM wms_in i WHERE NOT EXISTS (SELECT 1 FROM inventory_wmsevent x"
-                " WHERE x.feed_id = %s AND x.event_id = i.event_id)),"
-                if fresh_only
-                else ""
-            )
-            + f" c AS MATERIALIZED (SELECT d.product_id, d.location_id, CASE WHEN d.low > %s THEN 0 ELSE"
-            f" COALESCE((SELECT MAX(h.sequence) FROM inventory_wmsevent h WHERE h.feed_id = %s"
-            f" AND h.product_id = d.product_id AND h.location_id = d.location_id AND h.type = 'set'"
-            f" AND h.outcome = 'applied'), 0) END AS c_set"
-            f" FROM (SELECT product_id, location_id, MIN(sequence) AS low FROM {src}"
-            f" GROUP BY product_id, location_id) d),"
-            f" t AS MATERIALIZED (SELECT i.product_id, i.location_id, MAX(i.sequence) AS set_seq FROM {src} i"
-            f" JOIN c {key.format(a='c', b='i')} WHERE i.type = 'set' AND i.sequence >= c.c_set"
-            f" GROUP BY i.product_id, i.location_id),"
-            f" s AS MATERIALIZED (SELECT t.product_id, t.location_id, t.set_seq, MAX(i.n) AS set_n FROM {src} i"
-            f" JOIN t {key.format(a='t', b='i')} AND i.sequence = t.set_seq WHERE i.type = 'set'"
-            f" GROUP BY t.product_id, t.location_id, t.set_seq)"
-            f" SELECT i.*, c.c_set, s.set_seq, s.set_n, CASE WHEN i.sequence < c.c_set THEN 'stale'"
-            f" WHEN s.set_n IS NOT NULL AND (i.sequence < s.set_seq OR (i.type = 'set' AND i.n <> s.set_n))"
-            f" THEN 'superseded' ELSE 'applied' END AS outcome"
-            f" FROM {src} i JOIN c {key.format(a='c', b='i')} LEFT JOIN s {key.format(a='s', b='i')}",
-            params + [high, feed.pk],
-        )
-
-
-def _events_insert(*, feed: WmsFeed, run: FeedRun) -> None:
-    with connection.cursor() as cur:
-        cur.execute(
-            "INSERT INTO inventory_wmsevent (feed_id, event_id, sequence, product_id, location_id, type, quantity,"
-            ' "at", outcome, run_id) SELECT %s, event_id, sequence, product_id, location_id, type, quantity, "at",'
-            " outcome, %s FROM wms_ev",
-            [feed.pk, run.pk],
-        )
 
 
 # --- Documents: files and pulls -------------------------------------------------------------------------
