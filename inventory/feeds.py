@@ -230,9 +230,8 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
     """Apply a batch of JSON events from a feed in one transaction and return its FeedRun.
 
     Invalid events are rejected one by one (listed on the run, nothing of them applied). The valid ones are
-    staged in one statement (COPY on PostgreSQL) and everything else is set-based SQL, the same on
-    PostgreSQL and SQLite: duplicates by id, stale and superseded events per product × location (a window
-    over the key's events and its cursor), one merge into stock and the ledger, the events and cursors.
+    checked and classified in one pass over plain tuples and written in a few statements, the same on
+    PostgreSQL and SQLite (see `_events_merge`): the events, then one merge into stock and the ledger.
     """
     started = timezone.now()
     feed = WmsFeed.objects.get(pk=feed_id)
@@ -444,15 +443,16 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
         table="wms_fx", columns=["row_no", "product_id", "location_id", "set_qty", "delta", "set_seq"], rows=effects
     )
     with connection.cursor() as cur:
-        # A set older than deltas applied by earlier documents: those deltas still count on top of it
-        # (only a set below the feed's highest sequence so far can have any).
+        # A set older than deltas applied by earlier documents: those deltas still count on top of it. Only
+        # a set below the feed's highest sequence so far can have any, all between the two: a short range of
+        # the (feed, sequence) index for a set that is a little late.
         cur.execute(
             "UPDATE wms_fx SET delta = delta + COALESCE((SELECT SUM(CASE WHEN h.type = 'ship' THEN -h.quantity"
-            " ELSE h.quantity END) FROM inventory_wmsevent h WHERE h.feed_id = %s AND h.product_id = wms_fx.product_id"
-            " AND h.location_id = wms_fx.location_id AND h.type IN ('adjust', 'receive', 'ship')"
-            " AND h.outcome = 'applied' AND h.sequence > wms_fx.set_seq AND COALESCE(h.run_id, 0) <> %s), 0)"
+            " ELSE h.quantity END) FROM inventory_wmsevent h WHERE h.feed_id = %s AND h.sequence > wms_fx.set_seq"
+            " AND h.sequence <= %s AND h.product_id = wms_fx.product_id AND h.location_id = wms_fx.location_id"
+            " AND h.type <> 'set' AND h.outcome = 'applied' AND COALESCE(h.run_id, 0) <> %s), 0)"
             " WHERE set_seq < %s",
-            [feed.pk, run.pk, high],
+            [feed.pk, high, run.pk, high],
         )
     stock_merge_staged(
         table="wms_fx",

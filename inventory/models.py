@@ -469,8 +469,8 @@ class WmsEvent(models.Model):
         STALE = "stale", "Older than the state already applied"
         SUPERSEDED = "superseded", "Covered by a later set in the same batch"
 
-    # Few indexes (the unique id, and the applied events per key) and no database foreign keys (checked
-    # row by row at commit): events arrive by the hundred thousand. The feed row is locked while its
+    # Few indexes (the unique id, the feed's sequence, the applied sets per key) and no database foreign
+    # keys (checked row by row at commit): events arrive by the hundred thousand. The feed row is locked while its
     # events are written.
     feed = models.ForeignKey(
         WmsFeed, on_delete=models.CASCADE, related_name="events", db_constraint=False, db_index=False
@@ -490,12 +490,14 @@ class WmsEvent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["feed", "event_id"], name="wms_event_unique_id")]
         indexes = [
-            # Per key: the newest set applied (the cursor: older events are stale) and the deltas applied
-            # after a given sequence; superseded and stale events are never looked up.
+            # The feed's events by sequence (appended at the right edge: cheap to keep): the deltas applied
+            # after a late set are found there.
+            models.Index(fields=["feed", "sequence"], name="wms_event_feed_seq"),
+            # The newest set applied per key (the cursor: older events are stale).
             models.Index(
-                fields=["feed", "product", "location", "type", "sequence"],
-                name="wms_event_key_applied",
-                condition=models.Q(outcome="applied"),
+                fields=["feed", "product", "location", "sequence"],
+                name="wms_event_key_applied_set",
+                condition=models.Q(type="set", outcome="applied"),
             ),
         ]
 

@@ -1,8 +1,9 @@
-"""WMS events: a key's cursor (the newest set applied there) and the deltas applied after a sequence are
-read from one partial index on the applied events, instead of a cursor table rewritten for every key of
-every document and a full index over every event; the events' feed key is no longer checked row by row at
-commit (the feed row is locked while its events are written). Nothing to copy: every cursor was the newest
-applied set of its key, which the events keep."""
+"""WMS events: a key's cursor (the newest set applied there) is read from a partial index on the applied
+sets, and the deltas applied after a late set from an index on (feed, sequence), which grows at its right
+edge; they replace a cursor table rewritten for every key of every document and an index over every event
+by key. The events' feed key is no longer checked row by row at commit (the feed row is locked while its
+events are written). Nothing to copy: every cursor was the newest applied set of its key, which the events
+keep."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -27,10 +28,14 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="wmsevent",
+            index=models.Index(fields=["feed", "sequence"], name="wms_event_feed_seq"),
+        ),
+        migrations.AddIndex(
+            model_name="wmsevent",
             index=models.Index(
-                condition=models.Q(("outcome", "applied")),
-                fields=["feed", "product", "location", "type", "sequence"],
-                name="wms_event_key_applied",
+                condition=models.Q(("outcome", "applied"), ("type", "set")),
+                fields=["feed", "product", "location", "sequence"],
+                name="wms_event_key_applied_set",
             ),
         ),
         migrations.RemoveIndex(
