@@ -187,3 +187,21 @@ def test_feed_runs_needing_attention_are_filtered_in_the_admin(db):
     page = c.get("/admin/inventory/feedrun/?problems=no").content.decode()
     assert "clean" in page and "gappy" not in page
     assert {ok.pk, gap.pk, bad.pk}
+
+
+def test_the_garbage_collector_is_back_on_after_an_import(db, product, dc):
+    import gc
+
+    import tablib
+
+    from inventory.resources import StockLevelResource
+
+    rows = tablib.Dataset(["SKU-A", "DC-EAST", "3"], headers=["sku", "location", "on_hand"])
+    StockLevelResource().import_data(rows, dry_run=False, raise_errors=False)
+    assert gc.isenabled()
+    gc.disable()  # an import never turns it on behind the caller's back either
+    try:
+        StockLevelResource().import_data(rows, dry_run=True, raise_errors=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
