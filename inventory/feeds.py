@@ -377,6 +377,21 @@ def _events_cursors(*, feed: WmsFeed, high: int, rows: list[tuple]) -> dict[tupl
     return found
 
 
+def _events_known(*, feed: WmsFeed, ids: list[str]) -> set[str]:
+    """Which of these event ids the feed has received before (one join against the staged ids)."""
+    with connection.cursor() as cur:
+        _temp_table(cur, "wms_ids", "event_id varchar(100)")
+    rows_insert(table="wms_ids", columns=["event_id"], rows=([i] for i in ids))
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT i.event_id FROM wms_ids i JOIN inventory_wmsevent x ON x.feed_id = %s AND x.event_id = i.event_id",
+            [feed.pk],
+        )
+        known = {r[0] for r in cur.fetchall()}
+        cur.execute("DROP TABLE wms_ids")
+    return known
+
+
 def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
     """Apply the valid events set-based (the rules are in the module docstring) and return counts for the
     report.
@@ -393,38 +408,18 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
             cur.execute("SET LOCAL jit = off")  # compiling costs more than these one-pass statements save
     while True:
         outcomes, effects = _events_classify(rows, _events_cursors(feed=feed, high=high, rows=rows))
-        with connection.cursor() as cur:
-            _temp_table(
-                cur,
-                "wms_in",
-                "event_id varchar(100), sequence bigint, product_id bigint, location_id bigint, type varchar(8),"
-                f' quantity integer, "at" {"timestamptz" if pg else "text"}, outcome varchar(10)',
-            )
-        rows_insert(
-            table="wms_in",
-            columns=_EVENT_COLUMNS[1:] + ["outcome"],
-            rows=((r[1], r[2], r[3], r[4], r[5], r[6], r[7], o) for r, o in zip(rows, outcomes, strict=True)),
-        )
         try:
-            with transaction.atomic(), connection.cursor() as cur:
-                cur.execute(
-                    "INSERT INTO inventory_wmsevent (feed_id, event_id, sequence, product_id, location_id, type,"
-                    ' quantity, "at", outcome, run_id) SELECT %s, event_id, sequence, product_id, location_id, type,'
-                    ' quantity, "at", outcome, %s FROM wms_in',
-                    [feed.pk, run.pk],
+            # Straight into the table (COPY on PostgreSQL); a savepoint, so a refused id undoes only this.
+            with transaction.atomic(), connection.wrap_database_errors:
+                rows_insert(
+                    table=WmsEvent._meta.db_table,
+                    columns=["feed_id", "run_id", "outcome", *_EVENT_COLUMNS[1:]],
+                    rows=((feed.pk, run.pk, o, *r[1:]) for r, o in zip(rows, outcomes, strict=True)),
                 )
             break
         except IntegrityError:
-            with connection.cursor() as cur:
-                cur.execute(
-                    "SELECT i.event_id FROM wms_in i JOIN inventory_wmsevent x ON x.feed_id = %s"
-                    " AND x.event_id = i.event_id",
-                    [feed.pk],
-                )
-                known = {r[0] for r in cur.fetchall()}
+            known = _events_known(feed=feed, ids=[r[1] for r in rows])
             rows = [r for r in rows if r[1] not in known]
-    with connection.cursor() as cur:
-        cur.execute("DROP TABLE wms_in")
     counts = {
         "fresh": len(rows),
         "stale": outcomes.count(_STALE),
