@@ -85,7 +85,8 @@ def wms_push_authenticate(*, feed: WmsFeed, body: bytes, authorization: str, sig
 
 # --- JSON events ---------------------------------------------------------------------------------------
 
-# One staged row per valid event; `n` is the event's position in the document (1-based).
+# The fields of a checked event's tuple (the events table's columns but `n`, the event's 1-based position
+# in the document, used to name it in errors and effects).
 _EVENT_COLUMNS = ["n", "event_id", "sequence", "product_id", "location_id", "type", "quantity", "at"]
 MAX_SEQUENCE = 2**63 - 1  # bigint
 MAX_QUANTITY = 10**9
