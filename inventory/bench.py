@@ -284,7 +284,7 @@ def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
     log(f"peak RSS {out['peak_rss_mb']} MB")
     out["import_export_rows_per_s"] = round(_bench_import_export(skus=skus, locations=set_b, rows=20_000))
     log(f"django-import-export {out['import_export_rows_per_s']:,} rows/s")
-    # Worst case: every event a different SKU × location (four table writes per event).
+    # Worst case: every event a different SKU × location (three writes per event: event, stock row, ledger).
     out["wms_events_per_s"], out["wms_events"] = _bench_wms_events(skus=skus, locations=set_b, events=100_000)
     log(f"WMS events {out['wms_events_per_s']:,}/s")
     # A busier warehouse: the same 100k events over 5,000 SKU × locations (20 events each).

@@ -24,18 +24,16 @@ import os
 import shutil
 import tempfile
 import urllib.request
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from inventory.bulk import rows_insert
+from inventory.bulk import gc_paused, rows_insert
 from inventory.imports import ERROR_CAP, FileRejected, ImportOutcome, RowError, stock_file_apply
 from inventory.models import (
     FeedRun,
@@ -87,73 +85,140 @@ def wms_push_authenticate(*, feed: WmsFeed, body: bytes, authorization: str, sig
 
 # --- JSON events ---------------------------------------------------------------------------------------
 
-
-@dataclass(slots=True)
-class _Event:
-    id: str
-    sequence: int
-    product_id: int
-    location_id: int
-    type: str
-    quantity: int
-    at: datetime | None
-
-    @property
-    def signed(self) -> int:
-        if self.type == "receive":
-            return abs(self.quantity)
-        if self.type == "ship":
-            return -abs(self.quantity)
-        return self.quantity
+# The fields of a checked event's tuple (the events table's columns but `n`, the event's 1-based position
+# in the document, used to name it in errors and effects).
+_EVENT_COLUMNS = ["n", "event_id", "sequence", "product_id", "location_id", "type", "quantity", "at"]
+MAX_SEQUENCE = 2**63 - 1  # bigint
+MAX_QUANTITY = 10**9
+_UNSEEN = object()
 
 
-def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[_Event], list[RowError]]:
+def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, object, str]]:
+    """Everything wrong with one event, by field (the careful check, for events the quick one refused)."""
+    if not isinstance(e, dict):
+        return [("", e, "not an object")]
+    problems = []
+    eid, seq, sku, loc = e.get("id"), e.get("sequence"), e.get("sku"), e.get("location")
+    typ, qty, at = e.get("type"), e.get("quantity"), e.get("at")
+    if not isinstance(eid, str | int) or isinstance(eid, bool) or not str(eid) or len(str(eid)) > 100:
+        problems.append(("id", eid, "missing or longer than 100 characters"))
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQUENCE:
+        problems.append(("sequence", seq, "must be a whole number ≥ 1"))
+    if not isinstance(sku, str) or sku not in products:
+        problems.append(("sku", sku, "unknown SKU" if sku else "missing SKU"))
+    if location_id(loc) is None:
+        problems.append(("location", loc, "unknown location" if loc else "missing location"))
+    if typ not in EVENT_TYPES:
+        problems.append(("type", typ, f"must be one of {', '.join(sorted(EVENT_TYPES))}"))
+    if not isinstance(qty, int) or isinstance(qty, bool) or abs(qty) > MAX_QUANTITY:
+        problems.append(("quantity", qty, "must be a whole number"))
+    elif typ in ("set", "receive", "ship") and qty < 0:
+        problems.append(("quantity", qty, f"must be 0 or more for {typ}"))
+    if at is not None and when(at) is None:
+        problems.append(("at", at, "not an ISO 8601 date-time"))
+    return problems
+
+
+def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError], int]:
+    """Check every event in Python (types, known SKU and location through the feed's map, date) and
+    return (staging rows of the valid events, errors naming event and field, repeats of an id within the
+    document). Most events pass a quick check; only the others take the careful one that names problems."""
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise FileRejected('Expected a JSON object {"events": [...]}.', [RowError(0, "events", "", "missing list")])
     raw = payload["events"]
-    skus = {e.get("sku") for e in raw if isinstance(e, dict) and isinstance(e.get("sku"), str)}
+    skus = list({e.get("sku") for e in raw if type(e) is dict and type(e.get("sku")) is str})
     products: dict[str, int] = {}
-    sku_list = list(skus)
-    for i in range(0, len(sku_list), CHUNK):
-        products.update(Product.objects.filter(sku__in=sku_list[i : i + CHUNK]).values_list("sku", "id"))
-    locations = dict(Location.objects.values_list("code", "id"))
+    for i in range(0, len(skus), CHUNK):
+        products.update(Product.objects.filter(sku__in=skus[i : i + CHUNK]).values_list("sku", "id"))
+    codes = dict(Location.objects.values_list("code", "id"))
     mapping = feed.location_map or {}
-    events, errors = [], []
+    located: dict[str, int | None] = {}
+    adapt = None if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value
+    dates: dict[str, object] = {}
+
+    def location_id(loc) -> int | None:
+        if type(loc) is not str:
+            return None
+        lid = located.get(loc, _UNSEEN)
+        if lid is _UNSEEN:
+            code = mapping.get(loc, loc)
+            lid = located[loc] = codes.get(code) if isinstance(code, str) else None
+        return lid
+
+    def when(at):
+        """The stored value of an `at` text (None when it is not a date-time), parsed once per distinct text."""
+        if type(at) is not str:
+            return None
+        value = dates.get(at, _UNSEEN)
+        if value is _UNSEEN:
+            try:
+                value = parse_datetime(at)
+            except ValueError:  # well-formed but out of range (month 13)
+                value = None
+            if value is not None:
+                if timezone.is_naive(value):
+                    value = timezone.make_aware(value, UTC)
+                value = adapt(value) if adapt else value
+            dates[at] = value
+        return value
+
+    rows: list[tuple] = []
+    errors: list[RowError] = []
+    seen: set[str] = set()
+    repeats = 0
     for n, e in enumerate(raw, start=1):
-        problems = []
-        if not isinstance(e, dict):
-            errors.append(RowError(n, "", str(e)[:100], "not an object"))
-            continue
-        eid, seq, sku, loc = e.get("id"), e.get("sequence"), e.get("sku"), e.get("location")
-        typ, qty, at = e.get("type"), e.get("quantity"), e.get("at")
-        if not isinstance(eid, str | int) or isinstance(eid, bool) or not str(eid) or len(str(eid)) > 100:
-            problems.append(("id", eid, "missing or longer than 100 characters"))
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            problems.append(("sequence", seq, "must be a whole number ≥ 1"))
-        if sku not in products:
-            problems.append(("sku", sku, "unknown SKU" if sku else "missing SKU"))
-        code = mapping.get(loc, loc) if isinstance(loc, str) else None
-        if code not in locations:
-            problems.append(("location", loc, "unknown location" if loc else "missing location"))
-        if typ not in EVENT_TYPES:
-            problems.append(("type", typ, f"must be one of {', '.join(sorted(EVENT_TYPES))}"))
-        if not isinstance(qty, int) or isinstance(qty, bool) or abs(qty) > 10**9:
-            problems.append(("quantity", qty, "must be a whole number"))
-        elif typ in ("set", "receive", "ship") and qty < 0:
-            problems.append(("quantity", qty, f"must be 0 or more for {typ}"))
-        when = parse_datetime(at) if isinstance(at, str) else None
-        if at is not None and when is None:
-            problems.append(("at", at, "not an ISO 8601 date-time"))
-        if when is not None and timezone.is_naive(when):
-            when = timezone.make_aware(when, timezone.utc)
+        if type(e) is dict:
+            eid, seq, typ, qty, at = e.get("id"), e.get("sequence"), e.get("type"), e.get("quantity"), e.get("at")
+            sku = e.get("sku")
+            pid = products.get(sku) if type(sku) is str else None
+            lid = location_id(e.get("location"))
+            at_value = None if at is None else when(at)
+            if (
+                type(eid) is str
+                and 0 < len(eid) <= 100
+                and type(seq) is int
+                and 1 <= seq <= MAX_SEQUENCE
+                and pid is not None
+                and lid is not None
+                and type(qty) is int
+                and (0 <= qty <= MAX_QUANTITY or (typ == "adjust" and -MAX_QUANTITY <= qty))
+                and typ in EVENT_TYPES
+                and (at is None or at_value is not None)
+            ):
+                if eid in seen:
+                    repeats += 1
+                    continue
+                seen.add(eid)
+                rows.append((n, eid, seq, pid, lid, typ, qty, at_value))
+                continue
+        problems = _event_problems(e, products=products, location_id=location_id, when=when)
         if problems:
             errors.extend(RowError(n, col, "" if v is None else str(v)[:100], why) for col, v, why in problems)
             continue
-        events.append(_Event(str(eid), seq, products[sku], locations[code], typ, qty, when))
-    return events, errors
+        # Valid after all (an integer id, say): stage it like the others.
+        eid = str(e["id"])
+        if eid in seen:
+            repeats += 1
+            continue
+        seen.add(eid)
+        at = e.get("at")
+        rows.append(
+            (
+                n,
+                eid,
+                e["sequence"],
+                products[e["sku"]],
+                location_id(e["location"]),
+                e["type"],
+                e["quantity"],
+                None if at is None else when(at),
+            )
+        )
+    return rows, errors, repeats
 
 
 def _gaps(previous_high: int, sequences: list[int]) -> list[list[int]]:
+    """Missing ranges [from, to] between the feed's previous highest sequence and the sorted new ones."""
     gaps, expect = [], previous_high + 1
     for s in sequences:
         if s > expect:
@@ -165,164 +230,34 @@ def _gaps(previous_high: int, sequences: list[int]) -> list[list[int]]:
 def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: str = "") -> FeedRun:
     """Apply a batch of JSON events from a feed in one transaction and return its FeedRun.
 
-    Invalid events are rejected one by one (listed on the run, nothing of them applied); valid ones are
-    de-duplicated by id, ordered by sequence per product × location and merged set-based.
+    Invalid events are rejected one by one (listed on the run, nothing of them applied). The valid ones are
+    checked and classified in one pass over plain tuples and written in a few statements, the same on
+    PostgreSQL and SQLite (see `_events_merge`): the events, then one merge into stock and the ledger.
     """
     started = timezone.now()
     feed = WmsFeed.objects.get(pk=feed_id)
     try:
-        events, errors = _parse_events(feed=feed, payload=payload)
+        with gc_paused():  # a hundred thousand small tuples alive: no collector passes over them
+            rows, errors, repeats = _parse_events(feed=feed, payload=payload)
     except FileRejected as exc:
         return _run_failed(feed, FeedRun.Status.REJECTED, source, checksum, exc.message, exc.errors, exc.total, started)
-    pg = connection.vendor == "postgresql"
     with transaction.atomic():
         feed = WmsFeed.objects.select_for_update().get(pk=feed_id)
         if checksum and FeedRun.objects.filter(feed=feed, checksum=checksum, status=FeedRun.Status.SUCCEEDED).exists():
             return FeedRun.objects.filter(feed=feed, checksum=checksum, status=FeedRun.Status.SUCCEEDED).first()
-        # Known ids, in one join against a staged list (an IN list per 5,000 ids costs a round trip each).
-        seen: set[str] = {
-            r[0]
-            for r in _staged_join(
-                table="wms_ids",
-                columns=["event_id varchar(100)"],
-                rows=([e.id] for e in events),
-                query="SELECT s.event_id FROM {t} s JOIN inventory_wmsevent e ON e.feed_id = %s"
-                " AND e.event_id = s.event_id",
-                params=[feed.pk],
-            )
-        }
-        duplicates, fresh = 0, []
-        for e in events:
-            if e.id in seen:
-                duplicates += 1
-                continue
-            seen.add(e.id)
-            fresh.append(e)
-        by_key: dict[tuple[int, int], list[_Event]] = defaultdict(list)
-        for e in fresh:
-            by_key[(e.product_id, e.location_id)].append(e)
-        cursors: dict[tuple[int, int], list[int]] = {
-            (p, loc): [last, last_set]
-            for p, loc, last, last_set in _staged_join(
-                table="wms_keys",
-                columns=["product_id bigint", "location_id bigint"],
-                rows=iter(by_key),
-                query="SELECT c.product_id, c.location_id, c.last_sequence, c.last_set_sequence FROM {t} s"
-                " JOIN inventory_wmsstockcursor c ON c.feed_id = %s AND c.product_id = s.product_id"
-                " AND c.location_id = s.location_id",
-                params=[feed.pk],
-            )
-        }
-        outcome: dict[str, str] = {}
-        effects: list[list] = []  # row_no, product_id, location_id, set_qty, delta
-        history: list[tuple[tuple[int, int], int, int]] = []  # key, set sequence, effect index
-        stale = superseded = 0
-        for key, evs in by_key.items():
-            evs.sort(key=lambda e: e.sequence)
-            last, last_set = cursors.get(key, [0, 0])
-            live = []
-            for e in evs:
-                if e.sequence < last_set:
-                    outcome[e.id] = WmsEvent.Outcome.STALE
-                    stale += 1
-                else:
-                    live.append(e)
-            if not live:
-                continue
-            sets = [e for e in live if e.type == "set"]
-            if sets:
-                newest = sets[-1]
-                set_qty = newest.quantity
-                delta = 0
-                for e in live:
-                    if e.sequence < newest.sequence or (e.type == "set" and e is not newest):
-                        outcome[e.id] = WmsEvent.Outcome.SUPERSEDED
-                        superseded += 1
-                    elif e is not newest:
-                        delta += e.signed
-                if last > newest.sequence:
-                    # Deltas applied earlier but newer than this set still count on top of it.
-                    history.append((key, newest.sequence, len(effects)))
-                last_set = newest.sequence
-            else:
-                set_qty, delta = None, sum(e.signed for e in live)
-            effects.append([len(effects) + 1, key[0], key[1], set_qty, delta])
-            cursors[key] = [max(last, live[-1].sequence), last_set]
-        for key, set_seq, idx in history:
-            total = sum(
-                q if t == "adjust" else (abs(q) if t == "receive" else -abs(q))
-                for t, q in WmsEvent.objects.filter(
-                    feed=feed,
-                    product_id=key[0],
-                    location_id=key[1],
-                    sequence__gt=set_seq,
-                    outcome=WmsEvent.Outcome.APPLIED,
-                )
-                .exclude(type="set")
-                .values_list("type", "quantity")
-            )
-            effects[idx][4] += total
-        high = feed.last_sequence
-        new_seqs = sorted({e.sequence for e in fresh if e.sequence > high})
-        gaps = _gaps(high, new_seqs)
-        late = sum(1 for e in fresh if e.sequence <= high)
-        if new_seqs:
-            feed.last_sequence = new_seqs[-1]
-            feed.save(update_fields=["last_sequence", "updated_at"])
         run = FeedRun.objects.create(
             feed=feed, status=FeedRun.Status.SUCCEEDED, source=source[:500], checksum=checksum, started_at=started
         )
-        if effects:
-            stage = f"wms_stage_{run.pk}"
-            with connection.cursor() as cur:
-                cur.execute(
-                    f"CREATE TEMP TABLE {stage} (row_no bigint, product_id bigint, location_id bigint,"
-                    f" set_qty integer, delta integer){' ON COMMIT DROP' if pg else ''}"
-                )
-            rows_insert(table=stage, columns=["row_no", "product_id", "location_id", "set_qty", "delta"], rows=effects)
-            stock_merge_staged(
-                table=stage,
-                mode="mixed",
-                reason=InventoryMovement.Reason.FEED,
-                reference=f"feed:{feed.name}:run:{run.pk}",
-                clamp_at_zero=True,
-            )
-            if not pg:
-                with connection.cursor() as cur:
-                    cur.execute(f"DROP TABLE {stage}")
-        adapt = (lambda d: d) if pg else connection.ops.adapt_datetimefield_value
-        rows_insert(
-            table=WmsEvent._meta.db_table,
-            columns=[
-                "feed_id",
-                "event_id",
-                "sequence",
-                "product_id",
-                "location_id",
-                "type",
-                "quantity",
-                "at",
-                "outcome",
-                "run_id",
-            ],
-            rows=(
-                [
-                    feed.pk,
-                    e.id,
-                    e.sequence,
-                    e.product_id,
-                    e.location_id,
-                    e.type,
-                    e.quantity,
-                    adapt(e.at) if e.at else None,
-                    outcome.get(e.id, WmsEvent.Outcome.APPLIED),
-                    run.pk,
-                ]
-                for e in fresh
-            ),
-        )
-        _cursors_save(feed.pk, {k: cursors[k] for k in by_key if k in cursors})
-        applied = len(fresh) - stale - superseded
+        high = feed.last_sequence
+        with gc_paused():
+            counts = _events_merge(feed=feed, run=run, rows=rows) if rows else {}
+        fresh, stale, superseded = counts.get("fresh", 0), counts.get("stale", 0), counts.get("superseded", 0)
+        gaps = counts.get("gaps", [])
+        if counts.get("high", 0) > high:
+            feed.last_sequence = counts["high"]
+            feed.save(update_fields=["last_sequence", "updated_at"])
+        duplicates = repeats + len(rows) - fresh
+        applied = fresh - stale - superseded
         run.rows_applied = applied
         run.rows_rejected = len({e.row for e in errors})
         run.report = {
@@ -331,7 +266,7 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
             "duplicates": duplicates,
             "stale": stale,
             "superseded": superseded,
-            "late": late,
+            "late": counts.get("late", 0),
             "gaps": gaps,
             "errors": [e.as_dict() for e in errors[:ERROR_CAP]],
             "error_total": len(errors),
@@ -351,56 +286,182 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
     return run
 
 
-def _staged_join(*, table: str, columns: list[str], rows, query: str, params: list) -> list[tuple]:
-    """Stage `rows` in a temporary table and run `query` (with `{t}` for its name) against it."""
+_APPLIED, _STALE, _SUPERSEDED = (
+    WmsEvent.Outcome.APPLIED.value,
+    WmsEvent.Outcome.STALE.value,
+    WmsEvent.Outcome.SUPERSEDED.value,
+)
+_SIGN = {"receive": 1, "ship": -1, "adjust": 1, "set": 0}
+
+
+def _events_classify(rows: list[tuple], cursors: dict[tuple[int, int], int]) -> tuple[list[str], list[tuple]]:
+    """The outcome of every event (aligned with `rows`) and one effect per product × location with an event
+    that is not stale: (row_no, product_id, location_id, set_qty or None, delta, set sequence or None).
+
+    Per key: an event older than the key's cursor (the newest set applied there) is stale; of the others, the
+    newest set wins (ties: the later in the document), events older than it are superseded, and the deltas
+    from it on apply. One pass over plain tuples; most keys have a single event.
+    """
+    by_key: dict[tuple[int, int], list[int]] = {}
+    for i, r in enumerate(rows):
+        key = (r[3], r[4])
+        found = by_key.get(key)
+        if found is None:
+            by_key[key] = [i]
+        else:
+            found.append(i)
+    outcomes = [_APPLIED] * len(rows)
+    effects: list[tuple] = []
+    for key, idxs in by_key.items():
+        floor = cursors.get(key, 0)
+        if len(idxs) == 1:
+            n, _, seq, _, _, typ, qty, _ = rows[idxs[0]]
+            if seq < floor:
+                outcomes[idxs[0]] = _STALE
+            elif typ == "set":
+                effects.append((n, key[0], key[1], qty, 0, seq))
+            else:
+                effects.append((n, key[0], key[1], None, _SIGN[typ] * qty, None))
+            continue
+        live = []
+        newest = None  # (sequence, n, index) of the newest set that is not stale
+        for i in idxs:
+            r = rows[i]
+            if r[2] < floor:
+                outcomes[i] = _STALE
+                continue
+            live.append(i)
+            if r[5] == "set" and (newest is None or (r[2], r[0]) > newest[:2]):
+                newest = (r[2], r[0], i)
+        if not live:
+            continue
+        delta = 0
+        for i in live:
+            r = rows[i]
+            if newest is not None and (r[2] < newest[0] or (r[5] == "set" and i != newest[2])):
+                outcomes[i] = _SUPERSEDED
+            else:
+                delta += _SIGN[r[5]] * r[6]
+        row_no = min(rows[i][0] for i in live)
+        if newest is None:
+            effects.append((row_no, key[0], key[1], None, delta, None))
+        else:
+            effects.append((row_no, key[0], key[1], rows[newest[2]][6], delta, newest[0]))
+    return outcomes, effects
+
+
+def _temp_table(cur, name: str, columns: str) -> None:
+    pg = connection.vendor == "postgresql"
+    cur.execute(f"DROP TABLE IF EXISTS {name}")
+    cur.execute(f"CREATE TEMP TABLE {name} ({columns}){' ON COMMIT DROP' if pg else ''}")
+
+
+def _events_cursors(*, feed: WmsFeed, high: int, rows: list[tuple]) -> dict[tuple[int, int], int]:
+    """The newest set applied so far per product × location, read from the applied events (a partial
+    index), for the keys that need it: every stored event has a sequence ≤ `high`, so a key whose events
+    here are all newer cannot have a stale one."""
+    keys = {(r[3], r[4]) for r in rows if r[2] <= high}
+    if not keys:
+        return {}
     with connection.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {table}")
-        cur.execute(f"CREATE TEMP TABLE {table} ({', '.join(columns)})")
-    rows_insert(table=table, columns=[c.split()[0] for c in columns], rows=rows)
+        _temp_table(cur, "wms_keys", "product_id bigint, location_id bigint")
+    rows_insert(table="wms_keys", columns=["product_id", "location_id"], rows=keys)
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute(f"ANALYZE {table}")
-        cur.execute(query.format(t=table), params)
-        found = cur.fetchall()
-        cur.execute(f"DROP TABLE {table}")
+        cur.execute(
+            "SELECT k.product_id, k.location_id, MAX(h.sequence) FROM wms_keys k JOIN inventory_wmsevent h"
+            " ON h.feed_id = %s AND h.product_id = k.product_id AND h.location_id = k.location_id"
+            " AND h.type = 'set' AND h.outcome = 'applied' GROUP BY k.product_id, k.location_id",
+            [feed.pk],
+        )
+        found = {(p, loc): seq for p, loc, seq in cur.fetchall()}
+        cur.execute("DROP TABLE wms_keys")
     return found
 
 
-def _cursors_save(feed_id: int, cursors: dict[tuple[int, int], list[int]]) -> None:
-    if not cursors:
-        return
-    stage = "wms_cursor_stage"
+def _events_known(*, feed: WmsFeed, ids: list[str]) -> set[str]:
+    """Which of these event ids the feed has received before (one join against the staged ids)."""
     with connection.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {stage}")
+        _temp_table(cur, "wms_ids", "event_id varchar(100)")
+    rows_insert(table="wms_ids", columns=["event_id"], rows=([i] for i in ids))
+    with connection.cursor() as cur:
         cur.execute(
-            f"CREATE TEMP TABLE {stage} (product_id bigint, location_id bigint, last_sequence bigint,"
-            f" last_set_sequence bigint)"
+            "SELECT i.event_id FROM wms_ids i JOIN inventory_wmsevent x ON x.feed_id = %s AND x.event_id = i.event_id",
+            [feed.pk],
+        )
+        known = {r[0] for r in cur.fetchall()}
+        cur.execute("DROP TABLE wms_ids")
+    return known
+
+
+def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
+    """Apply the valid events set-based (the rules are in the module docstring) and return counts for the
+    report.
+
+    Ids are almost always new: the events are classified and written assuming so, and the unique
+    (feed, id) index is the duplicate check; only if it refuses one are the repeats dropped and the rest
+    classified again. Then one effect per key (the newest set's quantity or none, the deltas on top) goes
+    through `stock_merge_staged`: stock and ledger in single statements.
+    """
+    pg = connection.vendor == "postgresql"
+    high = feed.last_sequence
+    with connection.cursor() as cur:
+        if pg:
+            cur.execute("SET LOCAL jit = off")  # compiling costs more than these one-pass statements save
+    while True:
+        outcomes, effects = _events_classify(rows, _events_cursors(feed=feed, high=high, rows=rows))
+        try:
+            # Straight into the table (COPY on PostgreSQL); a savepoint, so a refused id undoes only this.
+            with transaction.atomic(), connection.wrap_database_errors:
+                rows_insert(
+                    table=WmsEvent._meta.db_table,
+                    columns=["feed_id", "run_id", "outcome", *_EVENT_COLUMNS[1:]],
+                    rows=((feed.pk, run.pk, o, *r[1:]) for r, o in zip(rows, outcomes, strict=True)),
+                )
+            break
+        except IntegrityError:
+            known = _events_known(feed=feed, ids=[r[1] for r in rows])
+            rows = [r for r in rows if r[1] not in known]
+    counts = {
+        "fresh": len(rows),
+        "stale": outcomes.count(_STALE),
+        "superseded": outcomes.count(_SUPERSEDED),
+        "late": sum(1 for r in rows if r[2] <= high),
+        "high": max((r[2] for r in rows), default=0),
+        "gaps": _gaps(high, sorted({r[2] for r in rows if r[2] > high})),
+    }
+    if not effects:
+        return counts
+    with connection.cursor() as cur:
+        _temp_table(
+            cur,
+            "wms_fx",
+            "row_no bigint, product_id bigint, location_id bigint, set_qty integer, delta bigint, set_seq bigint",
         )
     rows_insert(
-        table=stage,
-        columns=["product_id", "location_id", "last_sequence", "last_set_sequence"],
-        rows=([p, loc, last, last_set] for (p, loc), (last, last_set) in cursors.items()),
+        table="wms_fx", columns=["row_no", "product_id", "location_id", "set_qty", "delta", "set_seq"], rows=effects
     )
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute(f"ANALYZE {stage}")
-        # One UPDATE … FROM for known keys and one INSERT for new ones (the feed row is locked, so no
-        # other writer races us here); cheaper than a per-row ON CONFLICT.
+        # A set older than deltas applied by earlier documents: those deltas still count on top of it. Only
+        # a set below the feed's highest sequence so far can have any, all between the two: a short range of
+        # the (feed, sequence) index for a set that is a little late.
         cur.execute(
-            f"UPDATE inventory_wmsstockcursor SET last_sequence = s.last_sequence,"
-            f" last_set_sequence = s.last_set_sequence FROM {stage} s"
-            f" WHERE inventory_wmsstockcursor.feed_id = %s AND inventory_wmsstockcursor.product_id = s.product_id"
-            f" AND inventory_wmsstockcursor.location_id = s.location_id",
-            [feed_id],
+            "UPDATE wms_fx SET delta = delta + COALESCE((SELECT SUM(CASE WHEN h.type = 'ship' THEN -h.quantity"
+            " ELSE h.quantity END) FROM inventory_wmsevent h WHERE h.feed_id = %s AND h.sequence > wms_fx.set_seq"
+            " AND h.sequence <= %s AND h.product_id = wms_fx.product_id AND h.location_id = wms_fx.location_id"
+            " AND h.type <> 'set' AND h.outcome = 'applied' AND COALESCE(h.run_id, 0) <> %s), 0)"
+            " WHERE set_seq < %s",
+            [feed.pk, high, run.pk, high],
         )
-        cur.execute(
-            f"INSERT INTO inventory_wmsstockcursor (feed_id, product_id, location_id, last_sequence,"
-            f" last_set_sequence) SELECT %s, s.product_id, s.location_id, s.last_sequence, s.last_set_sequence"
-            f" FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM inventory_wmsstockcursor c WHERE c.feed_id = %s"
-            f" AND c.product_id = s.product_id AND c.location_id = s.location_id)",
-            [feed_id, feed_id],
-        )
-        cur.execute(f"DROP TABLE {stage}")
+    stock_merge_staged(
+        table="wms_fx",
+        mode="mixed",
+        reason=InventoryMovement.Reason.FEED,
+        reference=f"feed:{feed.name}:run:{run.pk}",
+        clamp_at_zero=True,
+    )
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE wms_fx")
+    return counts
 
 
 # --- Documents: files and pulls -------------------------------------------------------------------------

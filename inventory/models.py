@@ -469,8 +469,12 @@ class WmsEvent(models.Model):
         STALE = "stale", "Older than the state already applied"
         SUPERSEDED = "superseded", "Covered by a later set in the same batch"
 
-    # Few indexes (the unique id and the per-key sequence): events arrive by the hundred thousand.
-    feed = models.ForeignKey(WmsFeed, on_delete=models.CASCADE, related_name="events", db_index=False)
+    # Few indexes (the unique id, the feed's sequence, the applied sets per key) and no database foreign
+    # keys (checked row by row at commit): events arrive by the hundred thousand. The feed row is locked while its
+    # events are written.
+    feed = models.ForeignKey(
+        WmsFeed, on_delete=models.CASCADE, related_name="events", db_constraint=False, db_index=False
+    )
     event_id = models.CharField(max_length=100)
     sequence = models.BigIntegerField()
     product = models.ForeignKey(Product, on_delete=models.PROTECT, db_constraint=False, db_index=False)
@@ -485,20 +489,17 @@ class WmsEvent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["feed", "event_id"], name="wms_event_unique_id")]
-        indexes = [models.Index(fields=["feed", "product", "location", "sequence"], name="wms_event_key_seq")]
-
-
-class WmsStockCursor(models.Model):
-    """Per feed × product × location: the newest sequence applied, so old events never win."""
-
-    feed = models.ForeignKey(WmsFeed, on_delete=models.CASCADE, db_index=False)
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, db_constraint=False, db_index=False)
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, db_constraint=False, db_index=False)
-    last_sequence = models.BigIntegerField(default=0)
-    last_set_sequence = models.BigIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["feed", "product", "location"], name="wms_cursor_unique_key")]
+        indexes = [
+            # The feed's events by sequence (appended at the right edge: cheap to keep): the deltas applied
+            # after a late set are found there.
+            models.Index(fields=["feed", "sequence"], name="wms_event_feed_seq"),
+            # The newest set applied per key (the cursor: older events are stale).
+            models.Index(
+                fields=["feed", "product", "location", "sequence"],
+                name="wms_event_key_applied_set",
+                condition=models.Q(type="set", outcome="applied"),
+            ),
+        ]
 
 
 class CycleCount(models.Model):

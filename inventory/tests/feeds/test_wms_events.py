@@ -108,6 +108,30 @@ def test_bad_events_are_rejected_by_name_and_the_rest_apply(feed, product, dc):
     assert run.rows_rejected == 4
 
 
+def test_every_field_is_checked_and_odd_but_valid_events_apply(feed, product, dc):
+    good_int_id = {**ev(1, "receive", 2), "id": 77, "at": "2026-11-25T12:00:00"}
+    run = wms_events_apply(
+        feed_id=feed.pk,
+        payload={
+            "events": [
+                good_int_id,
+                {**ev(2), "at": "2026-13-01T00:00:00Z"},  # well-formed, but no 13th month
+                {**ev(3), "at": 5},
+                ev(2**63),
+                {**ev(5), "quantity": True},
+                "not an event",
+                {**ev(6), "sku": {"a": 1}},
+            ]
+        },
+    )
+    assert on_hand(product, dc) == 2
+    stored = WmsEvent.objects.get(feed=feed)
+    assert stored.event_id == "77" and stored.at.isoformat() == "2026-11-25T12:00:00+00:00"
+    reasons = [(e["row"], e["column"]) for e in run.report["errors"]]
+    assert reasons == [(2, "at"), (3, "at"), (4, "sequence"), (5, "quantity"), (6, ""), (7, "sku")]
+    assert run.rows_applied == 1 and run.rows_rejected == 6
+
+
 def test_a_ship_beyond_stock_clamps_at_zero_and_flags_a_shortage(feed, product, dc):
     put_stock(product, dc, 5)
     stock_reserve(lines=[ReserveLine(product.pk, 4, location_id=dc.pk)])
@@ -176,3 +200,86 @@ def test_push_of_only_bad_events_is_a_400_and_alerts(
     assert FeedRun.objects.get().status == "rejected"
     [mail] = mailoutbox
     assert mail.to == ["stock@example.com"] and "edison" in mail.subject and "unknown SKU" in mail.body
+
+
+class _Reference:
+    """The event rules in plain Python, one event at a time in each document's order of sequence: the
+    set-based path must give the same stock and the same counts."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.stock: dict[str, int] = {}
+        self.last_set: dict[str, int] = {}
+        self.applied: dict[str, list[tuple[int, int]]] = {}  # key -> (sequence, signed delta) applied
+
+    def apply(self, events: list[dict]) -> dict:
+        counts = {"duplicates": 0, "stale": 0, "superseded": 0}
+        fresh = []
+        for e in events:
+            if e["id"] in self.ids:
+                counts["duplicates"] += 1
+            else:
+                self.ids.add(e["id"])
+                fresh.append(e)
+        for key in {e["sku"] for e in fresh}:
+            evs = sorted((e for e in fresh if e["sku"] == key), key=lambda e: e["sequence"])
+            live = [e for e in evs if e["sequence"] >= self.last_set.get(key, 0)]
+            counts["stale"] += len(evs) - len(live)
+            if not live:
+                continue
+            sets = [e for e in live if e["type"] == "set"]
+            signed = {"receive": 1, "ship": -1, "adjust": 1}
+            if sets:
+                newest = sets[-1]
+                base = newest["quantity"] + sum(d for s, d in self.applied.get(key, []) if s > newest["sequence"])
+                self.last_set[key] = newest["sequence"]
+            else:
+                newest, base = None, self.stock.get(key, 0)
+            for e in live:
+                if newest is not None and (
+                    e["sequence"] < newest["sequence"] or (e["type"] == "set" and e is not newest)
+                ):
+                    counts["superseded"] += 1
+                elif e is not newest:
+                    d = signed[e["type"]] * e["quantity"]
+                    base += d
+                    self.applied.setdefault(key, []).append((e["sequence"], d))
+            self.stock[key] = max(0, base)
+        return counts
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_random_streams_match_the_reference_rules(feed, dc, seed):
+    import random
+
+    from inventory.models import Product
+
+    rng = random.Random(seed)
+    products = {s: Product.objects.create(sku=s, name=s) for s in ("R-1", "R-2", "R-3")}
+    ref = _Reference()
+    sent: list[dict] = []
+    seq = 0
+    for _ in range(8):
+        batch = []
+        for _ in range(rng.randint(1, 12)):
+            if (sent or batch) and rng.random() < 0.15:
+                batch.append(rng.choice(sent + batch))  # a repeat, from an earlier document or this one
+                continue
+            seq += 1
+            late = rng.random() < 0.25 and seq > 3
+            batch.append(
+                ev(
+                    rng.randint(1, seq - 1) if late else seq,
+                    rng.choice(["set", "receive", "ship", "adjust"]),
+                    rng.randint(0, 9),
+                    sku=rng.choice(list(products)),
+                    eid=f"r{seq}",
+                )
+            )
+        sent.extend(batch)
+        expected = ref.apply(batch)
+        run = wms_events_apply(feed_id=feed.pk, payload={"events": batch})
+        assert {k: run.report[k] for k in expected} == expected
+        for sku, p in products.items():
+            assert on_hand(p, dc) == ref.stock.get(sku, 0), (sku, batch)
+    assert_ledger_matches_levels()
