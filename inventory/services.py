@@ -537,9 +537,9 @@ def stock_merge_staged(
         cur.execute(
             f"SELECT COALESCE(SUM(CASE WHEN new_on_hand < 0 THEN 1 ELSE 0 END), 0),"
             f" COALESCE(SUM(CASE WHEN stock_id IS NULL THEN 1 ELSE 0 END), 0),"
-            f" COALESCE(MAX(CASE WHEN new_on_hand < reserved THEN 1 ELSE 0 END), 0) FROM {diff}"
+            f" COALESCE(MAX(CASE WHEN new_on_hand < reserved THEN 1 ELSE 0 END), 0), COUNT(*) FROM {diff}"
         )
-        negative, created, any_short = cur.fetchone()
+        negative, created, any_short, diff_rows = cur.fetchone()
         if created:
             # StockLevel has no database FK checks: refuse new rows whose ids do not exist (an anti-join
             # over the new keys only; callers resolve ids from codes, so this is a guard, not validation).
@@ -559,12 +559,13 @@ def stock_merge_staged(
                 [error_cap],
             )
             raise StockWouldGoNegative([NegativeRow(*r) for r in cur.fetchall()], negative)
-        cur.execute(
-            f"UPDATE inventory_stocklevel SET on_hand = d.new_on_hand, updated_at = %s"
-            f" FROM {diff} d WHERE inventory_stocklevel.id = d.stock_id",
-            [now],
-        )
-        result.rows_changed = cur.rowcount
+        if diff_rows > created:  # (a first load has nothing to update: don't scan the stock table for it)
+            cur.execute(
+                f"UPDATE inventory_stocklevel SET on_hand = d.new_on_hand, updated_at = %s"
+                f" FROM {diff} d WHERE inventory_stocklevel.id = d.stock_id",
+                [now],
+            )
+            result.rows_changed = cur.rowcount
         if created:
             cur.execute(
                 f"INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, updated_at)"
