@@ -480,6 +480,7 @@ def stock_file_apply(
                 # hash joins need (the merge analyzes the resolved table it plans against).
                 # Joins and duplicate checks over a million rows fit in memory instead of spilling.
                 cur.execute("SET work_mem = '256MB'")
+                cur.execute("SET jit = off")  # as in the merge: compiling costs more than it saves here
             progress(50)
             errors, total, rows = _validate(
                 cur=cur,
@@ -492,6 +493,7 @@ def stock_file_apply(
             )
             if pg:
                 cur.execute("RESET work_mem")
+                cur.execute("RESET jit")
         outcome.rows_total = rows
         if total:
             raise FileRejected(

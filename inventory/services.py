@@ -509,6 +509,9 @@ def stock_merge_staged(
     with connection.cursor() as cur:
         if pg:
             cur.execute("SET LOCAL work_mem = '256MB'")
+            # These few big, simple statements cost the planner past jit_above_cost, and compiling them
+            # (0.1–0.35 s each, measured) never pays back on scans and joins this plain.
+            cur.execute("SET LOCAL jit = off")
             cur.execute(f"ANALYZE {t}")  # temporary tables have no statistics until told
             # ANALYZE just counted it (exactly below 30,000 rows, closely above): no second scan.
             cur.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [t])
