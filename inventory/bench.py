@@ -193,12 +193,16 @@ def _copy_file(cur, sql: str, path) -> None:
 
 
 def _timed(fn) -> float:
-    """Seconds `fn` takes. On PostgreSQL every timed step starts after a CHECKPOINT (when the role may
+    """Seconds `fn` takes. On PostgreSQL every timed step starts from the same state: the stock table
+    vacuumed and analyzed (as autovacuum leaves it between imports minutes apart: otherwise a step scans the
+    dead rows the previous one left and plans with stale counts) and a CHECKPOINT done (when the role may
     run one), so no step pays for writing out what the step before it dirtied, nor for a checkpoint that
     step's WAL happened to trigger: the steps write 0.5–0.6 GB of WAL each (max_wal_size is 1 GB)."""
     if connection.vendor == "postgresql":
         from django.db import DatabaseError
 
+        with connection.cursor() as cur:
+            cur.execute("VACUUM ANALYZE inventory_stocklevel")
         try:
             with connection.cursor() as cur:
                 cur.execute("CHECKPOINT")
