@@ -485,7 +485,8 @@ def stock_merge_staged(
     `set_qty` (nullable) and `delta` (mode "mixed": on hand = coalesce(set_qty, on hand) + delta).
     Reserved never changes. Unchanged rows are skipped; one ledger movement per changed row. Where on hand
     ends below reserved a StockShortage opens; where it recovers the open shortage resolves. Raises
-    StockWouldGoNegative (nothing written) if on hand would go below zero, unless `clamp_at_zero`.
+    StockWouldGoNegative (nothing written) if on hand would go below zero, unless `clamp_at_zero`, and
+    ValidationError (nothing written) if a new row names a product or location that does not exist.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("stock_merge_staged must run inside transaction.atomic().")
@@ -534,8 +535,8 @@ def stock_merge_staged(
             f" ON s.product_id = t.product_id AND s.location_id = t.location_id"
             f" WHERE s.id IS NULL OR {new_expr} <> s.on_hand"
         )
-        if pg:
-            cur.execute(f"ANALYZE {diff}")
+        # No ANALYZE of the diff: the statements below scan it whole or hash it, and for that the planner
+        # needs only its size, which it reads from the table's pages (ANALYZE cost 0.1–0.3 s per million).
         # One pass over the changes: how many would go negative, how many are new rows, any shortage?
         cur.execute(
             f"SELECT COALESCE(SUM(CASE WHEN new_on_hand < 0 THEN 1 ELSE 0 END), 0),"
@@ -543,18 +544,6 @@ def stock_merge_staged(
             f" COALESCE(MAX(CASE WHEN new_on_hand < reserved THEN 1 ELSE 0 END), 0), COUNT(*) FROM {diff}"
         )
         negative, created, any_short, diff_rows = cur.fetchone()
-        if created:
-            # StockLevel has no database FK checks: refuse new rows whose ids do not exist (an anti-join
-            # over the new keys only; callers resolve ids from codes, so this is a guard, not validation).
-            cur.execute(
-                f"SELECT d.product_id, d.location_id FROM {diff} d WHERE d.stock_id IS NULL"
-                f" AND (NOT EXISTS (SELECT 1 FROM inventory_product p WHERE p.id = d.product_id)"
-                f" OR NOT EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)) LIMIT 1"
-            )
-            if unknown := cur.fetchone():
-                raise ValidationError(
-                    f"Unknown product id {unknown[0]} or location id {unknown[1]} in staged stock: nothing was applied."
-                )
         if negative:
             cur.execute(
                 f"SELECT row_no, product_id, location_id, old_on_hand, new_on_hand FROM {diff}"
@@ -562,31 +551,50 @@ def stock_merge_staged(
                 [error_cap],
             )
             raise StockWouldGoNegative([NegativeRow(*r) for r in cur.fetchall()], negative)
-        if diff_rows > created:  # (a first load has nothing to update: don't scan the stock table for it)
+        # A savepoint: if the guard below refuses, nothing of this merge stays, even for a caller that
+        # catches the error inside its own transaction.
+        with transaction.atomic():
+            if diff_rows > created:  # (a first load has nothing to update: don't scan the stock table for it)
+                cur.execute(
+                    f"UPDATE inventory_stocklevel SET on_hand = d.new_on_hand, updated_at = %s"
+                    f" FROM {diff} d WHERE inventory_stocklevel.id = d.stock_id",
+                    [now],
+                )
+                result.rows_changed = cur.rowcount
+            if created:
+                # StockLevel has no database FK checks: new rows are written only for ids that exist (two
+                # semi-joins in the insert itself; callers resolve ids from codes, so this is a guard, not
+                # validation), and if any were left out the whole merge is refused.
+                cur.execute(
+                    f"INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, updated_at)"
+                    f" SELECT d.product_id, d.location_id, d.new_on_hand, 0, %s FROM {diff} d WHERE d.stock_id IS NULL"
+                    f" AND EXISTS (SELECT 1 FROM inventory_product p WHERE p.id = d.product_id)"
+                    f" AND EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)",
+                    [now],
+                )
+                result.rows_created = cur.rowcount
+                if result.rows_created != created:
+                    cur.execute(
+                        f"SELECT d.product_id, d.location_id FROM {diff} d WHERE d.stock_id IS NULL"
+                        f" AND (NOT EXISTS (SELECT 1 FROM inventory_product p WHERE p.id = d.product_id)"
+                        f" OR NOT EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)) LIMIT 1"
+                    )
+                    unknown = cur.fetchone() or ("?", "?")
+                    raise ValidationError(
+                        f"Unknown product id {unknown[0]} or location id {unknown[1]} in staged stock:"
+                        " nothing was applied."
+                    )
             cur.execute(
-                f"UPDATE inventory_stocklevel SET on_hand = d.new_on_hand, updated_at = %s"
-                f" FROM {diff} d WHERE inventory_stocklevel.id = d.stock_id",
-                [now],
+                f"INSERT INTO inventory_inventorymovement"
+                f" (product_id, location_id, delta_on_hand, delta_reserved, reason, reference, actor_id, created_at)"
+                f" SELECT product_id, location_id, new_on_hand - old_on_hand, 0, %s, %s, %s, %s"
+                f" FROM {diff} WHERE new_on_hand <> old_on_hand",
+                [reason, reference[:200], actor_id, now],
             )
-            result.rows_changed = cur.rowcount
-        if created:
-            cur.execute(
-                f"INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, updated_at)"
-                f" SELECT product_id, location_id, new_on_hand, 0, %s FROM {diff} WHERE stock_id IS NULL",
-                [now],
+            result.movements = cur.rowcount
+            result.shortages_opened, result.shortages_resolved = _shortages_from_diff(
+                cur, diff, reference, now, any_short=bool(any_short)
             )
-            result.rows_created = cur.rowcount
-        cur.execute(
-            f"INSERT INTO inventory_inventorymovement"
-            f" (product_id, location_id, delta_on_hand, delta_reserved, reason, reference, actor_id, created_at)"
-            f" SELECT product_id, location_id, new_on_hand - old_on_hand, 0, %s, %s, %s, %s"
-            f" FROM {diff} WHERE new_on_hand <> old_on_hand",
-            [reason, reference[:200], actor_id, now],
-        )
-        result.movements = cur.rowcount
-        result.shortages_opened, result.shortages_resolved = _shortages_from_diff(
-            cur, diff, reference, now, any_short=bool(any_short)
-        )
         cur.execute(f"DROP TABLE {diff}")
     return result
 
