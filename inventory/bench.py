@@ -157,17 +157,22 @@ def _bench_world(*, rows: int, log) -> tuple[list[str], list[str], list[str]]:
             if c not in have
         ]
     )
+    log("removing earlier bench stock…")
+    _bench_stock_clear(code_like="BIMP-%")
+    return skus, set_a, set_b
+
+
+def _bench_stock_clear(*, code_like: str) -> None:
+    """Delete the bench stock, shortages and movements at the locations whose code is LIKE `code_like`."""
     with connection.cursor() as cur:
-        log("removing earlier bench stock…")
         for table in ("inventory_inventorymovement", "inventory_stockshortage", "inventory_stocklevel"):
             cur.execute(
-                f"DELETE FROM {table} WHERE location_id IN"
-                f" (SELECT id FROM inventory_location WHERE code LIKE 'BIMP-%%')"
+                f"DELETE FROM {table} WHERE location_id IN (SELECT id FROM inventory_location WHERE code LIKE %s)",
+                [code_like],
             )
         if connection.vendor == "postgresql":
             cur.execute("VACUUM ANALYZE inventory_stocklevel")
             cur.execute("VACUUM ANALYZE inventory_inventorymovement")
-    return skus, set_a, set_b
 
 
 def _write_csv(path, *, skus, locations, rows: int, header: str, value) -> None:
@@ -193,6 +198,21 @@ def _copy_file(cur, sql: str, path) -> None:
 
 
 def _timed(fn) -> float:
+    """Seconds `fn` takes. On PostgreSQL every timed step starts from the same state: the stock table
+    vacuumed and analyzed (as autovacuum leaves it between imports minutes apart: otherwise a step scans the
+    dead rows the previous one left and plans with stale counts) and a CHECKPOINT done (when the role may
+    run one), so no step pays for writing out what the step before it dirtied, nor for a checkpoint that
+    step's WAL happened to trigger: the steps write 0.5–0.6 GB of WAL each (max_wal_size is 1 GB)."""
+    if connection.vendor == "postgresql":
+        from django.db import DatabaseError
+
+        with connection.cursor() as cur:
+            cur.execute("VACUUM ANALYZE inventory_stocklevel")
+        try:
+            with connection.cursor() as cur:
+                cur.execute("CHECKPOINT")
+        except DatabaseError:
+            pass
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
@@ -263,6 +283,20 @@ def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
         secs = _timed(lambda: plain_merge(first_a))
         out["plain_merge_rows_per_s"] = round(rows / secs)
         log(f"plain merge (first load) {out['plain_merge_rows_per_s']:,} rows/s")
+        # The same plain merge re-importing set A with every value changed (ON CONFLICT DO UPDATE).
+        again_a = tmp / "again_a.csv"
+        _write_csv(
+            again_a, skus=skus, locations=set_a, rows=rows, header="sku,location,on_hand", value=lambda n, i: n % 50 + 1
+        )
+        out["plain_reimport_rows_per_s"] = round(rows / _timed(lambda: plain_merge(again_a)))
+        again_a.unlink()
+        log(f"plain merge (full re-import) {out['plain_reimport_rows_per_s']:,} rows/s")
+        # Our first load then meets the tables as the plain merge's first load met them (without the plain
+        # merge's million stock rows and two million movements), and our re-import as its re-import did.
+        log("removing the plain merge's stock…")
+        _bench_stock_clear(code_like="BIMP-A%")
+        out["floor_rows_per_s"] = round(rows / _bench_floor(tmp=tmp, skus=skus, locations=set_a, rows=rows))
+        log(f"physical floor (stock + ledger rows COPY'd) {out['floor_rows_per_s']:,} rows/s")
 
     def ours(path, mode: str, force: bool = False) -> float:
         job = stock_import_create(name=path.name, mode=mode, force=force)
@@ -297,6 +331,11 @@ def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
         out["fast_path_vs_plain_merge"] = round(
             min(out["snapshot_rows_per_s"], out["reimport_rows_per_s"]) / out["plain_merge_rows_per_s"], 2
         )
+        out["reimport_vs_plain_reimport"] = round(out["reimport_rows_per_s"] / out["plain_reimport_rows_per_s"], 2)
+        out["floor_share_of_raw_copy"] = round(out["floor_rows_per_s"] / out["raw_copy_rows_per_s"], 3)
+        out["fast_path_share_of_floor"] = round(
+            min(out["snapshot_rows_per_s"], out["reimport_rows_per_s"]) / out["floor_rows_per_s"], 3
+        )
     for p in (first_a, first_b, again_b, delta_b):
         p.unlink()
     tmp.rmdir()
@@ -307,6 +346,60 @@ def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
         "wms_events_per_s": 50000,
     }
     return out
+
+
+def _bench_floor(*, tmp, skus, locations, rows: int) -> float:
+    """Seconds to write what a first load must write, and nothing else: the rows (as ids) COPY'd into a
+    table shaped like StockLevel (its indexes, checks and fillfactor) and as many into a table shaped like
+    the ledger (its indexes), in one transaction. No parsing, lookups, validation or diffing."""
+    from django.db import transaction
+
+    from inventory.models import Location, Product
+
+    pid = dict(Product.objects.filter(sku__in=skus).values_list("sku", "id"))
+    lid = dict(Location.objects.filter(code__in=locations).values_list("code", "id"))
+    stock, ledger = tmp / "floor_stock.csv", tmp / "floor_ledger.csv"
+    now = "2026-01-01 00:00:00+00"
+    with open(stock, "w") as fs, open(ledger, "w") as fl:
+        n = 0
+        for sku in skus:
+            for loc in locations:
+                if n >= rows:
+                    break
+                fs.write(f"{pid[sku]},{lid[loc]},{n % 50},0,{now}\n")
+                fl.write(f"{pid[sku]},{lid[loc]},{n % 50},0,import,bench floor,{now}\n")
+                n += 1
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_floor_stock, bench_floor_ledger")
+        cur.execute("CREATE TABLE bench_floor_stock (LIKE inventory_stocklevel INCLUDING ALL)")
+        cur.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = 'inventory_stocklevel'::regclass AND reloptions IS NOT NULL"
+        )
+        for (opts,) in cur.fetchall():
+            cur.execute(f"ALTER TABLE bench_floor_stock SET ({', '.join(opts)})")
+        cur.execute("CREATE TABLE bench_floor_ledger (LIKE inventory_inventorymovement INCLUDING ALL)")
+
+        def write() -> None:
+            with transaction.atomic():
+                cur.execute("SET LOCAL synchronous_commit = off")  # as the fast path does
+                _copy_file(
+                    cur,
+                    "COPY bench_floor_stock (product_id, location_id, on_hand, reserved, updated_at)"
+                    " FROM STDIN (FORMAT csv)",
+                    stock,
+                )
+                _copy_file(
+                    cur,
+                    "COPY bench_floor_ledger (product_id, location_id, delta_on_hand, delta_reserved, reason,"
+                    " reference, created_at) FROM STDIN (FORMAT csv)",
+                    ledger,
+                )
+
+        secs = _timed(write)
+        cur.execute("DROP TABLE bench_floor_stock, bench_floor_ledger")
+    stock.unlink()
+    ledger.unlink()
+    return secs
 
 
 def _bench_import_export(*, skus, locations, rows: int) -> float:

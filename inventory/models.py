@@ -114,9 +114,16 @@ class Product(models.Model):
 
 class StockLevel(models.Model):
     # No single-column FK indexes: (product, location) and (location, product) cover them, and every
-    # index costs time on bulk imports.
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels", db_index=False)
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels", db_index=False)
+    # index costs time on bulk imports. No database FK checks either: PostgreSQL checks them row by row
+    # (≈7 s per million rows on a first stock load), and every writer is in inventory.services, which
+    # only writes ids it has just resolved or checked (stock_apply_changes, stock_merge_staged refuse
+    # unknown ones). PROTECT still stops deleting a product or location with stock (Django enforces it).
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="stock_levels", db_index=False, db_constraint=False
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="stock_levels", db_index=False, db_constraint=False
+    )
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
@@ -263,21 +270,33 @@ class InventoryMovement(models.Model):
         DAMAGE = "damage", "Damaged / not sellable"
 
     # The ledger is append-only and written only by inventory.services from ids it has just read, so it
-    # carries no database FK checks (they cost ~7 s per million rows on bulk imports); PROTECT still
-    # stops deleting a product or location with movements (Django enforces it). The (product, location)
-    # index serves every per-key query; created_at gets a BRIN index on PostgreSQL (migration 0003).
+    # carries no database FK checks (they cost ~7 s per million rows on bulk imports, and ~1–2 s even for
+    # a NULL actor: the check trigger still fires per row); PROTECT and SET_NULL are enforced by Django.
+    # The (product, location) index serves every per-key query; created_at gets a BRIN index on
+    # PostgreSQL (migration 0003); actor is indexed only where set (SET_NULL on deleting a user uses it,
+    # and bulk writes — imports, feeds, routing — mostly have no actor, so they skip it).
     product = models.ForeignKey(Product, on_delete=models.PROTECT, db_constraint=False, db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, db_constraint=False, db_index=False)
     delta_on_hand = models.IntegerField(default=0)
     delta_reserved = models.IntegerField(default=0)
     reason = models.CharField(max_length=16, choices=Reason.choices)
     reference = models.CharField(max_length=200, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        db_index=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["product", "location"], name="movement_product_location")]
+        indexes = [
+            models.Index(fields=["product", "location"], name="movement_product_location"),
+            models.Index(fields=["actor"], name="movement_actor", condition=Q(actor__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reason} {self.delta_on_hand:+}/{self.delta_reserved:+} {self.product_id}@{self.location_id}"

@@ -103,6 +103,7 @@ def stock_apply_changes(
         existing = _lock_levels(keys)
         missing = [k for k in keys if k not in existing]
         if missing:
+            _refuse_unknown_keys(missing)
             StockLevel.objects.bulk_create(
                 [StockLevel(product_id=p, location_id=loc) for p, loc in missing], ignore_conflicts=True
             )
@@ -158,6 +159,25 @@ def _levels_write(*, levels: list[StockLevel], now) -> None:
                 "FROM v WHERE inventory_stocklevel.id = v.id",
                 [x for lv in chunk for x in (lv.pk, lv.on_hand, lv.reserved)] + [now],
             )
+
+
+def _refuse_unknown_keys(keys: list[tuple[int, int]]) -> None:
+    """Refuse new stock rows for products or locations that do not exist (StockLevel has no database FK
+    checks: they cost too much on bulk loads, so the services check the ids they are about to create)."""
+    products = {p for p, _ in keys}
+    locations = {loc for _, loc in keys}
+    unknown_p = products - set(Product.objects.filter(pk__in=products).values_list("pk", flat=True))
+    unknown_l = locations - set(Location.objects.filter(pk__in=locations).values_list("pk", flat=True))
+    if unknown_p or unknown_l:
+        raise ValidationError(
+            "Unknown "
+            + "; ".join(
+                f"{what} id(s) {', '.join(map(str, sorted(ids)[:10]))}"
+                for what, ids in (("product", unknown_p), ("location", unknown_l))
+                if ids
+            )
+            + ": no stock was changed."
+        )
 
 
 def _lock_levels(keys: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
@@ -465,7 +485,8 @@ def stock_merge_staged(
     `set_qty` (nullable) and `delta` (mode "mixed": on hand = coalesce(set_qty, on hand) + delta).
     Reserved never changes. Unchanged rows are skipped; one ledger movement per changed row. Where on hand
     ends below reserved a StockShortage opens; where it recovers the open shortage resolves. Raises
-    StockWouldGoNegative (nothing written) if on hand would go below zero, unless `clamp_at_zero`.
+    StockWouldGoNegative (nothing written) if on hand would go below zero, unless `clamp_at_zero`, and
+    ValidationError (nothing written) if a new row names a product or location that does not exist.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("stock_merge_staged must run inside transaction.atomic().")
@@ -489,8 +510,12 @@ def stock_merge_staged(
     with connection.cursor() as cur:
         if pg:
             cur.execute("SET LOCAL work_mem = '256MB'")
+            # These few big, simple statements cost the planner past jit_above_cost, and compiling them
+            # (0.1–0.35 s each, measured) never pays back on scans and joins this plain.
+            cur.execute("SET LOCAL jit = off")
             cur.execute(f"ANALYZE {t}")  # temporary tables have no statistics until told
-            cur.execute(f"SELECT COUNT(*) FROM {t}")
+            # ANALYZE just counted it (exactly below 30,000 rows, closely above): no second scan.
+            cur.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [t])
             (staged,) = cur.fetchone()
             if staged > MERGE_TABLE_LOCK_ROWS:
                 cur.execute("LOCK TABLE inventory_stocklevel IN EXCLUSIVE MODE")
@@ -510,10 +535,15 @@ def stock_merge_staged(
             f" ON s.product_id = t.product_id AND s.location_id = t.location_id"
             f" WHERE s.id IS NULL OR {new_expr} <> s.on_hand"
         )
-        if pg:
-            cur.execute(f"ANALYZE {diff}")
-        cur.execute(f"SELECT COUNT(*) FROM {diff} WHERE new_on_hand < 0")
-        (negative,) = cur.fetchone()
+        # No ANALYZE of the diff: the statements below scan it whole or hash it, and for that the planner
+        # needs only its size, which it reads from the table's pages (ANALYZE cost 0.1–0.3 s per million).
+        # One pass over the changes: how many would go negative, how many are new rows, any shortage?
+        cur.execute(
+            f"SELECT COALESCE(SUM(CASE WHEN new_on_hand < 0 THEN 1 ELSE 0 END), 0),"
+            f" COALESCE(SUM(CASE WHEN stock_id IS NULL THEN 1 ELSE 0 END), 0),"
+            f" COALESCE(MAX(CASE WHEN new_on_hand < reserved THEN 1 ELSE 0 END), 0), COUNT(*) FROM {diff}"
+        )
+        negative, created, any_short, diff_rows = cur.fetchone()
         if negative:
             cur.execute(
                 f"SELECT row_no, product_id, location_id, old_on_hand, new_on_hand FROM {diff}"
@@ -521,35 +551,56 @@ def stock_merge_staged(
                 [error_cap],
             )
             raise StockWouldGoNegative([NegativeRow(*r) for r in cur.fetchall()], negative)
-        cur.execute(
-            f"UPDATE inventory_stocklevel SET on_hand = d.new_on_hand, updated_at = %s"
-            f" FROM {diff} d WHERE inventory_stocklevel.id = d.stock_id",
-            [now],
-        )
-        result.rows_changed = cur.rowcount
-        cur.execute(
-            f"INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, updated_at)"
-            f" SELECT product_id, location_id, new_on_hand, 0, %s FROM {diff} WHERE stock_id IS NULL",
-            [now],
-        )
-        result.rows_created = cur.rowcount
-        cur.execute(
-            f"INSERT INTO inventory_inventorymovement"
-            f" (product_id, location_id, delta_on_hand, delta_reserved, reason, reference, actor_id, created_at)"
-            f" SELECT product_id, location_id, new_on_hand - old_on_hand, 0, %s, %s, %s, %s"
-            f" FROM {diff} WHERE new_on_hand <> old_on_hand",
-            [reason, reference[:200], actor_id, now],
-        )
-        result.movements = cur.rowcount
-        result.shortages_opened, result.shortages_resolved = _shortages_from_diff(cur, diff, reference, now)
+        # A savepoint: if the guard below refuses, nothing of this merge stays, even for a caller that
+        # catches the error inside its own transaction.
+        with transaction.atomic():
+            if diff_rows > created:  # (a first load has nothing to update: don't scan the stock table for it)
+                cur.execute(
+                    f"UPDATE inventory_stocklevel SET on_hand = d.new_on_hand, updated_at = %s"
+                    f" FROM {diff} d WHERE inventory_stocklevel.id = d.stock_id",
+                    [now],
+                )
+                result.rows_changed = cur.rowcount
+            if created:
+                # StockLevel has no database FK checks: new rows are written only for ids that exist (two
+                # semi-joins in the insert itself; callers resolve ids from codes, so this is a guard, not
+                # validation), and if any were left out the whole merge is refused.
+                cur.execute(
+                    f"INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, updated_at)"
+                    f" SELECT d.product_id, d.location_id, d.new_on_hand, 0, %s FROM {diff} d WHERE d.stock_id IS NULL"
+                    f" AND EXISTS (SELECT 1 FROM inventory_product p WHERE p.id = d.product_id)"
+                    f" AND EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)",
+                    [now],
+                )
+                result.rows_created = cur.rowcount
+                if result.rows_created != created:
+                    cur.execute(
+                        f"SELECT d.product_id, d.location_id FROM {diff} d WHERE d.stock_id IS NULL"
+                        f" AND (NOT EXISTS (SELECT 1 FROM inventory_product p WHERE p.id = d.product_id)"
+                        f" OR NOT EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)) LIMIT 1"
+                    )
+                    unknown = cur.fetchone() or ("?", "?")
+                    raise ValidationError(
+                        f"Unknown product id {unknown[0]} or location id {unknown[1]} in staged stock:"
+                        " nothing was applied."
+                    )
+            cur.execute(
+                f"INSERT INTO inventory_inventorymovement"
+                f" (product_id, location_id, delta_on_hand, delta_reserved, reason, reference, actor_id, created_at)"
+                f" SELECT product_id, location_id, new_on_hand - old_on_hand, 0, %s, %s, %s, %s"
+                f" FROM {diff} WHERE new_on_hand <> old_on_hand",
+                [reason, reference[:200], actor_id, now],
+            )
+            result.movements = cur.rowcount
+            result.shortages_opened, result.shortages_resolved = _shortages_from_diff(
+                cur, diff, reference, now, any_short=bool(any_short)
+            )
         cur.execute(f"DROP TABLE {diff}")
     return result
 
 
-def _shortages_from_diff(cur, diff: str, source: str, now) -> tuple[int, int]:
-    """Open, refresh or resolve shortages for the keys a merge changed."""
-    cur.execute(f"SELECT EXISTS (SELECT 1 FROM {diff} WHERE new_on_hand < reserved)")
-    any_short = bool(cur.fetchone()[0])
+def _shortages_from_diff(cur, diff: str, source: str, now, *, any_short: bool) -> tuple[int, int]:
+    """Open, refresh or resolve shortages for the keys a merge changed (`any_short`: one ends below reserved)."""
     cur.execute("SELECT EXISTS (SELECT 1 FROM inventory_stockshortage WHERE resolved_at IS NULL)")
     any_open = bool(cur.fetchone()[0])
     opened = resolved = 0

@@ -22,3 +22,13 @@ def assert_ledger_matches_levels() -> None:
         keys.add((level.product_id, level.location_id))
         assert sums.get((level.product_id, level.location_id), (0, 0)) == (level.on_hand, level.reserved), level
     assert all(v == (0, 0) or k in keys for k, v in sums.items())
+
+
+def stage_rows(table: str, rows: list[tuple[int, int, int, int]]) -> None:
+    """A temporary staging table (row_no, product_id, location_id, qty) for stock_merge_staged."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(f"CREATE TEMP TABLE {table} (row_no bigint, product_id bigint, location_id bigint, qty integer)")
+        cur.executemany(f"INSERT INTO {table} VALUES (%s, %s, %s, %s)", rows)

@@ -197,3 +197,32 @@ def test_command_applies_and_reports(product, dc, tmp_path, capsys):
     with pytest.raises(CommandError):
         call_command("import_inventory", str(bad), "--location", "DC-EAST")
     assert "unknown SKU" in capsys.readouterr().out
+
+
+def test_whole_numbers_are_read_the_same_by_the_fast_cast_and_the_exact_check(product, product_b, dc, store):
+    # PostgreSQL tries a plain integer cast first and falls back to the exact check when in doubt: the
+    # results (and the report) must not depend on which one ran.
+    job = run("sku,location,on_hand\nSKU-A,DC-EAST, 5 \nSKU-B,DC-EAST,+3\nSKU-A,STORE-0001,007\n")
+    assert job.status == "succeeded", (job.message, job.errors)
+    assert level(product, dc) == (5, 0) and level(product_b, dc) == (3, 0) and level(product, store) == (7, 0)
+    job = run(
+        "sku,location,on_hand\n"
+        "SKU-A,DC-EAST,999999999\n"  # row 2: the largest accepted
+        "SKU-B,DC-EAST,1000000000\n"  # 3: fits an integer, but more than nine digits
+        "SKU-A,STORE-0001,2147483648\n"  # 4: does not even fit an integer
+        "SKU-B,STORE-0001,\n"  # 5: empty
+    )
+    assert job.status == "rejected"
+    assert [(e["row"], e["value"], e["reason"]) for e in job.errors] == [
+        (3, "1000000000", "not a whole number"),
+        (4, "2147483648", "not a whole number"),
+        (5, "", "missing on_hand"),
+    ]
+    assert level(product, dc) == (5, 0)
+    # Only the ten-digit value (the cast takes it): still refused, with the same report.
+    job = run("sku,location,on_hand\nSKU-A,DC-EAST,1\nSKU-B,DC-EAST,-1000000000\n")
+    assert job.status == "rejected"
+    assert [(e["row"], e["value"], e["reason"]) for e in job.errors] == [(3, "-1000000000", "not a whole number")]
+    job = run("sku,location,on_hand\nSKU-A,DC-EAST,999999999\n")
+    assert job.status == "succeeded" and level(product, dc) == (999_999_999, 0)
+    assert_ledger_matches_levels()

@@ -139,3 +139,58 @@ def test_setup_schedules_is_idempotent():
     call_command("setup_schedules")
     s = Schedule.objects.get(func="inventory.tasks.expire_reservations")
     assert s.minutes == 1 and Schedule.objects.filter(func=s.func).count() == 1
+
+
+# StockLevel and the ledger carry no database FK checks (migration 0006: they cost ~9 s per million
+# rows on bulk loads), so the services must refuse ids that do not exist and Django must keep PROTECT.
+
+
+def test_unknown_product_or_location_ids_never_get_a_stock_row(product, dc):
+    from inventory.services import StockChange, stock_apply_changes
+
+    for bad in (StockChange(product.pk + 10_000, dc.pk, 5), StockChange(product.pk, dc.pk + 10_000, 5)):
+        with pytest.raises(ValidationError, match="Unknown (product|location) id"):
+            stock_apply_changes(changes=[StockChange(product.pk, dc.pk, 1), bad], reason="receive")
+    assert not StockLevel.objects.exists()
+    assert not InventoryMovement.objects.exists()
+
+
+def test_the_staged_merge_refuses_unknown_ids_and_writes_nothing(product, dc):
+    from inventory.services import stock_merge_staged
+    from inventory.tests.helpers import stage_rows
+
+    put_stock(product, dc, 2)
+    with transaction.atomic():
+        # The first row changes an existing level, the second names no product: caught inside the caller's
+        # own transaction, the merge must still have left nothing behind.
+        stage_rows("t_unknown", [(2, product.pk, dc.pk, 7), (3, product.pk + 10_000, dc.pk, 1)])
+        with pytest.raises(ValidationError, match="Unknown product id"):
+            stock_merge_staged(table="t_unknown", reason="import")
+        assert level(product, dc).on_hand == 2
+        stage_rows("t_unknown_loc", [(2, product.pk, dc.pk + 10_000, 1)])
+        with pytest.raises(ValidationError, match="location id"):
+            stock_merge_staged(table="t_unknown_loc", reason="import")
+    assert level(product, dc).on_hand == 2
+    assert StockLevel.objects.count() == 1
+    assert_ledger_matches_levels()
+
+
+def test_products_and_locations_with_stock_or_ledger_rows_cannot_be_deleted(product, dc, inventory_user):
+    from django.db.models import ProtectedError
+
+    put_stock(product, dc, 3)
+    with pytest.raises(ProtectedError):
+        product.delete()
+    with pytest.raises(ProtectedError):
+        dc.delete()
+    StockLevel.objects.all().delete()  # only the ledger is left: still protected
+    with pytest.raises(ProtectedError):
+        product.delete()
+
+
+def test_deleting_a_user_keeps_their_ledger_rows_without_the_actor(product, dc, inventory_user):
+    stock_adjust(product=product, location=dc, delta=4, actor=inventory_user)
+    assert InventoryMovement.objects.get().actor == inventory_user
+    inventory_user.delete()
+    move = InventoryMovement.objects.get()
+    assert move.actor_id is None and move.delta_on_hand == 4
