@@ -26,6 +26,7 @@ from routing.costs import (
     rate_for,
     ship_date,
 )
+from routing.lookahead import Lookahead, lookahead_premiums
 from routing.optimizer import Candidate, Plan, Problem, plan_optimize
 from routing.rules import CompiledRuleSet, RuleContext
 
@@ -143,6 +144,7 @@ class NetworkState:
     capacity_used: dict[tuple[int, date], int] = field(default_factory=dict)
     capacity_limit: dict[tuple[int, date], int] = field(default_factory=dict)
     pool_left: dict[int, int] = field(default_factory=dict)
+    lookahead: Lookahead | None = None  # bid prices on scarce store units (routing.lookahead), per batch
 
     def capacity_left(self, loc: LocationView, day: date) -> int:
         key = (loc.id, day)
@@ -180,6 +182,7 @@ class CandidateInfo:
     adjustment: float
     late_penalty: float
     available: tuple[int, ...]
+    lookahead: tuple[float, ...] = ()  # look-ahead bid price per unit, per line (objective only)
 
     def row(self) -> list:
         return [
@@ -198,6 +201,7 @@ class CandidateInfo:
             round(self.adjustment, 2),
             round(self.late_penalty, 2),
             list(self.available),
+            [round(x, 2) for x in self.lookahead],
         ]
 
 
@@ -217,6 +221,7 @@ CANDIDATE_COLUMNS = [
     "adjustment",
     "late_penalty",
     "available",
+    "lookahead",
 ]
 
 
@@ -475,6 +480,9 @@ def _build(
             (per_kg * ln.weight_kg + loc.handling_per_unit) if a > 0 else math.inf
             for ln, a in zip(lines, avail, strict=True)
         )
+        bids = lookahead_premiums(state.lookahead, loc_id, lines, avail, quantities) if state.lookahead else ()
+        if bids:
+            unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True))
         fixed = max(0.0, fixed)
         cands.append(Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)))
         if all(a >= q for a, q in zip(avail, quantities, strict=True)):
@@ -498,6 +506,7 @@ def _build(
                 adjustment=adjustment,
                 late_penalty=late,
                 available=tuple(avail),
+                lookahead=bids,
             )
         )
     if prune and cands:
