@@ -183,6 +183,7 @@ class CandidateInfo:
     late_penalty: float
     available: tuple[int, ...]
     lookahead: tuple[float, ...] = ()  # look-ahead bid price per unit, per line (objective only)
+    lookahead_slot: float = 0.0  # look-ahead bid price of the order slot (store capacity; objective only)
 
     def row(self) -> list:
         return [
@@ -202,6 +203,7 @@ class CandidateInfo:
             round(self.late_penalty, 2),
             list(self.available),
             [round(x, 2) for x in self.lookahead],
+            round(self.lookahead_slot, 2),
         ]
 
 
@@ -222,6 +224,7 @@ CANDIDATE_COLUMNS = [
     "late_penalty",
     "available",
     "lookahead",
+    "lookahead_slot",
 ]
 
 
@@ -480,9 +483,11 @@ def _build(
             (per_kg * ln.weight_kg + loc.handling_per_unit) if a > 0 else math.inf
             for ln, a in zip(lines, avail, strict=True)
         )
-        bids = lookahead_premiums(state.lookahead, loc_id, lines, avail, quantities) if state.lookahead else ()
-        if bids:
-            unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True))
+        bids, slot = (), 0.0
+        if state.lookahead is not None:  # bid prices on scarce store units and slots (routing.lookahead)
+            bids, slot = lookahead_premiums(state.lookahead, loc_id, lines, avail, quantities, day, state)
+            unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
+            fixed += slot
         fixed = max(0.0, fixed)
         cands.append(Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)))
         if all(a >= q for a, q in zip(avail, quantities, strict=True)):
@@ -507,6 +512,7 @@ def _build(
                 late_penalty=late,
                 available=tuple(avail),
                 lookahead=bids,
+                lookahead_slot=slot,
             )
         )
     if prune and cands:

@@ -1,4 +1,4 @@
-"""Look-ahead for routing: a demand-aware opportunity cost (bid price) on scarce store units.
+"""Look-ahead for routing: demand-aware opportunity costs (bid prices) on scarce store units and slots.
 
 A store holds a few units of a SKU. Taking one for today's order is free in the cost model, but if the
 store's own customers ask for more units of that SKU before the shelf is refilled than it then has left, one
@@ -11,11 +11,14 @@ where the demand is Poisson with the rate recent order history gives (units of t
 network × the store's share of the orders: pickups at it, and ship orders whose destination is nearer to it
 than to any other store), and the saving is what a unit at the store saves such an order (pickup at the
 store instead of a transfer to it; a nearby shipment instead of one from the cheapest other location
-holding the SKU), weighted by the mix of those orders.
+holding the SKU), weighted by the mix of those orders. A store's order slots (its daily capacity) are priced
+the same way: P(its orders over the horizon, at the rate it has filled slots today, take every slot left)
+× what a slot saves its own typical order.
 
-The premium is added per unit to the optimizer's unit costs only (the objective); the real cost
-(`Decision.model_cost`) never includes it. It is built once per routing batch from data loaded by
-`lookahead_load` and is cheap to query (everything cached per SKU × store × units held).
+The unit prices are added to the optimizer's unit costs and the slot price to the candidate's fixed cost:
+the objective only, which the MILP oracle sees too; the real cost (`Decision.model_cost`) never includes
+them. Built once per routing batch (`lookahead_load`: three aggregate queries) and cheap to query (cached
+per SKU × store × units held). `RoutingSettings.lookahead_horizon_hours` = 0 switches it off.
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
 
 from routing.costs import rate_for
 
 STORE = "store"
+TYPICAL_KG = 0.5  # the weight a slot's (or an unknown product's) saving is reckoned at
 SHIP_SERVICES = ("standard", "express", "overnight")
 
 
@@ -111,7 +117,8 @@ def _nearest_store(static, lat: float, lon: float) -> int | None:
 @dataclass(slots=True)
 class Lookahead:
     """Bid prices for one routing batch. `rate` is units per hour per product across the network; `share`
-    per store the fraction of all orders that are its own, by kind ("pickup" or a ship service level)."""
+    per store the fraction of all orders that are its own, by kind ("pickup" or a ship service level);
+    `hours` the span of history they were drawn from."""
 
     static: object  # routing.core.NetworkStatic
     stock: dict[int, dict[int, int]]  # the batch's NetworkState.stock (read live: next-best holders)
@@ -119,8 +126,12 @@ class Lookahead:
     share: dict[int, dict[str, float]]
     horizon_hours: float
     weight_kg: dict[int, float] = field(default_factory=dict)
+    hours: float = 0.0
+    clock: datetime | None = None
+    capacity_used: dict | None = None  # the batch's NetworkState.capacity_used (read live); None: no slot prices
     _value: dict = field(default_factory=dict)
     _premium: dict = field(default_factory=dict)
+    _slot: dict = field(default_factory=dict)
 
     def unit_premium(self, *, product_id: int, location_id: int, available: int, quantity: int) -> float:
         """The bid price per unit of taking `min(quantity, available)` units of a product from a store that
@@ -146,13 +157,41 @@ class Lookahead:
         orders, against the cheapest other location holding it (cached per batch)."""
         key = (product_id, location_id)
         hit = self._value.get(key)
+        if hit is None:
+            kg = self.weight_kg.get(product_id, TYPICAL_KG)
+            hit = self._value[key] = self._mix_saving(location_id, kg, self.stock.get(product_id, {}))
+        return hit
+
+    def slot_premium(self, *, location_id: int, day: date, left: int) -> float:
+        """The bid price of one of a store's order slots left on `day` (its daily capacity): P(its orders over the
+        horizon, at the rate it has filled slots since the day began, take every slot left) × what a slot
+        saves the store's own typical order against the cheapest other location."""
+        if self.capacity_used is None or left <= 0 or location_id not in self.share or self.clock is None:
+            return 0.0
+        used = self.capacity_used.get((location_id, day), 0)
+        if used <= 0:
+            return 0.0
+        key = (location_id, day, left, used)
+        hit = self._slot.get(key)
         if hit is not None:
             return hit
+        store = self.static.locations[location_id]
+        began = datetime.combine(day, dtime(0), tzinfo=ZoneInfo(store.timezone))
+        elapsed = min(self.hours, (self.clock - began).total_seconds() / 3600.0)
+        premium = 0.0
+        if elapsed > 0:
+            p = poisson_tail(mean=used / elapsed * self.horizon_hours, at_least=left)
+            if p >= 1e-4:
+                premium = p * self._mix_saving(location_id, TYPICAL_KG, None)
+        self._slot[key] = premium
+        return premium
+
+    def _mix_saving(self, location_id: int, kg: float, holders: dict[int, int] | None) -> float:
+        """The mix-weighted saving of serving the store's own order from the store rather than from the
+        cheapest other location (among `holders` of the product when given)."""
         static = self.static
         store = static.locations[location_id]
         mix = self.share.get(location_id) or {}
-        kg = self.weight_kg.get(product_id, 0.5)
-        holders = self.stock.get(product_id, {})
         total = sum(mix.values())
         value = 0.0
         for kind, weight in mix.items():
@@ -168,11 +207,10 @@ class Lookahead:
             for fixed, per_kg, other_id in _sources(static, location_id, svc):
                 if fixed >= best:
                     break
-                if holders.get(other_id, 0) > 0:
+                if holders is None or holders.get(other_id, 0) > 0:
                     best = min(best, fixed + per_kg * kg)
             if math.isfinite(best) and best > here:
                 value += weight / total * (best - here)
-        self._value[key] = value
         return value
 
 
@@ -185,6 +223,8 @@ def lookahead_build(
     hours: float,
     horizon_hours: float,
     weight_kg: dict[int, float] | None = None,
+    clock: datetime | None = None,
+    capacity_used: dict | None = None,
 ) -> Lookahead | None:
     """A Lookahead from the orders of the last `hours` hours: `history` as (order, how many such orders),
     their units per product in `lines` and in each order's own lines. None without history."""
@@ -207,13 +247,19 @@ def lookahead_build(
                 counts[near][order.service_level] += times
     share = {lid: {kind: c / n for kind, c in by.items()} for lid, by in counts.items()}
     return Lookahead(
-        static=static, stock=stock, rate=dict(rate), share=share, horizon_hours=horizon_hours, weight_kg=weight_kg or {}
+        static=static,
+        stock=stock,
+        rate=dict(rate),
+        share=share,
+        horizon_hours=horizon_hours,
+        weight_kg=weight_kg or {},
+        hours=hours,
+        clock=clock,
+        capacity_used=capacity_used,
     )
 
 
-def lookahead_load(
-    *, static, stock: dict[int, dict[int, int]], product_ids: list[int], clock: datetime
-) -> Lookahead | None:
+def lookahead_load(*, static, state, product_ids: list[int], clock: datetime) -> Lookahead | None:
     """The batch's Lookahead from the orders placed in the look-back window before `clock`, for the batch's
     products (None when the look-ahead is switched off in the routing settings, or without history).
 
@@ -260,20 +306,25 @@ def lookahead_load(
     hours = min(lookback, max(1.0 / 60.0, (clock - first).total_seconds() / 3600.0))
     return lookahead_build(
         static=static,
-        stock=stock,
+        stock=state.stock,
         history=history,
         lines=lines,
         hours=hours,
         horizon_hours=horizon,
         weight_kg=weights,
+        clock=clock,
+        capacity_used=state.capacity_used,
     )
 
 
-def lookahead_premiums(lookahead: Lookahead, location_id: int, lines, available, quantities) -> tuple[float, ...]:
-    """Per order line, the bid price per unit at `location_id` (empty when every one is zero: the common
-    case, so the core adds nothing). Called for every priced candidate, hence the inlined cache look-up."""
+def lookahead_premiums(
+    lookahead: Lookahead, location_id: int, lines, available, quantities, day: date, state
+) -> tuple[tuple[float, ...], float]:
+    """For one priced candidate: per order line the bid price per unit (empty when every one is zero, the
+    common case) and the bid price of its order slot on `day`. Called for every priced candidate, hence the
+    inlined cache look-up."""
     if location_id not in lookahead.share:
-        return ()
+        return (), 0.0
     cache = lookahead._premium
     bids = []
     for ln, a, q in zip(lines, available, quantities, strict=True):
@@ -284,4 +335,6 @@ def lookahead_premiums(lookahead: Lookahead, location_id: int, lines, available,
         if bid is None:
             bid = lookahead.unit_premium(product_id=ln.product_id, location_id=location_id, available=a, quantity=q)
         bids.append(bid)
-    return tuple(bids) if any(bids) else ()
+    loc = lookahead.static.locations[location_id]
+    slot = lookahead.slot_premium(location_id=location_id, day=day, left=state.capacity_left(loc, day))
+    return (tuple(bids) if any(bids) else ()), slot

@@ -358,6 +358,7 @@ def decision_explain(*, decision: RoutingDecision) -> dict:
             lines.get(lid, (str(lid), 0))[0]: b for lid, b in zip(line_ids, bids, strict=False) if lid in lines and b
         }
         fixed = c["shipping_base"] + c["handling_order"] + c["adjustment"] + c["late_penalty"]
+        fixed += c.get("lookahead_slot") or 0.0
         c["fixed_cost"] = round(fixed, 2)
         covers = bool(line_ids) and all(a >= q for a, q in zip(avail, wanted, strict=False))
         if covers:

@@ -151,7 +151,7 @@ def _route_batch(
         product_ids = sorted({ln.product_id for v in views.values() for ln in v.lines})
         clock = min((v.clock for v in views.values()), default=now)
         state, _ = network_state_load(product_ids=product_ids, static=static, clock=clock, lock=lock_all)
-        state.lookahead = lookahead_load(static=static, stock=state.stock, product_ids=product_ids, clock=clock)
+        state.lookahead = lookahead_load(static=static, state=state, product_ids=product_ids, clock=clock)
         pools = pools_load(channel_codes={v.channel for v in views.values()}, stock=state.stock, static=static)
         decided: list[tuple[_Job, Decision]] = []
         for j in todo:

@@ -140,7 +140,7 @@ def test_scarce_store_unit_is_kept_for_its_own_customers_and_the_real_cost_exclu
     assert kept.cost == pytest.approx(kept.model_cost)  # no premium on the DC's units
     store_info = next(c for c in kept.candidates if c.location_id == STORE)
     assert store_info.lookahead[0] > kept.model_cost - plain.model_cost  # worth more than this order saves
-    assert store_info.row()[-1] == [round(store_info.lookahead[0], 2)]
+    assert store_info.row()[-2:] == [[round(store_info.lookahead[0], 2)], 0.0]
     # A slow store: the premium is small, the store still sends it, and only the objective carries it.
     state = NetworkState(stock={PRODUCT: {STORE: 1, DC: 100}})
     state.lookahead = lookahead_build(
@@ -163,8 +163,18 @@ def _case_with_premiums(seed: int):
         for sid in stores
     ]
     history.append((PastOrder("ship", "express", order.latitude, order.longitude, None, ()), 2))
+    day = MONDAY_9AM.date()
+    for sid in stores:  # slots already filled today (and tomorrow, for stores past their cut-off)
+        for d in (day, day + timedelta(days=1)):
+            state.capacity_used[(sid, d)] = rng.randint(0, 4)
     state.lookahead = lookahead_build(
-        static=static, stock=state.stock, history=history, hours=1.0, horizon_hours=rng.choice([0.5, 2.0, 6.0])
+        static=static,
+        stock=state.stock,
+        history=history,
+        hours=1.0,
+        horizon_hours=rng.choice([0.5, 2.0, 6.0]),
+        clock=MONDAY_9AM,
+        capacity_used=state.capacity_used,
     )
     return static, state, order
 
@@ -175,12 +185,66 @@ def test_optimizer_matches_the_milp_oracle_with_the_premium_on(seed):
 
 
 def test_the_oracle_cases_do_carry_premiums():
-    priced = 0
+    priced = slots = 0
     for seed in range(150):
         static, state, order = _case_with_premiums(seed)
         d = order_decide(order=order, static=static, state=state, prune=False)
         priced += any(any(c.lookahead) for c in d.candidates)
-    assert priced >= 30
+        slots += any(c.lookahead_slot for c in d.candidates)
+    assert priced >= 30 and slots >= 10
+
+
+def _busy_store(*, used: int, limit: int = 40):
+    """The store has filled `used` of its `limit` order slots today over the last 2 hours of history (its
+    own orders are pickups); the batch routes at MONDAY_9AM (09:00 in New York)."""
+    static = _static()
+    day = MONDAY_9AM.date()
+    state = NetworkState(
+        stock={PRODUCT: {STORE: 5, DC: 100}}, capacity_used={(STORE, day): used}, capacity_limit={(STORE, day): limit}
+    )
+    state.lookahead = lookahead_build(
+        static=static,
+        stock=state.stock,
+        history=[(PastOrder("pickup", "standard", NYC[0], NYC[1], STORE, ()), 4)],
+        hours=2.0,
+        horizon_hours=2.0,
+        clock=MONDAY_9AM,
+        capacity_used=state.capacity_used,
+    )
+    return static, state, day
+
+
+def test_slot_premium_prices_the_last_order_slots_of_a_busy_store():
+    static, state, day = _busy_store(used=30)
+    la = state.lookahead
+    # 30 slots in 2 hours: 15 an hour, 30 expected over the 2-hour horizon; 10 of the 40 left.
+    km = static.distances(*NYC)[DC]
+    band = rate_for(rates=DEFAULT_RATES["standard"], distance_km=km)
+    saving = band.base + band.per_kg * 0.5 + 2.5 + 0.25 - (5.0 + 0.75)
+    assert la.slot_premium(location_id=STORE, day=day, left=10) == pytest.approx(
+        poisson_tail(mean=30.0, at_least=10) * saving
+    )
+    assert la.slot_premium(location_id=STORE, day=day, left=0) == 0.0
+    assert la.slot_premium(location_id=DC, day=day, left=10) == 0.0  # only stores
+    # A day that has not begun yet where the store is (no rate to go by), or a store with no slots used.
+    assert la.slot_premium(location_id=STORE, day=day + timedelta(days=1), left=10) == 0.0
+    assert _busy_store(used=0)[1].lookahead.slot_premium(location_id=STORE, day=day, left=10) == 0.0
+
+
+def test_a_busy_store_with_its_last_slot_leaves_a_standard_order_to_the_dc():
+    static, state, day = _busy_store(used=39)  # one slot left of 40
+    order = _order()
+    d = order_decide(order=order, static=static, state=state, prune=False)  # the store stays listed
+    assert [s.location_id for s in d.shipments] == [DC]
+    store_info = next(c for c in d.candidates if c.location_id == STORE)
+    assert store_info.lookahead_slot > 0 and store_info.row()[-1] == round(store_info.lookahead_slot, 2)
+    assert d.cost == pytest.approx(d.model_cost)
+    # A quiet store with slots to spare: the slot is cheap: the store sends it, and the real cost excludes the price.
+    static, state, day = _busy_store(used=3, limit=8)  # 3 expected over the horizon, 5 slots left
+    d = order_decide(order=order, static=static, state=state)
+    slot = next(c for c in d.candidates if c.location_id == STORE).lookahead_slot
+    assert [s.location_id for s in d.shipments] == [STORE] and 0 < slot
+    assert d.cost == pytest.approx(d.model_cost + slot)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -218,18 +282,21 @@ def test_forecast_reads_recent_orders_and_can_be_switched_off(web, store, dc_atl
     make_order(channel=web, lines=[(product, 5)], placed_at=MONDAY_9AM - timedelta(hours=30))  # out of the window
     make_order(channel=web, lines=[(product, 5)], placed_at=MONDAY_9AM + timedelta(minutes=5))  # not yet placed
     static = network_static()
-    stock_ = {product.pk: {store.pk: 1, dc_atlanta.pk: 10}}
-    la = lookahead_load(static=static, stock=stock_, product_ids=[product.pk], clock=MONDAY_9AM)
+    state = NetworkState(stock={product.pk: {store.pk: 1, dc_atlanta.pk: 10}})
+    la = lookahead_load(static=static, state=state, product_ids=[product.pk], clock=MONDAY_9AM)
     assert la.rate[product.pk] == pytest.approx(4 / 2.0)  # units per hour over the observed 2 hours
     assert la.share == {store.pk: {"pickup": 1.0}}
     assert la.weight_kg[product.pk] == pytest.approx(0.4)
+    assert la.capacity_used is state.capacity_used and la.hours == pytest.approx(2.0)
     RoutingSettings.objects.update_or_create(pk=1, defaults={"lookahead_horizon_hours": 0})
-    assert lookahead_load(static=static, stock=stock_, product_ids=[product.pk], clock=MONDAY_9AM) is None
+    assert lookahead_load(static=static, state=state, product_ids=[product.pk], clock=MONDAY_9AM) is None
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("horizon", [0, 4])
-def test_live_routing_keeps_the_last_store_unit_for_pickups_when_on(web, store, dc_atlanta, product, horizon):
+def test_live_routing_keeps_the_last_store_unit_for_pickups_when_on(
+    web, store, dc_atlanta, product, horizon, ops_user, client
+):
     RoutingSettings.objects.update_or_create(pk=1, defaults={"lookahead_horizon_hours": horizon})
     _history(web, store, product, 8)
     stock(product, store, 2)  # one unit above the store's safety stock
@@ -239,7 +306,10 @@ def test_live_routing_keeps_the_last_store_unit_for_pickups_when_on(web, store, 
     chosen = [s["location_id"] for s in decision.plan]
     x = decision_explain(decision=decision)
     at_store = next(c for c in x["candidates"] if c["location"] == store.code)
+    client.force_login(ops_user)
+    html = client.get(f"/routing/orders/{order.pk}/decision/").content.decode()
     if horizon:
         assert chosen == [dc_atlanta.pk] and at_store["lookahead"][product.sku] > 0
+        assert f"{product.sku}: +{at_store['lookahead'][product.sku]:.2f}/unit" in html
     else:
         assert chosen == [store.pk] and at_store["lookahead"] == {}
