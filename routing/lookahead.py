@@ -30,6 +30,8 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from routing.costs import rate_for
 
 STORE = "store"
@@ -70,7 +72,18 @@ _tables: dict = {"static": None, "sources": {}, "nearest": {}}
 
 def _static_tables(static) -> dict:
     if _tables["static"] is not static:
-        _tables.update(static=static, sources={}, nearest={})
+        stores = [loc for loc in static.locations.values() if loc.kind == STORE and loc.is_active]
+        stores = [loc for loc in stores if loc.latitude is not None and loc.longitude is not None]
+        _tables.update(
+            static=static,
+            sources={},
+            nearest={},
+            stores=(
+                [loc.id for loc in stores],
+                np.radians(np.array([loc.latitude for loc in stores], dtype=float)),
+                np.radians(np.array([loc.longitude for loc in stores], dtype=float)),
+            ),
+        )
     return _tables
 
 
@@ -101,17 +114,20 @@ def _sources(static, store_id: int, service: str) -> list[tuple[float, float, in
 
 
 def _nearest_store(static, lat: float, lon: float) -> int | None:
-    nearest = _static_tables(static)["nearest"]
+    """The active store nearest to (lat, lon) (vectorised haversine; memoised per point and network)."""
+    tables = _static_tables(static)
     key = (round(lat, 4), round(lon, 4))
-    if key not in nearest:
-        dist = static.distances(lat, lon)
-        best, best_id = math.inf, None
-        for loc in static.locations.values():
-            km = dist.get(loc.id)
-            if loc.kind == STORE and loc.is_active and km is not None and km < best:
-                best, best_id = km, loc.id
-        nearest[key] = best_id
-    return nearest[key]
+    hit = tables["nearest"].get(key, -1)
+    if hit != -1:
+        return hit
+    ids, lats, lons = tables["stores"]
+    near = None
+    if ids:
+        p1, l1 = math.radians(lat), math.radians(lon)
+        a = np.sin((lats - p1) / 2) ** 2 + math.cos(p1) * np.cos(lats) * np.sin((lons - l1) / 2) ** 2
+        near = ids[int(np.argmin(a))]  # the haversine distance grows with a
+    tables["nearest"][key] = near
+    return near
 
 
 @dataclass(slots=True)
@@ -259,6 +275,14 @@ def lookahead_build(
     )
 
 
+def _point(lat, lon) -> tuple[float, float] | None:
+    """An address's own coordinates (JSON text), when it has usable ones."""
+    try:
+        return (float(lat), float(lon)) if lat not in (None, "") and lon not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
 def lookahead_load(*, static, state, product_ids: list[int], clock: datetime) -> Lookahead | None:
     """The batch's Lookahead from the orders placed in the look-back window before `clock`, for the batch's
     products (None when the look-ahead is switched off in the routing settings, or without history).
@@ -285,13 +309,17 @@ def lookahead_load(*, static, state, product_ids: list[int], clock: datetime) ->
     if first is None:
         return None
     groups = (
-        window.annotate(zip=KeyTextTransform("postal_code", "shipping_address"))
-        .values_list("fulfillment_method", "service_level", "pickup_location_id", "zip")
+        window.annotate(
+            zip=KeyTextTransform("postal_code", "shipping_address"),
+            lat=KeyTextTransform("latitude", "shipping_address"),
+            lon=KeyTextTransform("longitude", "shipping_address"),
+        )
+        .values_list("fulfillment_method", "service_level", "pickup_location_id", "zip", "lat", "lon")
         .annotate(n=Count("id"))
     )
     history: list[tuple[PastOrder, int]] = []
-    for method, svc, pickup, zip_code, n in groups:
-        point = zip_centroid(postal_code=zip_code or "")
+    for method, svc, pickup, zip_code, lat, lon, n in groups:
+        point = _point(lat, lon) or (zip_centroid(postal_code=zip_code) if zip_code else None)
         lat, lon = point if point else (None, None)
         history.append((PastOrder(method, svc, lat, lon, pickup, ()), n))
     units = (

@@ -279,13 +279,16 @@ def _history(web, store, product, n: int) -> None:
 @pytest.mark.django_db
 def test_forecast_reads_recent_orders_and_can_be_switched_off(web, store, dc_atlanta, product):
     _history(web, store, product, 4)  # 4 pickups over the last 2 hours
+    located = make_order(channel=web, lines=[(product, 2)], placed_at=MONDAY_9AM - timedelta(minutes=10))
+    located.shipping_address = {"postal_code": "", "country": "US", "latitude": 40.70, "longitude": -73.95}
+    located.save(update_fields=["shipping_address"])  # its own coordinates: nearest the store, no ZIP needed
     make_order(channel=web, lines=[(product, 5)], placed_at=MONDAY_9AM - timedelta(hours=30))  # out of the window
     make_order(channel=web, lines=[(product, 5)], placed_at=MONDAY_9AM + timedelta(minutes=5))  # not yet placed
     static = network_static()
     state = NetworkState(stock={product.pk: {store.pk: 1, dc_atlanta.pk: 10}})
     la = lookahead_load(static=static, state=state, product_ids=[product.pk], clock=MONDAY_9AM)
-    assert la.rate[product.pk] == pytest.approx(4 / 2.0)  # units per hour over the observed 2 hours
-    assert la.share == {store.pk: {"pickup": 1.0}}
+    assert la.rate[product.pk] == pytest.approx(6 / 2.0)  # units per hour over the observed 2 hours
+    assert la.share == {store.pk: {"pickup": 0.8, "standard": 0.2}}
     assert la.weight_kg[product.pk] == pytest.approx(0.4)
     assert la.capacity_used is state.capacity_used and la.hours == pytest.approx(2.0)
     RoutingSettings.objects.update_or_create(pk=1, defaults={"lookahead_horizon_hours": 0})
