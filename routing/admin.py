@@ -67,7 +67,14 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
 @admin.register(RoutingSettings)
 class RoutingSettingsAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "split_penalty", "late_penalty", "pickup_ready_hours"]
+    list_display = [
+        "__str__",
+        "split_penalty",
+        "late_penalty",
+        "pickup_ready_hours",
+        "lookahead_horizon_hours",
+        "lookahead_history_hours",
+    ]
 
     def has_add_permission(self, request) -> bool:
         return not RoutingSettings.objects.exists()

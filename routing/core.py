@@ -26,6 +26,7 @@ from routing.costs import (
     rate_for,
     ship_date,
 )
+from routing.lookahead import Lookahead, lookahead_premiums
 from routing.optimizer import Candidate, Plan, Problem, plan_optimize
 from routing.rules import CompiledRuleSet, RuleContext
 
@@ -143,6 +144,7 @@ class NetworkState:
     capacity_used: dict[tuple[int, date], int] = field(default_factory=dict)
     capacity_limit: dict[tuple[int, date], int] = field(default_factory=dict)
     pool_left: dict[int, int] = field(default_factory=dict)
+    lookahead: Lookahead | None = None  # bid prices on scarce store units (routing.lookahead), per batch
 
     def capacity_left(self, loc: LocationView, day: date) -> int:
         key = (loc.id, day)
@@ -180,6 +182,8 @@ class CandidateInfo:
     adjustment: float
     late_penalty: float
     available: tuple[int, ...]
+    lookahead: tuple[float, ...] = ()  # look-ahead bid price per unit, per line (objective only)
+    lookahead_slot: float = 0.0  # look-ahead bid price of the order slot (store capacity; objective only)
 
     def row(self) -> list:
         return [
@@ -198,6 +202,8 @@ class CandidateInfo:
             round(self.adjustment, 2),
             round(self.late_penalty, 2),
             list(self.available),
+            [round(x, 2) for x in self.lookahead],
+            round(self.lookahead_slot, 2),
         ]
 
 
@@ -217,6 +223,8 @@ CANDIDATE_COLUMNS = [
     "adjustment",
     "late_penalty",
     "available",
+    "lookahead",
+    "lookahead_slot",
 ]
 
 
@@ -475,6 +483,11 @@ def _build(
             (per_kg * ln.weight_kg + loc.handling_per_unit) if a > 0 else math.inf
             for ln, a in zip(lines, avail, strict=True)
         )
+        bids, slot = (), 0.0
+        if state.lookahead is not None:  # bid prices on scarce store units and slots (routing.lookahead)
+            bids, slot = lookahead_premiums(state.lookahead, loc_id, lines, avail, quantities, day, state)
+            unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
+            fixed += slot
         fixed = max(0.0, fixed)
         cands.append(Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)))
         if all(a >= q for a, q in zip(avail, quantities, strict=True)):
@@ -498,6 +511,8 @@ def _build(
                 adjustment=adjustment,
                 late_penalty=late,
                 available=tuple(avail),
+                lookahead=bids,
+                lookahead_slot=slot,
             )
         )
     if prune and cands:

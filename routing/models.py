@@ -110,6 +110,16 @@ class RoutingSettings(models.Model):
         "(express and overnight never miss: late locations are excluded).",
     )
     pickup_ready_hours = models.PositiveIntegerField(default=2, help_text="Hours a store needs to ready a pickup.")
+    lookahead_horizon_hours = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("4.00"),
+        help_text="Look-ahead: hours of a store's own future demand a scarce store unit is priced against "
+        "(a bid price added to the optimizer's objective, never to the real cost; 0 switches it off).",
+    )
+    lookahead_history_hours = models.PositiveIntegerField(
+        default=24, help_text="Look-ahead: hours of recent orders the demand forecast is drawn from."
+    )
     revision = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:

@@ -353,13 +353,18 @@ def decision_explain(*, decision: RoutingDecision) -> dict:
         c["available"] = {
             lines.get(lid, (str(lid), 0))[0]: a for lid, a in zip(line_ids, avail, strict=False) if lid in lines
         }
+        bids = c.get("lookahead") or [0.0] * len(line_ids)  # look-ahead bid price per unit, per line
+        c["lookahead"] = {
+            lines.get(lid, (str(lid), 0))[0]: b for lid, b in zip(line_ids, bids, strict=False) if lid in lines and b
+        }
         fixed = c["shipping_base"] + c["handling_order"] + c["adjustment"] + c["late_penalty"]
+        fixed += c.get("lookahead_slot") or 0.0
         c["fixed_cost"] = round(fixed, 2)
         covers = bool(line_ids) and all(a >= q for a, q in zip(avail, wanted, strict=False))
         if covers:
             variable = sum(
-                q * (c["per_kg"] * lines.get(lid, ("", 0))[1] / 1000.0 + c["handling_unit"])
-                for lid, q in zip(line_ids, wanted, strict=False)
+                q * (c["per_kg"] * lines.get(lid, ("", 0))[1] / 1000.0 + c["handling_unit"] + b)
+                for lid, q, b in zip(line_ids, wanted, bids, strict=False)
             )
             c["cost_if_all_from_here"] = round(fixed + variable, 2)
         else:

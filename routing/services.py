@@ -30,6 +30,7 @@ from inventory.selectors import SafetyStock
 from inventory.services import StockChange, reservation_release, stock_apply_changes
 from orders.models import Order, OrderEvent, OrderLine
 from routing.core import Decision, NetworkStatic, order_decide
+from routing.lookahead import lookahead_load
 from routing.models import LocationCapacity, RoutingDecision, RoutingSettings, RuleSetVersion
 from routing.selectors import (
     decision_latest,
@@ -150,6 +151,7 @@ def _route_batch(
         product_ids = sorted({ln.product_id for v in views.values() for ln in v.lines})
         clock = min((v.clock for v in views.values()), default=now)
         state, _ = network_state_load(product_ids=product_ids, static=static, clock=clock, lock=lock_all)
+        state.lookahead = lookahead_load(static=static, state=state, product_ids=product_ids, clock=clock)
         pools = pools_load(channel_codes={v.channel for v in views.values()}, stock=state.stock, static=static)
         decided: list[tuple[_Job, Decision]] = []
         for j in todo:

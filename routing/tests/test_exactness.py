@@ -88,16 +88,22 @@ def random_case(rng: random.Random):
     return static, NetworkState(stock=stock), order
 
 
-@pytest.mark.parametrize("seed", range(300))
-def test_routing_core_matches_the_milp_oracle(seed):
-    rng = random.Random(seed)
-    static, state, order = random_case(rng)
+def assert_matches_oracle(static, state, order):
+    """Route `order` (pruned) and check the plan against the MILP oracle on the unpruned problem."""
     ours = order_decide(order=order, static=static, state=state)
     unpruned = order_decide(order=order, static=static, state=state, prune=False)
     exact = plan_oracle(problem=unpruned.problem)
     assert ours.plan.placed == exact.placed
     if exact.placed:
         assert ours.plan.cost == pytest.approx(exact.cost, abs=1e-6)
+    return ours
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_routing_core_matches_the_milp_oracle(seed):
+    rng = random.Random(seed)
+    static, state, order = random_case(rng)
+    ours = assert_matches_oracle(static, state, order)
     # Never a unit from a location that cannot handle the line or lacks the stock.
     for s in ours.shipments:
         loc = static.locations[s.location_id]
