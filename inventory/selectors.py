@@ -59,7 +59,7 @@ class ProductAts:
 # - LOCATIONS_SQL: every location with the rule that applies to any product there (location > kind >
 #   network), a small derived table joined once (MAX picks one of duplicate rules, which only SQLite can
 #   hold: it cannot enforce the NULLS NOT DISTINCT unique constraint);
-# - PRODUCT_SAFETY_SQL: for stock row `s`, the product's own rule (product+location > product+kind >
+# - _product_safety_sql: for stock row `s`, the product's own rule (product+location > product+kind >
 #   product), looked up only when the product has one (a hashed set, built once per query; rare), else NULL.
 LOCATIONS_SQL = """
     SELECT l.id, l.code, l.kind, COALESCE(rl.q, rk.q, rn.q, 0) AS safety,
