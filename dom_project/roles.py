@@ -58,6 +58,11 @@ def user_roles(*, user) -> frozenset[str]:
     return cached
 
 
+def user_roles_remember(*, user, names: Iterable[str]) -> None:
+    """Cache the user's group names, read elsewhere (token authentication reads them with the token)."""
+    user._dom_roles = frozenset(names)
+
+
 def user_has_role(*, user, roles: Iterable[str]) -> bool:
     """True when the user holds any of `roles`; superusers hold every role."""
     if not user or not user.is_authenticated:

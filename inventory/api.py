@@ -186,11 +186,8 @@ class AvailabilityApi(APIView):
                     {
                         "sku": r.sku,
                         "available": r.available,
-                        "locations": [
-                            {"location": la.location_code, "available": la.available}
-                            for la in r.locations
-                            if la.available > 0
-                        ],
+                        # availability_by_sku lists only locations that can sell at least one unit.
+                        "locations": [{"location": la.location_code, "available": la.available} for la in r.locations],
                     }
                     for r in rows
                 ]

