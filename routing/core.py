@@ -107,6 +107,9 @@ class NetworkStatic:
     _dist_cache: OrderedDict = field(default_factory=OrderedDict)
     _geo: tuple | None = None
     _zones: dict = field(default_factory=dict)
+    _bounds_cache: OrderedDict = field(default_factory=OrderedDict)
+    _ship_arrays: tuple = ()
+    unit_handling_min: float = 0.0  # the least handling per unit of any location (a floor on every unit's cost)
 
     def __post_init__(self) -> None:
         located = [loc for loc in self.locations.values() if loc.latitude is not None and loc.longitude is not None]
@@ -117,6 +120,13 @@ class NetworkStatic:
         )
         # Strong references keep zoneinfo's own cache warm (it otherwise re-reads tz files on every miss).
         self._zones = {loc.timezone: ZoneInfo(loc.timezone) for loc in self.locations.values()}
+        self.unit_handling_min = min((loc.handling_per_unit for loc in self.locations.values()), default=0.0)
+        self._ship_arrays = (
+            np.array([loc.id for loc in located], dtype=np.int64),
+            np.array([loc.is_active and loc.can_ship for loc in located], dtype=bool),
+            np.array([loc.sell_online for loc in located], dtype=bool),
+            np.array([loc.handling_per_order for loc in located], dtype=float),
+        )
 
     def distances(self, lat: float, lon: float) -> dict[int, float]:
         """km from (lat, lon) to every located location (haversine, vectorised), memoised per destination."""
@@ -133,6 +143,35 @@ class NetworkStatic:
         if len(self._dist_cache) > 4096:
             self._dist_cache.popitem(last=False)
         return d
+
+    def ship_bounds(self, lat: float, lon: float, rates: ServiceRates, online: bool) -> dict[int, float]:
+        """Every location that may ship to (lat, lon) at `rates` — active, shipping, within the service's reach
+        and, for online channels (`online`), selling online — mapped to the least fixed cost of a shipment from
+        it (its distance band's package base + handling per order, as `rate_for` bands it); memoised per
+        destination."""
+        key = (round(lat, 4), round(lon, 4), id(rates), online)
+        hit = self._bounds_cache.get(key)
+        if hit is not None and hit[0] is rates:
+            return hit[1]
+        dist = self.distances(lat, lon)
+        km = np.fromiter(dist.values(), dtype=float, count=len(dist))
+        ids, can_ship, sells_online, per_order = self._ship_arrays
+        n_bands = len(rates.bands)
+        band = np.full(len(km), n_bands)
+        for i in range(n_bands - 1, -1, -1):  # the first band whose upper bound holds the distance
+            top = rates.bands[i].max_km
+            band[km <= (math.inf if top is None else top)] = i
+        ok = (band < n_bands) & can_ship
+        if online:
+            ok &= sells_online
+        if rates.max_km is not None:
+            ok &= km <= rates.max_km
+        base = np.array([b.base for b in rates.bands] + [0.0])[band] + per_order
+        out = dict(zip(ids[ok].tolist(), base[ok].tolist(), strict=True))
+        self._bounds_cache[key] = (rates, out)
+        if len(self._bounds_cache) > 2048:
+            self._bounds_cache.popitem(last=False)
+        return out
 
 
 @dataclass(slots=True)
@@ -293,6 +332,10 @@ def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
     return d
 
 
+def _cost_reason(best: float, code: str) -> str:
+    return f"cost: cannot beat ${best:.2f} for the whole order from {code}"
+
+
 def _exclude(excluded: dict[str, list[int]], reason: str, loc_id: int) -> None:
     excluded.setdefault(reason, []).append(loc_id)
 
@@ -339,43 +382,72 @@ def _build(
     ship_rates = same_day_rates if method == "same_day" and same_day_rates else static.rates.get(service)
     if pickup_store is not None:
         ship_rates = static.rates.get("standard")
-    # Visit locations by a cheap lower bound on their fixed cost (package base + handling per order), so that
-    # once that bound exceeds the best whole-order cost found so far, the rest can be dropped unpriced (exact:
-    # see _prune). Ineligible or unreachable locations come first so they get their own reason.
-    seq = sorted(ids)
-    if prune:
-        bound: dict[int, float] = {}
-        for loc_id in seq:
-            loc = locs.get(loc_id)
-            km = dist.get(loc_id) if loc is not None else None
+    # Visit locations in the order of a lower bound on the cost of any plan that ships from them, so that once
+    # the bound exceeds the best whole-order cost found so far, the rest can be dropped unpriced (exact: every
+    # optimal plan then places every unit and costs at most that). The bound is the location's least fixed cost
+    # (package base + handling per order, less any preference) plus `unit_floor`, what placing every unit costs
+    # at the least: each unit pays at least the cheapest per-kg rate of any source and the network's least
+    # handling per unit. Ineligible or unreachable locations come first (bound -inf) so they get their own reason.
+    pickup_id = pickup_store.id if pickup_store is not None else None
+    unit_floor = kg_floor = per_kg_floor = 0.0
+    hu_floor = static.unit_handling_min
+    if prune and ship_rates is not None and dist:
+        per_kg_floor = 0.0 if pickup_store is not None else min(b.per_kg for b in ship_rates.bands)
+        kg_floor = min((ln.weight_kg for ln, q in zip(lines, quantities, strict=True) if q), default=0.0)
+        unit_floor = sum(q * (per_kg_floor * ln.weight_kg + hu_floor) for ln, q in zip(lines, quantities, strict=True))
+        fixed_floor = static.ship_bounds(dest_lat, dest_lon, ship_rates, order.channel_online)
+        first = ids.difference(fixed_floor)
+        fit = ids.intersection(fixed_floor)
+        if exclude_ids:
+            first |= fit & exclude_ids
+            fit -= exclude_ids
+        if ctx.allowed or ctx.excluded:
+            ruled = {i for i in fit if ctx.exclusion_reason(locs[i])}
+            first |= ruled
+            fit -= ruled
+        store_bound = None
+        if pickup_id is not None:  # the store itself: no package, only its handling
+            first.discard(pickup_id)
+            fit.discard(pickup_id)
+            store = pickup_store
             if (
-                loc is None
-                or km is None
-                or ship_rates is None
-                or loc_id in exclude_ids
-                or not loc.is_active
-                or (order.channel_online and not loc.sell_online)
-                or (not loc.can_ship and not (pickup_store is not None and loc_id == pickup_store.id))
-                or ((ctx.allowed or ctx.excluded) and ctx.exclusion_reason(loc))
+                pickup_id in exclude_ids
+                or not store.is_active
+                or (order.channel_online and not store.sell_online)
+                or ((ctx.allowed or ctx.excluded) and ctx.exclusion_reason(store))
             ):
-                bound[loc_id] = -1.0  # ineligible: visited first so it gets its own reason
-            elif pickup_store is not None and loc_id == pickup_store.id:
-                bound[loc_id] = loc.handling_per_order
+                first.add(pickup_id)
             else:
-                band = rate_for(rates=ship_rates, distance_km=km)
-                b = -1.0 if band is None else band.base + loc.handling_per_order
-                if ctx.adjustments and b >= 0:
-                    b = max(0.0, b + min(0.0, ctx.adjustment(loc)))
-                bound[loc_id] = b
-        seq.sort(key=bound.__getitem__)
+                store_bound = store.handling_per_order
+        ranked = [(fixed_floor[i], i) for i in fit]
+        if store_bound is not None:
+            ranked.append((store_bound, pickup_id))
+        if ctx.adjustments:
+            ranked = [(max(0.0, b + min(0.0, ctx.adjustment(locs[i]))), i) for b, i in ranked]
+        first = sorted(first)
+        ranked.sort()
+        seq = [(-math.inf, i) for i in first] + ranked
+    else:
+        seq = [(-math.inf, i) for i in sorted(ids)]
     best = math.inf
     best_key = 0
-    for pos, loc_id in enumerate(seq):
-        if prune and bound[loc_id] > best + 1e-9:
-            reason = f"cost: cannot beat ${best:.2f} for the whole order from {locs[best_key].code}"
-            for rest in seq[pos:]:
-                _exclude(excluded, reason, rest)
+    for pos, (bound, loc_id) in enumerate(seq):
+        if bound + unit_floor > best + 1e-9:
+            excluded.setdefault(_cost_reason(best, locs[best_key].code), []).extend(i for _, i in seq[pos:])
             break
+        band = None
+        if bound > -math.inf:
+            # Ranked, so eligible and within reach: a plan shipping from here also sends at least one unit
+            # from here, at this location's per-kg rate and handling per unit rather than the floor's.
+            loc = locs[loc_id]
+            if loc_id == pickup_id:
+                extra = loc.handling_per_unit - hu_floor
+            else:
+                band = rate_for(rates=ship_rates, distance_km=dist[loc_id])
+                extra = (band.per_kg - per_kg_floor) * kg_floor + loc.handling_per_unit - hu_floor
+            if bound + unit_floor + extra > best + 1e-9:
+                _exclude(excluded, _cost_reason(best, locs[best_key].code), loc_id)
+                continue
         loc = locs.get(loc_id)
         if loc is None:
             continue
@@ -448,8 +520,9 @@ def _build(
             fmethod, svc, base, per_kg, transit = "pickup", "pickup", 0.0, 0.0, 0
         else:
             svc = "standard" if pickup_store is not None else service
-            rates = same_day_rates if method == "same_day" and same_day_rates else static.rates.get(svc)
-            band = rate_for(rates=rates, distance_km=km) if rates else None
+            if band is None:
+                rates = same_day_rates if method == "same_day" and same_day_rates else static.rates.get(svc)
+                band = rate_for(rates=rates, distance_km=km) if rates else None
             if band is None and policy_mode and svc == "express":
                 # Baseline policies ignore reach: this shipment is priced and sent overnight instead.
                 svc = "overnight"
@@ -556,8 +629,7 @@ def _prune(cands, infos, quantities, static: NetworkStatic, excluded) -> tuple[l
             bound = c.fixed_cost + static.split_penalty + other
         if bound > best + 1e-9:
             if reason is None:
-                code = static.locations[cands[best_i].key].code
-                reason = f"cost: cannot beat ${best:.2f} for the whole order from {code}"
+                reason = _cost_reason(best, static.locations[cands[best_i].key].code)
             _exclude(excluded, reason, c.key)
             continue
         keep_c.append(c)

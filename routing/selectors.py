@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from inventory.geo import zip_centroid, zip_state
@@ -38,6 +40,23 @@ from routing.rules import CompiledRuleSet, Resolver, ruleset_compile
 
 _cache: dict[str, NetworkStatic] = {}
 _cache_lock = threading.Lock()
+
+
+def ids_in(ids: Iterable[int]) -> list[int] | RawSQL:
+    """The right-hand side of an `__in` lookup over many ids. PostgreSQL gets one array parameter: with
+    client-side binding psycopg renders a query of thousands of placeholders value by value in Python."""
+    ids = list(ids)
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return ids
+
+
+def ids_sql(column: str, ids: Iterable[int]) -> tuple[str, list]:
+    """`column = ANY(%s)` with one array parameter on PostgreSQL, `column IN (%s, …)` elsewhere; with params."""
+    ids = list(ids)
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [ids]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
 
 
 def routing_revision() -> int:
@@ -183,7 +202,7 @@ def order_views_load(
     """Order views for the core, in two queries. `quantities` ({line id: units}) narrows the lines
     (re-routing); otherwise each line asks for what is not yet allocated, cancelled or shipped."""
     now = now or timezone.now()
-    orders = Order.objects.filter(pk__in=order_ids).values_list(
+    orders = Order.objects.filter(pk__in=ids_in(order_ids)).values_list(
         "pk",
         "channel__code",
         "channel__kind",
@@ -197,7 +216,7 @@ def order_views_load(
         "pickup_location_id",
     )
     lines_by_order: dict[int, list[LineView]] = defaultdict(list)
-    line_rows = OrderLine.objects.filter(order_id__in=order_ids).values_list(
+    line_rows = OrderLine.objects.filter(order_id__in=ids_in(order_ids)).values_list(
         "pk",
         "order_id",
         "product_id",
@@ -247,30 +266,28 @@ def stock_state_load(
 ) -> tuple[dict[int, dict[int, int]], list[int]]:
     """ATS per product × location (after safety stock; only positive figures) in one query, plus the stock
     row ids read. With `lock` the rows are locked in primary-key order (callers run in a transaction)."""
+    if not product_ids:
+        return {}, []
     # Raw SQL: this read runs once per routing batch over tens of thousands of rows.
-    sql = (
-        "SELECT id, product_id, location_id, on_hand, reserved FROM inventory_stocklevel"
-        f" WHERE product_id IN ({', '.join(['%s'] * len(product_ids))})"
-    )
+    where, params = ids_sql("product_id", product_ids)
+    sql = f"SELECT id, product_id, location_id, on_hand, reserved FROM inventory_stocklevel WHERE {where}"
     if lock:
         sql += " ORDER BY id" + (" FOR UPDATE" if connection.features.has_select_for_update else "")
     else:
         sql += " AND on_hand > reserved"
-    if not product_ids:
-        return {}, []
     with connection.cursor() as cur:
-        cur.execute(sql, list(product_ids))
+        cur.execute(sql, params)
         rows = cur.fetchall()
-    safety = SafetyStock(product_ids=product_ids)
-    locs = static.locations
+    safety = SafetyStock(product_ids=product_ids).quantity
+    kinds = {loc.id: loc.kind for loc in static.locations.values()}
     stock: dict[int, dict[int, int]] = {pid: {} for pid in product_ids}
     pks = []
     for pk, pid, lid, on_hand, reserved in rows:
         pks.append(pk)
-        loc = locs.get(lid)
-        if loc is None:
+        kind = kinds.get(lid)
+        if kind is None:
             continue
-        a = on_hand - reserved - safety.quantity(product_id=pid, location_id=lid, kind=loc.kind)
+        a = on_hand - reserved - safety(product_id=pid, location_id=lid, kind=kind)
         if a > 0:
             stock[pid][lid] = a
     return stock, pks

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
@@ -34,6 +34,7 @@ from routing.lookahead import lookahead_load
 from routing.models import LocationCapacity, RoutingDecision, RoutingSettings, RuleSetVersion
 from routing.selectors import (
     decision_latest,
+    ids_in,
     network_state_load,
     network_static,
     order_ids_pending,
@@ -127,15 +128,16 @@ def _route_batch(
     now = now or timezone.now()
     with transaction.atomic():
         ids = [j.order_id for j in jobs]
-        locked = dict(
-            Order.objects.select_for_update(skip_locked=skip_locked)
-            .filter(pk__in=ids)
+        locked = {
+            pk: (status, channel_id)
+            for pk, status, channel_id in Order.objects.select_for_update(skip_locked=skip_locked)
+            .filter(pk__in=ids_in(ids))
             .order_by("pk")
-            .values_list("pk", "status")
-        )
+            .values_list("pk", "status", "channel_id")
+        }
         todo = []
         for j in jobs:
-            status = locked.get(j.order_id)
+            status = locked.get(j.order_id, (None,))[0]
             ok = status in ROUTABLE_STATUSES if j.kind == RoutingDecision.Kind.ROUTE else status in REROUTABLE_STATUSES
             (todo if ok else result.skipped).append(j if ok else j.order_id)
         if not todo:
@@ -171,7 +173,8 @@ def _route_batch(
             decided.append((j, d))
         if not lock_all:
             _stock_recheck(decided=decided, static=static)
-        result.decisions = _persist(decided=decided, static=static, actor=actor, now=now)
+        channel_of = {pk: channel_id for pk, (_, channel_id) in locked.items()}
+        result.decisions = _persist(decided=decided, static=static, channel_of=channel_of, actor=actor, now=now)
     if observer is not None:
         for _, d in decided:
             observer(d)
@@ -189,14 +192,14 @@ def _stock_recheck(*, decided: list[tuple[_Job, Decision]], static: NetworkStati
         return
     pairs = sorted(take)
     safety = SafetyStock(product_ids={p for p, _ in pairs})
-    cte = "WITH v(p, l) AS (VALUES " + ", ".join(["(%s, %s)"] * len(pairs)) + ")"
+    cte, params = _values_cte(pairs, columns=("p", "l"))
     lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
     fresh = {}
     with connection.cursor() as cur:
         cur.execute(
             f"{cte} SELECT s.product_id, s.location_id, s.on_hand, s.reserved FROM inventory_stocklevel s"
             f" JOIN v ON s.product_id = v.p AND s.location_id = v.l ORDER BY s.id{lock}",
-            [x for pair in pairs for x in pair],
+            params,
         )
         for pid, lid, on_hand, reserved in cur.fetchall():
             kind = static.locations[lid].kind
@@ -206,12 +209,14 @@ def _stock_recheck(*, decided: list[tuple[_Job, Decision]], static: NetworkStati
         raise StockMoved(f"{len(short)} stock row(s) changed while deciding")
 
 
-def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, actor, now: datetime) -> list:
-    """Set-based writes for a batch of decisions (inside the caller's transaction)."""
+def _persist(
+    *, decided: list[tuple[_Job, Decision]], static: NetworkStatic, channel_of: dict[int, int], actor, now: datetime
+) -> list:
+    """Set-based writes for a batch of decisions (inside the caller's transaction); `channel_of` maps each
+    order id to its channel id."""
     if not decided:
         return []
     order_ids = [d.order_id for _, d in decided]
-    channel_of = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "channel_id"))
     # 1. Capacity first: a location-day that filled up meanwhile aborts the batch before anything is written.
     increments: dict[tuple[int, object], int] = defaultdict(int)
     for _, d in decided:
@@ -338,17 +343,13 @@ def _persist(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic, act
             for line_id, q in s.lines:
                 alloc[line_id] += q
     _add_by_id(table=OrderLine._meta.db_table, column="quantity_allocated", amounts=alloc)
-    # 6. Order status: backordered while any unit is neither allocated nor cancelled, else routed.
-    open_orders = set(
-        OrderLine.objects.filter(order_id__in=order_ids, quantity__gt=F("quantity_allocated") + F("quantity_cancelled"))
-        .values_list("order_id", flat=True)
-        .distinct()
+    # 6. Order status (one UPDATE): backordered while any unit is neither allocated nor cancelled, else routed.
+    open_line = OrderLine.objects.filter(
+        order_id=OuterRef("pk"), quantity__gt=F("quantity_allocated") + F("quantity_cancelled")
     )
-    backordered = [oid for oid in order_ids if oid in open_orders]
-    routed = [oid for oid in order_ids if oid not in open_orders]
-    Order.objects.filter(pk__in=routed, status__in=_STATUS_OWNED).update(status=Order.Status.ROUTED, updated_at=stamp)
-    Order.objects.filter(pk__in=backordered, status__in=_STATUS_OWNED).update(
-        status=Order.Status.BACKORDERED, updated_at=stamp
+    Order.objects.filter(pk__in=ids_in(order_ids), status__in=_STATUS_OWNED).update(
+        status=Case(When(Exists(open_line), then=Value(Order.Status.BACKORDERED)), default=Value(Order.Status.ROUTED)),
+        updated_at=stamp,
     )
     # 7. The timeline.
     events = []
@@ -429,12 +430,13 @@ def _rows_insert(*, model, rows: list[dict], now: datetime | None = None) -> lis
     return pks
 
 
-def _values_cte(rows: list[tuple[int, int]]) -> tuple[str, list[int]]:
-    """`WITH v(id, amount) AS (VALUES …)` for PostgreSQL and SQLite, with its parameters."""
-    return (
-        "WITH v(id, amount) AS (VALUES " + ", ".join(["(%s, %s)"] * len(rows)) + ")",
-        [x for row in rows for x in row],
-    )
+def _values_cte(rows: list[tuple[int, int]], columns: tuple[str, str] = ("id", "amount")) -> tuple[str, list]:
+    """`WITH v(id, amount) AS (…)` over integer pairs, with its parameters: on PostgreSQL two array parameters
+    (`unnest`), elsewhere a VALUES list (one placeholder per number)."""
+    head = f"WITH v({columns[0]}, {columns[1]}) AS "
+    if connection.vendor == "postgresql":
+        return head + "(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))", [[r[0] for r in rows], [r[1] for r in rows]]
+    return head + "(VALUES " + ", ".join(["(%s, %s)"] * len(rows)) + ")", [x for row in rows for x in row]
 
 
 def _rowcount(cur) -> int:
@@ -455,8 +457,8 @@ def _add_by_id(*, table: str, column: str, amounts: dict[int, int]) -> int:
         cte, params = _values_cte(chunk)
         with connection.cursor() as cur:
             cur.execute(
-                f"{cte} UPDATE {qn(table)} SET {qn(column)} = {qn(column)} + "
-                f"(SELECT v.amount FROM v WHERE v.id = {qn(table)}.id) WHERE id IN (SELECT id FROM v)",
+                f"{cte} UPDATE {qn(table)} SET {qn(column)} = {qn(column)} + v.amount "
+                f"FROM v WHERE {qn(table)}.id = v.id",
                 params,
             )
             done += _rowcount(cur)
@@ -482,9 +484,8 @@ def _capacity_consume(*, increments: dict[tuple[int, object], int]) -> None:
         cte, params = _values_cte(chunk)
         with connection.cursor() as cur:
             cur.execute(
-                f"{cte} UPDATE {table} SET used = used + (SELECT v.amount FROM v WHERE v.id = {table}.id) "
-                f"WHERE id IN (SELECT id FROM v) AND used + (SELECT v.amount FROM v WHERE v.id = {table}.id) "
-                f"<= capacity",
+                f"{cte} UPDATE {table} SET used = used + v.amount FROM v "
+                f"WHERE {table}.id = v.id AND {table}.used + v.amount <= {table}.capacity",
                 params,
             )
             changed = _rowcount(cur)
