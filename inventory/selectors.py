@@ -254,12 +254,13 @@ def channel_pool_caps(*, channel, product_ids: list[int], network_ats: dict[int,
     return caps
 
 
-def _in_list(column: str, values: list) -> tuple[str, list]:
-    """`column IN (…)` as SQL and params; `= ANY(%s)` on PostgreSQL so the statement text is stable and
-    psycopg can prepare it once."""
+def sql_in_list(column: str, values: Iterable) -> tuple[str, list]:
+    """`column IN (…)` as SQL and params; `= ANY(%s)` with one array parameter on PostgreSQL, so the statement
+    text is stable and psycopg does not render thousands of placeholders value by value in Python."""
+    values = list(values)
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [list(values)]
-    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+        return f"{column} = ANY(%s)", [values]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
 
 
 def _by_ats(la: LocationAts) -> tuple[int, str]:
@@ -287,7 +288,7 @@ def _ats_query(
         params.append(channel.pk)
     stock_sql = ""
     if location_ids is not None:
-        in_sql, in_params = _in_list("s.location_id", list(location_ids) or [0])
+        in_sql, in_params = sql_in_list("s.location_id", list(location_ids) or [0])
         stock_sql = " AND " + in_sql
         params += in_params
     kind_sql = "(SELECT l.kind FROM inventory_location l WHERE l.id = s.location_id)"
@@ -365,7 +366,7 @@ def ats_for_products(
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    product_sql, product_params = _in_list("p.id", ids)
+    product_sql, product_params = sql_in_list("p.id", ids)
     result, has_pool = _ats_query(
         product_sql=product_sql,
         product_params=product_params,
@@ -381,7 +382,7 @@ def availability_by_sku(*, skus: list[str], channel=None, method: str | None = N
     """ATS for SKUs in the order asked (one query in the common case); raises UnknownSkus listing any
     SKU that does not exist. Each product lists only the locations that can sell at least one unit."""
     wanted = list(dict.fromkeys(skus))
-    product_sql, product_params = _in_list("p.sku", wanted)
+    product_sql, product_params = sql_in_list("p.sku", wanted)
     result, has_pool = _ats_query(
         product_sql=product_sql,
         product_params=product_params,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from inventory.geo import zip_centroid, zip_state
 from inventory.models import ChannelAllocation, Location, LocationGroup, Product
-from inventory.selectors import SafetyStock, channel_pool_caps
+from inventory.selectors import SafetyStock, channel_pool_caps, sql_in_list
 from orders.models import Channel, Order, OrderLine
 from routing.core import (
     CANDIDATE_COLUMNS,
@@ -49,14 +49,6 @@ def ids_in(ids: Iterable[int]) -> list[int] | RawSQL:
     if connection.vendor == "postgresql":
         return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
     return ids
-
-
-def ids_sql(column: str, ids: Iterable[int]) -> tuple[str, list]:
-    """`column = ANY(%s)` with one array parameter on PostgreSQL, `column IN (%s, …)` elsewhere; with params."""
-    ids = list(ids)
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [ids]
-    return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
 
 
 def routing_revision() -> int:
@@ -269,7 +261,7 @@ def stock_state_load(
     if not product_ids:
         return {}, []
     # Raw SQL: this read runs once per routing batch over tens of thousands of rows.
-    where, params = ids_sql("product_id", product_ids)
+    where, params = sql_in_list("product_id", product_ids)
     sql = f"SELECT id, product_id, location_id, on_hand, reserved FROM inventory_stocklevel WHERE {where}"
     if lock:
         sql += " ORDER BY id" + (" FOR UPDATE" if connection.features.has_select_for_update else "")
