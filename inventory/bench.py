@@ -18,12 +18,17 @@ def bench_availability(*, log, iterations: int = 500, threads: int = 16, scale: 
     from django.contrib.auth.models import Group, User
     from rest_framework.authtoken.models import Token
 
+    from inventory.maintenance import stock_layout
     from inventory.models import Product, Reservation, StockLevel
     from inventory.selectors import ats_for_pairs, availability_by_sku
     from inventory.services import InsufficientStock, ReserveLine, reservation_release, stock_reserve
     from orders.models import Channel
 
     ensure_world(scale=scale, log=log)
+    # Reads are by product: scattered rows cost a page each and make the tail (inventory/maintenance.py).
+    layout = stock_layout()
+    if layout is not None:
+        log(f"stock layout: {layout.pages_per_product:.1f} heap pages per product ({layout.rows_per_product:.0f} rows)")
     rng = random.Random(42)
     skus = list(Product.objects.filter(sku__startswith="SKU-").order_by("sku").values_list("sku", flat=True))
     # Carts lean to popular SKUs (the catalogue is ranked by popularity), as real carts do.
@@ -123,6 +128,7 @@ def bench_availability(*, log, iterations: int = 500, threads: int = 16, scale: 
         "reservation_threads": threads,
         "reservations_made": len(made),
         "reservations_short": short[0],
+        "stock_pages_per_product": round(layout.pages_per_product, 2) if layout is not None else None,
         "targets": {"cart10_p99_ms": 5, "cart10_api_p99_ms": 20, "pairs1000_ms": 50},
     }
 

@@ -111,6 +111,8 @@ def demo_seed(*, scale: str = "small") -> list[str]:
         set(StockLevel.objects.values_list("product__sku", "location__code")) if StockLevel.objects.exists() else set()
     )
     todo = [(sku, code, q) for sku, code, q in world.stock if (sku, code) not in seeded]
+    # Written in product order, so each product's rows share a page or two (inventory/maintenance.py).
+    todo.sort(key=lambda r: (product_ids[r[0]], loc_ids[r[1]]))
     now = timezone.now()
     rows_insert(
         table=StockLevel._meta.db_table,

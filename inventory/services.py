@@ -564,12 +564,14 @@ def stock_merge_staged(
             if created:
                 # StockLevel has no database FK checks: new rows are written only for ids that exist (two
                 # semi-joins in the insert itself; callers resolve ids from codes, so this is a guard, not
-                # validation), and if any were left out the whole merge is refused.
+                # validation), and if any were left out the whole merge is refused. In product order, so each
+                # product's rows share a page or two (inventory/maintenance.py).
                 cur.execute(
                     f"INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, updated_at)"
                     f" SELECT d.product_id, d.location_id, d.new_on_hand, 0, %s FROM {diff} d WHERE d.stock_id IS NULL"
                     f" AND EXISTS (SELECT 1 FROM inventory_product p WHERE p.id = d.product_id)"
-                    f" AND EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)",
+                    f" AND EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)"
+                    f" ORDER BY d.product_id, d.location_id",
                     [now],
                 )
                 result.rows_created = cur.rowcount
