@@ -133,7 +133,9 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
     codes = dict(Location.objects.values_list("code", "id"))
     mapping = feed.location_map or {}
     located: dict[str, int | None] = {}
-    adapt = None if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value
+    # Dates are written as text (the database's own on SQLite; ISO 8601 for COPY on PostgreSQL, which
+    # then does not convert a datetime object per row).
+    adapt = datetime.isoformat if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value
     dates: dict[str, object] = {}
 
     def location_id(loc) -> int | None:
@@ -158,7 +160,7 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
             if value is not None:
                 if timezone.is_naive(value):
                     value = timezone.make_aware(value, UTC)
-                value = adapt(value) if adapt else value
+                value = adapt(value)
             dates[at] = value
         return value
 
@@ -407,6 +409,7 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
     with connection.cursor() as cur:
         if pg:
             cur.execute("SET LOCAL jit = off")  # compiling costs more than these one-pass statements save
+    feed_pk, run_pk = feed.pk, run.pk
     while True:
         outcomes, effects = _events_classify(rows, _events_cursors(feed=feed, high=high, rows=rows))
         try:
@@ -415,7 +418,7 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
                 rows_insert(
                     table=WmsEvent._meta.db_table,
                     columns=["feed_id", "run_id", "outcome", *_EVENT_COLUMNS[1:]],
-                    rows=((feed.pk, run.pk, o, *r[1:]) for r, o in zip(rows, outcomes, strict=True)),
+                    rows=((feed_pk, run_pk, o, *r[1:]) for r, o in zip(rows, outcomes, strict=True)),
                 )
             break
         except IntegrityError:
