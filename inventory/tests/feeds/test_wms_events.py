@@ -287,3 +287,14 @@ def test_random_streams_match_the_reference_rules(feed, dc, seed, by_index, monk
         for sku, p in products.items():
             assert on_hand(p, dc) == ref.stock.get(sku, 0), (sku, batch)
     assert_ledger_matches_levels()
+
+
+def test_ids_with_tabs_newlines_and_backslashes_are_stored_as_sent_and_recognised_again(feed, product, dc):
+    odd = ["a\tb", "c\nd", "e\\f", "g\rh", "i\\tj", "\\N", "k\u200bl", "ü\x01"]
+    events = [ev(i + 1, "receive", 1, eid=eid) for i, eid in enumerate(odd)]
+    run = wms_events_apply(feed_id=feed.pk, payload={"events": events})
+    assert run.rows_applied == len(odd)
+    assert sorted(WmsEvent.objects.filter(feed=feed).values_list("event_id", flat=True)) == sorted(odd)
+    again = wms_events_apply(feed_id=feed.pk, payload={"events": [ev(20, "receive", 1, eid=e) for e in odd]})
+    assert again.report["duplicates"] == len(odd) and again.rows_applied == 0
+    assert on_hand(product, dc) == len(odd)
