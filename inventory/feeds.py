@@ -461,6 +461,7 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
         reason=InventoryMovement.Reason.FEED,
         reference=f"feed:{feed.name}:run:{run.pk}",
         clamp_at_zero=True,
+        staged_rows=len(effects),
     )
     with connection.cursor() as cur:
         cur.execute("DROP TABLE wms_fx")
