@@ -608,7 +608,7 @@ def stock_merge_staged(
                         f" FROM {diff} d WHERE inventory_stocklevel.id = d.stock_id",
                         [now],
                     )
-                result.rows_changed = cur.rowcount
+                    result.rows_changed = cur.rowcount  # (before the settings are put back)
             if created:
                 # StockLevel has no database FK checks: new rows are written only for ids that exist (two
                 # semi-joins in the insert itself; callers resolve ids from codes, so this is a guard, not

@@ -196,7 +196,7 @@ def test_deleting_a_user_keeps_their_ledger_rows_without_the_actor(product, dc, 
     assert move.actor_id is None and move.delta_on_hand == 4
 
 
-def test_a_merge_by_index_lookups_leaves_the_callers_planner_settings(product, product_b, dc, monkeypatch):
+def test_a_merge_by_index_lookups_leaves_the_callers_planner_settings(product, product_b, dc, store, monkeypatch):
     from django.db import connection
 
     from inventory.services import _merge_by_index, stock_merge_staged
@@ -215,15 +215,18 @@ def test_a_merge_by_index_lookups_leaves_the_callers_planner_settings(product, p
             return cur.fetchone()
 
     put_stock(product, dc, 2)
+    put_stock(product_b, dc, 3)
     with transaction.atomic():
         with connection.cursor() as cur:
             cur.execute("SET LOCAL enable_mergejoin = off")  # the caller's own choice stays
-        stage_rows("t_by_index", [(2, product.pk, dc.pk, 7), (3, product_b.pk, dc.pk, 1)])
-        stock_merge_staged(table="t_by_index", reason="import")
+        stage_rows("t_by_index", [(2, product.pk, dc.pk, 7), (3, product_b.pk, dc.pk, 1), (4, product.pk, store.pk, 5)])
+        result = stock_merge_staged(table="t_by_index", reason="import")
+        assert (result.rows_changed, result.rows_created, result.movements) == (2, 1, 3)
         assert settings() == ("on", "off")
         stage_rows("t_by_index_bad", [(2, product.pk, dc.pk, 9), (3, product.pk + 10_000, dc.pk, 1)])
         with pytest.raises(ValidationError):
             stock_merge_staged(table="t_by_index_bad", reason="import")
         assert settings() == ("on", "off")
     assert level(product, dc).on_hand == 7 and level(product_b, dc).on_hand == 1
+    assert level(product, store).on_hand == 5
     assert_ledger_matches_levels()
