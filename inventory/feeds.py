@@ -93,6 +93,12 @@ MAX_QUANTITY = 10**9
 _UNSEEN = object()
 
 
+def _shown(value) -> str:
+    """A refused value as the report shows it: at most 100 characters, NUL as U+FFFD (JSON in PostgreSQL
+    cannot hold it)."""
+    return "" if value is None else str(value)[:100].replace("\x00", "\ufffd")
+
+
 def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, object, str]]:
     """Everything wrong with one event, by field (the careful check, for events the quick one refused)."""
     if not isinstance(e, dict):
@@ -102,6 +108,8 @@ def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, 
     typ, qty, at = e.get("type"), e.get("quantity"), e.get("at")
     if not isinstance(eid, str | int) or isinstance(eid, bool) or not str(eid) or len(str(eid)) > 100:
         problems.append(("id", eid, "missing or longer than 100 characters"))
+    elif "\x00" in str(eid):
+        problems.append(("id", eid, "must not contain a NUL character"))
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQUENCE:
         problems.append(("sequence", seq, "must be a whole number ≥ 1"))
     if not isinstance(sku, str) or sku not in products:
@@ -126,7 +134,8 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise FileRejected('Expected a JSON object {"events": [...]}.', [RowError(0, "events", "", "missing list")])
     raw = payload["events"]
-    skus = list({e.get("sku") for e in raw if type(e) is dict and type(e.get("sku")) is str})
+    skus = {e.get("sku") for e in raw if type(e) is dict and type(e.get("sku")) is str}
+    skus = [s for s in skus if "\x00" not in s]  # (PostgreSQL text cannot hold NUL: unknown without asking)
     products: dict[str, int] = {}
     for i in range(0, len(skus), CHUNK):
         products.update(Product.objects.filter(sku__in=skus[i : i + CHUNK]).values_list("sku", "id"))
@@ -178,6 +187,7 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
             if (
                 type(eid) is str
                 and 0 < len(eid) <= 100
+                and "\x00" not in eid
                 and type(seq) is int
                 and 1 <= seq <= MAX_SEQUENCE
                 and pid is not None
@@ -195,7 +205,7 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
                 continue
         problems = _event_problems(e, products=products, location_id=location_id, when=when)
         if problems:
-            errors.extend(RowError(n, col, "" if v is None else str(v)[:100], why) for col, v, why in problems)
+            errors.extend(RowError(n, col, _shown(v), why) for col, v, why in problems)
             continue
         # Valid after all (an integer id, say): stage it like the others.
         eid = str(e["id"])

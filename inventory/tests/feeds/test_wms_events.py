@@ -298,3 +298,30 @@ def test_ids_with_tabs_newlines_and_backslashes_are_stored_as_sent_and_recognise
     again = wms_events_apply(feed_id=feed.pk, payload={"events": [ev(20, "receive", 1, eid=e) for e in odd]})
     assert again.report["duplicates"] == len(odd) and again.rows_applied == 0
     assert on_hand(product, dc) == len(odd)
+
+
+def test_nul_characters_are_refused_by_event_and_field_not_by_a_crash(feed, product, dc):
+    run = wms_events_apply(
+        feed_id=feed.pk,
+        payload={
+            "events": [
+                ev(1, "receive", 2),
+                ev(2, eid="a\x00b"),
+                ev(3, sku="SKU\x00A"),
+                ev(4, loc="EDI\x001"),
+                {**ev(5), "type": "set\x00"},
+                {**ev(6), "at": "2026-11-25\x00"},
+            ]
+        },
+    )
+    assert on_hand(product, dc) == 2 and run.rows_applied == 1
+    reasons = [(e["row"], e["column"], e["value"]) for e in run.report["errors"]]
+    assert reasons == [
+        (2, "id", "a\ufffdb"),
+        (3, "sku", "SKU\ufffdA"),
+        (4, "location", "EDI\ufffd1"),
+        (5, "type", "set\ufffd"),
+        (6, "at", "2026-11-25\ufffd"),
+    ]
+    run.refresh_from_db()  # the report was stored
+    assert run.rows_rejected == 5
