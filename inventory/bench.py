@@ -229,9 +229,12 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
+def bench_import(*, log, rows: int = 1_000_000, only: str = "", **_) -> dict:
     """Raw COPY, the plain set-based merge, our fast path (first load, full re-import, delta), the
-    django-import-export path and WMS JSON events, all in one run on the same machine."""
+    django-import-export path and WMS JSON events, all in one run on the same machine.
+
+    `only="wms"` runs just the WMS events (after the same first load, untimed, so they meet the same stock
+    rows as in the full run): for iterating on the feed path; the full run reports every figure."""
     import tempfile
     from pathlib import Path
 
@@ -241,6 +244,8 @@ def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
 
     if connection.vendor != "postgresql":
         log("note: the import targets are defined on PostgreSQL; this is SQLite")
+    if only not in ("", "wms"):
+        raise ValueError(f"bench import --only takes 'wms', not {only!r}.")
     rss_start = _peak_rss_mb()
     skus, set_a, set_b = _bench_world(rows=rows, log=log)
     tmp = Path(tempfile.mkdtemp(prefix="dom-bench-import-"))
@@ -256,6 +261,31 @@ def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
     _write_csv(delta_b, skus=skus, locations=set_b, rows=rows, header="sku,location,delta", value=lambda n, i: 2)
     out: dict = {"database": connection.vendor, "rows": rows, "file_mb": round(first_b.stat().st_size / 1e6, 1)}
     pg = connection.vendor == "postgresql"
+
+    def ours(path, mode: str, force: bool = False) -> float:
+        job = stock_import_create(name=path.name, mode=mode, force=force)
+        with open(path, "rb") as f:
+            secs = _timed(lambda: stock_import_run(import_id=job.pk, fileobj=f))
+        job.refresh_from_db()
+        if job.status != "succeeded":
+            raise RuntimeError(f"bench import {path.name} ended {job.status}: {job.message} {job.errors[:3]}")
+        return secs
+
+    def wms() -> None:
+        # Worst case: every event a different SKU × location (three writes per event: event, stock, ledger).
+        out["wms_events_per_s"], out["wms_events"] = _bench_wms_events(skus=skus, locations=set_b, events=100_000)
+        log(f"WMS events {out['wms_events_per_s']:,}/s")
+        # A busier warehouse: the same 100k events over 5,000 SKU × locations (20 events each).
+        out["wms_events_per_s_5k_keys"], _ = _bench_wms_events(skus=skus, locations=set_b, events=100_000, keys=5_000)
+        log(f"WMS events over 5k keys {out['wms_events_per_s_5k_keys']:,}/s")
+
+    if only == "wms":
+        ours(first_b, "snapshot", force=True)
+        wms()
+        for p in (first_a, first_b, again_b, delta_b):
+            p.unlink()
+        tmp.rmdir()
+        return out
 
     if pg:
         # The physical anchor: the same file into a bare table, nothing else.
@@ -309,15 +339,6 @@ def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
         out["floor_rows_per_s"] = round(rows / _bench_floor(tmp=tmp, skus=skus, locations=set_a, rows=rows))
         log(f"physical floor (stock + ledger rows COPY'd) {out['floor_rows_per_s']:,} rows/s")
 
-    def ours(path, mode: str, force: bool = False) -> float:
-        job = stock_import_create(name=path.name, mode=mode, force=force)
-        with open(path, "rb") as f:
-            secs = _timed(lambda: stock_import_run(import_id=job.pk, fileobj=f))
-        job.refresh_from_db()
-        if job.status != "succeeded":
-            raise RuntimeError(f"bench import {path.name} ended {job.status}: {job.message} {job.errors[:3]}")
-        return secs
-
     out["snapshot_rows_per_s"] = round(rows / ours(first_b, "snapshot", force=True))
     log(f"fast path first load {out['snapshot_rows_per_s']:,} rows/s")
     out["reimport_rows_per_s"] = round(rows / ours(again_b, "snapshot", force=True))
@@ -329,12 +350,7 @@ def bench_import(*, log, rows: int = 1_000_000, **_) -> dict:
     log(f"peak RSS {out['peak_rss_mb']} MB")
     out["import_export_rows_per_s"] = round(_bench_import_export(skus=skus, locations=set_b, rows=20_000))
     log(f"django-import-export {out['import_export_rows_per_s']:,} rows/s")
-    # Worst case: every event a different SKU × location (three writes per event: event, stock row, ledger).
-    out["wms_events_per_s"], out["wms_events"] = _bench_wms_events(skus=skus, locations=set_b, events=100_000)
-    log(f"WMS events {out['wms_events_per_s']:,}/s")
-    # A busier warehouse: the same 100k events over 5,000 SKU × locations (20 events each).
-    out["wms_events_per_s_5k_keys"], _ = _bench_wms_events(skus=skus, locations=set_b, events=100_000, keys=5_000)
-    log(f"WMS events over 5k keys {out['wms_events_per_s_5k_keys']:,}/s")
+    wms()
     if pg:
         out["fast_path_share_of_raw_copy"] = round(
             min(out["snapshot_rows_per_s"], out["reimport_rows_per_s"]) / out["raw_copy_rows_per_s"], 3

@@ -93,6 +93,12 @@ MAX_QUANTITY = 10**9
 _UNSEEN = object()
 
 
+def _shown(value) -> str:
+    """A refused value as the report shows it: at most 100 characters, NUL as U+FFFD (JSON in PostgreSQL
+    cannot hold it)."""
+    return "" if value is None else str(value)[:100].replace("\x00", "\ufffd")
+
+
 def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, object, str]]:
     """Everything wrong with one event, by field (the careful check, for events the quick one refused)."""
     if not isinstance(e, dict):
@@ -102,6 +108,8 @@ def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, 
     typ, qty, at = e.get("type"), e.get("quantity"), e.get("at")
     if not isinstance(eid, str | int) or isinstance(eid, bool) or not str(eid) or len(str(eid)) > 100:
         problems.append(("id", eid, "missing or longer than 100 characters"))
+    elif "\x00" in str(eid):
+        problems.append(("id", eid, "must not contain a NUL character"))
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQUENCE:
         problems.append(("sequence", seq, "must be a whole number ≥ 1"))
     if not isinstance(sku, str) or sku not in products:
@@ -126,14 +134,17 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise FileRejected('Expected a JSON object {"events": [...]}.', [RowError(0, "events", "", "missing list")])
     raw = payload["events"]
-    skus = list({e.get("sku") for e in raw if type(e) is dict and type(e.get("sku")) is str})
+    skus = {e.get("sku") for e in raw if type(e) is dict and type(e.get("sku")) is str}
+    skus = [s for s in skus if "\x00" not in s]  # (PostgreSQL text cannot hold NUL: unknown without asking)
     products: dict[str, int] = {}
     for i in range(0, len(skus), CHUNK):
         products.update(Product.objects.filter(sku__in=skus[i : i + CHUNK]).values_list("sku", "id"))
     codes = dict(Location.objects.values_list("code", "id"))
     mapping = feed.location_map or {}
     located: dict[str, int | None] = {}
-    adapt = None if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value
+    # Dates are written as text (the database's own on SQLite; ISO 8601 for COPY on PostgreSQL, which
+    # then does not convert a datetime object per row).
+    adapt = datetime.isoformat if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value
     dates: dict[str, object] = {}
 
     def location_id(loc) -> int | None:
@@ -158,7 +169,7 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
             if value is not None:
                 if timezone.is_naive(value):
                     value = timezone.make_aware(value, UTC)
-                value = adapt(value) if adapt else value
+                value = adapt(value)
             dates[at] = value
         return value
 
@@ -176,6 +187,7 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
             if (
                 type(eid) is str
                 and 0 < len(eid) <= 100
+                and "\x00" not in eid
                 and type(seq) is int
                 and 1 <= seq <= MAX_SEQUENCE
                 and pid is not None
@@ -193,7 +205,7 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
                 continue
         problems = _event_problems(e, products=products, location_id=location_id, when=when)
         if problems:
-            errors.extend(RowError(n, col, "" if v is None else str(v)[:100], why) for col, v, why in problems)
+            errors.extend(RowError(n, col, _shown(v), why) for col, v, why in problems)
             continue
         # Valid after all (an integer id, say): stage it like the others.
         eid = str(e["id"])
@@ -407,6 +419,7 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
     with connection.cursor() as cur:
         if pg:
             cur.execute("SET LOCAL jit = off")  # compiling costs more than these one-pass statements save
+    feed_pk, run_pk = feed.pk, run.pk
     while True:
         outcomes, effects = _events_classify(rows, _events_cursors(feed=feed, high=high, rows=rows))
         try:
@@ -415,7 +428,7 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
                 rows_insert(
                     table=WmsEvent._meta.db_table,
                     columns=["feed_id", "run_id", "outcome", *_EVENT_COLUMNS[1:]],
-                    rows=((feed.pk, run.pk, o, *r[1:]) for r, o in zip(rows, outcomes, strict=True)),
+                    rows=((feed_pk, run_pk, o, *r[1:]) for r, o in zip(rows, outcomes, strict=True)),
                 )
             break
         except IntegrityError:
@@ -458,6 +471,7 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
         reason=InventoryMovement.Reason.FEED,
         reference=f"feed:{feed.name}:run:{run.pk}",
         clamp_at_zero=True,
+        staged_rows=len(effects),
     )
     with connection.cursor() as cur:
         cur.execute("DROP TABLE wms_fx")

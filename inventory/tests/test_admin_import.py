@@ -141,15 +141,23 @@ def test_products_import_by_sku(staff_inventory, product):
     assert Product.objects.get(sku="SKU-N").handling_class == "chilled"
 
 
-def test_large_admin_batches_merge_set_based_through_the_ledger(db, dc, store):
+@pytest.mark.parametrize("by_index", [False, True], ids=["planner-joins", "index-joins"])
+def test_large_admin_batches_merge_set_based_through_the_ledger(db, dc, store, by_index, monkeypatch):
     from inventory.services import SNAPSHOT_SET_BASED_ROWS, stock_snapshot_apply
 
+    # Both ways the merge may join the stock table on PostgreSQL (see stock_merge_staged).
+    monkeypatch.setattr("inventory.services._merge_by_index", lambda **_: by_index)
     products = Product.objects.bulk_create([Product(sku=f"BULK-{i:04d}", name="b") for i in range(400)])
     levels = [(p.pk, loc.pk, i % 9) for i, p in enumerate(products) for loc in (dc, store)]
     assert len(levels) > SNAPSHOT_SET_BASED_ROWS
     stock_snapshot_apply(levels=levels, reference="admin import")
     assert StockLevel.objects.count() == 800
     assert InventoryMovement.objects.filter(reference="admin import").count() == sum(1 for *_, q in levels if q)
+    # Again with every third level changed: updates in place, one movement each.
+    again = [(p, loc, q + 1 if i % 3 == 0 else q) for i, (p, loc, q) in enumerate(levels)]
+    stock_snapshot_apply(levels=again, reference="admin import 2")
+    assert StockLevel.objects.count() == 800
+    assert InventoryMovement.objects.filter(reference="admin import 2").count() == len(range(0, len(levels), 3))
     assert_ledger_matches_levels()
 
 

@@ -194,3 +194,39 @@ def test_deleting_a_user_keeps_their_ledger_rows_without_the_actor(product, dc, 
     inventory_user.delete()
     move = InventoryMovement.objects.get()
     assert move.actor_id is None and move.delta_on_hand == 4
+
+
+def test_a_merge_by_index_lookups_leaves_the_callers_planner_settings(product, product_b, dc, store, monkeypatch):
+    from django.db import connection
+
+    from inventory.services import _merge_by_index, stock_merge_staged
+    from inventory.tests.helpers import stage_rows
+
+    assert _merge_by_index(staged=1_000, stock_rows=1_000_000)
+    assert not _merge_by_index(staged=500_000, stock_rows=1_000_000)
+    assert not _merge_by_index(staged=10, stock_rows=-1)  # never analyzed: leave it to the planner
+    if connection.vendor != "postgresql":
+        pytest.skip("planner settings are PostgreSQL's")
+    monkeypatch.setattr("inventory.services._merge_by_index", lambda **_: True)
+
+    def settings() -> tuple:
+        with connection.cursor() as cur:
+            cur.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
+            return cur.fetchone()
+
+    put_stock(product, dc, 2)
+    put_stock(product_b, dc, 3)
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL enable_mergejoin = off")  # the caller's own choice stays
+        stage_rows("t_by_index", [(2, product.pk, dc.pk, 7), (3, product_b.pk, dc.pk, 1), (4, product.pk, store.pk, 5)])
+        result = stock_merge_staged(table="t_by_index", reason="import")
+        assert (result.rows_changed, result.rows_created, result.movements) == (2, 1, 3)
+        assert settings() == ("on", "off")
+        stage_rows("t_by_index_bad", [(2, product.pk, dc.pk, 9), (3, product.pk + 10_000, dc.pk, 1)])
+        with pytest.raises(ValidationError):
+            stock_merge_staged(table="t_by_index_bad", reason="import")
+        assert settings() == ("on", "off")
+    assert level(product, dc).on_hand == 7 and level(product_b, dc).on_hand == 1
+    assert level(product, store).on_hand == 5
+    assert_ledger_matches_levels()
