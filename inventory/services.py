@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from inventory.bulk import model_rows_insert
 from inventory.models import (
     CycleCount,
     InventoryMovement,
@@ -124,21 +125,25 @@ def stock_apply_changes(
         for level in levels:
             level.updated_at = now
         _levels_write(levels=levels, now=now)
-        InventoryMovement.objects.bulk_create(
-            [
-                InventoryMovement(
-                    product_id=c.product_id,
-                    location_id=c.location_id,
-                    delta_on_hand=c.delta_on_hand,
-                    delta_reserved=c.delta_reserved,
-                    reason=reason,
-                    reference=reference[:200],
-                    actor=actor if getattr(actor, "pk", None) else None,
-                )
+        # The ledger by COPY on PostgreSQL (inventory.bulk): a routing batch appends thousands of rows here.
+        actor_id = actor.pk if getattr(actor, "pk", None) else None
+        model_rows_insert(
+            model=InventoryMovement,
+            rows=[
+                {
+                    "product_id": c.product_id,
+                    "location_id": c.location_id,
+                    "delta_on_hand": c.delta_on_hand,
+                    "delta_reserved": c.delta_reserved,
+                    "reason": reason,
+                    "reference": reference[:200],
+                    "actor_id": actor_id,
+                }
                 for c in changes
                 if c.delta_on_hand or c.delta_reserved
             ],
-            batch_size=2000,
+            now=now,
+            returning=False,
         )
         return [existing[k] for k in keys]
 

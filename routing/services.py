@@ -9,7 +9,6 @@ fulfilment orders, the decision, order lines, order status and the timeline even
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections import defaultdict
@@ -25,6 +24,7 @@ from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
+from inventory.bulk import model_rows_insert
 from inventory.models import InventoryMovement, Reservation, ReservationLine, StockLevel
 from inventory.selectors import SafetyStock
 from inventory.services import StockChange, reservation_release, stock_apply_changes
@@ -233,7 +233,7 @@ def _persist(
         _capacity_consume(increments=increments)
     # 2. Reservations, one per fulfilment order, and the stock they hold (through inventory.services).
     shipments = [(d, s) for _, d in decided for s in d.shipments]
-    res_ids = _rows_insert(
+    res_ids = model_rows_insert(
         model=Reservation,
         rows=[
             {"channel_id": channel_of[d.order_id], "reference": f"order:{d.order_id}", "status": "active"}
@@ -255,7 +255,7 @@ def _persist(
                 }
             )
             merged[(pid, s.location_id)] += q
-    _rows_insert(model=ReservationLine, rows=res_lines)
+    model_rows_insert(model=ReservationLine, rows=res_lines)
     if merged:
         # One ledger movement per product × location per batch (the reservation lines hold the per-order detail).
         changes = [StockChange(p, lid, delta_reserved=q) for (p, lid), q in sorted(merged.items())]
@@ -265,7 +265,7 @@ def _persist(
         # Set-based in inventory (one lock read, one UPDATE, one ledger insert), whatever the batch size.
         stock_apply_changes(changes=changes, reason=InventoryMovement.Reason.RESERVE, reference=ref, actor=actor)
     # 3. Fulfilment orders and their lines.
-    fo_ids = _rows_insert(
+    fo_ids = model_rows_insert(
         model=FulfillmentOrder,
         rows=[
             {
@@ -281,7 +281,7 @@ def _persist(
             for res_id, (d, s) in zip(res_ids, shipments, strict=True)
         ],
     )
-    _rows_insert(
+    model_rows_insert(
         model=FulfillmentLine,
         rows=[
             {"fulfillment_order_id": fo_id, "order_line_id": line_id, "quantity": q}
@@ -335,7 +335,7 @@ def _persist(
             }
         )
     stamp = timezone.now()
-    decision_ids = _rows_insert(model=RoutingDecision, rows=rows, now=stamp)
+    decision_ids = model_rows_insert(model=RoutingDecision, rows=rows, now=stamp)
     # 5. Order lines: allocated units go up (one UPDATE for the batch).
     alloc: dict[int, int] = defaultdict(int)
     for _, d in decided:
@@ -370,64 +370,13 @@ def _persist(
                 "actor_id": actor_id,
             }
         )
-    _rows_insert(model=OrderEvent, rows=events, now=stamp)
+    model_rows_insert(model=OrderEvent, rows=events, now=stamp)
     records = []
     for pk, row in zip(decision_ids, rows, strict=True):
         rec = RoutingDecision(pk=pk, created_at=stamp, **row)
         rec._state.adding, rec._state.db = False, connection.alias
         records.append(rec)
     return records
-
-
-def _rows_insert(*, model, rows: list[dict], now: datetime | None = None) -> list[int]:
-    """Insert `rows` ({field attname: value}, the same keys in every row) and return their new primary keys
-    in row order. Fields left out take what `Model.__init__` would give them (auto_now/auto_now_add: now).
-
-    PostgreSQL: primary keys are drawn from the table's sequence in one query and the rows streamed with COPY
-    (psycopg formats them in C) — several times faster than an INSERT with bound parameters, which the
-    client-side binding renders in Python value by value. Other databases: `bulk_create`. Model `save()` and
-    signals are skipped either way, as with `bulk_create`."""
-    if not rows:
-        return []
-    unknown = set(rows[0]) - {f.attname for f in model._meta.concrete_fields}
-    if unknown:
-        raise ValueError(f"{model._meta.label}: unknown field(s) {', '.join(sorted(unknown))}")
-    if connection.vendor != "postgresql":
-        objs = model.objects.bulk_create([model(**r) for r in rows], batch_size=1000)
-        return [o.pk for o in objs]
-    meta = model._meta
-    now = now or timezone.now()
-    fields, fixed, json_cols = [], [], set()
-    for f in meta.concrete_fields:
-        if f.primary_key:
-            continue
-        if f.attname in rows[0]:
-            fields.append(f)
-        elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            fixed.append((f, now))
-        else:  # what Model.__init__ would give it: its default, "" for text, else NULL
-            fixed.append((f, f.get_default()))
-    keys = [f.attname for f in fields]
-    for i, f in enumerate(fields):
-        if f.get_internal_type() == "JSONField":
-            json_cols.add(i)
-    encoders = {i: fields[i].encoder for i in json_cols}
-    tail = [json.dumps(v, cls=f.encoder) if f.get_internal_type() == "JSONField" else v for f, v in fixed]
-    qn = connection.ops.quote_name
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(rows)],
-        )
-        pks = [r[0] for r in cur.fetchall()]
-    columns = ", ".join(qn(c) for c in [meta.pk.column, *(f.column for f in fields), *(f.column for f, _ in fixed)])
-    with connection.connection.cursor() as raw, raw.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as cp:
-        for pk, r in zip(pks, rows, strict=True):
-            vals = [r[k] for k in keys]
-            for i in json_cols:
-                vals[i] = json.dumps(vals[i], cls=encoders[i])
-            cp.write_row([pk, *vals, *tail])
-    return pks
 
 
 def _values_cte(rows: list[tuple[int, int]], columns: tuple[str, str] = ("id", "amount")) -> tuple[str, list]:
