@@ -558,7 +558,15 @@ def _build(
         )
         bids, slot = (), 0.0
         if state.lookahead is not None:  # bid prices on scarce store units and slots (routing.lookahead)
-            bids, slot = lookahead_premiums(state.lookahead, loc_id, lines, avail, quantities, day, state)
+            bids, slot = lookahead_premiums(
+                lookahead=state.lookahead,
+                location_id=loc_id,
+                lines=lines,
+                available=avail,
+                quantities=quantities,
+                day=day,
+                state=state,
+            )
             unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
             fixed += slot
         fixed = max(0.0, fixed)
