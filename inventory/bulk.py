@@ -95,6 +95,18 @@ def model_rows_insert(*, model, rows: list[dict], now: datetime | None = None, r
     return pks
 
 
+def values_cte(*, rows: Sequence[Sequence[int]], columns: Sequence[str]) -> tuple[str, list]:
+    """`WITH v(<columns>) AS (…)` over rows of integers, with its parameters: on PostgreSQL one array
+    parameter per column (`unnest`; psycopg's client-side binding would render thousands of placeholders
+    in Python value by value), elsewhere a VALUES list (one placeholder per number)."""
+    head = f"WITH v({', '.join(columns)}) AS "
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(["%s::bigint[]"] * len(columns))
+        return head + f"(SELECT * FROM unnest({arrays}))", [[r[i] for r in rows] for i in range(len(columns))]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return head + "(VALUES " + ", ".join([row] * len(rows)) + ")", [x for r in rows for x in r]
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic-garbage-collector passes inside the block (collection resumes after it).

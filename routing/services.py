@@ -24,7 +24,7 @@ from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
-from inventory.bulk import gc_paused, model_rows_insert
+from inventory.bulk import gc_paused, model_rows_insert, values_cte
 from inventory.models import InventoryMovement, Reservation, ReservationLine, StockLevel
 from inventory.selectors import SafetyStock
 from inventory.services import StockChange, reservation_release, stock_apply_changes
@@ -192,7 +192,7 @@ def _stock_recheck(*, decided: list[tuple[_Job, Decision]], static: NetworkStati
         return
     pairs = sorted(take)
     safety = SafetyStock(product_ids={p for p, _ in pairs})
-    cte, params = _values_cte(pairs, columns=("p", "l"))
+    cte, params = values_cte(rows=pairs, columns=("p", "l"))
     lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
     fresh = {}
     with connection.cursor() as cur:
@@ -379,15 +379,6 @@ def _persist(
     return records
 
 
-def _values_cte(rows: list[tuple[int, int]], columns: tuple[str, str] = ("id", "amount")) -> tuple[str, list]:
-    """`WITH v(id, amount) AS (…)` over integer pairs, with its parameters: on PostgreSQL two array parameters
-    (`unnest`), elsewhere a VALUES list (one placeholder per number)."""
-    head = f"WITH v({columns[0]}, {columns[1]}) AS "
-    if connection.vendor == "postgresql":
-        return head + "(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))", [[r[0] for r in rows], [r[1] for r in rows]]
-    return head + "(VALUES " + ", ".join(["(%s, %s)"] * len(rows)) + ")", [x for row in rows for x in row]
-
-
 def _rowcount(cur) -> int:
     """Rows changed by the last statement (Python's sqlite3 reports -1 for a statement starting with WITH)."""
     if cur.rowcount >= 0:
@@ -403,7 +394,7 @@ def _add_by_id(*, table: str, column: str, amounts: dict[int, int]) -> int:
     items = sorted(amounts.items())
     for start in range(0, len(items), 1000):
         chunk = items[start : start + 1000]
-        cte, params = _values_cte(chunk)
+        cte, params = values_cte(rows=chunk, columns=("id", "amount"))
         with connection.cursor() as cur:
             cur.execute(
                 f"{cte} UPDATE {qn(table)} SET {qn(column)} = {qn(column)} + v.amount "
@@ -430,7 +421,7 @@ def _capacity_consume(*, increments: dict[tuple[int, object], int]) -> None:
     table = connection.ops.quote_name(LocationCapacity._meta.db_table)
     for start in range(0, len(rows), 1000):
         chunk = rows[start : start + 1000]
-        cte, params = _values_cte(chunk)
+        cte, params = values_cte(rows=chunk, columns=("id", "amount"))
         with connection.cursor() as cur:
             cur.execute(
                 f"{cte} UPDATE {table} SET used = used + v.amount FROM v "
