@@ -29,7 +29,7 @@ from inventory.models import InventoryMovement, Reservation, ReservationLine, St
 from inventory.selectors import SafetyStock
 from inventory.services import StockChange, reservation_release, stock_apply_changes
 from orders.models import Order, OrderEvent, OrderLine
-from routing.core import Decision, NetworkStatic, order_decide
+from routing.core import Decision, NetworkStatic, network_prime, order_decide
 from routing.lookahead import lookahead_load
 from routing.models import LocationCapacity, RoutingDecision, RoutingSettings, RuleSetVersion
 from routing.selectors import (
@@ -155,6 +155,7 @@ def _route_batch(
         state, _ = network_state_load(product_ids=product_ids, static=static, clock=clock, lock=lock_all)
         state.lookahead = lookahead_load(static=static, state=state, product_ids=product_ids, clock=clock)
         pools = pools_load(channel_codes={v.channel for v in views.values()}, stock=state.stock, static=static)
+        network_prime(static=static, orders=[views[j.order_id] for j in todo])
         decided: list[tuple[_Job, Decision]] = []
         for j in todo:
             view = views[j.order_id]
