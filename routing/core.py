@@ -132,21 +132,14 @@ class NetworkStatic:
         """km from (lat, lon) to every located location (haversine, vectorised), memoised per destination."""
         key = (round(lat, 4), round(lon, 4))
         hit = self._dist_cache.get(key)
-        if hit is not None:
-            return hit
-        ids, lats, lons = self._geo
-        p1, l1 = math.radians(lat), math.radians(lon)
-        a = np.sin((lats - p1) / 2) ** 2 + math.cos(p1) * np.cos(lats) * np.sin((lons - l1) / 2) ** 2
-        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-        d = dict(zip(ids, km.tolist(), strict=True))
-        self._dist_cache[key] = d
-        if len(self._dist_cache) > 4096:
-            self._dist_cache.popitem(last=False)
-        return d
+        if hit is None:
+            self.distances_prime(points=[(lat, lon)])
+            hit = self._dist_cache[key]
+        return hit
 
     def distances_prime(self, *, points: list[tuple[float, float]]) -> None:
-        """Memoise `distances` for many destinations in one vectorised pass (the same arithmetic, row by row
-        identical to `distances`; a destination already memoised, or repeated, keeps its first figures)."""
+        """Memoise `distances` for many destinations in one vectorised pass (elementwise, so each row is what
+        one destination alone gives; a destination already memoised, or repeated, keeps its first figures)."""
         todo: dict[tuple[float, float], tuple[float, float]] = {}
         for lat, lon in points:
             key = (round(lat, 4), round(lon, 4))
@@ -167,7 +160,7 @@ class NetworkStatic:
 
     def ship_bounds_prime(self, *, points: list[tuple[float, float]], rates: ServiceRates, online: bool) -> None:
         """Memoise `ship_bounds` for many destinations at one service and channel kind in one vectorised pass
-        (the same arithmetic as `ship_bounds`, row by row)."""
+        (elementwise, so each row is what one destination alone gives)."""
         todo: dict[tuple, dict[int, float]] = {}
         for lat, lon in points:
             key = (round(lat, 4), round(lon, 4), id(rates), online)
@@ -201,27 +194,10 @@ class NetworkStatic:
         destination."""
         key = (round(lat, 4), round(lon, 4), id(rates), online)
         hit = self._bounds_cache.get(key)
-        if hit is not None and hit[0] is rates:
-            return hit[1]
-        dist = self.distances(lat, lon)
-        km = np.fromiter(dist.values(), dtype=float, count=len(dist))
-        ids, can_ship, sells_online, per_order = self._ship_arrays
-        n_bands = len(rates.bands)
-        band = np.full(len(km), n_bands)
-        for i in range(n_bands - 1, -1, -1):  # the first band whose upper bound holds the distance
-            top = rates.bands[i].max_km
-            band[km <= (math.inf if top is None else top)] = i
-        ok = (band < n_bands) & can_ship
-        if online:
-            ok &= sells_online
-        if rates.max_km is not None:
-            ok &= km <= rates.max_km
-        base = np.array([b.base for b in rates.bands] + [0.0])[band] + per_order
-        out = dict(zip(ids[ok].tolist(), base[ok].tolist(), strict=True))
-        self._bounds_cache[key] = (rates, out)
-        if len(self._bounds_cache) > 2048:
-            self._bounds_cache.popitem(last=False)
-        return out
+        if hit is None or hit[0] is not rates:
+            self.ship_bounds_prime(points=[(lat, lon)], rates=rates, online=online)
+            hit = self._bounds_cache[key]
+        return hit[1]
 
 
 @dataclass(slots=True)
