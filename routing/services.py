@@ -87,7 +87,8 @@ class _Job:
 
 @dataclass(slots=True)
 class BatchResult:
-    decisions: list[RoutingDecision] = field(default_factory=list)
+    decisions: list[RoutingDecision] = field(default_factory=list)  # the stored records (unless not asked for)
+    outcomes: list[str] = field(default_factory=list)  # routed / partial / backordered, per decision written
     skipped: list[int] = field(default_factory=list)  # order ids not routable now (status) or without progress
 
 
@@ -116,6 +117,7 @@ def _route_batch(
     observer: Callable[[Decision], None] | None = None,
     skip_locked: bool = False,
     lock_all: bool = False,
+    records: bool = True,
 ) -> BatchResult:
     """Decide and write a batch of orders in one transaction (see the module docstring).
 
@@ -175,7 +177,10 @@ def _route_batch(
         if not lock_all:
             _stock_recheck(decided=decided, static=static)
         channel_of = {pk: channel_id for pk, (_, channel_id) in locked.items()}
-        result.decisions = _persist(decided=decided, static=static, channel_of=channel_of, actor=actor, now=now)
+        result.decisions = _persist(
+            decided=decided, static=static, channel_of=channel_of, actor=actor, now=now, records=records
+        )
+        result.outcomes = [d.outcome for _, d in decided]
     if observer is not None:
         for _, d in decided:
             observer(d)
@@ -211,10 +216,17 @@ def _stock_recheck(*, decided: list[tuple[_Job, Decision]], static: NetworkStati
 
 
 def _persist(
-    *, decided: list[tuple[_Job, Decision]], static: NetworkStatic, channel_of: dict[int, int], actor, now: datetime
+    *,
+    decided: list[tuple[_Job, Decision]],
+    static: NetworkStatic,
+    channel_of: dict[int, int],
+    actor,
+    now: datetime,
+    records: bool = True,
 ) -> list:
     """Set-based writes for a batch of decisions (inside the caller's transaction); `channel_of` maps each
-    order id to its channel id."""
+    order id to its channel id. Returns the stored decisions as model instances (none without `records`:
+    route_pending only counts outcomes)."""
     if not decided:
         return []
     order_ids = [d.order_id for _, d in decided]
@@ -372,12 +384,14 @@ def _persist(
             }
         )
     model_rows_insert(model=OrderEvent, rows=events, now=stamp)
-    records = []
+    if not records:
+        return []
+    out = []
     for pk, row in zip(decision_ids, rows, strict=True):
         rec = RoutingDecision(pk=pk, created_at=stamp, **row)
         rec._state.adding, rec._state.db = False, connection.alias
-        records.append(rec)
-    return records
+        out.append(rec)
+    return out
 
 
 def _rowcount(cur) -> int:
@@ -434,7 +448,9 @@ def _capacity_consume(*, increments: dict[tuple[int, object], int]) -> None:
                 raise CapacityTaken(f"{len(chunk) - changed} location-day(s) ran out of capacity meanwhile")
 
 
-def _run(*, jobs: list[_Job], now, actor=None, observer=None, skip_locked: bool = False) -> BatchResult:
+def _run(
+    *, jobs: list[_Job], now, actor=None, observer=None, skip_locked: bool = False, records: bool = True
+) -> BatchResult:
     """Run a batch, retrying on fresh figures when stock or capacity moved under it (the last attempt
     locks every stock row it reads, so it cannot be overtaken on stock)."""
     lock_all = False
@@ -446,12 +462,26 @@ def _run(*, jobs: list[_Job], now, actor=None, observer=None, skip_locked: bool 
         for attempt in range(_CAPACITY_ATTEMPTS):
             try:
                 return _route_batch(
-                    jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked, lock_all=lock_all
+                    jobs=jobs,
+                    now=now,
+                    actor=actor,
+                    observer=observer,
+                    skip_locked=skip_locked,
+                    lock_all=lock_all,
+                    records=records,
                 )
             except (CapacityTaken, StockMoved) as exc:
                 log.info("routing batch retried (%s), attempt %s", exc, attempt + 1)
                 lock_all = lock_all or isinstance(exc, StockMoved)
-        return _route_batch(jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked, lock_all=True)
+        return _route_batch(
+            jobs=jobs,
+            now=now,
+            actor=actor,
+            observer=observer,
+            skip_locked=skip_locked,
+            lock_all=True,
+            records=records,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -559,21 +589,22 @@ def orders_route_pending(
         if not ids:
             break
         seen.update(ids)
-        # The batch's records are counted and dropped before the collector resumes (see _run): it would
-        # otherwise walk them all once more.
+        # The batch's result is counted and dropped before the collector resumes (see _run): it would
+        # otherwise walk it once more.
         with gc_paused():
             result = _run(
                 jobs=[_Job(order_id=i, kind=RoutingDecision.Kind.ROUTE) for i in ids],
                 now=now,
                 observer=observer,
                 skip_locked=True,
+                records=False,
             )
             out.batches += 1
-            for rec in result.decisions:
+            for outcome in result.outcomes:
                 out.orders += 1
-                if rec.outcome == RoutingDecision.Outcome.ROUTED:
+                if outcome == RoutingDecision.Outcome.ROUTED:
                     out.routed += 1
-                elif rec.outcome == RoutingDecision.Outcome.PARTIAL:
+                elif outcome == RoutingDecision.Outcome.PARTIAL:
                     out.partial += 1
                 else:
                     out.backordered += 1
@@ -591,7 +622,7 @@ def backorders_retry(*, limit: int = 500, batch: int = 200, now: datetime | None
             _Job(order_id=i, kind=RoutingDecision.Kind.REROUTE, reason="stock arrived", require_progress=True)
             for i in ids[start : start + batch]
         ]
-        moved += len(_run(jobs=jobs, now=now, skip_locked=True).decisions)
+        moved += len(_run(jobs=jobs, now=now, skip_locked=True, records=False).outcomes)
     return moved
 
 

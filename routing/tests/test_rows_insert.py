@@ -55,8 +55,9 @@ def test_batch_decisions_match_what_was_stored(web, dc, product):
     stock(product, dc, 50)
     ids = [make_order(channel=web, lines=[(product, 1)]).pk for _ in range(4)]
     seen = []
-    orders_route_pending(batch=10, now=MONDAY_9AM, observer=seen.append)
+    result = orders_route_pending(batch=10, now=MONDAY_9AM, observer=seen.append)
     assert sorted(d.order_id for d in seen) == sorted(ids)
+    assert (result.orders, result.routed, result.partial, result.backordered) == (4, 4, 0, 0)  # counted, not read
     for rec in RoutingDecision.objects.filter(order_id__in=ids):
         assert rec.plan[0]["location_id"] == dc.pk
         assert rec.candidates["rows"] and rec.excluded["by_reason"] is not None
