@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from inventory.bulk import model_rows_insert, values_cte
 from inventory.models import (
     CycleCount,
     InventoryMovement,
@@ -125,21 +126,25 @@ def stock_apply_changes(
         for level in levels:
             level.updated_at = now
         _levels_write(levels=levels, now=now)
-        InventoryMovement.objects.bulk_create(
-            [
-                InventoryMovement(
-                    product_id=c.product_id,
-                    location_id=c.location_id,
-                    delta_on_hand=c.delta_on_hand,
-                    delta_reserved=c.delta_reserved,
-                    reason=reason,
-                    reference=reference[:200],
-                    actor=actor if getattr(actor, "pk", None) else None,
-                )
+        # The ledger by COPY on PostgreSQL (inventory.bulk): a routing batch appends thousands of rows here.
+        actor_id = actor.pk if getattr(actor, "pk", None) else None
+        model_rows_insert(
+            model=InventoryMovement,
+            rows=[
+                {
+                    "product_id": c.product_id,
+                    "location_id": c.location_id,
+                    "delta_on_hand": c.delta_on_hand,
+                    "delta_reserved": c.delta_reserved,
+                    "reason": reason,
+                    "reference": reference[:200],
+                    "actor_id": actor_id,
+                }
                 for c in changes
                 if c.delta_on_hand or c.delta_reserved
             ],
-            batch_size=2000,
+            now=now,
+            returning=False,
         )
         return [existing[k] for k in keys]
 
@@ -153,12 +158,13 @@ def _levels_write(*, levels: list[StockLevel], now) -> None:
     with connection.cursor() as cur:
         for i in range(0, len(levels), _CHUNK):
             chunk = levels[i : i + _CHUNK]
-            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            cte, params = values_cte(
+                rows=[(lv.pk, lv.on_hand, lv.reserved) for lv in chunk], columns=("id", "on_hand", "reserved")
+            )
             cur.execute(
-                f"WITH v(id, on_hand, reserved) AS (VALUES {values}) "
-                "UPDATE inventory_stocklevel SET on_hand = v.on_hand, reserved = v.reserved, updated_at = %s "
+                f"{cte} UPDATE inventory_stocklevel SET on_hand = v.on_hand, reserved = v.reserved, updated_at = %s "
                 "FROM v WHERE inventory_stocklevel.id = v.id",
-                [x for lv in chunk for x in (lv.pk, lv.on_hand, lv.reserved)] + [now],
+                [*params, now],
             )
 
 
@@ -187,13 +193,11 @@ def _lock_levels(keys: list[tuple[int, int]]) -> dict[tuple[int, int], StockLeve
     lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
     with connection.cursor() as cur:
         for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i : i + _CHUNK]
-            values = ", ".join(["(%s, %s)"] * len(chunk))
+            cte, params = values_cte(rows=keys[i : i + _CHUNK], columns=("p", "l"))
             cur.execute(
-                f"WITH v(p, l) AS (VALUES {values}) "
-                "SELECT s.id, s.product_id, s.location_id, s.on_hand, s.reserved FROM inventory_stocklevel s "
+                f"{cte} SELECT s.id, s.product_id, s.location_id, s.on_hand, s.reserved FROM inventory_stocklevel s "
                 f"JOIN v ON s.product_id = v.p AND s.location_id = v.l ORDER BY s.id{lock}",
-                [x for k in chunk for x in k],
+                params,
             )
             for pk, pid, lid, on_hand, reserved in cur.fetchall():
                 found[(pid, lid)] = StockLevel(

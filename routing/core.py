@@ -132,32 +132,47 @@ class NetworkStatic:
         """km from (lat, lon) to every located location (haversine, vectorised), memoised per destination."""
         key = (round(lat, 4), round(lon, 4))
         hit = self._dist_cache.get(key)
-        if hit is not None:
-            return hit
-        ids, lats, lons = self._geo
-        p1, l1 = math.radians(lat), math.radians(lon)
-        a = np.sin((lats - p1) / 2) ** 2 + math.cos(p1) * np.cos(lats) * np.sin((lons - l1) / 2) ** 2
-        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-        d = dict(zip(ids, km.tolist(), strict=True))
-        self._dist_cache[key] = d
-        if len(self._dist_cache) > 4096:
-            self._dist_cache.popitem(last=False)
-        return d
+        if hit is None:
+            self.distances_prime(points=[(lat, lon)])
+            hit = self._dist_cache[key]
+        return hit
 
-    def ship_bounds(self, lat: float, lon: float, rates: ServiceRates, online: bool) -> dict[int, float]:
-        """Every location that may ship to (lat, lon) at `rates` — active, shipping, within the service's reach
-        and, for online channels (`online`), selling online — mapped to the least fixed cost of a shipment from
-        it (its distance band's package base + handling per order, as `rate_for` bands it); memoised per
-        destination."""
-        key = (round(lat, 4), round(lon, 4), id(rates), online)
-        hit = self._bounds_cache.get(key)
-        if hit is not None and hit[0] is rates:
-            return hit[1]
-        dist = self.distances(lat, lon)
-        km = np.fromiter(dist.values(), dtype=float, count=len(dist))
+    def distances_prime(self, *, points: list[tuple[float, float]]) -> None:
+        """Memoise `distances` for many destinations in one vectorised pass (elementwise, so each row is what
+        one destination alone gives; a destination already memoised, or repeated, keeps its first figures)."""
+        todo: dict[tuple[float, float], tuple[float, float]] = {}
+        for lat, lon in points:
+            key = (round(lat, 4), round(lon, 4))
+            if key not in self._dist_cache and key not in todo:
+                todo[key] = (lat, lon)
+        if not todo:
+            return
+        ids, lats, lons = self._geo
+        p1 = np.array([math.radians(lat) for lat, _ in todo.values()])[:, None]
+        l1 = np.array([math.radians(lon) for _, lon in todo.values()])[:, None]
+        cos_p1 = np.array([math.cos(p) for p in p1[:, 0].tolist()])[:, None]
+        a = np.sin((lats - p1) / 2) ** 2 + cos_p1 * np.cos(lats) * np.sin((lons - l1) / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+        for key, row in zip(todo, km.tolist(), strict=True):
+            self._dist_cache[key] = dict(zip(ids, row, strict=True))
+            if len(self._dist_cache) > 4096:
+                self._dist_cache.popitem(last=False)
+
+    def ship_bounds_prime(self, *, points: list[tuple[float, float]], rates: ServiceRates, online: bool) -> None:
+        """Memoise `ship_bounds` for many destinations at one service and channel kind in one vectorised pass
+        (elementwise, so each row is what one destination alone gives)."""
+        todo: dict[tuple, dict[int, float]] = {}
+        for lat, lon in points:
+            key = (round(lat, 4), round(lon, 4), id(rates), online)
+            hit = self._bounds_cache.get(key)
+            if (hit is None or hit[0] is not rates) and key not in todo:
+                todo[key] = self.distances(lat, lon)
+        if not todo:
+            return
+        km = np.array([list(d.values()) for d in todo.values()], dtype=float)
         ids, can_ship, sells_online, per_order = self._ship_arrays
         n_bands = len(rates.bands)
-        band = np.full(len(km), n_bands)
+        band = np.full(km.shape, n_bands)
         for i in range(n_bands - 1, -1, -1):  # the first band whose upper bound holds the distance
             top = rates.bands[i].max_km
             band[km <= (math.inf if top is None else top)] = i
@@ -167,11 +182,22 @@ class NetworkStatic:
         if rates.max_km is not None:
             ok &= km <= rates.max_km
         base = np.array([b.base for b in rates.bands] + [0.0])[band] + per_order
-        out = dict(zip(ids[ok].tolist(), base[ok].tolist(), strict=True))
-        self._bounds_cache[key] = (rates, out)
-        if len(self._bounds_cache) > 2048:
-            self._bounds_cache.popitem(last=False)
-        return out
+        for key, ok_row, base_row in zip(todo, ok, base, strict=True):
+            self._bounds_cache[key] = (rates, dict(zip(ids[ok_row].tolist(), base_row[ok_row].tolist(), strict=True)))
+            if len(self._bounds_cache) > 2048:
+                self._bounds_cache.popitem(last=False)
+
+    def ship_bounds(self, lat: float, lon: float, rates: ServiceRates, online: bool) -> dict[int, float]:
+        """Every location that may ship to (lat, lon) at `rates` — active, shipping, within the service's reach
+        and, for online channels (`online`), selling online — mapped to the least fixed cost of a shipment from
+        it (its distance band's package base + handling per order, as `rate_for` bands it); memoised per
+        destination."""
+        key = (round(lat, 4), round(lon, 4), id(rates), online)
+        hit = self._bounds_cache.get(key)
+        if hit is None or hit[0] is not rates:
+            self.ship_bounds_prime(points=[(lat, lon)], rates=rates, online=online)
+            hit = self._bounds_cache[key]
+        return hit[1]
 
 
 @dataclass(slots=True)
@@ -558,7 +584,15 @@ def _build(
         )
         bids, slot = (), 0.0
         if state.lookahead is not None:  # bid prices on scarce store units and slots (routing.lookahead)
-            bids, slot = lookahead_premiums(state.lookahead, loc_id, lines, avail, quantities, day, state)
+            bids, slot = lookahead_premiums(
+                lookahead=state.lookahead,
+                location_id=loc_id,
+                lines=lines,
+                available=avail,
+                quantities=quantities,
+                day=day,
+                state=state,
+            )
             unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
             fixed += slot
         fixed = max(0.0, fixed)
@@ -639,6 +673,31 @@ def _prune(cands, infos, quantities, static: NetworkStatic, excluded) -> tuple[l
 
 def _placed(plan: Plan) -> int:
     return sum(q for alloc in plan.allocations for _, q in alloc)
+
+
+def network_prime(*, static: NetworkStatic, orders: list[OrderView]) -> None:
+    """Warm `static`'s per-destination memos (distances, and the ship bounds of each order's first pricing)
+    for a batch of orders in a few vectorised passes instead of one per order; the figures are the same ones
+    `_build` would compute, so decisions do not change. Destinations it leaves out are computed on demand."""
+    points: list[tuple[float, float]] = []
+    groups: dict[tuple[int, bool], tuple[ServiceRates, list[tuple[float, float]]]] = {}
+    for order in orders:
+        method = "pickup" if order.method == "ship_to_store" else order.method
+        store = static.locations.get(order.pickup_location_id) if method == "pickup" else None
+        if store is not None:
+            point, rates = (store.latitude, store.longitude), static.rates.get("standard")
+        elif method == "same_day" and static.rates.get("same_day"):
+            point, rates = (order.latitude, order.longitude), static.rates["same_day"]
+        else:
+            point, rates = (order.latitude, order.longitude), static.rates.get(order.service_level)
+        if point[0] is None or point[1] is None:
+            continue
+        points.append(point)
+        if rates is not None:
+            groups.setdefault((id(rates), order.channel_online), (rates, []))[1].append(point)
+    static.distances_prime(points=points)
+    for (_, online), (rates, pts) in groups.items():
+        static.ship_bounds_prime(points=pts, rates=rates, online=online)
 
 
 def order_decide(

@@ -346,7 +346,7 @@ def lookahead_load(*, static, state, product_ids: list[int], clock: datetime) ->
 
 
 def lookahead_premiums(
-    lookahead: Lookahead, location_id: int, lines, available, quantities, day: date, state
+    *, lookahead: Lookahead, location_id: int, lines, available, quantities, day: date, state
 ) -> tuple[tuple[float, ...], float]:
     """For one priced candidate: per order line the bid price per unit (empty when every one is zero, the
     common case) and the bid price of its order slot on `day`. Called for every priced candidate, hence the
