@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_q",
     "import_export",
     "template_partials",
+    "common",
     "dom_project",
     "inventory",
     "orders",
