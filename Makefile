@@ -31,7 +31,8 @@ run: install
 test: install system-deps
 	$(PY) -m pytest
 
-lint:
+# The same checks as the pre-commit hooks (.pre-commit-config.yaml) and CI (.ci/run).
+lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
