@@ -250,7 +250,7 @@ DOM = {
 }
 # Outbound HTTP and feed files (docs/operations.md, "Feeds and endpoints: credentials, hosts, files").
 # Every request to a configured URL goes through common.netguard: https only and public addresses only,
-# unless these allow plain http or private/loopback/link-local addresses (development and tests do).
+# unless these allow plain http or private/loopback/link-local addresses (on by default only with DEBUG).
 DOM_OUTBOUND_ALLOW_HTTP = env.bool("DOM_OUTBOUND_ALLOW_HTTP", default=DEBUG)
 DOM_OUTBOUND_ALLOW_PRIVATE = env.bool("DOM_OUTBOUND_ALLOW_PRIVATE", default=DEBUG)
 DOM_OUTBOUND_ALLOWED_HOSTS = env.list("DOM_OUTBOUND_ALLOWED_HOSTS", default=[])
