@@ -63,3 +63,18 @@ def test_a_file_drop_outside_the_feed_root_is_refused_on_save_and_at_delivery(dc
     Endpoint.objects.filter(location=dc).update(url="file://drop")
     assert deliver(dc, "k-2").status == "delivered"
     assert (tmp_path / "root" / "drop" / "k-2.json").exists()
+
+
+def test_the_migration_fails_closed_on_token_variables_outside_the_allow_list(dc, dc_west):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("fulfillment.migrations.0006_endpoint_token_env_allow_list")
+    bad = Endpoint.objects.create(location=dc, url="https://3pl.example.com/a", token_env="SECRET_KEY")
+    fine = Endpoint.objects.create(location=dc_west, url="https://3pl.example.com/b", token_env="DOM_ENDPOINT_B")
+    migration.forwards(apps, None)
+    bad.refresh_from_db(), fine.refresh_from_db()
+    assert (bad.token_env, bad.is_active) == ("", False)
+    assert (fine.token_env, fine.is_active) == ("DOM_ENDPOINT_B", True)
+    assert "No active endpoint" in deliver(dc, "k-1").last_error

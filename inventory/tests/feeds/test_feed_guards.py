@@ -189,3 +189,24 @@ def test_a_run_quotes_at_most_a_truncated_row_of_an_unknown_file(root, product, 
     stored = run.message + json.dumps(run.report)
     assert "S" * 101 not in stored and "T" * 20 not in stored
     assert len(run.message) <= 300
+
+
+# --- 5. Existing rows -------------------------------------------------------------------------------------
+
+
+def test_the_migration_fails_closed_on_secret_variables_outside_the_allow_list(dc):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("inventory.migrations.0009_wmsfeed_secret_env_allow_list")
+    make = WmsFeed.objects.create
+    push = make(name="push", format="json_events", transport="http_push", secret_env="SECRET_KEY")
+    pull = make(name="pull", format="csv_snapshot", transport="http_pull", url="https://wms.example.com/s.csv")
+    WmsFeed.objects.filter(pk=pull.pk).update(secret_env="AWS_SECRET_ACCESS_KEY")
+    fine = make(name="fine", format="json_events", transport="http_push", secret_env="DOM_FEED_FINE")
+    migration.forwards(apps, None)
+    push.refresh_from_db(), pull.refresh_from_db(), fine.refresh_from_db()
+    assert (push.secret_env, push.is_active) == ("", True)  # a push is then refused: no secret
+    assert (pull.secret_env, pull.is_active) == ("", False)  # a pull does not go out without its secret
+    assert (fine.secret_env, fine.is_active) == ("DOM_FEED_FINE", True)
