@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from contextlib import contextmanager
@@ -30,7 +31,8 @@ class Served:
 
 
 @contextmanager
-def http_server(routes: dict[str, Route]):
+def http_server(routes: dict[str, Route], *, tls: tuple[str, str] | None = None):
+    """Serve `routes` on 127.0.0.1 (HTTPS with `tls=(certfile, keyfile)`)."""
     served: Served | None = None
     lock = threading.Lock()
 
@@ -66,7 +68,13 @@ def http_server(routes: dict[str, Route]):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    served = Served(url=f"http://127.0.0.1:{server.server_port}", port=server.server_port, routes=routes)
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    served = Served(
+        url=f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}", port=server.server_port, routes=routes
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

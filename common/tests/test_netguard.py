@@ -3,6 +3,8 @@ connects to, redirects, size and time limits."""
 
 import ast
 import socket
+import ssl
+import subprocess
 import time
 from pathlib import Path
 
@@ -191,3 +193,31 @@ def test_common_imports_no_other_app_of_the_project():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not {n.split(".")[0] for n in names} & apps, f"{path.name} imports {names}"
+
+
+@pytest.fixture
+def localhost_cert(tmp_path):
+    """A self-signed certificate for the name `localhost` only (openssl)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+def test_tls_to_the_pinned_address_verifies_the_certificate_against_the_host_name(
+    settings, localhost_cert, monkeypatch
+):
+    settings.DOM_OUTBOUND_ALLOW_HTTP = False
+    with http_server({"/x": Route(body=b"over tls")}, tls=localhost_cert) as srv:
+        url = f"https://localhost:{srv.port}/x"
+        with pytest.raises(OutboundError, match="CERTIFICATE_VERIFY_FAILED"):
+            outbound_request(url=url)  # self-signed: not trusted by default
+        trusting = ssl.create_default_context(cafile=localhost_cert[0])
+        monkeypatch.setattr(ssl, "create_default_context", lambda *a, **kw: trusting)
+        assert outbound_request(url=url).body == b"over tls"
+        with pytest.raises(OutboundError, match="CERTIFICATE_VERIFY_FAILED"):
+            outbound_request(url=f"https://127.0.0.1:{srv.port}/x")  # the certificate is for localhost only
