@@ -72,6 +72,8 @@ def test_plain_http_is_refused_unless_allowed(strict):
     [
         "127.0.0.1:{port}",
         "localhost:{port}",  # a name that resolves to loopback
+        "2130706433:{port}",  # 127.0.0.1 written as a number: caught when resolved
+        "0x7f.1:{port}",
         "[::1]:{port}",
         "[::ffff:127.0.0.1]:{port}",
         "0.0.0.0:{port}",
