@@ -618,12 +618,12 @@ def _directory_run(feed: WmsFeed) -> list[FeedRun]:
             continue
         with path.open("rb") as f:
             run, _ = wms_document_apply(feed_id=feed.pk, fileobj=f, source=path.name)
+        runs.append(run)
         try:
             _move(path, "archive" if run.status == FeedRun.Status.SUCCEEDED else "rejected")
-        except PathRefused as exc:
+        except PathRefused as exc:  # left in the inbox; recognised by checksum on the next run
             runs.extend(_feed_failed(feed, path.name, f"Not moved: {exc}"))
             break
-        runs.append(run)
     return runs
 
 
