@@ -248,6 +248,20 @@ DOM = {
     "KPI_COUNT_TOLERANCE_PCT": env.float("DOM_KPI_COUNT_TOLERANCE_PCT", default=2.0),
     "KPI_TARGETS": {},
 }
+# Outbound HTTP and feed files (docs/operations.md, "Feeds and endpoints: credentials, hosts, files").
+# Every request to a configured URL goes through common.netguard: https only and public addresses only,
+# unless these allow plain http or private/loopback/link-local addresses (on by default only with DEBUG).
+DOM_OUTBOUND_ALLOW_HTTP = env.bool("DOM_OUTBOUND_ALLOW_HTTP", default=DEBUG)
+DOM_OUTBOUND_ALLOW_PRIVATE = env.bool("DOM_OUTBOUND_ALLOW_PRIVATE", default=DEBUG)
+DOM_OUTBOUND_ALLOWED_HOSTS = env.list("DOM_OUTBOUND_ALLOWED_HOSTS", default=[])
+DOM_OUTBOUND_TIMEOUT_SECONDS = env.int("DOM_OUTBOUND_TIMEOUT_SECONDS", default=30)
+DOM_OUTBOUND_MAX_BYTES = env.int("DOM_OUTBOUND_MAX_BYTES", default=50 * 1024 * 1024)
+# Credentials of feeds and endpoints are read only from environment variables with these prefixes.
+DOM_FEED_SECRET_PREFIX = env("DOM_FEED_SECRET_PREFIX", default="DOM_FEED_")
+DOM_ENDPOINT_SECRET_PREFIX = env("DOM_ENDPOINT_SECRET_PREFIX", default="DOM_ENDPOINT_")
+# Directory feeds (and file:// endpoints) live under this folder; nothing outside it is read or written.
+DOM_FEED_ROOT = env.path("DOM_FEED_ROOT", default=BASE_DIR / "var" / "feeds")
+
 # Admin CSV imports (django-import-export): a permission of their own (granted to Inventory managers),
 # all-or-nothing, and the uploaded file kept in media storage between preview and confirm (shared by
 # every web worker, unlike a temp dir or the per-process cache). Per-row admin log entries are skipped.

@@ -61,8 +61,25 @@ class StoreSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
+    """Operations pause and resume endpoints; where messages go and with what token (Endpoint.TRANSPORT_FIELDS)
+    is set by admins or holders of `fulfillment.configure_endpoint`, who alone add endpoints. The token itself
+    is never on this page: only the name of the variable holding it."""
+
     list_display = ["location", "url", "token_env", "is_active"]
     raw_id_fields = ["location"]
+
+    @staticmethod
+    def may_configure(request) -> bool:
+        return request.user.has_perm("fulfillment.configure_endpoint")
+
+    def has_add_permission(self, request) -> bool:
+        return self.may_configure(request) and super().has_add_permission(request)
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not self.may_configure(request):
+            fields += ["location", *Endpoint.TRANSPORT_FIELDS]
+        return fields
 
 
 @admin.action(description="Retry now")

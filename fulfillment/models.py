@@ -1,8 +1,37 @@
 """Fulfilment orders: the work a location does for part of a customer order."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+
+from common.credentials import CredentialRefused, credential_env_check
+from common.netguard import OutboundRefused, outbound_url_check
+from common.pathguard import PathRefused, path_under_root
+
+
+def endpoint_url_validate(value: str) -> None:
+    """An endpoint is an allowed https:// URL (common.netguard), a file:// folder inside the feed root
+    (common.pathguard) or a mailto: address."""
+    url = value.strip()
+    try:
+        if url.startswith("file://"):
+            path_under_root(folder=url[len("file://") :])
+        elif url.startswith("mailto:"):
+            if "@" not in url:
+                raise ValidationError("A mailto: endpoint needs an e-mail address.")
+        else:
+            outbound_url_check(url=url)
+    except (OutboundRefused, PathRefused) as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def endpoint_token_env_validate(value: str) -> None:
+    """An endpoint's token comes only from a variable with the endpoint prefix (common.credentials)."""
+    try:
+        credential_env_check(name=value, kind="endpoint")
+    except CredentialRefused as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 class FulfillmentOrder(models.Model):
@@ -238,13 +267,29 @@ class FulfillmentEvent(models.Model):
 class Endpoint(models.Model):
     """Where messages for a location go: an HTTP(S) URL, a `file://` drop folder or a `mailto:` address.
 
-    The bearer token, if any, is read from the environment variable named in `token_env` (never stored).
+    The bearer token, if any, is read from the environment variable named in `token_env` (never stored); only
+    names with the endpoint prefix (DOM_ENDPOINT_SECRET_PREFIX) are accepted.
     """
 
     location = models.OneToOneField("inventory.Location", on_delete=models.CASCADE, related_name="endpoint")
-    url = models.CharField(max_length=500, help_text="https://…, file:///path/to/folder or mailto:orders@supplier")
-    token_env = models.CharField(max_length=100, blank=True, help_text="Environment variable holding the token.")
+    url = models.CharField(
+        max_length=500,
+        validators=[endpoint_url_validate],
+        help_text="https://…, file:///folder/inside/the/feed/root or mailto:orders@supplier",
+    )
+    token_env = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[endpoint_token_env_validate],
+        help_text="Environment variable holding the token; must start with DOM_ENDPOINT_.",
+    )
     is_active = models.BooleanField(default=True)
+
+    # Fields only admins or holders of `configure_endpoint` may set: where messages go and with what token.
+    TRANSPORT_FIELDS = ("url", "token_env")
+
+    class Meta:
+        permissions = [("configure_endpoint", "Can set an endpoint's URL and credentials")]
 
     def __str__(self) -> str:
         return f"{self.location_id} → {self.url}"

@@ -14,14 +14,10 @@ import hashlib
 import io
 import json
 import logging
-import os
 import secrets
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -33,6 +29,9 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from common.credentials import CredentialRefused, credential_env_read
+from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, outbound_request
+from common.pathguard import PathRefused, path_under_root
 from dom_project.roles import OPERATIONS, user_has_role
 from fulfillment.carriers import carrier_service_get, handling_problems
 from fulfillment.models import (
@@ -1522,28 +1521,30 @@ def _send(msg: OutboxMessage, endpoint: Endpoint) -> None:
     url = endpoint.url.strip()
     if url.startswith(("http://", "https://")):
         headers = {"Content-Type": "application/json", "Idempotency-Key": msg.idempotency_key}
-        token = os.environ.get(endpoint.token_env, "") if endpoint.token_env else ""
+        try:
+            token = credential_env_read(name=endpoint.token_env, kind="endpoint")
+        except CredentialRefused as exc:
+            raise DeliveryError(f"Token refused: {exc}") from exc
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        req = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=_dom("OUTBOX_TIMEOUT_SECONDS")) as resp:
-                if not 200 <= resp.status < 300:
-                    raise DeliveryError(f"HTTP {resp.status}")
-        except urllib.error.HTTPError as exc:
-            raise DeliveryError(f"HTTP {exc.code} from {url}") from exc
-        except (urllib.error.URLError, OSError) as exc:
+            resp = outbound_request(url=url, method="POST", body=body, headers=headers, max_bytes=1 << 20)
+        except (OutboundRefused, OutboundTooLarge, OutboundError) as exc:
             raise DeliveryError(f"{url}: {exc}") from exc
+        if not 200 <= resp.status < 300:
+            raise DeliveryError(f"HTTP {resp.status} from {url}")
     elif url.startswith("file://"):
-        folder = Path(url[len("file://") :])
         try:
+            folder = path_under_root(folder=url[len("file://") :])
             folder.mkdir(parents=True, exist_ok=True)
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in msg.idempotency_key)
             tmp = folder / f".{safe}.json.tmp"
             tmp.write_bytes(body)
             tmp.replace(folder / f"{safe}.json")  # atomic: the reader sees all of it or nothing
+        except PathRefused as exc:
+            raise DeliveryError(f"{url}: {exc}") from exc
         except OSError as exc:
-            raise DeliveryError(f"{folder}: {exc}") from exc
+            raise DeliveryError(f"{url}: {exc}") from exc
     elif url.startswith("mailto:"):
         email = EmailMessage(
             subject=f"{msg.kind.replace('_', ' ').title()} {msg.payload.get('purchase_order') or msg.idempotency_key}",

@@ -265,12 +265,41 @@ class StockShortageAdmin(_ReadOnly):
         self.message_user(request, "Marked as resolved.", messages.SUCCESS)
 
 
+@admin.action(description="Pause the selected feeds", permissions=["change"])
+def feeds_pause(modeladmin, request, queryset) -> None:
+    from inventory.feeds import wms_feeds_activate
+
+    n = wms_feeds_activate(feed_ids=list(queryset.values_list("pk", flat=True)), active=False)
+    modeladmin.message_user(request, f"{n} feed(s) paused.")
+
+
+@admin.action(description="Resume the selected feeds", permissions=["change"])
+def feeds_resume(modeladmin, request, queryset) -> None:
+    from inventory.feeds import wms_feeds_activate
+
+    n = wms_feeds_activate(feed_ids=list(queryset.values_list("pk", flat=True)), active=True)
+    modeladmin.message_user(request, f"{n} feed(s) resumed.")
+
+
+@admin.action(description="Run the selected feeds now", permissions=["change"])
+def feeds_run_now(modeladmin, request, queryset) -> None:
+    from inventory.feeds import wms_feeds_run_now
+
+    n = wms_feeds_run_now(feed_ids=list(queryset.values_list("pk", flat=True)))
+    modeladmin.message_user(request, f"{n} feed run(s) queued; see Feed runs.")
+
+
 @admin.register(WmsFeed)
 class WmsFeedAdmin(admin.ModelAdmin):
+    """Inventory managers pause, resume, run and map feeds; where a feed reads from and with what secret
+    (WmsFeed.TRANSPORT_FIELDS) is set by admins or holders of `inventory.configure_wmsfeed`, who alone add
+    feeds. The secret itself is never on this page: only the name of the variable holding it."""
+
     list_display = ["name", "format", "transport", "every_minutes", "is_active", "last_sequence", "last_run"]
     list_filter = ["is_active", "transport", "format"]
     search_fields = ["name"]
     readonly_fields = ["last_sequence", "push_url"]
+    actions = [feeds_pause, feeds_resume, feeds_run_now]
     fieldsets = [
         (None, {"fields": ["name", "format", "is_active", "every_minutes"]}),
         ("Transport", {"fields": ["transport", "directory", "url", "push_url", "auth", "secret_env"]}),
@@ -278,6 +307,19 @@ class WmsFeedAdmin(admin.ModelAdmin):
         ("State", {"fields": ["last_sequence"]}),
     ]
     raw_id_fields = ["default_location"]
+
+    @staticmethod
+    def may_configure(request) -> bool:
+        return request.user.has_perm("inventory.configure_wmsfeed")
+
+    def has_add_permission(self, request) -> bool:
+        return self.may_configure(request) and super().has_add_permission(request)
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not self.may_configure(request):
+            fields += [f for f in WmsFeed.TRANSPORT_FIELDS if f not in fields]
+        return fields
 
     @admin.display(description="Push URL")
     def push_url(self, obj: WmsFeed) -> str:

@@ -20,10 +20,8 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import shutil
 import tempfile
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +31,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from common.credentials import CredentialRefused, credential_env_read
+from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, outbound_request
+from common.pathguard import PathRefused, path_inside_root, path_under_root
 from inventory.bulk import gc_paused, rows_insert
 from inventory.imports import ERROR_CAP, FileRejected, ImportOutcome, RowError, stock_file_apply
 from inventory.models import (
@@ -49,7 +50,7 @@ from inventory.services import stock_merge_staged
 log = logging.getLogger(__name__)
 
 CHUNK = 5000
-PULL_TIMEOUT_S = 30
+MESSAGE_CAP = 300  # characters of a run's message; a refused value is quoted at most 100 (`_shown`)
 EVENT_TYPES = {t.value for t in WmsEvent.Type}
 
 
@@ -61,8 +62,9 @@ class FeedAuthError(Exception):
 
 
 def wms_feed_secret(*, feed: WmsFeed) -> str:
-    """The feed's shared secret, from the environment variable it names ("" when unset)."""
-    return os.environ.get(feed.secret_env, "") if feed.secret_env else ""
+    """The feed's shared secret, from the environment variable it names ("" when unset). Raises
+    CredentialRefused when the name is outside the allow-list, however the row was written."""
+    return credential_env_read(name=feed.secret_env, kind="feed")
 
 
 def wms_push_authenticate(*, feed: WmsFeed, body: bytes, authorization: str, signature: str) -> None:
@@ -70,7 +72,11 @@ def wms_push_authenticate(*, feed: WmsFeed, body: bytes, authorization: str, sig
     body>` (hmac). Raises FeedAuthError with the reason."""
     if not feed.is_active or feed.transport != WmsFeed.Transport.HTTP_PUSH:
         raise FeedAuthError(f"Feed {feed.name} does not accept pushes.")
-    secret = wms_feed_secret(feed=feed)
+    try:
+        secret = wms_feed_secret(feed=feed)
+    except CredentialRefused as exc:
+        log.error("feed %s: refused secret variable %r: %s", feed.name, feed.secret_env, exc)
+        raise FeedAuthError(f"Feed {feed.name} has no usable secret configured.") from exc
     if not secret:
         raise FeedAuthError(f"Feed {feed.name} has no secret configured (set {feed.secret_env or 'secret_env'}).")
     if feed.auth == WmsFeed.Auth.HMAC:
@@ -491,6 +497,8 @@ def _run_failed(
     total: int,
     started: datetime,
 ) -> FeedRun:
+    """Record a failed or rejected document. What it quotes of the document is capped: a message of
+    MESSAGE_CAP characters and each refused value truncated (`_shown`), never a whole file."""
     run = FeedRun.objects.create(
         feed=feed,
         status=status,
@@ -499,8 +507,11 @@ def _run_failed(
         started_at=started,
         finished_at=timezone.now(),
         rows_rejected=total,
-        report={"errors": [e.as_dict() for e in errors[:ERROR_CAP]], "error_total": total},
-        message=message,
+        report={
+            "errors": [{**e.as_dict(), "value": _shown(e.value)} for e in errors[:ERROR_CAP]],
+            "error_total": total,
+        },
+        message=message if len(message) <= MESSAGE_CAP else message[: MESSAGE_CAP - 1] + "…",
     )
     transaction.on_commit(lambda: wms_feed_alert(run_id=run.pk))
     return run
@@ -575,12 +586,68 @@ def wms_document_apply(*, feed_id: int, fileobj, source: str) -> tuple[FeedRun, 
 
 
 def _move(path: Path, folder: str) -> None:
+    """Move a processed file to `folder` beside it, which must resolve inside the feed root."""
     target = path.parent / folder
     target.mkdir(exist_ok=True)
+    if not path_inside_root(path=target):
+        raise PathRefused(f"{folder}/ resolves outside the feed root.")
     dest = target / path.name
     if dest.exists():
         dest = target / f"{path.stem}-{timezone.now():%Y%m%d%H%M%S%f}{path.suffix}"
     shutil.move(str(path), str(dest))
+
+
+def _feed_failed(feed: WmsFeed, source: str, message: str) -> list[FeedRun]:
+    return [_run_failed(feed, FeedRun.Status.FAILED, source, "", message, [], 0, timezone.now())]
+
+
+def _directory_run(feed: WmsFeed) -> list[FeedRun]:
+    """Every new regular file in the inbox, which must resolve inside the feed root; symbolic links are
+    neither read nor moved."""
+    try:
+        inbox = path_under_root(folder=feed.directory)
+    except PathRefused as exc:
+        return _feed_failed(feed, "", f"Inbox directory refused: {exc}")
+    if not inbox.is_dir():
+        return _feed_failed(feed, "", "The inbox directory does not exist.")
+    runs = []
+    for path in sorted(inbox.iterdir()):
+        if path.name.startswith(".") or path.is_symlink() or not path.is_file():
+            if path.is_symlink():
+                log.warning("feed %s: symbolic link %s in the inbox ignored", feed.name, path.name)
+            continue
+        with path.open("rb") as f:
+            run, _ = wms_document_apply(feed_id=feed.pk, fileobj=f, source=path.name)
+        runs.append(run)
+        try:
+            _move(path, "archive" if run.status == FeedRun.Status.SUCCEEDED else "rejected")
+        except PathRefused as exc:  # left in the inbox; recognised by checksum on the next run
+            runs.extend(_feed_failed(feed, path.name, f"Not moved: {exc}"))
+            break
+    return runs
+
+
+def _pull_run(feed: WmsFeed) -> FeedRun:
+    """Pull the feed's URL once through the outbound guard (common.netguard) and apply the body."""
+    started = timezone.now()
+    try:
+        secret = wms_feed_secret(feed=feed)
+    except CredentialRefused as exc:
+        return _run_failed(feed, FeedRun.Status.FAILED, feed.url, "", f"Secret refused: {exc}", [], 0, started)
+    headers = {"Accept": "text/csv, application/json"}
+    if secret:
+        headers["Authorization"] = f"Bearer {secret}"
+    with tempfile.TemporaryFile() as body:
+        try:
+            resp = outbound_request(url=feed.url, headers=headers, sink=body)
+            if not 200 <= resp.status < 300:
+                raise OutboundError(f"HTTP {resp.status}")
+        except (OutboundRefused, OutboundTooLarge, OutboundError) as exc:
+            return _run_failed(
+                feed, FeedRun.Status.FAILED, feed.url, "", f"Could not fetch the feed URL: {exc}", [], 0, started
+            )
+        run, _ = wms_document_apply(feed_id=feed.pk, fileobj=body, source=feed.url)
+    return run
 
 
 def wms_feed_run(*, feed_id: int) -> list[FeedRun]:
@@ -589,43 +656,37 @@ def wms_feed_run(*, feed_id: int) -> list[FeedRun]:
     feed = WmsFeed.objects.get(pk=feed_id)
     if not feed.is_active:
         return []
-    runs: list[FeedRun] = []
     if feed.transport == WmsFeed.Transport.DIRECTORY:
-        inbox = Path(feed.directory)
-        if not feed.directory or not inbox.is_dir():
-            return [
-                _run_failed(
-                    feed,
-                    FeedRun.Status.FAILED,
-                    feed.directory,
-                    "",
-                    f"Inbox directory {feed.directory!r} does not exist.",
-                    [],
-                    0,
-                    timezone.now(),
-                )
-            ]
-        for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
-            with path.open("rb") as f:
-                run, _ = wms_document_apply(feed_id=feed.pk, fileobj=f, source=path.name)
-            _move(path, "archive" if run.status == FeedRun.Status.SUCCEEDED else "rejected")
-            runs.append(run)
-    elif feed.transport == WmsFeed.Transport.HTTP_PULL:
-        started = timezone.now()
-        request = urllib.request.Request(feed.url, headers={"Accept": "text/csv, application/json"})
-        secret = wms_feed_secret(feed=feed)
-        if secret:
-            request.add_header("Authorization", f"Bearer {secret}")
-        try:
-            with urllib.request.urlopen(request, timeout=PULL_TIMEOUT_S) as resp, tempfile.TemporaryFile() as body:
-                shutil.copyfileobj(resp, body, 1 << 20)
-                run, _ = wms_document_apply(feed_id=feed.pk, fileobj=body, source=feed.url)
-        except OSError as exc:  # URLError, HTTPError, timeouts
-            run = _run_failed(
-                feed, FeedRun.Status.FAILED, feed.url, "", f"Could not fetch {feed.url}: {exc}.", [], 0, started
-            )
-        runs.append(run)
-    return runs
+        return _directory_run(feed)
+    if feed.transport == WmsFeed.Transport.HTTP_PULL:
+        return [_pull_run(feed)]
+    return []
+
+
+def wms_feeds_activate(*, feed_ids: list[int], active: bool) -> int:
+    """Pause (active=False) or resume feeds; their schedules follow after commit. Returns how many changed.
+    Touches nothing of a feed's transport, so it works on a feed whose configuration no longer validates."""
+    changed = (
+        WmsFeed.objects.filter(pk__in=feed_ids)
+        .exclude(is_active=active)
+        .update(is_active=active, updated_at=timezone.now())
+    )
+    transaction.on_commit(wms_feed_schedules_sync)
+    return changed
+
+
+def wms_feeds_run_now(*, feed_ids: list[int]) -> int:
+    """Queue one pass of each active pulled or watched feed now (after commit). Returns how many."""
+    from django_q.tasks import async_task
+
+    ids = list(
+        WmsFeed.objects.filter(pk__in=feed_ids, is_active=True)
+        .exclude(transport=WmsFeed.Transport.HTTP_PUSH)
+        .values_list("pk", flat=True)
+    )
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: async_task("inventory.tasks.wms_feed_run", pk))
+    return len(ids)
 
 
 def wms_feed_alert(*, run_id: int) -> None:

@@ -6,9 +6,39 @@ Only `inventory.services` writes StockLevel; every write there also writes an In
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+from common.credentials import CredentialRefused, credential_env_check
+from common.netguard import OutboundRefused, outbound_url_check
+from common.pathguard import PathRefused, path_under_root
+
+
+def feed_secret_env_validate(value: str) -> None:
+    """A feed's secret comes only from a variable with the feed prefix (common.credentials)."""
+    try:
+        credential_env_check(name=value, kind="feed")
+    except CredentialRefused as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def feed_directory_validate(value: str) -> None:
+    """A directory feed's inbox is inside the feed root (common.pathguard)."""
+    try:
+        path_under_root(folder=value)
+    except PathRefused as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def feed_url_validate(value: str) -> None:
+    """A pull URL's form is allowed (https, no credentials, no refused literal address); its addresses are
+    checked again at every fetch (common.netguard)."""
+    try:
+        outbound_url_check(url=value)
+    except OutboundRefused as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 class HandlingClass(models.TextChoices):
@@ -412,14 +442,26 @@ class WmsFeed(models.Model):
     name = models.SlugField(max_length=50, unique=True, help_text="Used in the push URL /api/v1/wms/<name>/events.")
     format = models.CharField(max_length=16, choices=Format.choices)
     transport = models.CharField(max_length=16, choices=Transport.choices)
-    directory = models.CharField(max_length=500, blank=True, help_text="Inbox; processed files move to archive/.")
-    url = models.URLField(max_length=500, blank=True)
+    directory = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[feed_directory_validate],
+        help_text="Inbox inside the feed root (DOM_FEED_ROOT), relative to it or absolute; processed files move "
+        "to archive/ and rejected/ beside them.",
+    )
+    url = models.URLField(
+        max_length=500,
+        blank=True,
+        validators=[feed_url_validate],
+        help_text="https:// URL pulled on schedule (public addresses only unless operations allow others).",
+    )
     auth = models.CharField(max_length=8, choices=Auth.choices, default=Auth.TOKEN)
     secret_env = models.CharField(
         max_length=100,
         blank=True,
-        help_text="Name of the environment variable holding the shared secret (push token or HMAC key; "
-        "sent as a bearer token when pulling).",
+        validators=[feed_secret_env_validate],
+        help_text="Name of the environment variable holding the shared secret (push token or HMAC key; sent as a "
+        "bearer token when pulling). Must start with DOM_FEED_ (setting DOM_FEED_SECRET_PREFIX).",
     )
     location_map = models.JSONField(
         default=dict, blank=True, help_text='WMS location codes to ours, e.g. {"EDI1": "DC-EAST"}.'
@@ -433,11 +475,39 @@ class WmsFeed(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Fields only admins or holders of `configure_wmsfeed` may set: where the feed reads and with what secret.
+    TRANSPORT_FIELDS = ("transport", "directory", "url", "auth", "secret_env")
+
     class Meta:
         ordering = ["name"]
+        permissions = [("configure_wmsfeed", "Can set a feed's transport, URL, directory and credentials")]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The field the transport needs is set, and every transport field is allowed (the fields' own
+        validators check the same when they are on a form; this covers callers of full_clean() with fields
+        excluded). Errors are not tied to a field: a form may show the fields read-only."""
+        problems = []
+        if self.transport == self.Transport.DIRECTORY and not self.directory:
+            problems.append("A directory feed needs its inbox folder (directory).")
+        if self.transport == self.Transport.HTTP_PULL and not self.url:
+            problems.append("A pull feed needs its URL (url).")
+        if self.transport == self.Transport.HTTP_PUSH and not self.secret_env:
+            problems.append("A push feed needs the name of its secret's variable (secret_env).")
+        for check, value in (
+            (feed_directory_validate, self.directory),
+            (feed_url_validate, self.url),
+            (feed_secret_env_validate, self.secret_env),
+        ):
+            if value:
+                try:
+                    check(value)
+                except ValidationError as exc:
+                    problems.extend(exc.messages)
+        if problems:
+            raise ValidationError(list(dict.fromkeys(problems)))
 
     @property
     def schedule_name(self) -> str:

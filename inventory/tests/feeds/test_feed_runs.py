@@ -118,14 +118,14 @@ def local_server():
 
 @pytest.mark.django_db
 def test_http_pull_feed(local_server, product, dc, monkeypatch):
-    monkeypatch.setenv("WMS_PULL_SECRET", "pull-token")
+    monkeypatch.setenv("DOM_FEED_PULL_SECRET", "pull-token")
     _Handler.body = b"sku,location,on_hand\r\nSKU-A,DC-EAST,21\r\n"
     feed = WmsFeed.objects.create(
         name="tpl",
         format=WmsFeed.Format.CSV_SNAPSHOT,
         transport=WmsFeed.Transport.HTTP_PULL,
         url=f"{local_server}/stock.csv",
-        secret_env="WMS_PULL_SECRET",
+        secret_env="DOM_FEED_PULL_SECRET",
     )
     [run] = wms_feed_run(feed_id=feed.pk)
     assert run.status == "succeeded" and on_hand(product, dc) == 21

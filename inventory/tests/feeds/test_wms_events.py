@@ -22,7 +22,7 @@ def feed(dc) -> WmsFeed:
         name="edison",
         format=WmsFeed.Format.JSON_EVENTS,
         transport=WmsFeed.Transport.HTTP_PUSH,
-        secret_env="WMS_EDISON_SECRET",
+        secret_env="DOM_FEED_EDISON_SECRET",
         location_map={"EDI1": "DC-EAST"},
     )
 
@@ -153,7 +153,7 @@ def body_and_headers(events, secret=None, mode="token"):
 
 
 def test_push_with_a_token(feed, product, dc, monkeypatch):
-    monkeypatch.setenv("WMS_EDISON_SECRET", "s3cret")
+    monkeypatch.setenv("DOM_FEED_EDISON_SECRET", "s3cret")
     client = api_for(None)
     body, headers = body_and_headers([ev(1, "receive", 4)], "s3cret")
     resp = client.post("/api/v1/wms/edison/events", body, content_type="application/json", **headers)
@@ -168,7 +168,7 @@ def test_push_with_a_token(feed, product, dc, monkeypatch):
 
 
 def test_push_with_an_hmac_signature(feed, product, dc, monkeypatch):
-    monkeypatch.setenv("WMS_EDISON_SECRET", "k3y")
+    monkeypatch.setenv("DOM_FEED_EDISON_SECRET", "k3y")
     feed.auth = WmsFeed.Auth.HMAC
     feed.save()
     client = api_for(None)
@@ -181,7 +181,7 @@ def test_push_with_an_hmac_signature(feed, product, dc, monkeypatch):
 
 
 def test_push_without_a_configured_secret_is_refused(feed, product, monkeypatch):
-    monkeypatch.delenv("WMS_EDISON_SECRET", raising=False)
+    monkeypatch.delenv("DOM_FEED_EDISON_SECRET", raising=False)
     body, headers = body_and_headers([ev(1)], "anything")
     resp = api_for(None).post("/api/v1/wms/edison/events", body, content_type="application/json", **headers)
     assert resp.status_code == 403 and "no secret" in resp.json()["detail"]
@@ -191,7 +191,7 @@ def test_push_of_only_bad_events_is_a_400_and_alerts(
     feed, product, monkeypatch, settings, mailoutbox, django_capture_on_commit_callbacks
 ):
     settings.INVENTORY_ALERT_EMAILS = ["stock@example.com"]
-    monkeypatch.setenv("WMS_EDISON_SECRET", "s3cret")
+    monkeypatch.setenv("DOM_FEED_EDISON_SECRET", "s3cret")
     body, headers = body_and_headers([ev(1, sku="NOPE")], "s3cret")
     with django_capture_on_commit_callbacks(execute=True):
         resp = api_for(None).post("/api/v1/wms/edison/events", body, content_type="application/json", **headers)
