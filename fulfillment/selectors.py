@@ -259,7 +259,7 @@ def short_pick_effect(*, line: FulfillmentLine, reason: RejectionReason, quantit
         return f"No stock change at {where}; {reroute}."
     if reason.stock_effect == RejectionReason.StockEffect.ZERO:
         target = min(level.on_hand, max(level.reserved - quantity, 0))
-        held = f" ({target} still held for other orders)" if target else ""
+        held = f" ({target} still held for orders here)" if target else ""
         if target == level.on_hand:
             return f"On hand of {sku} at {where} stays {level.on_hand}{held}; {reroute}."
         return f"Sets on hand of {sku} at {where} from {level.on_hand} to {target}{held}; {reroute}."
