@@ -89,7 +89,7 @@ def bopis(web, store, store_b, product, product_b):
     return mine, ship
 
 
-@pytest.mark.parametrize("width,height", [(390, 844), (360, 780)])
+@pytest.mark.parametrize("width,height", [(390, 844), (360, 780), (430, 932)])
 def test_store_pickup_flow_on_a_phone(page, bopis, store, product, monkeypatch, width, height):
     monkeypatch.setattr(Conf, "SYNC", False)  # the re-route is queued, not run: the line waits for a location
     mine, ship = bopis
@@ -225,3 +225,20 @@ def test_403_page_has_the_layout_the_reason_and_a_way_back(page, store, store_us
     page.click("#forbidden >> text=Back to your start page")
     page.wait_for_url(lambda url: not url.rstrip("/").endswith("/orders"))
     assert page.locator("#forbidden").count() == 0
+
+
+@pytest.mark.parametrize("width", [360, 430])
+def test_returns_screens_of_a_store_fit_a_phone(page, web, dc, store, product, product_b, width):
+    from returns.tests.conftest import shipped_order
+
+    order = shipped_order(channel=web, lines=[(product, 2), (product_b, 1)], location=dc)
+    make_user("clerk", roles.STORE_STAFF, stores=[store])
+    page.set_viewport_size({"width": width, "height": 800})
+    browser_login(page, "clerk")
+    page.goto(f"/returns/receive/?q={order.number}")
+    assert_phone_screen(page)
+    page.click(f"text=Start a return of {order.number}")
+    page.wait_for_selector("input[aria-label='Return SKU-A']")
+    assert_phone_screen(page)
+    page.goto("/fulfillment/store/?tab=ship_shipped")
+    assert_phone_screen(page)
