@@ -241,6 +241,8 @@ def _short(fo: FulfillmentOrder, p, user) -> ShortConfirmation | str:
     if not 0 < quantity <= line.quantity_open:
         raise ValidationError(f"{line.order_line.sku}: report 1 to {line.quantity_open} units short, not {quantity}.")
     effect = selectors.short_pick_effect(line=line, reason=reason, quantity=quantity)
+    if not selectors.store_settings_of(location=fo.location).allow_partial_rejection:
+        effect += " This store does not allow partial rejection: every line of the order is rejected and re-routed."
     if p.get("confirm") != "yes":
         return ShortConfirmation(line=line, reason=reason, quantity=quantity, effect=effect)
     services.fulfillment_line_short(

@@ -247,3 +247,12 @@ def test_unknown_status_is_never_shown_as_a_code(clerk, pickup_fo):
     pickup_fo.status = FulfillmentOrder.Status.READY_FOR_PICKUP
     pickup_fo.save()
     assert_words_not_codes(clerk.get(reverse("fulfillment:order", args=[pickup_fo.pk])).content.decode())
+
+
+def test_short_pick_confirmation_says_when_the_whole_order_goes(clerk, pickup_fo, store):
+    from fulfillment.services import store_settings_update
+
+    store_settings_update(location=store, allow_partial_rejection=False)
+    a = pickup_fo.lines.get(order_line__sku="SKU-A")
+    r = act(clerk, pickup_fo, "short", {"line": a.pk, "quantity": 1, "reason": "cant_find"})
+    assert "every line of the order is rejected and re-routed" in r
