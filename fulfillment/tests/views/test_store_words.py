@@ -256,3 +256,18 @@ def test_short_pick_confirmation_says_when_the_whole_order_goes(clerk, pickup_fo
     a = pickup_fo.lines.get(order_line__sku="SKU-A")
     r = act(clerk, pickup_fo, "short", {"line": a.pk, "quantity": 1, "reason": "cant_find"})
     assert "every line of the order is rejected and re-routed" in r
+
+
+def test_404_is_a_page_of_the_base_layout_with_a_way_back(clerk, settings, web, store_b, product, stocked):
+    from fulfillment.tests.helpers import make_order
+
+    theirs = make_fo(
+        order=make_order(channel=web, lines=[(product, 1)], method="pickup", pickup_location=store_b),
+        location=store_b,
+        method="pickup",
+    )
+    settings.DEBUG = False
+    resp = clerk.get(reverse("fulfillment:order", args=[theirs.pk]))  # another store's order
+    body = resp.content.decode()
+    assert resp.status_code == 404
+    assert '<header class="topbar">' in body and 'id="not-found"' in body and "Back to your start page" in body
