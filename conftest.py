@@ -259,3 +259,11 @@ def browser_login(page, username: str, password: str = "pw-for-tests") -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login/" not in url)
+
+
+def nav_click(page, label: str) -> None:
+    """Follow a link of the main navigation: in the header on a wide screen, through the Menu on a phone."""
+    menu = page.locator("header details.menu")
+    if menu.is_visible() and menu.get_attribute("open") is None:
+        menu.locator("summary").click()
+    page.locator("header nav a:visible", has_text=label).first.click()

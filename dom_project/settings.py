@@ -311,7 +311,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF, NONCE],
-        "img-src": [SELF, "data:"],
+        # https: product photos (inventory.Product.image_url) may live on a CDN.
+        "img-src": [SELF, "data:", "https:"],
         "font-src": [SELF],
         "connect-src": [SELF],
         "object-src": [NONE],

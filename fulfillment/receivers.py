@@ -1,7 +1,8 @@
 """Signal receivers: thin, they call services."""
 
 DEFAULT_REASONS = [
-    ("not_in_stock", "Not in stock", "zero", 10),
+    ("cant_find", "Can't find it now", "none", 5),
+    ("not_in_stock", "We have none", "zero", 10),
     ("mismatch", "Stock count mismatch", "lower", 20),
     ("damaged", "Damaged", "damaged", 30),
     ("avoid_split", "Reject to avoid a split shipment", "none", 40),

@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from dom_project.roles import OPERATIONS, user_has_role
-from fulfillment.models import FulfillmentOrder, RejectionReason, Shipment, StoreSettings
+from fulfillment.models import FulfillmentLine, FulfillmentOrder, RejectionReason, Shipment, StoreSettings
 from inventory.geo import haversine_km, zip_centroid
 from inventory.models import Location, LocationKind, StockLevel
 
@@ -60,6 +60,7 @@ class CardLine:
     open: int
     store_on_hand: int
     handling_class: str
+    image_url: str = ""
 
 
 @dataclass
@@ -136,6 +137,7 @@ def store_queue(*, location: Location, tab: str, query: str = "", limit: int = 1
                 open=ln.quantity_open,
                 store_on_hand=on_hand.get(ln.order_line.product_id, 0),
                 handling_class=ln.order_line.product.handling_class if ln.order_line.product else "ambient",
+                image_url=ln.order_line.product.image_url if ln.order_line.product else "",
             )
             for ln in fo.lines.all()
         ]
@@ -234,3 +236,88 @@ def same_day_locations(*, postal_code: str, now: datetime | None = None) -> list
 def fulfillment_order_timeline(*, fo: FulfillmentOrder) -> list:
     """The customer order's timeline events that concern this fulfilment order (newest last)."""
     return [e for e in fo.order.events.order_by("created_at", "pk") if e.data.get("fulfillment_order") in (fo.pk, None)]
+
+
+# --- Words for the store screens: what a short pick does to stock, what happened to each line -------------
+
+_REROUTED_AWAY = (S.REJECTED, S.CANCELLED, S.EXPIRED)
+
+
+def short_pick_effect(*, line: FulfillmentLine, reason: RejectionReason, quantity: int) -> str:
+    """What reporting `quantity` units of `line` short for `reason` does to stock, in the clerk's words,
+    computed as `fulfillment.services` will apply it (the units are released first, then the effect)."""
+    fo = line.fulfillment_order
+    sku, where = line.order_line.sku, fo.location.code
+    units = "the unit is" if quantity == 1 else f"the {quantity} units are"
+    reroute = f"{units} re-routed to another location"
+    level = (
+        StockLevel.objects.filter(product_id=line.order_line.product_id, location=fo.location).first()
+        if line.order_line.product_id
+        else None
+    )
+    if reason.stock_effect == RejectionReason.StockEffect.NONE or level is None:
+        return f"No stock change at {where}; {reroute}."
+    if reason.stock_effect == RejectionReason.StockEffect.ZERO:
+        target = min(level.on_hand, max(level.reserved - quantity, 0))
+        held = f" ({target} still held for orders here)" if target else ""
+        if target == level.on_hand:
+            return f"On hand of {sku} at {where} stays {level.on_hand}{held}; {reroute}."
+        return f"Sets on hand of {sku} at {where} from {level.on_hand} to {target}{held}; {reroute}."
+    target = level.on_hand - min(quantity, level.on_hand)
+    how = " (written off as damaged)" if reason.stock_effect == RejectionReason.StockEffect.DAMAGED else ""
+    return f"Lowers on hand of {sku} at {where} from {level.on_hand} to {target}{how}; {reroute}."
+
+
+def _units(n: int) -> str:
+    return f"{n} unit{'s' if n != 1 else ''}"
+
+
+def _rerouted_to(line: FulfillmentLine) -> list[FulfillmentLine]:
+    """Later fulfilment lines of the same order line elsewhere: where short units went."""
+    fo = line.fulfillment_order
+    return list(
+        FulfillmentLine.objects.filter(
+            order_line_id=line.order_line_id, fulfillment_order__created_at__gte=fo.created_at
+        )
+        .exclude(fulfillment_order=fo)
+        .exclude(fulfillment_order__status__in=_REROUTED_AWAY)
+        .select_related("fulfillment_order__location")
+        .order_by("fulfillment_order__created_at", "pk")
+    )
+
+
+def fulfillment_line_outcomes(*, fo: FulfillmentOrder, lines: list[FulfillmentLine]) -> dict[int, list[str]]:
+    """For each line, in words, what happened to its units: picked, handed over or shipped, reported short
+    (and where they were re-routed), not collected."""
+    labels = dict(RejectionReason.objects.values_list("code", "label"))
+    outcomes: dict[int, list[str]] = {}
+    for ln in lines:
+        said: list[str] = []
+        if ln.quantity_shipped:
+            said.append(
+                f"{_units(ln.quantity_shipped)} handed over"
+                + (f" to {fo.collected_by_name}" if fo.collected_by_name else "")
+                if fo.method == M.PICKUP
+                else f"{_units(ln.quantity_shipped)} shipped"
+            )
+        elif ln.quantity_picked and fo.status in (S.CREATED, S.RELEASED, S.PICKING, S.PACKED, S.READY_FOR_PICKUP):
+            said.append(f"{_units(ln.quantity_picked)} picked")
+        if ln.quantity_open and fo.status in (S.CREATED, S.RELEASED, S.PICKING):
+            said.append(f"{_units(ln.quantity_open)} still to pick")
+        if ln.quantity_short:
+            reason = labels.get(ln.short_reason, "reported short")
+            moved = _rerouted_to(ln)
+            if moved:
+                where = ", ".join(
+                    f"{m.fulfillment_order.location.name} ({m.fulfillment_order.get_method_display().lower()}, "
+                    f"{m.fulfillment_order.get_status_display().lower()})"
+                    for m in moved
+                )
+                said.append(f"{_units(ln.quantity_short)} reported short ({reason}): re-routed to {where}")
+            else:
+                said.append(f"{_units(ln.quantity_short)} reported short ({reason}): waiting for a new location")
+        if ln.quantity_cancelled:
+            why = "not collected by the pickup date" if fo.status == S.EXPIRED else "not taken"
+            said.append(f"{_units(ln.quantity_cancelled)} {why}: cancelled and back on sale")
+        outcomes[ln.pk] = said
+    return outcomes

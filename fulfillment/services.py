@@ -458,10 +458,11 @@ def fulfillment_order_pick_confirm(
 
 
 def _reason(code: str) -> RejectionReason:
-    reason = RejectionReason.objects.filter(code=code, is_active=True).first()
+    reason = RejectionReason.objects.filter(code=code, is_active=True).first() if code else None
     if reason is None:
-        codes = ", ".join(RejectionReason.objects.filter(is_active=True).values_list("code", flat=True))
-        raise ValidationError({"reason": f"Unknown reason {code!r}; use one of: {codes}."})
+        labels = ", ".join(RejectionReason.objects.filter(is_active=True).values_list("label", flat=True))
+        what = f"Unknown reason {code!r}" if code else "Choose a reason"
+        raise ValidationError({"reason": f"{what}: one of {labels}."})
     return reason
 
 

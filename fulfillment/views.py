@@ -8,6 +8,8 @@ affected fragment from the database, with any error in words.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
@@ -20,7 +22,7 @@ from dom_project.roles import STORE_STAFF, role_required
 from fulfillment import selectors, services
 from fulfillment.carriers import carrier_services
 from fulfillment.documents import commercial_invoice_pdf, packing_slip_pdf
-from fulfillment.models import FulfillmentOrder, Shipment
+from fulfillment.models import FulfillmentLine, FulfillmentOrder, RejectionReason, Shipment
 
 store_staff = role_required(STORE_STAFF)
 
@@ -54,6 +56,15 @@ def _fo_for(request, pk: int) -> FulfillmentOrder:
     )
 
 
+def _tab_groups(counts: dict[str, int]) -> list[tuple[str, list[tuple[str, str, int]]]]:
+    """The queue's tabs grouped by kind of work ("Pickup", "Ship"), each with its stage label and count."""
+    groups: dict[str, list[tuple[str, str, int]]] = {}
+    for key, label, *_ in selectors.TABS:
+        group, _, stage = label.partition(" · ")
+        groups.setdefault(group, []).append((key, stage or label, counts[key]))
+    return list(groups.items())
+
+
 @store_staff
 def queue(request):
     store, stores = _current_store(request)
@@ -66,7 +77,7 @@ def queue(request):
         "stores": stores,
         "tab": tab,
         "query": query,
-        "tabs": [(k, label, selectors.store_queue_counts(location=store)[k]) for k, label, *_ in selectors.TABS],
+        "tab_groups": _tab_groups(selectors.store_queue_counts(location=store)),
         "cards": selectors.store_queue(location=store, tab=tab, query=query),
         "released_today": selectors.store_released_today(location=store),
         "incoming": selectors.store_incoming_transfers(location=store).count(),
@@ -77,15 +88,33 @@ def queue(request):
     return render(request, template, context)
 
 
-def _work_context(request, fo: FulfillmentOrder, *, error: str = "", notice: str = "", scan=None) -> dict:
+def _work_context(
+    request, fo: FulfillmentOrder, *, error: str = "", notice: str = "", scan=None, confirm_short=None
+) -> dict:
     fo.refresh_from_db()
-    lines = list(fo.lines.select_related("order_line", "order_line__product").order_by("pk"))
+    lines = list(
+        fo.lines.select_related("order_line", "order_line__product", "fulfillment_order__location").order_by("pk")
+    )
+    reasons = selectors.rejection_reasons()
+    outcomes = selectors.fulfillment_line_outcomes(fo=fo, lines=lines)
+    S = FulfillmentOrder.Status
+    working = fo.status in (S.CREATED, S.RELEASED, S.PICKING)
+    for ln in lines:
+        ln.outcomes = outcomes[ln.pk]
+        # Each reason with its stock effect for the whole open quantity, said before the clerk chooses.
+        ln.short_choices = (
+            [(r, selectors.short_pick_effect(line=ln, reason=r, quantity=ln.quantity_open)) for r in reasons]
+            if working and ln.quantity_open
+            else []
+        )
     return {
         "fo": fo,
         "store": fo.location,
         "lines": lines,
+        "open_units": sum(ln.quantity_open for ln in lines),
+        "confirm_short": confirm_short,
         "shipments": list(fo.shipments.all()),
-        "reasons": selectors.rejection_reasons(),
+        "reasons": reasons,
         "services": sorted(carrier_services().values(), key=lambda s: (s.mode == "courier", s.code)),
         "timeline": selectors.fulfillment_order_timeline(fo=fo),
         "settings": selectors.store_settings_of(location=fo.location),
@@ -104,16 +133,20 @@ def order_detail(request, pk: int):
 def _act(request, fo: FulfillmentOrder, action) -> HttpResponse:
     """Run a service for a POST and re-render the work fragment (or the page without htmx)."""
     error = notice = ""
-    scan = None
+    scan = confirm_short = None
     try:
         result = action()
         if isinstance(result, services.ScanResult):
             scan, notice = result, result.message
+        elif isinstance(result, ShortConfirmation):
+            confirm_short = result
         elif isinstance(result, str):
             notice = result
     except (ValidationError, PermissionDenied) as exc:
         error = _error_text(exc)
-    context = _work_context(request, fo, error=error, notice=notice, scan=scan)
+    context = _work_context(request, fo, error=error, notice=notice, scan=scan, confirm_short=confirm_short)
+    if confirm_short is not None and not request.htmx:
+        return render(request, "fulfillment/order.html", context)
     if request.htmx:
         return render(request, "fulfillment/order.html#work", context, status=200)
     if error:
@@ -138,27 +171,18 @@ def order_action(request, pk: int, action: str):
     actions = {
         "scan": lambda: services.fulfillment_line_scan(fo_id=fo.pk, code=p.get("code", ""), actor=user),
         "pick": lambda: _pick(fo, p, user),
-        "short": lambda: (
-            services.fulfillment_line_short(
-                line_id=_line(fo, p.get("line")),
-                quantity=_int(p.get("quantity")),
-                reason_code=p.get("reason", ""),
-                actor=user,
-                note=p.get("note", ""),
-            )
-            and "Reported: the units were released and are waiting for a new location."
-        ),
+        "short": lambda: _short(fo, p, user),
         "reject": lambda: (
             services.fulfillment_order_reject(
                 fo_id=fo.pk, reason_code=p.get("reason", ""), actor=user, note=p.get("note", "")
             )
-            and "Order rejected: it is waiting for a new location."
+            and "Order rejected: every unit is re-routed to another location."
         ),
         "ready": lambda: _ready_notice(
             services.fulfillment_order_ready(fo_id=fo.pk, staging_location=p.get("staging", ""), actor=user)
         ),
         "resend": lambda: _ready_notice(services.fulfillment_order_resend_ready_email(fo_id=fo.pk, actor=user)),
-        "handover": lambda: (
+        "handover": lambda: _handover_notice(
             services.fulfillment_order_handover(
                 fo_id=fo.pk,
                 code=p.get("code", ""),
@@ -168,7 +192,6 @@ def order_action(request, pk: int, action: str):
                 collected_id_type=p.get("collected_id_type", ""),
                 actor=user,
             )
-            and "Handed over. The order is complete."
         ),
         "pack": lambda: (
             services.fulfillment_order_pack(
@@ -197,6 +220,48 @@ def order_action(request, pk: int, action: str):
     return _act(request, fo, actions[action])
 
 
+@dataclass(frozen=True)
+class ShortConfirmation:
+    """A short pick the clerk has chosen but not confirmed yet, with its stock effect in words."""
+
+    line: FulfillmentLine
+    reason: RejectionReason
+    quantity: int
+    effect: str
+
+
+def _short(fo: FulfillmentOrder, p, user) -> ShortConfirmation | str:
+    """First post: say what the short pick will do to stock and ask to confirm; second post (confirm=yes):
+    report it, and say what it did."""
+    line = fo.lines.select_related("order_line", "fulfillment_order__location").get(pk=_line(fo, p.get("line")))
+    quantity = _int(p.get("quantity"))
+    reason = next((r for r in selectors.rejection_reasons() if r.code == p.get("reason")), None)
+    if reason is None:
+        raise ValidationError(f"{line.order_line.sku}: choose a reason (can't find it now, we have none, …).")
+    if not 0 < quantity <= line.quantity_open:
+        raise ValidationError(f"{line.order_line.sku}: report 1 to {line.quantity_open} units short, not {quantity}.")
+    effect = selectors.short_pick_effect(line=line, reason=reason, quantity=quantity)
+    if not selectors.store_settings_of(location=fo.location).allow_partial_rejection:
+        effect += " This store does not allow partial rejection: every line of the order is rejected and re-routed."
+    if p.get("confirm") != "yes":
+        return ShortConfirmation(line=line, reason=reason, quantity=quantity, effect=effect)
+    services.fulfillment_line_short(
+        line_id=line.pk, quantity=quantity, reason_code=reason.code, actor=user, note=p.get("note", "")
+    )
+    return f"Reported {quantity} × {line.order_line.sku} short ({reason.label}). {effect}"
+
+
+def _handover_notice(fo: FulfillmentOrder) -> str:
+    fo.order.refresh_from_db()
+    handed = [f"{ln.order_line.sku} × {ln.quantity_shipped}" for ln in fo.lines.all() if ln.quantity_shipped]
+    rest = any(ln.quantity_short or ln.quantity_cancelled for ln in fo.lines.all())
+    return (
+        f"Handed over to {fo.collected_by_name}: {', '.join(handed)}."
+        + (" Each line below says what happened to the rest." if rest else "")
+        + f" Order {fo.order.number} is now {fo.order.get_status_display().lower()}."
+    )
+
+
 def _pick(fo: FulfillmentOrder, p, user) -> str:
     undo = p.get("delta") == "-1"
     line = services.fulfillment_line_pick(line_id=_line(fo, p.get("line")), delta=-1 if undo else 1, actor=user)
@@ -213,7 +278,9 @@ def _line(fo: FulfillmentOrder, value) -> int:
 def _ready_notice(fo: FulfillmentOrder) -> str:
     if fo.ready_email_error:
         raise ValidationError(f"Marked ready, but the email was not sent ({fo.ready_email_error}). Use Resend.")
-    return f"Ready for pickup. Email with code {fo.pickup_code} sent to the customer."
+    # The pickup code is the customer's proof at handover: it is never shown to staff.
+    to = fo.order.customer.email if fo.order.customer_id else "the customer"
+    return f"Ready for pickup. The pickup code was emailed to {to}; ask for it at handover."
 
 
 def _ship_notice(shipment: Shipment) -> str:

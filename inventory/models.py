@@ -133,6 +133,9 @@ class Product(models.Model):
         null=True, blank=True, help_text="Network ATS below this is low stock; blank uses the default."
     )
     is_active = models.BooleanField(default=True, db_index=True)
+    image_url = models.URLField(
+        max_length=500, blank=True, help_text="Product photo shown to store staff; blank shows a neutral placeholder."
+    )
 
     class Meta:
         ordering = ["sku"]

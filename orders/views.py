@@ -16,6 +16,7 @@ from orders.filters import OrderScreenFilter
 from orders.models import Channel, Order, OrderHold
 from orders.selectors import hold_counts, hold_queue, order_detail, order_list
 from orders.services import NOT_CANCELLABLE, order_cancel, order_csv_import, order_hold_release
+from routing.selectors import decision_explain, decision_latest
 
 
 @role_required(OPERATIONS)
@@ -37,7 +38,13 @@ def order_detail_view(request, pk: int):
     except Order.DoesNotExist as exc:
         raise Http404(f"No order {pk}.") from exc
     can_cancel = order.status != Order.Status.CANCELLED and order.status not in NOT_CANCELLABLE
-    return render(request, "orders/order_detail.html", {"order": order, "can_cancel": can_cancel})
+    decision = decision_latest(order_id=order.pk)
+    context = {
+        "order": order,
+        "can_cancel": can_cancel,
+        "decision": decision_explain(decision=decision) if decision else None,
+    }
+    return render(request, "orders/order_detail.html", context)
 
 
 def _back(request, url: str):

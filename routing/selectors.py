@@ -336,6 +336,11 @@ def decision_latest(*, order_id: int) -> RoutingDecision | None:
     return RoutingDecision.objects.filter(order_id=order_id).order_by("-id").first()
 
 
+def decisions_of_order(*, order_id: int, limit: int = 20) -> list[RoutingDecision]:
+    """An order's routing decisions, newest first (a re-route adds one)."""
+    return list(RoutingDecision.objects.filter(order_id=order_id).order_by("-id")[:limit])
+
+
 def decision_explain(*, decision: RoutingDecision) -> dict:
     """A decision with location codes and SKUs filled in, candidates as objects with their cost breakdown
     (including the cost of sending every unit from that one location when it could)."""

@@ -8,7 +8,7 @@ import pytest
 from analytics.services import kpi_rollup_refresh
 from analytics.tests.history import DAY0
 from analytics.tests.test_kpis_rollup import build_history
-from conftest import browser_login, make_user
+from conftest import browser_login, make_user, nav_click
 from dom_project import roles
 from orders.models import Order
 
@@ -21,7 +21,7 @@ def test_dashboard_and_drilldown(page, web, marketplace, product, product_b, dc,
     make_user("opsuser", roles.OPERATIONS)
 
     browser_login(page, "opsuser")
-    page.click("nav >> text=Dashboard")
+    nav_click(page, "Dashboard")
     page.wait_for_url("**/dashboard/")
     page.wait_for_load_state("load")
     # The default period (last 30 days) is far from this history; pick the history's week instead.

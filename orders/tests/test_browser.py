@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from conftest import browser_login, make_user
+from conftest import browser_login, make_user, nav_click
 from dom_project import roles
 from inventory.models import Product, StockLevel
 from inventory.tests.helpers import put_stock
@@ -24,7 +24,7 @@ def test_operations_finds_an_order_releases_a_hold_and_cancels_an_order(page, we
     make_user("opsuser", roles.OPERATIONS)
 
     browser_login(page, "opsuser")
-    page.click("nav >> text=Orders")
+    nav_click(page, "Orders")
     page.wait_for_url("**/orders/")
     page.wait_for_load_state("load")  # htmx is loaded (deferred) and bound to the search box
     page.fill("#id_q", "held@example")
@@ -58,7 +58,7 @@ def test_holds_queue_release_in_place(page, web, settings):
     held = ingest(web, external_id="W-Q", payment_status="pending")
     make_user("opsuser", roles.OPERATIONS)
     browser_login(page, "opsuser")
-    page.click("nav >> text=Holds")
+    nav_click(page, "Holds")
     page.wait_for_url("**/orders/holds/")
     page.wait_for_load_state("load")
     row = page.locator(f"tr[data-order='{held.number}']")

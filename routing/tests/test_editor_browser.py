@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conftest import browser_login
+from conftest import browser_login, nav_click
 from inventory.models import LocationGroup
 from routing.models import RuleSetVersion
 from routing.models_editor import RuleSetEvent, Simulation
@@ -37,7 +37,7 @@ def test_merchandiser_drafts_lints_simulates_diffs_publishes_and_rolls_back(
     orders = [make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now()) for _ in range(3)]
 
     browser_login(page, "merch")
-    page.click("text=Routing rules")
+    nav_click(page, "Routing rules")
     page.click("button[name=new-draft]")
     page.wait_for_url(re.compile(r"/routing/rules/versions/\d+/$"))
     draft = RuleSetVersion.objects.get(rule_set=v1.rule_set, status="draft")

@@ -47,7 +47,7 @@ def test_bopis_pick_with_one_line_short_ready_and_handover(page, world, store, p
     monkeypatch.setattr(Conf, "SYNC", False)
     mine, theirs = world
     browser_login(page, "clerk")
-    page.click("text=Store queue")
+    page.goto("/fulfillment/store/")
     page.wait_for_selector(".fo-card")
     assert page.locator(".fo-card", has_text="Ann Smith").count() == 1
     assert page.locator(".fo-card", has_text="Bea Brooklyn").count() == 0
@@ -64,9 +64,11 @@ def test_bopis_pick_with_one_line_short_ready_and_handover(page, world, store, p
     page.wait_for_selector(".feedback.not_in_order")
     row_a = page.locator(".line-row[data-sku=SKU-A]")
     row_a.locator("summary").click()
-    row_a.locator("select[name=reason]").select_option("damaged")
+    row_a.locator("input[name=reason][value=damaged]").check()
     row_a.locator("input[name=quantity]").fill("1")
     row_a.locator("button", has_text="Report short").click()
+    page.wait_for_selector("#confirm-short >> text=Lowers on hand of SKU-A at STORE-0001 from 10 to 9")
+    page.click("text=Confirm: report short")
     page.wait_for_selector("text=waiting for a new location")
     assert level(product, store) == (9, 1)  # 1 released, and the damaged unit written off
     [reroute] = [q.task for q in OrmQ.objects.all() if q.task["func"] == "routing.tasks.reroute_order"]
@@ -85,7 +87,7 @@ def test_bopis_pick_with_one_line_short_ready_and_handover(page, world, store, p
     code = re.search(r"Pickup code: (\w+)", mail.outbox[0].body).group(1)
 
     # Handover: find by order number, a wrong code is refused, the right one completes it.
-    page.click("text=Handover")
+    page.click("nav.subnav >> text=Handover")
     page.fill("input[name=q]", mine.order.number)
     page.press("input[name=q]", "Enter")
     page.wait_for_selector("#handover-form")
@@ -130,7 +132,7 @@ def test_ship_from_store_packing_and_hand_off(page, web, store, product, product
     page.click("button:has-text('Create shipment')")
     page.wait_for_selector("text=Shipped with tracking 1ZSTORE1")
     assert level(product, store) == (4, 0) and level(product_b, store) == (3, 0)
-    page.click("text=Carrier hand-off")
+    page.click("a.button:has-text('Carrier hand-off')")
     page.wait_for_selector("text=1ZSTORE1")
     page.click("button:has-text('Carrier collected')")
     page.wait_for_selector("text=1 package(s) handed to the carrier")

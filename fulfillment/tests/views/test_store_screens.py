@@ -49,7 +49,7 @@ def test_queue_shows_only_my_store_with_counts_and_refreshes_as_fragment(clerk, 
     assert page.status_code == 200
     assert "Ann Smith" in body and "Bea Brooklyn" not in body
     assert 'hx-trigger="every 15s"' in body
-    assert 'data-tab="pickup_open"' in body and 'Pickup · Open<span class="count">1</span>' in body
+    assert 'data-tab="pickup_open"' in body and 'aria-label="Pickup: Open (1)">Open<span class="count">1</span>' in body
     frag = clerk.get(reverse("fulfillment:queue") + "?tab=pickup_open", headers=HX).content.decode()
     assert frag.lstrip().startswith('<div id="queue"') and "<html" not in frag
     assert clerk.get(reverse("fulfillment:queue") + "?store=STORE-0002").status_code == 404
@@ -117,13 +117,20 @@ def test_pick_scan_short_ready_handover_through_the_screen(clerk, pickup_fo, sto
     r = clerk.post(url("scan"), {"code": "SKU-A"}, headers=HX).content.decode()
     assert r.lstrip().startswith('<div id="work"') and "SKU-A: scanned (1 of 2)" in r
     assert "not in this order" in clerk.post(url("scan"), {"code": "NOPE"}, headers=HX).content.decode()
-    r = clerk.post(url("short"), {"line": a.pk, "quantity": 1, "reason": "damaged"}, headers=HX).content.decode()
-    assert "waiting for a new location" in r
+    short = {"line": a.pk, "quantity": 1, "reason": "damaged"}
+    r = clerk.post(url("short"), short, headers=HX).content.decode()
+    # First the effect, in words, and a confirmation; nothing is written yet.
+    assert "Lowers on hand of SKU-A at STORE-0001 from 10 to 9 (written off as damaged)" in r
+    a.refresh_from_db()
+    assert a.quantity_short == 0
+    r = clerk.post(url("short"), {**short, "confirm": "yes"}, headers=HX).content.decode()
+    assert "Reported 1 × SKU-A short (Damaged)" in r and "waiting for a new location" in r
     assert "already scanned" in clerk.post(url("scan"), {"code": "SKU-A"}, headers=HX).content.decode()
     clerk.post(url("pick"), {"line": b.pk, "delta": "1"}, headers=HX)
     r = clerk.post(url("ready"), {"staging": "Shelf B2"}, headers=HX).content.decode()
     pickup_fo.refresh_from_db()
-    assert pickup_fo.status == "ready_for_pickup" and "Shelf B2" in r and pickup_fo.pickup_code in r
+    assert pickup_fo.status == "ready_for_pickup" and "Shelf B2" in r and pickup_fo.pickup_code not in r
+    assert "pickup code was emailed to ann@example.com" in r
     assert len(mail.outbox) == 1
     r = clerk.post(url("handover"), {"code": "BADBAD", "collected_by_name": "Ann"}, headers=HX).content.decode()
     assert "pickup code does not match" in r
@@ -133,7 +140,8 @@ def test_pick_scan_short_ready_handover_through_the_screen(clerk, pickup_fo, sto
         headers=HX,
     ).content.decode()
     pickup_fo.refresh_from_db()
-    assert pickup_fo.status == "picked_up" and "Handed over" in r
+    assert pickup_fo.status == "picked_up" and "Handed over to Ann Smith: SKU-A × 1, SKU-B × 1." in r
+    assert "The order is complete" not in r
 
 
 def test_handover_search_one_match_opens_it(clerk, pickup_fo, store_user):

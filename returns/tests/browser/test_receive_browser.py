@@ -3,7 +3,7 @@ with a condition and disposition per line, and the restocked unit is on sale the
 
 import pytest
 
-from conftest import browser_login, make_user
+from conftest import browser_login, make_user, nav_click
 from dom_project import roles
 from inventory.models import InventoryMovement, StockLevel
 from orders.models import Order
@@ -17,7 +17,7 @@ def test_in_store_return_received_and_restocked(page, web, dc, store, store_b, p
     order = shipped_order(channel=web, lines=[(product, 2), (product_b, 1)], location=dc)
     make_user("clerk", roles.STORE_STAFF, stores=[store])
     browser_login(page, "clerk")
-    page.click("nav >> text=Returns")
+    nav_click(page, "Returns")
     page.fill("input[name=q]", order.number)
     page.press("input[name=q]", "Enter")
     page.click(f"text=Start a return of {order.number}")
