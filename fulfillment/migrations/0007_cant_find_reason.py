@@ -20,6 +20,6 @@ def remove_cant_find(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("fulfillment", "0004_rejection_reasons")]
+    dependencies = [("fulfillment", "0006_endpoint_token_env_allow_list")]
 
     operations = [migrations.RunPython(add_cant_find, remove_cant_find)]
