@@ -255,7 +255,7 @@ def bench_dashboard(*, log, orders: int = 100_000, iterations: int = 5, **_) -> 
 
     from analytics.models import KpiFact
     from analytics.services import kpi_rollup_refresh, kpi_rollup_refresh_recent
-    from dom_project.roles import OPERATIONS
+    from common.roles import OPERATIONS
     from orders.models import Order
 
     today = timezone.localdate()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from analytics.registry import DURATION, RATE, kpi_get
 from analytics.selectors import PERIODS, dashboard_read, dashboard_tables, kpi_drilldown, period_parse
 from analytics.services import day_start
-from dom_project.roles import OPERATIONS, role_required
+from common.roles import OPERATIONS, role_required
 from dom_project.templatetags.kpis import kpi_number
 from inventory.models import Location
 from orders.models import Channel

@@ -33,7 +33,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from dom_project.roles import OPERATIONS, user_has_role
+from common.roles import OPERATIONS, user_has_role
 from fulfillment.carriers import carrier_service_get, handling_problems
 from fulfillment.models import (
     Endpoint,

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from dom_project import roles
+from common import roles
 from dom_project.world import build_world
 from inventory.bulk import rows_insert
 from inventory.models import (

@@ -1,7 +1,7 @@
 import pytest
 
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from fulfillment.tests.helpers import make_fo, make_order, put_stock
 
 

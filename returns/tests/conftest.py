@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from fulfillment.services import fulfillment_order_deliver, fulfillment_order_ship
 from fulfillment.tests.helpers import make_fo, make_order, put_stock
 from orders.models import Order

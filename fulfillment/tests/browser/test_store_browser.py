@@ -7,8 +7,8 @@ from django.core import mail
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
+from common import roles
 from conftest import browser_login, make_user
-from dom_project import roles
 from fulfillment.models import FulfillmentOrder
 from fulfillment.tests.helpers import level, make_fo, make_order, put_stock
 from inventory.models import Reservation

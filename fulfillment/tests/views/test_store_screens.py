@@ -4,8 +4,8 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from fulfillment.models import FulfillmentOrder
 from fulfillment.services import (
     fulfillment_line_pick,
