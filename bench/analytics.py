@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dom_project.benchtools import ms
+from bench.tools import ms
 
 PREFIX = "bench-"
 CHANNELS = [("web", 0.55), ("app", 0.20), ("mkt", 0.15), ("b2b", 0.05), ("pos", 0.05)]

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "fulfillment",
     "returns",
     "analytics",  # KPI rollup and dashboard figures (issue 9)
+    "bench",  # benchmarks, the demo world and the `bench` / `seed_demo` commands
     # Hardening: login throttling (django-axes) and the Content-Security-Policy header (django-csp).
     "axes",
     "csp",

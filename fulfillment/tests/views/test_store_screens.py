@@ -4,6 +4,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from bench.factories import make_fo, make_order
 from common import roles
 from conftest import make_user
 from fulfillment.models import FulfillmentOrder
@@ -13,7 +14,6 @@ from fulfillment.services import (
     fulfillment_order_ready,
     fulfillment_order_ship,
 )
-from fulfillment.tests.helpers import make_fo, make_order
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
