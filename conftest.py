@@ -12,7 +12,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from dom_project import roles
+from common import roles
 from inventory.models import Location, Product
 from orders.models import ApiClient, Channel
 

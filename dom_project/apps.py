@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 def _ensure_roles(sender, **kwargs) -> None:
     from django.contrib.auth.models import Group, Permission
 
-    from dom_project.roles import roles_install
+    from common.roles import roles_install
 
     roles_install(group_model=Group, permission_model=Permission)
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.urls import reverse
 
-from dom_project.roles import INVENTORY_MANAGER, MERCHANDISER, OPERATIONS, STORE_STAFF, user_has_role
+from common.roles import INVENTORY_MANAGER, MERCHANDISER, OPERATIONS, STORE_STAFF, user_has_role
 from inventory.models import Location, Reservation
 from inventory.selectors import low_stock_products
 from orders.models import Order

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "fulfillment",
     "returns",
     "analytics",  # KPI rollup and dashboard figures (issue 9)
+    "bench",  # benchmarks, the demo world and the `bench` / `seed_demo` commands
     # Hardening: login throttling (django-axes) and the Content-Security-Policy header (django-csp).
     "axes",
     "csp",
@@ -65,8 +66,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Hardening: CSP header (nonce per request), a clean 503 when the database drops, login lock-outs last.
     "csp.middleware.CSPMiddleware",
-    "dom_project.security.DatabaseUnavailableMiddleware",
-    "dom_project.security.InputGuardMiddleware",
+    "common.security.DatabaseUnavailableMiddleware",
+    "common.security.InputGuardMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -83,7 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dom_project.roles.roles_context",
+                "common.roles.roles_context",
                 "csp.context_processors.nonce",
             ],
         },
@@ -166,8 +167,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "dom_project.api.exception_handler",
-    # Webhooks and feeds are rate limited per client (dom_project.security.WebhookThrottle / FeedThrottle);
+    "EXCEPTION_HANDLER": "common.api.exception_handler",
+    # Webhooks and feeds are rate limited per client (common.security.WebhookThrottle / FeedThrottle);
     # the counters live in the cache (Redis in production, so every gunicorn worker shares them).
     "DEFAULT_THROTTLE_RATES": {
         "webhook": env("THROTTLE_WEBHOOK", default="1200/min"),
@@ -188,7 +189,7 @@ SPECTACULAR_SETTINGS = {
     # offset the values do not have); found by the API fuzzer (dom_project/tests/test_api_fuzz.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "dom_project.api.schema_local_times",
+        "common.api.schema_local_times",
     ],
 }
 
@@ -292,7 +293,7 @@ else:
 
 # Login throttling (django-axes): 5 failures for one username from one address lock that pair out for
 # 15 minutes (HTTP 429); a success resets the count. Behind a proxy set TRUSTED_PROXY_COUNT so the client
-# address is read from X-Forwarded-For (dom_project.security.client_ip).
+# address is read from X-Forwarded-For (common.security.client_ip).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -301,7 +302,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "dom_project.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "common.security.client_ip"
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # Content-Security-Policy (django-csp): only our own origin; inline <script>/<style> need the request's

@@ -28,5 +28,5 @@ urlpatterns = [
     path("routing/", include("routing.urls")),
     path("fulfillment/", include("fulfillment.urls")),
     path("returns/", include("returns.urls")),
-    path("dashboard/", include("dom_project.urls_dashboard")),
+    path("dashboard/", include("analytics.urls")),
 ]

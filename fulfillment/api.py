@@ -12,8 +12,8 @@ from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dom_project.roles import API_CLIENT, OPERATIONS, STORE_STAFF, HasRole
-from dom_project.security import FeedThrottle
+from common.roles import API_CLIENT, OPERATIONS, STORE_STAFF, HasRole
+from common.security import FeedThrottle
 from fulfillment.documents import commercial_invoice_pdf
 from fulfillment.models import FulfillmentOrder, PurchaseOrder, Shipment
 from fulfillment.selectors import fulfillment_orders_visible_to
@@ -28,7 +28,7 @@ ROLES = (OPERATIONS, API_CLIENT, STORE_STAFF)
 
 
 def _purchase_orders_visible_to(user):
-    from dom_project.roles import user_has_role
+    from common.roles import user_has_role
 
     if user.is_superuser or user_has_role(user=user, roles=[OPERATIONS]):
         return PurchaseOrder.objects.all()
@@ -226,7 +226,7 @@ class PurchaseOrderCsvApi(APIView):
         data = request.data
         upload = data.get("file") if hasattr(data, "get") else None
         text = upload.read().decode("utf-8-sig") if upload else (data if isinstance(data, str) else "")
-        from dom_project.roles import user_has_role
+        from common.roles import user_has_role
 
         supplier = None
         if not (request.user.is_superuser or user_has_role(user=request.user, roles=[OPERATIONS])):

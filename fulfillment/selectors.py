@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from dom_project.roles import OPERATIONS, user_has_role
+from common.roles import OPERATIONS, user_has_role
 from fulfillment.models import FulfillmentLine, FulfillmentOrder, RejectionReason, Shipment, StoreSettings
 from inventory.geo import haversine_km, zip_centroid
 from inventory.models import Location, LocationKind, StockLevel

@@ -32,7 +32,7 @@ from django_q.tasks import async_task
 from common.credentials import CredentialRefused, credential_env_read
 from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, outbound_request
 from common.pathguard import PathRefused, path_under_root
-from dom_project.roles import OPERATIONS, user_has_role
+from common.roles import OPERATIONS, user_has_role
 from fulfillment.carriers import carrier_service_get, handling_problems
 from fulfillment.models import (
     Endpoint,

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from dom_project.roles import STORE_STAFF, role_required
+from common.roles import STORE_STAFF, role_required
 from fulfillment import selectors, services
 from fulfillment.carriers import carrier_services
 from fulfillment.documents import commercial_invoice_pdf, packing_slip_pdf

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from dom_project.roles import INVENTORY_MANAGER, OPERATIONS, role_required
+from common.roles import INVENTORY_MANAGER, OPERATIONS, role_required
 from inventory.imports import stock_import_create, stock_import_error_rows
 from inventory.models import ImportMode, Location, StockImport, StockLevel
 from inventory.selectors import inventory_accuracy, low_stock_products, stock_shortages_open

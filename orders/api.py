@@ -17,9 +17,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dom_project.api import UtcIsoDateTimeFilter
-from dom_project.roles import API_CLIENT, OPERATIONS, HasRole
-from dom_project.security import WebhookThrottle
+from common.api import UtcIsoDateTimeFilter
+from common.roles import API_CLIENT, OPERATIONS, HasRole
+from common.security import WebhookThrottle
 from orders.csv_orders import CsvOrderErrors
 from orders.inputs import CustomerIn, LineIn, OrderIn
 from orders.models import Channel, Order, OrderHold

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from dom_project.roles import user_roles_remember
+from common.roles import user_roles_remember
 
 
 def _group_names(*, token_table: str) -> RawSQL:
@@ -29,7 +29,7 @@ def _group_names(*, token_table: str) -> RawSQL:
 
 class ApiClientTokenAuthentication(TokenAuthentication):
     """DRF's token authentication (same header, same errors) that also reads, in the token's query, the
-    user's roles (`dom_project.roles.user_roles`) and API-client channel (`orders.selectors.channel_for_client`):
+    user's roles (`common.roles.user_roles`) and API-client channel (`orders.selectors.channel_for_client`):
     every API view checks both next, which then need no query of their own."""
 
     def authenticate_credentials(self, key):

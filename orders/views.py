@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from dom_project.roles import OPERATIONS, role_required
+from common.roles import OPERATIONS, role_required
 from orders.csv_orders import COLUMNS, CsvOrderErrors
 from orders.filters import OrderScreenFilter
 from orders.models import Channel, Order, OrderHold

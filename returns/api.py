@@ -10,7 +10,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dom_project.roles import API_CLIENT, OPERATIONS, HasRole
+from common.roles import API_CLIENT, OPERATIONS, HasRole
 from inventory.models import Location
 from orders.models import Order
 from orders.selectors import channel_for_client

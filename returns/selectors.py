@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from dom_project.roles import OPERATIONS, user_has_role
+from common.roles import OPERATIONS, user_has_role
 from fulfillment.models import FulfillmentLine, FulfillmentOrder, ShipmentLine
 from inventory.models import InventoryMovement, Location, LocationKind
 from orders.models import Order, OrderLine

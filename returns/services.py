@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from dom_project.roles import API_CLIENT, OPERATIONS, STORE_STAFF, user_has_role
+from common.roles import API_CLIENT, OPERATIONS, STORE_STAFF, user_has_role
 from inventory.models import InventoryMovement, Location
 from inventory.services import StockChange, stock_apply_changes
 from orders.models import Order, OrderLine

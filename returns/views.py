@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from dom_project.roles import OPERATIONS, STORE_STAFF, role_required, user_has_role
+from common.roles import OPERATIONS, STORE_STAFF, role_required, user_has_role
 from inventory.models import Location
 from orders.models import Order
 from returns import selectors

@@ -8,7 +8,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dom_project.roles import API_CLIENT, OPERATIONS, STAFF_ROLES, HasRole, user_has_role
+from common.roles import API_CLIENT, OPERATIONS, STAFF_ROLES, HasRole, user_has_role
 from orders.models import Channel, Order
 from orders.selectors import channel_for_client, channel_resolve
 from routing.models import RoutingDecision

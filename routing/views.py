@@ -3,7 +3,7 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
-from dom_project.roles import MERCHANDISER, OPERATIONS, role_required
+from common.roles import MERCHANDISER, OPERATIONS, role_required
 from orders.models import Order
 from routing.selectors import decision_explain, decision_latest, decisions_of_order
 

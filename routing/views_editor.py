@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from dom_project.roles import MERCHANDISER, OPERATIONS, role_required
+from common.roles import MERCHANDISER, OPERATIONS, role_required
 from routing import editor, simulation
 from routing.diff import RuleRow
 from routing.editor_selectors import (

@@ -9,7 +9,7 @@ def create_roles(apps, schema_editor):
         config.models_module = True
         create_permissions(config, verbosity=0)
         config.models_module = None
-    from dom_project.roles import roles_install
+    from common.roles import roles_install
 
     roles_install(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))
 

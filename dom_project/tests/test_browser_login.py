@@ -1,7 +1,7 @@
 import pytest
 
+from common import roles
 from conftest import browser_login, make_user
-from dom_project import roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,8 +8,8 @@ import pytest
 from analytics.services import kpi_rollup_refresh
 from analytics.tests.history import DAY0
 from analytics.tests.test_kpis_rollup import build_history
+from common import roles
 from conftest import browser_login, make_user, nav_click
-from dom_project import roles
 from orders.models import Order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -19,9 +19,9 @@ import pytest
 import time_machine
 from django.db import connection
 
+from bench.tools import gunicorn_server
+from common import roles
 from conftest import api_for, make_user
-from dom_project import roles
-from dom_project.benchtools import gunicorn_server
 from fulfillment.models import Endpoint, OutboxMessage
 from fulfillment.services import outbox_deliver_due, outbox_message_add
 from inventory.models import Reservation, StockLevel

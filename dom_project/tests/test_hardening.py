@@ -18,8 +18,8 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.utils import timezone
 
+from common import roles
 from conftest import api_for, browser_login, make_user
-from dom_project import roles
 from orders.models import Channel, Order
 
 BASE_DIR = Path(__file__).resolve().parents[2]

@@ -22,8 +22,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from common import roles
 from conftest import api_for, make_user
-from dom_project import roles
 from fulfillment.models import Shipment
 from inventory.models import Location, WmsFeed
 from inventory.services import ReserveLine, stock_reserve

@@ -1,8 +1,8 @@
 import pytest
 
+from bench.factories import make_fo, make_order, put_stock
+from common import roles
 from conftest import make_user
-from dom_project import roles
-from fulfillment.tests.helpers import make_fo, make_order, put_stock
 
 
 @pytest.fixture

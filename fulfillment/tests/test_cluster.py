@@ -7,10 +7,10 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
+from bench.factories import level, make_fo, make_order, put_stock
 from conftest import wait_for
 from fulfillment.models import Endpoint, FulfillmentOrder, OutboxMessage
 from fulfillment.services import fulfillment_order_release
-from fulfillment.tests.helpers import level, make_fo, make_order, put_stock
 from fulfillment.tests.httpstub import endpoint
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]

@@ -5,8 +5,8 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from inventory.models import InventoryMovement, Product, StockLevel
 from inventory.selectors import stock_shortages_open
 from inventory.services import ReserveLine, stock_reserve

@@ -5,8 +5,8 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from fulfillment.models import Endpoint
 from inventory.models import FeedRun, WmsFeed
 

@@ -111,7 +111,7 @@ def test_cluster_stock_on_sqlite_says_there_is_nothing_to_do(db):
 
 
 def test_the_demo_seed_writes_stock_in_product_order(db):
-    from inventory.demo import demo_seed
+    from bench.demo import demo_seed
 
     demo_seed(scale="small")
     seen = list(StockLevel.objects.order_by("id").values_list("product_id", "location_id"))

@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from common import roles
 from conftest import browser_login, make_user, nav_click
-from dom_project import roles
 from inventory.models import Product, StockLevel
 from inventory.tests.helpers import put_stock
 from orders.inputs import CustomerIn

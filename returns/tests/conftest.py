@@ -3,10 +3,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from bench.factories import make_fo, make_order, put_stock
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from fulfillment.services import fulfillment_order_deliver, fulfillment_order_ship
-from fulfillment.tests.helpers import make_fo, make_order, put_stock
 from orders.models import Order
 
 

@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import call_command
 
+from common import roles
 from conftest import api_for, make_user
-from dom_project import roles
 from orders.models import Channel, Order
 from routing.services import order_route
 from routing.tests.helpers import MONDAY_9AM, make_order, stock

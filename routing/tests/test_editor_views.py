@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from inventory.models import LocationGroup
 from routing import editor
 from routing.editor_selectors import rule_rows

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from bench.routing_optimizer import problem_random_small, problems_generate
 from routing.optimizer import (
     Candidate,
     Plan,
@@ -15,7 +16,6 @@ from routing.optimizer import (
     plan_optimize,
     plan_violations,
 )
-from routing.optimizer_bench import problem_random_small, problems_generate
 from routing.oracle import plan_oracle
 
 INF = math.inf

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
+from bench.routing_optimizer import problem_random_small
 from routing.optimizer import Candidate, Problem, plan_cost, plan_violations
-from routing.optimizer_bench import problem_random_small
 from routing.oracle import plan_oracle
 from routing.tests.test_optimizer import brute_force
 

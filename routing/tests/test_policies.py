@@ -5,8 +5,8 @@ import random
 
 import pytest
 
+from bench.routing_optimizer import problem_random_small
 from routing.optimizer import Candidate, Problem, plan_cost, plan_optimize, plan_violations
-from routing.optimizer_bench import problem_random_small
 from routing.policies import LocationInfo, plan_shopify_default, plan_single_dc
 
 INF = math.inf

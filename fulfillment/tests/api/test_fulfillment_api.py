@@ -4,11 +4,11 @@ from decimal import Decimal
 
 import pytest
 
+from bench.factories import level, make_fo, make_order, put_stock
+from common import roles
 from conftest import api_for, make_user
-from dom_project import roles
 from fulfillment.models import FulfillmentOrder, SupplierItem
 from fulfillment.services import fulfillment_order_ship, purchase_order_create
-from fulfillment.tests.helpers import level, make_fo, make_order, put_stock
 from inventory.models import Location, Product
 
 pytestmark = pytest.mark.django_db

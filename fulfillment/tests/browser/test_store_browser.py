@@ -7,10 +7,10 @@ from django.core import mail
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
+from bench.factories import level, make_fo, make_order, put_stock
+from common import roles
 from conftest import browser_login, make_user
-from dom_project import roles
 from fulfillment.models import FulfillmentOrder
-from fulfillment.tests.helpers import level, make_fo, make_order, put_stock
 from inventory.models import Reservation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -10,9 +10,9 @@ import pytest
 from django.core import mail
 from django_q.conf import Conf
 
+from bench.factories import level, make_fo, make_order, put_stock
+from common import roles
 from conftest import browser_login, make_user
-from dom_project import roles
-from fulfillment.tests.helpers import level, make_fo, make_order, put_stock
 from fulfillment.tests.views.test_store_words import RAW_CODES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

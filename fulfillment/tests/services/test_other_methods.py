@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from bench.factories import level, make_fo, make_order, put_stock
 from fulfillment.models import FulfillmentOrder, OutboxMessage, PurchaseOrder, SupplierItem
 from fulfillment.receivers import on_order_cancelled
 from fulfillment.selectors import same_day_locations
@@ -25,7 +26,6 @@ from fulfillment.services import (
     store_settings_update,
     transfer_receive,
 )
-from fulfillment.tests.helpers import level, make_fo, make_order, put_stock
 from inventory.models import Location, Reservation
 from inventory.selectors import ats_for_products
 from inventory.tests.helpers import assert_ledger_matches_levels

@@ -7,6 +7,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from bench.factories import level, make_fo, make_order
 from fulfillment.models import Endpoint, FulfillmentOrder, OutboxMessage
 from fulfillment.services import (
     fulfillment_event_apply,
@@ -16,7 +17,6 @@ from fulfillment.services import (
     outbox_message_add,
     outbox_message_deliver,
 )
-from fulfillment.tests.helpers import level, make_fo, make_order
 from fulfillment.tests.httpstub import endpoint
 from inventory.tests.helpers import assert_ledger_matches_levels
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
+from bench.factories import level
 from fulfillment.models import FulfillmentOrder, StoreSettings
 from fulfillment.services import (
     fulfillment_line_pick,
@@ -21,7 +22,6 @@ from fulfillment.services import (
     pickup_reminders_send,
     store_settings_update,
 )
-from fulfillment.tests.helpers import level
 from inventory.models import Reservation
 from inventory.selectors import ats_for_products
 from inventory.tests.helpers import assert_ledger_matches_levels

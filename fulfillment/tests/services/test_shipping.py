@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from bench.factories import level, make_fo, make_order, put_stock
 from fulfillment.documents import commercial_invoice_pdf, packing_slip_pdf
 from fulfillment.models import FulfillmentOrder, Shipment
 from fulfillment.services import (
@@ -16,7 +17,6 @@ from fulfillment.services import (
     fulfillment_order_ship,
     shipments_hand_off,
 )
-from fulfillment.tests.helpers import level, make_fo, make_order, put_stock
 from inventory.models import Product, Reservation
 from inventory.tests.helpers import assert_ledger_matches_levels
 

@@ -4,8 +4,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from bench.factories import make_fo, make_order
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from fulfillment.models import FulfillmentOrder
 from fulfillment.services import (
     fulfillment_line_pick,
@@ -13,7 +14,6 @@ from fulfillment.services import (
     fulfillment_order_ready,
     fulfillment_order_ship,
 )
-from fulfillment.tests.helpers import make_fo, make_order
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
+from bench.factories import level, make_fo
 from fulfillment.carriers import DEFAULT_SERVICES
 from fulfillment.models import FulfillmentOrder, RejectionReason
 from fulfillment.services import (
@@ -17,7 +18,6 @@ from fulfillment.services import (
     fulfillment_order_ready,
     fulfillment_order_ship,
 )
-from fulfillment.tests.helpers import level, make_fo
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
@@ -259,7 +259,7 @@ def test_short_pick_confirmation_says_when_the_whole_order_goes(clerk, pickup_fo
 
 
 def test_404_is_a_page_of_the_base_layout_with_a_way_back(clerk, settings, web, store_b, product, stocked):
-    from fulfillment.tests.helpers import make_order
+    from bench.factories import make_order
 
     theirs = make_fo(
         order=make_order(channel=web, lines=[(product, 1)], method="pickup", pickup_location=store_b),

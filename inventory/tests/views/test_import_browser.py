@@ -3,8 +3,8 @@
 import pytest
 from django.test import override_settings
 
+from common import roles
 from conftest import browser_login, make_user
-from dom_project import roles
 from inventory.models import Location, Product, StockImport, StockLevel
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]

@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from inventory.models import StockImport, StockLevel
 from inventory.services import ReserveLine, cycle_count_record, stock_reserve
 from inventory.tests.helpers import put_stock

@@ -2,8 +2,8 @@
 
 import pytest
 
+from common import roles
 from conftest import api_for, make_user
-from dom_project import roles
 from orders.models import ApiClient, Channel, Customer, Order, OrderEvent, OrderLine
 from orders.tests.conftest import order_payload
 

@@ -5,9 +5,9 @@ import pytest
 from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 
+from common import roles
+from common.roles import user_roles
 from conftest import api_for, make_user
-from dom_project import roles
-from dom_project.roles import user_roles
 from orders.auth import ApiClientTokenAuthentication
 from orders.selectors import channel_for_client
 

@@ -1,5 +1,5 @@
+from common import roles
 from conftest import api_for, make_user
-from dom_project import roles
 from inventory.models import InventoryMovement
 from orders.models import ApiClient
 from returns.models import ReturnAuthorization

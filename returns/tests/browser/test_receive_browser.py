@@ -3,8 +3,8 @@ with a condition and disposition per line, and the restocked unit is on sale the
 
 import pytest
 
+from common import roles
 from conftest import browser_login, make_user, nav_click
-from dom_project import roles
 from inventory.models import InventoryMovement, StockLevel
 from orders.models import Order
 from returns.models import ReturnAuthorization

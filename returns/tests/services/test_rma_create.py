@@ -101,7 +101,7 @@ def test_every_problem_listed_at_once_and_nothing_written(delivered, product_b):
 
 
 def test_order_not_shipped(web, dc, product):
-    from fulfillment.tests.helpers import make_order
+    from bench.factories import make_order
 
     order = make_order(channel=web, lines=[(product, 1)])
     with pytest.raises(ValidationError, match="is routed; only shipped or delivered orders can be returned"):

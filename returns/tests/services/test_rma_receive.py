@@ -4,8 +4,8 @@ order status and returned quantities, refunds, and store scope."""
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from inventory.models import InventoryMovement, StockLevel
 from inventory.selectors import ats_for_products, stock_ledger_mismatches
 from orders.models import OrderEvent

@@ -2,8 +2,8 @@
 
 from django.test import Client
 
+from common import roles
 from conftest import make_user
-from dom_project import roles
 from inventory.models import InventoryMovement, StockLevel
 from returns.models import ReturnAuthorization
 from returns.services import ReturnLineIn, rma_create

@@ -33,8 +33,8 @@ def ensure_world(*, scale: str, log) -> None:
     """Seed the demo world at `scale` unless it is already there (idempotent, bulk)."""
     from django.db import transaction
 
-    from dom_project.world import SCALES
-    from inventory.demo import demo_seed
+    from bench.demo import demo_seed
+    from bench.world import SCALES
     from inventory.models import Product
 
     want = SCALES[scale][4]

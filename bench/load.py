@@ -22,7 +22,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import F, Q
 
-from dom_project.benchtools import BASE_DIR, database_url, gunicorn_server, ms, percentile
+from bench.tools import BASE_DIR, database_url, gunicorn_server, ms, percentile
 
 # Real (ZIP, state, city) triples so every order passes the address check.
 DESTINATIONS = [

@@ -1,4 +1,4 @@
-"""Test helpers: orders and fulfilment orders made the way routing makes them (a test fixture, not a service).
+"""Orders and fulfilment orders made the way routing makes them, for benchmarks and tests (not a service).
 
 Routing reserves with `Reservation.reference = "order:<pk>"`, one reservation per fulfilment order, each
 reservation line referencing `order_line:<pk>`; these helpers do exactly that so the services under test

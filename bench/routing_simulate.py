@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db import connection
 from django.db.models import Count, Sum
 
-from dom_project.benchtools import ensure_world
+from bench.tools import ensure_world
 
 DRAFT_RULE = ("Prefer DCs a little", {}, {"type": "prefer", "kinds": ["warehouse"], "adjustment": -1.5})
 
@@ -28,10 +28,10 @@ def _live_totals() -> dict:
 
 
 def bench_simulate(*, log, orders: int = 10000, scale: str = "large", **_) -> dict:
-    from dom_project.world import build_world, order_stream
+    from bench.routing import _cleanup, _create_orders
+    from bench.world import build_world, order_stream
     from orders.models import Order
     from routing import editor
-    from routing.bench import _cleanup, _create_orders
     from routing.editor_selectors import version_draft
     from routing.models import RuleSet
     from routing.models_editor import Simulation

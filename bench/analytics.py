@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dom_project.benchtools import ms
+from bench.tools import ms
 
 PREFIX = "bench-"
 CHANNELS = [("web", 0.55), ("app", 0.20), ("mkt", 0.15), ("b2b", 0.05), ("pos", 0.05)]
@@ -255,7 +255,7 @@ def bench_dashboard(*, log, orders: int = 100_000, iterations: int = 5, **_) -> 
 
     from analytics.models import KpiFact
     from analytics.services import kpi_rollup_refresh, kpi_rollup_refresh_recent
-    from dom_project.roles import OPERATIONS
+    from common.roles import OPERATIONS
     from orders.models import Order
 
     today = timezone.localdate()

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
-from dom_project.benchtools import ensure_world, ms, percentile
+from bench.tools import ensure_world, ms, percentile
 
 PRIMARY_DC = "DC-EDISON"
 BENCH_PREFIX = "BENCH-"
@@ -190,7 +190,7 @@ def _summary(decisions: dict, common: set[int]) -> dict:
 
 
 def bench_routing(*, log, orders: int = 10000, scale: str = "large", oracle: bool = True, **_) -> dict:
-    from dom_project.world import build_world, order_stream
+    from bench.world import build_world, order_stream
     from routing.core import order_decide
     from routing.oracle import plan_oracle
     from routing.selectors import network_state_load, network_static, order_views_load
@@ -333,15 +333,15 @@ def _store_oracle_costs(costs: dict[int, float]) -> None:
 
 
 def bench_routing_optimizer(*, log, iterations: int = 2000, **_) -> dict:
-    """The optimizer alone on generated problems of the standard world (routing.optimizer_bench)."""
-    from routing.optimizer_bench import optimizer_bench
+    """The optimizer alone on generated problems of the standard world (bench.routing_optimizer)."""
+    from bench.routing_optimizer import optimizer_bench
 
     return optimizer_bench(problems=iterations)
 
 
 BENCHMARKS = {"routing": bench_routing, "routing_optimizer": bench_routing_optimizer}
 
-# The rule editor's what-if simulation benchmark (routing/bench_simulate.py).
-from routing.bench_simulate import bench_simulate  # noqa: E402
+# The rule editor's what-if simulation benchmark (bench/routing_simulate.py).
+from bench.routing_simulate import bench_simulate  # noqa: E402
 
 BENCHMARKS["simulate"] = bench_simulate

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dom_project import views_dashboard as views
+from analytics import views
 
 app_name = "dashboard"
 urlpatterns = [

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 from django.db import connection
 
-from dom_project.benchtools import gunicorn_server, ms, percentile
+from bench.tools import gunicorn_server, ms, percentile
 
 # Real (ZIP, state, city) triples, so every bench order passes the address check.
 DESTINATIONS = [

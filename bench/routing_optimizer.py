@@ -4,7 +4,7 @@ Problems follow shared/design/BENCHMARK.md: the 4 DCs, the Memphis 3PL, the 240 
 stores and the 6 dropship suppliers; destinations drawn ∝ population; 1–5 lines (60/25/10/3/2 %), quantity
 1/2/3 (85/12/3 %), Zipf-popular SKUs whose stock follows demand as in the benchmark world; standard / express /
 overnight 80/15/5 %; the default cost model. Candidates are the locations holding any of the order's SKUs, the
-nearest `max_candidates` of them. Run: `python -m routing.optimizer_bench [problems] [max_lines]`.
+nearest `max_candidates` of them. Run: `python -m bench.routing_optimizer [problems] [max_lines]`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 import pytest
 
-from routing.bench import bench_routing
+from bench.routing import bench_routing
 
 
 @pytest.mark.django_db(transaction=True)

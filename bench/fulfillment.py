@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from dom_project.benchtools import ms, percentile
+from bench.tools import ms, percentile
 
 
 def bench_fulfillment(*, log, orders: int = 300, iterations: int = 50, **_) -> dict:
@@ -15,8 +15,8 @@ def bench_fulfillment(*, log, orders: int = 300, iterations: int = 50, **_) -> d
     from django.test import Client
     from django.test.utils import override_settings
 
+    from bench.factories import make_fo, make_order, put_stock
     from fulfillment import services
-    from fulfillment.tests.helpers import make_fo, make_order, put_stock
     from inventory.models import Location, Product
     from orders.models import Channel
 

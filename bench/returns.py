@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from dom_project.benchtools import ms, percentile
+from bench.tools import ms, percentile
 
 
 def bench_returns(*, log, orders: int = 200, **_) -> dict:

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlparse
 
 from django.db import connection
 
-from dom_project.benchtools import ensure_world, gunicorn_server, ms, percentile
+from bench.tools import ensure_world, gunicorn_server, ms, percentile
 
 
 def bench_availability(*, log, iterations: int = 500, threads: int = 16, scale: str = "large", **_) -> dict:

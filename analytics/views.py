@@ -11,8 +11,8 @@ from django.utils import timezone
 from analytics.registry import DURATION, RATE, kpi_get
 from analytics.selectors import PERIODS, dashboard_read, dashboard_tables, kpi_drilldown, period_parse
 from analytics.services import day_start
-from dom_project.roles import OPERATIONS, role_required
-from dom_project.templatetags.kpis import kpi_number
+from analytics.templatetags.kpis import kpi_number
+from common.roles import OPERATIONS, role_required
 from inventory.models import Location
 from orders.models import Channel
 from returns.kpis import return_rate_by_reason

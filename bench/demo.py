@@ -1,4 +1,4 @@
-"""Writes the demo world (dom_project.world) into the database. Idempotent and bulk."""
+"""Writes the demo world (bench.world) into the database. Idempotent and bulk."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from dom_project import roles
-from dom_project.world import build_world
+from bench.world import build_world
+from common import roles
 from inventory.bulk import rows_insert
 from inventory.models import (
     InventoryMovement,

@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from dom_project.demo import demo_orders_seed
-from inventory.demo import demo_seed
+from bench.demo import demo_seed
+from bench.demo_orders import demo_orders_seed
 
 
 class Command(BaseCommand):
