@@ -263,6 +263,11 @@ EXPORT_FORMATS = [SafeCSV]
 
 # --- Security (production) ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Idle timeout of back-office sessions: a session expires this long after its last request (every request
+# renews it; API clients with tokens and webhooks have no session). Password-reset links live 1 day.
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=8 * 60 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=24 * 60 * 60)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if not DEBUG:
@@ -281,15 +286,18 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Login throttling (django-axes): 5 failures for one username from one address lock that pair out for
-# 15 minutes (HTTP 429); a success resets the count. Behind a proxy set TRUSTED_PROXY_COUNT so the client
+# 15 minutes (HTTP 429); 20 failures from one address across any user names lock the address (password
+# spraying); a success resets its user's count. Behind a proxy set TRUSTED_PROXY_COUNT so the client
 # address is read from X-Forwarded-For (dom_project.security.client_ip).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+LOGIN_FAILURES_PER_USER = env.int("AXES_FAILURE_LIMIT", default=5)
+LOGIN_FAILURES_PER_ADDRESS = env.int("AXES_FAILURE_LIMIT_PER_ADDRESS", default=20)
+AXES_FAILURE_LIMIT = "dom_project.security.login_failure_limit"
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "dom_project.security.client_ip"
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
