@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_q",
     "import_export",
     "template_partials",
+    "auditlog",
     "common",
     "dom_project",
     "inventory",
@@ -62,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.audit.AuditMiddleware",  # who changed what: the user and address of each audit-log entry
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -260,6 +262,34 @@ IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 # Admin exports: CSV only, through the formula-safe writer (common.csv); spreadsheet formats would carry formulas.
 EXPORT_FORMATS = [SafeCSV]
+
+# --- Audit log (django-auditlog, common.audit) ------------------------------------------------------------
+# Master data and settings whose every change is kept with old and new values, who and from where; fields
+# named like a secret (secret, token, password, key) are masked. Hot tables (stock, reservations, ledger,
+# orders) are deliberately absent. Options: "exclude" (fields not worth a log entry), "m2m" (relations).
+AUDIT_LOG_MODELS = {
+    "inventory.Location": {"m2m": ["staff"]},
+    "inventory.LocationGroup": {"m2m": ["locations"]},
+    "inventory.Product": {},
+    "inventory.SafetyStockRule": {},
+    "inventory.ChannelAllocation": {},
+    "inventory.WmsFeed": {"exclude": ["last_sequence", "updated_at"]},
+    "orders.Channel": {},
+    "orders.ApiClient": {},
+    "orders.FraudSettings": {},
+    "fulfillment.Endpoint": {},
+    "fulfillment.StoreSettings": {},
+    "fulfillment.RejectionReason": {},
+    "fulfillment.SupplierItem": {},
+    "routing.RoutingSettings": {"exclude": ["revision"]},
+    "routing.CarrierService": {},
+    "routing.RateBand": {},
+    "routing.LocationCapacity": {"exclude": ["used"]},
+    "auth.User": {"exclude": ["last_login"], "m2m": ["groups", "user_permissions"]},
+    "auth.Group": {"m2m": ["permissions"]},
+}
+AUDITLOG_MASK_CALLABLE = "common.audit.audit_value_mask"
+AUDIT_CLIENT_IP_CALLABLE = "dom_project.security.client_ip"
 
 # --- Security (production) ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

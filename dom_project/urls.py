@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from dom_project import views
+from dom_project import views, views_audit
 
 # Each app owns its screens (<app>/urls.py) and its API (<app>/urls_api.py), all under /api/v1/.
 api_v1 = [
@@ -38,4 +38,5 @@ urlpatterns = [
     path("fulfillment/", include("fulfillment.urls")),
     path("returns/", include("returns.urls")),
     path("dashboard/", include("dom_project.urls_dashboard")),
+    path("audit/", views_audit.audit_log, name="audit-log"),
 ]
