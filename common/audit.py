@@ -72,24 +72,20 @@ class AuditChange:
     new: str
 
 
+def _shown(value: Any) -> str:
+    return "" if value in (None, "None") else str(value)
+
+
 def audit_entry_changes(*, entry) -> list[AuditChange]:
     """An entry's changed fields with their old and new values (secrets already masked when recorded)."""
     changes = []
     for field, values in (entry.changes_dict or {}).items():
-        if isinstance(values, dict):  # many-to-many: {"type": "add", "objects": [...]}
-            changes.append(
-                AuditChange(
-                    field,
-                    "",
-                    f"{values.get('operation', values.get('type', ''))}: "
-                    f"{', '.join(map(str, values.get('objects', [])))}",
-                )
-            )
+        if isinstance(values, dict):  # many-to-many: {"type": "m2m", "operation": "add", "objects": [...]}
+            objects = ", ".join(map(str, values.get("objects", [])))
+            changes.append(AuditChange(field, "", f"{values.get('operation', '')}: {objects}"))
             continue
         old, new = (list(values) + ["", ""])[:2]
-        changes.append(
-            AuditChange(field, "" if old in (None, "None") else str(old), "" if new in (None, "None") else str(new))
-        )
+        changes.append(AuditChange(field, _shown(old), _shown(new)))
     return changes
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from common.audit import MASK, audit_secret_fields
+from common.audit import MASK, audit_entry_changes, audit_secret_fields
 from conftest import api_for, make_user
 from dom_project import roles
 from fulfillment.models import Endpoint
@@ -126,6 +126,8 @@ def test_role_changes_are_recorded(merch_user):
     entry = entries_for(merch_user)[-1]
     assert entry.changes_dict["groups"]["operation"] == "add"
     assert roles.OPERATIONS in entry.changes_dict["groups"]["objects"]
+    shown = {c.field: c for c in audit_entry_changes(entry=entry)}
+    assert shown["groups"].new == f"add: {roles.OPERATIONS}"
 
 
 def test_master_data_is_registered_and_hot_tables_are_not():
