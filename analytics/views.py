@@ -1,8 +1,8 @@
 """Performance dashboard (Operations): every KPI with target and trend, breakdowns by channel and location,
 drill-down to the orders behind a figure, CSV of every table. Thin: analytics.selectors computes."""
 
-import csv
 from datetime import timedelta
+from decimal import Decimal
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -12,6 +12,7 @@ from analytics.registry import DURATION, RATE, kpi_get
 from analytics.selectors import PERIODS, dashboard_read, dashboard_tables, kpi_drilldown, period_parse
 from analytics.services import day_start
 from analytics.templatetags.kpis import kpi_number
+from common.csv import csv_response
 from common.roles import OPERATIONS, role_required
 from inventory.models import Location
 from orders.models import Channel
@@ -64,16 +65,16 @@ def _return_reasons(period):
 
 
 def _csv(filename: str, header: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return response
+    return csv_response(filename=filename, header=header, rows=rows)
 
 
-def _raw(figure) -> str:
-    return "" if figure is None or figure.value is None else f"{figure.value:.4f}"
+def _number(value) -> Decimal | str:
+    """A figure for a CSV cell: a number with four decimals (never text, so a negative stays numeric)."""
+    return "" if value is None else Decimal(f"{value:.4f}")
+
+
+def _raw(figure) -> Decimal | str:
+    return "" if figure is None else _number(figure.value)
 
 
 @role_required(OPERATIONS)
@@ -94,7 +95,7 @@ def dashboard_export_view(request, table: str):
                     r.kpi.label,
                     _raw(r.current),
                     r.kpi.unit,
-                    "" if r.current.p90 is None else f"{r.current.p90:.4f}",
+                    _number(r.current.p90),
                     r.kpi.target_value,
                     "" if r.current.meets is None else r.current.meets,
                     _raw(r.previous),
@@ -107,7 +108,7 @@ def dashboard_export_view(request, table: str):
         return _csv(
             name,
             ["kpi", "from", "value"],
-            ([r.kpi.code, d.isoformat(), "" if v is None else f"{v:.4f}"] for r in board.rows for d, v in r.trend),
+            ([r.kpi.code, d.isoformat(), _number(v)] for r in board.rows for d, v in r.trend),
         )
     if table == "return_reasons":
         return _csv(
@@ -157,7 +158,7 @@ def kpi_drilldown_view(request, code: str, fmt: str = "html"):
         return _csv(
             f"kpi-{code}-{period.first}-{period.last}.csv",
             ["day", "channel", "location", "order", f"value ({unit})"],
-            ([r.day, r.channel, r.location, r.order_number, "" if r.value is None else f"{r.value:.4f}"] for r in rows),
+            ([r.day, r.channel, r.location, r.order_number, _number(r.value)] for r in rows),
         )
     context = {
         "kpi": kpi,

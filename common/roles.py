@@ -28,6 +28,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "returns": ["view", "add", "change", "delete"],
         "inventory": ["view"],
         "routing": ["view"],
+        "auditlog": ["view"],  # who changed what (common.audit): Operations and admins only
     },
     API_CLIENT: {},
 }

@@ -7,6 +7,7 @@ import logging
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -112,3 +113,25 @@ class FeedThrottle(_ScopedThrottle):
     """Partner feeds: 3PL events, supplier shipment confirmations, WMS snapshots."""
 
     scope = "feed"
+
+
+def login_failure_limit(request: HttpRequest, credentials: dict | None) -> int:
+    """django-axes `AXES_FAILURE_LIMIT`: failures allowed before a lock-out, by what they share.
+
+    Axes counts failures both per address (across user names) and per user name + address, and locks when
+    the larger count reaches this limit. One user name mistyped at one address locks that pair after
+    `LOGIN_FAILURES_PER_USER`; many user names tried from one address (password spraying) lock the address
+    after `LOGIN_FAILURES_PER_ADDRESS`, so a store's colleagues behind one address do not lock each other out.
+    """
+    from axes.helpers import get_client_username, get_cool_off
+    from axes.models import AccessAttempt
+    from django.utils import timezone
+
+    per_user = settings.LOGIN_FAILURES_PER_USER
+    username = get_client_username(request, credentials)
+    ip_address = getattr(request, "axes_ip_address", None) or client_ip(request)
+    since = (getattr(request, "axes_attempt_time", None) or timezone.now()) - get_cool_off(request)
+    pair = AccessAttempt.objects.filter(username=username, ip_address=ip_address, attempt_time__gte=since).aggregate(
+        n=Sum("failures_since_start")
+    )["n"]
+    return per_user if (pair or 0) >= per_user else settings.LOGIN_FAILURES_PER_ADDRESS

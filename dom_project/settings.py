@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE, NONE, SELF
 
+from common.csv_formats import SafeCSV
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -40,6 +42,7 @@ INSTALLED_APPS = [
     "django_q",
     "import_export",
     "template_partials",
+    "auditlog",
     "common",
     "dom_project",
     "inventory",
@@ -61,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.audit.AuditMiddleware",  # who changed what: the user and address of each audit-log entry
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -271,9 +275,44 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
+# Admin exports: CSV only, through the formula-safe writer (common.csv); spreadsheet formats would carry formulas.
+EXPORT_FORMATS = [SafeCSV]
+
+# --- Audit log (django-auditlog, common.audit) ------------------------------------------------------------
+# Master data and settings whose every change is kept with old and new values, who and from where; fields
+# named like a secret (secret, token, password, key) are masked. Hot tables (stock, reservations, ledger,
+# orders) are deliberately absent. Options: "exclude" (fields not worth a log entry), "m2m" (relations).
+AUDIT_LOG_MODELS = {
+    "inventory.Location": {"m2m": ["staff"]},
+    "inventory.LocationGroup": {"m2m": ["locations"]},
+    "inventory.Product": {},
+    "inventory.SafetyStockRule": {},
+    "inventory.ChannelAllocation": {},
+    "inventory.WmsFeed": {"exclude": ["last_sequence", "updated_at"]},
+    "orders.Channel": {},
+    "orders.ApiClient": {},
+    "orders.FraudSettings": {},
+    "fulfillment.Endpoint": {},
+    "fulfillment.StoreSettings": {},
+    "fulfillment.RejectionReason": {},
+    "fulfillment.SupplierItem": {},
+    "routing.RoutingSettings": {"exclude": ["revision"]},
+    "routing.CarrierService": {},
+    "routing.RateBand": {},
+    "routing.LocationCapacity": {"exclude": ["used"]},
+    "auth.User": {"exclude": ["last_login"], "m2m": ["groups", "user_permissions"]},
+    "auth.Group": {"m2m": ["permissions"]},
+}
+AUDITLOG_MASK_CALLABLE = "common.audit.audit_value_mask"
+AUDIT_CLIENT_IP_CALLABLE = "common.security.client_ip"
 
 # --- Security (production) ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Idle timeout of back-office sessions: a session expires this long after its last request (every request
+# renews it; API clients with tokens and webhooks have no session). Password-reset links live 1 day.
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=8 * 60 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=24 * 60 * 60)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if not DEBUG:
@@ -292,15 +331,18 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Login throttling (django-axes): 5 failures for one username from one address lock that pair out for
-# 15 minutes (HTTP 429); a success resets the count. Behind a proxy set TRUSTED_PROXY_COUNT so the client
+# 15 minutes (HTTP 429); 20 failures from one address across any user names lock the address (password
+# spraying); a success resets its user's count. Behind a proxy set TRUSTED_PROXY_COUNT so the client
 # address is read from X-Forwarded-For (common.security.client_ip).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+LOGIN_FAILURES_PER_USER = env.int("AXES_FAILURE_LIMIT", default=5)
+LOGIN_FAILURES_PER_ADDRESS = env.int("AXES_FAILURE_LIMIT_PER_ADDRESS", default=20)
+AXES_FAILURE_LIMIT = "common.security.login_failure_limit"
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "common.security.client_ip"
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from common.credentials import CredentialRefused, credential_env_read
+from common.csv import csv_text
 from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, outbound_request
 from common.pathguard import PathRefused, path_under_root
 from common.roles import OPERATIONS, user_has_role
@@ -1497,11 +1498,9 @@ class DeliveryError(Exception):
 
 
 def _purchase_order_csv(payload: dict) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["purchase_order", "order", "sku", "supplier_sku", "quantity", "unit_cost", "currency"])
-    for ln in payload.get("lines", []):
-        w.writerow(
+    return csv_text(
+        header=["purchase_order", "order", "sku", "supplier_sku", "quantity", "unit_cost", "currency"],
+        rows=(
             [
                 payload.get("purchase_order"),
                 payload.get("order"),
@@ -1511,8 +1510,9 @@ def _purchase_order_csv(payload: dict) -> str:
                 ln["unit_cost"],
                 payload.get("currency", ""),
             ]
-        )
-    return out.getvalue()
+            for ln in payload.get("lines", [])
+        ),
+    )
 
 
 def _send(msg: OutboxMessage, endpoint: Endpoint) -> None:

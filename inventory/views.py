@@ -1,15 +1,14 @@
-import csv
 from datetime import timedelta
 
 from django import forms
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from common.csv import csv_response
 from common.roles import INVENTORY_MANAGER, OPERATIONS, role_required
 from inventory.imports import stock_import_create, stock_import_error_rows
 from inventory.models import ImportMode, Location, StockImport, StockLevel
@@ -93,12 +92,7 @@ def stock_import_detail(request, pk: int):
 def stock_import_errors_csv(request, pk: int):
     """The error report as a CSV download."""
     job = get_object_or_404(StockImport, pk=pk)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
-    writer = csv.writer(response)
-    for row in stock_import_error_rows(job=job):
-        writer.writerow(row)
-    return response
+    return csv_response(filename=f"import-{job.pk}-errors.csv", header=None, rows=stock_import_error_rows(job=job))
 
 
 @role_required(INVENTORY_MANAGER, OPERATIONS)

@@ -8,12 +8,12 @@ from datetime import date
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from common.csv import csv_response
 from common.roles import MERCHANDISER, OPERATIONS, role_required
 from routing import editor, simulation
 from routing.diff import RuleRow
@@ -567,7 +567,8 @@ def simulation_orders_csv(request, simulation_id: int):
     from orders.models import Order
 
     numbers = dict(Order.objects.filter(pk__in=sim.order_ids).values_list("pk", "number"))
-    body = "order\n" + "".join(f"{numbers[i]}\n" for i in sim.order_ids if i in numbers)
-    resp = HttpResponse(body, content_type="text/csv")
-    resp["Content-Disposition"] = f'attachment; filename="simulation-{sim.pk}-orders.csv"'
-    return resp
+    return csv_response(
+        filename=f"simulation-{sim.pk}-orders.csv",
+        header=["order"],
+        rows=([numbers[i]] for i in sim.order_ids if i in numbers),
+    )

@@ -90,6 +90,12 @@ MATRIX: dict[str, list[Case]] = {
     "health": [GET(outcomes(set(ROLES)))],
     "schema": [GET(outcomes(set(ROLES)))],
     "swagger-ui": [GET(outcomes(set(ROLES)))],
+    # Password reset by e-mail: open to everyone (it never says whether an account exists).
+    "password_reset": [GET(outcomes(set(ROLES))), POST(outcomes(set(ROLES)), data={"email": "x@example.com"})],
+    "password_reset_done": [GET(outcomes(set(ROLES)))],
+    "password_reset_confirm": [GET(outcomes(set(ROLES)), "reset_link")],
+    "password_reset_complete": [GET(outcomes(set(ROLES)))],
+    "audit-log": [GET(outcomes(OPS))],
     # --- inventory ----------------------------------------------------------------------------------------
     "inventory:overview": [GET(outcomes({"inv", "ops"}))],
     "api-location-list": [GET(api(SIGNED)), POST(api(INV_WRITERS), data={})],
@@ -310,6 +316,7 @@ def world(db, web, marketplace, dc, store, store_b, product):
         "shipment_a": {"pk": shipment.pk},
         "shipment_a_slip": {"pk": shipment.pk, "kind": "packing-slip"},
         "po_missing": {"number": "PO-DOES-NOT-EXIST"},
+        "reset_link": {"uidb64": "MQ", "token": "set-password"},
     }
     return {
         "users": users,
