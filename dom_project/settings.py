@@ -226,6 +226,9 @@ DOM = {
     "ORDER_NUMBER_PREFIX": env("DOM_ORDER_NUMBER_PREFIX", default="DOM"),
     "PROMISE_CUTOFF": "15:00",
     "PROMISE_TIMEZONE": "America/New_York",
+    # Channel webhook secrets: after a rotation the previous secret keeps verifying this many hours (Shopify
+    # retries a failed delivery for 48 hours, so deliveries signed with the old secret still land).
+    "CHANNEL_SECRET_OVERLAP_HOURS": env.int("DOM_CHANNEL_SECRET_OVERLAP_HOURS", default=72),
     # Fulfilment: consolidation window for warehouse/3PL releases (0 = release at once), the order priority
     # at or above which nothing is held, outbox retries, default pickup days, same-day radius.
     "CONSOLIDATION_MINUTES": env.int("DOM_CONSOLIDATION_MINUTES", default=30),
