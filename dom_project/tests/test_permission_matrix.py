@@ -175,7 +175,9 @@ MATRIX: dict[str, list[Case]] = {
     # --- returns ------------------------------------------------------------------------------------------
     "returns:list": [GET(outcomes(RETURNS_STAFF))],
     "returns:receive": [GET(outcomes(RETURNS_STAFF))],
-    "returns:create": [GET(outcomes(RETURNS_STAFF), "delivered_order")],
+    # Store staff start a return only of an order found with its number and a second fact ("returns:start").
+    "returns:create": [GET(outcomes(OPS, store_a=404, store_b=404), "delivered_order")],
+    "returns:start": [POST(outcomes(RETURNS_STAFF), data={})],
     "returns:detail": [GET(outcomes({"store_a", "ops"}, store_b=403), "rma_a")],
     "returns:receive-rma": [POST(outcomes({"store_a", "ops"}, store_b=403), "rma_a", data={})],
     "returns:refund": [POST(outcomes(OPS), "rma_a", data={})],
