@@ -242,6 +242,8 @@ DOM = {
     # Returns: approve eligible RMAs at once (off = Operations approve each), and the stock-need preference of
     # return routing: recent sales window, days of cover a location wants, $ credit per returned unit it lacks.
     "RETURNS_AUTO_APPROVE": env.bool("DOM_RETURNS_AUTO_APPROVE", default=True),
+    # A clerk's failed "order number + e-mail or postal code" look-ups allowed per 15 minutes (then HTTP 429).
+    "RETURNS_START_FAILURES_PER_15_MIN": env.int("DOM_RETURNS_START_FAILURES_PER_15_MIN", default=20),
     "RETURNS_SALES_DAYS": env.int("DOM_RETURNS_SALES_DAYS", default=30),
     "RETURNS_TARGET_COVER_DAYS": env.int("DOM_RETURNS_TARGET_COVER_DAYS", default=14),
     "RETURNS_NEED_CREDIT_PER_UNIT": env.float("DOM_RETURNS_NEED_CREDIT_PER_UNIT", default=2.0),

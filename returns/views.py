@@ -4,7 +4,9 @@ order page. Store staff only ever act on their own stores' returns; Operations o
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -78,12 +80,18 @@ def receive(request):
 def start(request):
     """A customer at the counter returns an order: its number plus a second fact (the customer's e-mail or
     the order's postal code) find it. A wrong fact and an unknown number get the same answer."""
+    stores = _stores(request.user)
+    context = {"query": "", "rmas": [], "orders": [], "stores": stores, "is_ops": _is_ops(request.user)}
+    failures_key = f"returns-start-failures:{request.user.pk}"
+    if cache.get(failures_key, 0) >= settings.DOM["RETURNS_START_FAILURES_PER_15_MIN"]:
+        context["start_error"] = "Too many look-ups that matched no order: try again in 15 minutes."
+        return render(request, "returns/receive.html", context, status=429)
     order = selectors.order_for_counter_return(
         number=request.POST.get("order", ""), proof=request.POST.get("proof", "")
     )
-    stores = _stores(request.user)
     if order is None or not stores:
-        context = {"query": "", "rmas": [], "orders": [], "stores": stores, "is_ops": _is_ops(request.user)}
+        cache.add(failures_key, 0, timeout=15 * 60)
+        cache.incr(failures_key)
         context["start_error"] = NO_MATCH if stores else "Your account is not linked to a store that accepts returns."
         return render(request, "returns/receive.html", context)
     verified = [pk for pk in request.session.get(VERIFIED_ORDERS, []) if pk != order.pk][-9:]

@@ -14,6 +14,14 @@ from returns.services import ReturnLineIn, rma_create
 NO_MATCH = b"No order matches that order number and e-mail or postal code."
 
 
+@pytest.fixture(autouse=True)
+def _no_earlier_failures():
+    """The failed look-up counts live in the cache: start each test without any."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _client(user) -> Client:
     c = Client()
     c.force_login(user)
@@ -108,3 +116,17 @@ def test_the_receive_search_stays_inside_the_clerks_store(delivered, store, stor
         assert card not in r.content and b"Ann Smith" not in r.content, q
         r = _client(store_b_user).get("/returns/receive/", {"q": q, "list": "1"})
         assert card in r.content and b"Ann Smith" in r.content, q
+
+
+def test_guessing_the_second_fact_is_cut_off_after_the_allowed_failures(delivered, store_user, settings):
+    from django.core.cache import cache
+
+    settings.DOM = {**settings.DOM, "RETURNS_START_FAILURES_PER_15_MIN": 3}
+    c = _client(store_user)
+    for guess in ("10002", "10003", "10004"):
+        assert _start(c, delivered.number, guess).status_code == 200
+    r = _start(c, delivered.number, "10001")  # the right postal code, but only after the limit
+    assert r.status_code == 429 and b"Ann Smith" not in r.content
+    assert c.get(f"/returns/new/{delivered.pk}/").status_code == 404
+    cache.clear()
+    assert _start(c, delivered.number, "10001").status_code == 302
