@@ -1,10 +1,12 @@
 """Roles are Django groups (created by a data migration). One place answers "may this user do X"."""
 
 from collections.abc import Callable, Iterable
-from functools import wraps
+from functools import reduce, wraps
+from operator import or_
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from rest_framework.permissions import BasePermission
 
 MERCHANDISER = "Merchandiser"
@@ -17,11 +19,20 @@ ALL_ROLES = (MERCHANDISER, STORE_STAFF, INVENTORY_MANAGER, OPERATIONS, API_CLIEN
 STAFF_ROLES = (MERCHANDISER, STORE_STAFF, INVENTORY_MANAGER, OPERATIONS)
 
 
-# Model permissions each role gets, by app label and action (view/add/change/delete).
+# Model permissions each role gets: keys are an app label (every model of the app) or "app_label.model"
+# (one model); values the actions (view/add/change/delete, or a custom permission prefix such as import).
+# This is what each role reaches in the admin. Customer data (customers, orders and what carries their
+# addresses: fulfilment orders, shipments, purchase orders, outbox messages, returns) is for Operations only.
 ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
-    MERCHANDISER: {"routing": ["view", "add", "change", "delete"], "inventory": ["view"], "orders": ["view"]},
-    STORE_STAFF: {"fulfillment": ["view"], "orders": ["view"], "returns": ["view"]},
-    INVENTORY_MANAGER: {"inventory": ["view", "add", "change", "delete", "import"], "orders": ["view"]},
+    MERCHANDISER: {
+        "routing": ["view", "add", "change", "delete"],  # rule sets, rules, settings, carriers, capacities
+        "inventory.product": ["view"],
+        "inventory.location": ["view"],
+        "inventory.locationgroup": ["view"],
+    },
+    # Store screens check the role and the user's stores; the admin is not theirs.
+    STORE_STAFF: {},
+    INVENTORY_MANAGER: {"inventory": ["view", "add", "change", "delete", "import"]},
     OPERATIONS: {
         "orders": ["view", "add", "change", "delete"],
         "fulfillment": ["view", "add", "change", "delete"],
@@ -34,18 +45,21 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
 }
 
 
+def _grant_filter(*, key: str, action: str) -> Q:
+    app_label, _, model = key.partition(".")
+    cond = Q(content_type__app_label=app_label, codename__startswith=f"{action}_")
+    return cond & Q(content_type__model=model) if model else cond
+
+
 def roles_install(*, group_model, permission_model) -> None:
-    """Create the role groups and grant their model permissions. Idempotent; runs from the data
-    migration and after every migrate/flush (so models added later get their grants too)."""
+    """Create the role groups and give each exactly the model permissions of ROLE_PERMISSIONS (grants a
+    role no longer has are taken away). Idempotent; runs from the data migration and after every
+    migrate/flush (so models added later get their grants too)."""
     for name, grants in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=name)
-        for app_label, actions in grants.items():
-            for action in actions:
-                group.permissions.add(
-                    *permission_model.objects.filter(
-                        content_type__app_label=app_label, codename__startswith=f"{action}_"
-                    )
-                )
+        conds = [_grant_filter(key=key, action=action) for key, actions in grants.items() for action in actions]
+        wanted = permission_model.objects.filter(reduce(or_, conds)) if conds else permission_model.objects.none()
+        group.permissions.set(list(wanted))
 
 
 def user_roles(*, user) -> frozenset[str]:

@@ -231,6 +231,9 @@ DOM = {
     "ORDER_NUMBER_PREFIX": env("DOM_ORDER_NUMBER_PREFIX", default="DOM"),
     "PROMISE_CUTOFF": "15:00",
     "PROMISE_TIMEZONE": "America/New_York",
+    # Channel webhook secrets: after a rotation the previous secret keeps verifying this many hours (Shopify
+    # retries a failed delivery for 48 hours, so deliveries signed with the old secret still land).
+    "CHANNEL_SECRET_OVERLAP_HOURS": env.int("DOM_CHANNEL_SECRET_OVERLAP_HOURS", default=72),
     # Fulfilment: consolidation window for warehouse/3PL releases (0 = release at once), the order priority
     # at or above which nothing is held, outbox retries, default pickup days, same-day radius.
     "CONSOLIDATION_MINUTES": env.int("DOM_CONSOLIDATION_MINUTES", default=30),
@@ -244,6 +247,8 @@ DOM = {
     # Returns: approve eligible RMAs at once (off = Operations approve each), and the stock-need preference of
     # return routing: recent sales window, days of cover a location wants, $ credit per returned unit it lacks.
     "RETURNS_AUTO_APPROVE": env.bool("DOM_RETURNS_AUTO_APPROVE", default=True),
+    # A clerk's failed "order number + e-mail or postal code" look-ups allowed per 15 minutes (then HTTP 429).
+    "RETURNS_START_FAILURES_PER_15_MIN": env.int("DOM_RETURNS_START_FAILURES_PER_15_MIN", default=20),
     "RETURNS_SALES_DAYS": env.int("DOM_RETURNS_SALES_DAYS", default=30),
     "RETURNS_TARGET_COVER_DAYS": env.int("DOM_RETURNS_TARGET_COVER_DAYS", default=14),
     "RETURNS_NEED_CREDIT_PER_UNIT": env.float("DOM_RETURNS_NEED_CREDIT_PER_UNIT", default=2.0),

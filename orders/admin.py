@@ -1,13 +1,87 @@
-from django.contrib import admin
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from orders.models import ApiClient, Channel, Customer, FraudSettings, Order, OrderEvent, OrderHold, OrderLine
+from orders.selectors import channel_secret_status
+from orders.services import channel_secret_clean, channel_secret_retire_previous, channel_secret_rotate
+
+
+class ChannelAdminForm(forms.ModelForm):
+    """The webhook secret is write-only: a new one may be typed (never shown back, not even after an error);
+    the stored ones are not fields of this form at all."""
+
+    new_webhook_secret = forms.CharField(
+        required=False,
+        strip=False,
+        label="New webhook secret",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Set or rotate the secret the channel signs its webhooks with. Leave empty to keep the current one.",
+    )
+    overlap_hours = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=24 * 30,
+        label="Previous secret keeps working (hours)",
+        help_text="While the shop switches over, webhooks signed with the previous secret still verify. "
+        "Empty: the default setting; 0: retire it at once.",
+    )
+    retire_previous_secret = forms.BooleanField(
+        required=False, label="Retire the previous secret now", help_text="Only the current secret verifies."
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["code", "name", "kind", "is_active", "shop_domain"]
+
+    def clean_new_webhook_secret(self) -> str:
+        value = self.cleaned_data.get("new_webhook_secret") or ""
+        if not value:
+            return ""
+        try:
+            secret = channel_secret_clean(new_secret=value)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["new_secret"]) from None
+        if self.instance.pk and secret in (self.instance.webhook_secret, self.instance.webhook_secret_previous):
+            raise ValidationError("Choose a secret this channel has not used in its last rotation.")
+        return secret
 
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "kind", "is_active", "shop_domain"]
+    form = ChannelAdminForm
+    list_display = ["code", "name", "kind", "is_active", "shop_domain", "webhook_secret_state"]
     list_filter = ["kind", "is_active"]
     search_fields = ["code", "name"]
+    readonly_fields = ["webhook_secret_state"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "kind", "is_active", "shop_domain"]}),
+        (
+            "Webhook secret (write-only)",
+            {"fields": ["webhook_secret_state", "new_webhook_secret", "overlap_hours", "retire_previous_secret"]},
+        ),
+    ]
+
+    @admin.display(description="Webhook secret")
+    def webhook_secret_state(self, obj: Channel) -> str:
+        return channel_secret_status(channel=obj) if obj and obj.pk else "Not set."
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        if data.get("new_webhook_secret"):
+            hours = 0 if data.get("retire_previous_secret") else data.get("overlap_hours")
+            channel_secret_rotate(
+                channel=obj,
+                new_secret=data["new_webhook_secret"],
+                actor=request.user,
+                overlap=None if hours is None else timedelta(hours=hours),
+            )
+            messages.info(request, f"The webhook secret of {obj.code} was saved; it will not be shown again.")
+        elif data.get("retire_previous_secret"):
+            channel_secret_retire_previous(channel=obj, actor=request.user)
 
 
 @admin.register(ApiClient)

@@ -23,7 +23,7 @@ from common.security import WebhookThrottle
 from orders.csv_orders import CsvOrderErrors
 from orders.inputs import CustomerIn, LineIn, OrderIn
 from orders.models import Channel, Order, OrderHold
-from orders.selectors import channel_for_client, order_detail, order_list
+from orders.selectors import channel_for_client, channel_webhook_signature_valid, order_detail, order_list
 from orders.services import (
     order_cancel,
     order_csv_import,
@@ -31,7 +31,7 @@ from orders.services import (
     order_ingest,
     order_input_errors,
 )
-from orders.shopify import ShopifyPayloadError, shopify_order_input, shopify_signature_valid
+from orders.shopify import ShopifyPayloadError, shopify_order_input
 
 ORDER_ROLES = (API_CLIENT, OPERATIONS)
 
@@ -411,8 +411,8 @@ class ShopifyOrderCreateWebhookApi(APIView):
         channel = Channel.objects.filter(code=code).first()
         if channel is None:
             return Response({"detail": f"Unknown channel {code!r}."}, status=status.HTTP_404_NOT_FOUND)
-        if not shopify_signature_valid(
-            secret=channel.webhook_secret, body=body, signature=request.headers.get("X-Shopify-Hmac-Sha256", "")
+        if not channel_webhook_signature_valid(
+            channel=channel, body=body, signature=request.headers.get("X-Shopify-Hmac-Sha256", "")
         ):
             return Response({"detail": "Invalid webhook signature."}, status=status.HTTP_401_UNAUTHORIZED)
         shop = request.headers.get("X-Shopify-Shop-Domain", "")

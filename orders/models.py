@@ -19,8 +19,13 @@ class Channel(models.Model):
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.WEB)
     is_active = models.BooleanField(default=True)
-    # Shopify-style webhook secret; set from the admin, never committed.
+    # Shopify-style webhook secret: write-only (set or rotated through orders.services.channel_secret_rotate,
+    # never displayed again). While a rotation overlaps, the previous secret verifies too until it is retired.
     webhook_secret = models.CharField(max_length=200, blank=True)
+    webhook_secret_set_at = models.DateTimeField(null=True, blank=True)
+    webhook_secret_previous = models.CharField(max_length=200, blank=True)
+    # When the previous secret stops verifying; empty while it waits for an explicit "retire previous".
+    webhook_secret_previous_until = models.DateTimeField(null=True, blank=True)
     # When set, Shopify webhooks must come from this shop (X-Shopify-Shop-Domain), e.g. brand.myshopify.com.
     shop_domain = models.CharField(max_length=200, blank=True)
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from orders.models import ApiClient, Channel, FraudSettings, Order, OrderEvent, OrderHold
+from orders.shopify import shopify_signature_valid
 
 
 def channel_for_client(*, user) -> Channel | None:
@@ -18,6 +22,36 @@ def channel_for_client(*, user) -> Channel | None:
     client = ApiClient.objects.select_related("channel").filter(user=user).first()
     user._dom_channel = client.channel if client else None
     return user._dom_channel
+
+
+def channel_webhook_secrets(*, channel: Channel, now: datetime | None = None) -> list[str]:
+    """The secrets that verify a channel's webhooks now: the current one, and during a rotation's overlap the
+    previous one until its retire time (or until it is retired by hand)."""
+    secrets = [channel.webhook_secret] if channel.webhook_secret else []
+    until = channel.webhook_secret_previous_until
+    if channel.webhook_secret_previous and until is not None and (now or timezone.now()) < until:
+        secrets.append(channel.webhook_secret_previous)
+    return secrets
+
+
+def channel_webhook_signature_valid(*, channel: Channel, body: bytes, signature: str) -> bool:
+    """True when `signature` is the body's HMAC under any secret that verifies the channel's webhooks now."""
+    return any(
+        shopify_signature_valid(secret=secret, body=body, signature=signature)
+        for secret in channel_webhook_secrets(channel=channel)
+    )
+
+
+def channel_secret_status(*, channel: Channel, now: datetime | None = None) -> str:
+    """What a screen may say about a channel's webhook secret: whether and when it was set, never the value."""
+    if not channel.webhook_secret:
+        return "Not set: every webhook delivery is refused."
+    when = channel.webhook_secret_set_at
+    text = f"Set on {timezone.localtime(when):%Y-%m-%d %H:%M %Z}." if when else "Set."
+    until = channel.webhook_secret_previous_until
+    if channel.webhook_secret_previous and until is not None and (now or timezone.now()) < until:
+        text += f" The previous secret also verifies until {timezone.localtime(until):%Y-%m-%d %H:%M %Z}."
+    return text
 
 
 def fraud_settings_get() -> FraudSettings:

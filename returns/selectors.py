@@ -171,37 +171,67 @@ def rma_get(*, number: str) -> ReturnAuthorization:
     )
 
 
-def rma_search(*, query: str, limit: int = 20) -> list[ReturnAuthorization]:
-    """RMAs by RMA number, order number or customer email (every store's: the caller says what it may open)."""
+def rma_search(*, query: str, user, limit: int = 20) -> list[ReturnAuthorization]:
+    """RMAs by RMA number, order number or customer email, among those the user may see (a store's staff:
+    their stores' returns only, so a search never shows another store's return or its customer)."""
     q = query.strip()
     if not q:
         return []
     cond = Q(number__iexact=q) | Q(order__number__iexact=q) | Q(order__customer__email__iexact=q)
-    return list(
-        ReturnAuthorization.objects.select_related("order", "order__customer", "return_location")
-        .filter(cond)
-        .order_by("-created_at")[:limit]
-    )
+    return list(rmas_visible_to(user=user).filter(cond).order_by("-created_at")[:limit])
+
+
+RETURNABLE_ORDER_STATUSES = (
+    Order.Status.PARTIALLY_SHIPPED,
+    Order.Status.SHIPPED,
+    Order.Status.DELIVERED,
+    Order.Status.PARTIALLY_RETURNED,
+)
 
 
 def orders_for_return(*, query: str, limit: int = 10) -> list[Order]:
-    """Orders a customer might bring back, by order number or customer email (shipped or delivered)."""
+    """Orders a customer might bring back, by order number or customer email (shipped or delivered). For
+    Operations, who see every order; store staff find an order with `order_for_counter_return`."""
     q = query.strip()
     if not q:
         return []
     return list(
         Order.objects.select_related("customer", "channel")
         .filter(Q(number__iexact=q) | Q(customer__email__iexact=q))
-        .filter(
-            status__in=[
-                Order.Status.PARTIALLY_SHIPPED,
-                Order.Status.SHIPPED,
-                Order.Status.DELIVERED,
-                Order.Status.PARTIALLY_RETURNED,
-            ]
-        )
+        .filter(status__in=RETURNABLE_ORDER_STATUSES)
         .order_by("-placed_at")[:limit]
     )
+
+
+def postal_code_normalised(*, value: str) -> str:
+    """A postal code compared the way a counter clerk would: case, spaces and hyphens do not matter."""
+    return "".join(ch for ch in str(value or "").upper() if ch.isalnum())
+
+
+def order_for_counter_return(*, number: str, proof: str) -> Order | None:
+    """The returnable order with this number whose customer's e-mail, or whose shipping or billing postal
+    code, is `proof` (e-mail compared case-insensitively, postal codes normalised). None for an unknown
+    number and for a wrong or missing proof alike, so the answer never tells which one was wrong."""
+    number, proof = (number or "").strip(), (proof or "").strip()
+    if not number or not proof:
+        return None
+    order = (
+        Order.objects.select_related("customer", "channel")
+        .filter(number__iexact=number, status__in=RETURNABLE_ORDER_STATUSES)
+        .first()
+    )
+    if order is None:
+        return None
+    email = (order.customer.email if order.customer_id else "") or ""
+    if email and email.casefold() == proof.casefold():
+        return order
+    wanted = postal_code_normalised(value=proof)
+    postcodes = {
+        postal_code_normalised(value=address.get("postal_code") or address.get("zip") or "")
+        for address in (order.shipping_address, order.billing_address)
+        if isinstance(address, dict)
+    }
+    return order if wanted and wanted in postcodes else None
 
 
 def order_lines_for_return(*, order: Order) -> list[dict]:

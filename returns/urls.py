@@ -6,6 +6,7 @@ app_name = "returns"
 urlpatterns = [
     path("", views.rma_list, name="list"),
     path("receive/", views.receive, name="receive"),
+    path("start/", views.start, name="start"),
     path("new/<int:order_pk>/", views.create, name="create"),
     path("<str:number>/", views.detail, name="detail"),
     path("<str:number>/receive/", views.receive_rma, name="receive-rma"),

@@ -4,7 +4,9 @@ order page. Store staff only ever act on their own stores' returns; Operations o
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -53,18 +55,48 @@ def _error_text(exc: Exception) -> str:
     return str(exc)
 
 
+VERIFIED_ORDERS = "returns_verified_orders"  # session key: orders a clerk found with number and second fact
+NO_MATCH = "No order matches that order number and e-mail or postal code."
+
+
 @returns_staff
 def receive(request):
-    """Find an RMA by its number, the order number or the customer's email; or an order to return here."""
+    """Find an RMA by its number, the order number or the customer's email (store staff: among their stores'
+    returns); Operations also find orders to return. Store staff start a return with `start`."""
     query = request.GET.get("q", "").strip()
-    rmas = [(rma, _refusal(request.user, rma)) for rma in selectors.rma_search(query=query)]
-    orders = selectors.orders_for_return(query=query) if query else []
+    rmas = [(rma, _refusal(request.user, rma)) for rma in selectors.rma_search(query=query, user=request.user)]
+    is_ops = _is_ops(request.user)
+    orders = selectors.orders_for_return(query=query) if query and is_ops else []
     if len(rmas) == 1 and not rmas[0][1] and not request.GET.get("list"):
         url = reverse("returns:detail", args=[rmas[0][0].number])
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    context = {"query": query, "rmas": rmas, "orders": orders, "stores": _stores(request.user)}
+    context = {"query": query, "rmas": rmas, "orders": orders, "stores": _stores(request.user), "is_ops": is_ops}
     template = "returns/receive.html#results" if request.htmx else "returns/receive.html"
     return render(request, template, context)
+
+
+@returns_staff
+@require_POST
+def start(request):
+    """A customer at the counter returns an order: its number plus a second fact (the customer's e-mail or
+    the order's postal code) find it. A wrong fact and an unknown number get the same answer."""
+    stores = _stores(request.user)
+    context = {"query": "", "rmas": [], "orders": [], "stores": stores, "is_ops": _is_ops(request.user)}
+    failures_key = f"returns-start-failures:{request.user.pk}"
+    if cache.get(failures_key, 0) >= settings.DOM["RETURNS_START_FAILURES_PER_15_MIN"]:
+        context["start_error"] = "Too many look-ups that matched no order: try again in 15 minutes."
+        return render(request, "returns/receive.html", context, status=429)
+    order = selectors.order_for_counter_return(
+        number=request.POST.get("order", ""), proof=request.POST.get("proof", "")
+    )
+    if order is None or not stores:
+        cache.add(failures_key, 0, timeout=15 * 60)
+        cache.incr(failures_key)
+        context["start_error"] = NO_MATCH if stores else "Your account is not linked to a store that accepts returns."
+        return render(request, "returns/receive.html", context)
+    verified = [pk for pk in request.session.get(VERIFIED_ORDERS, []) if pk != order.pk][-9:]
+    request.session[VERIFIED_ORDERS] = [*verified, order.pk]
+    return redirect(f"{reverse('returns:create', args=[order.pk])}?store={stores[0].code}")
 
 
 def _detail_context(request, rma: ReturnAuthorization, *, error: str = "", notice: str = "") -> dict:
@@ -192,10 +224,13 @@ def rma_list(request):
 
 @returns_staff
 def create(request, order_pk: int):
-    """Start a return of an order: Operations mail-in or in-store; store staff in-store at their store."""
+    """Start a return of an order: Operations mail-in or in-store; store staff in-store at their store, and
+    only of an order they found at the counter with its number and a second fact (`start`)."""
+    is_ops = _is_ops(request.user)
+    if not is_ops and order_pk not in request.session.get(VERIFIED_ORDERS, []):
+        raise Http404("No such order.")
     order = get_object_or_404(Order.objects.select_related("customer", "channel"), pk=order_pk)
     stores = _stores(request.user)
-    is_ops = _is_ops(request.user)
     context = {
         "order": order,
         "lines": selectors.order_lines_for_return(order=order),
@@ -235,6 +270,10 @@ def create(request, order_pk: int):
         except (ValidationError, PermissionDenied) as exc:
             context["errors"] = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
         else:
+            if not is_ops:
+                request.session[VERIFIED_ORDERS] = [
+                    pk for pk in request.session.get(VERIFIED_ORDERS, []) if pk != order.pk
+                ]
             messages.success(request, f"Return {result.rma.number} created.")
             url = reverse("returns:detail", args=[result.rma.number])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -181,7 +181,9 @@ MATRIX: dict[str, list[Case]] = {
     # --- returns ------------------------------------------------------------------------------------------
     "returns:list": [GET(outcomes(RETURNS_STAFF))],
     "returns:receive": [GET(outcomes(RETURNS_STAFF))],
-    "returns:create": [GET(outcomes(RETURNS_STAFF), "delivered_order")],
+    # Store staff start a return only of an order found with its number and a second fact ("returns:start").
+    "returns:create": [GET(outcomes(OPS, store_a=404, store_b=404), "delivered_order")],
+    "returns:start": [POST(outcomes(RETURNS_STAFF), data={})],
     "returns:detail": [GET(outcomes({"store_a", "ops"}, store_b=403), "rma_a")],
     "returns:receive-rma": [POST(outcomes({"store_a", "ops"}, store_b=403), "rma_a", data={})],
     "returns:refund": [POST(outcomes(OPS), "rma_a", data={})],
@@ -492,3 +494,158 @@ def test_location_staff_link_is_what_scopes_store_staff(world):
     client.force_login(nobody)
     assert client.get("/fulfillment/store/").status_code == 403
     assert Location.objects.filter(staff=nobody).count() == 0
+
+
+# --- Admin: every registered model × every role -------------------------------------------------------------
+# Who may open each admin model (changelist and change page) when their account is admin staff (the demo makes
+# every back-office role but store staff staff). Superusers open everything. Keys are model labels; a model
+# registered in the admin without a row here fails `test_every_admin_model_has_an_access_row`.
+ADMIN_ROLES = ["store_a", "merch", "inv", "ops", "api_x"]
+CATALOGUE_READERS = {"merch", "inv", "ops"}
+INVENTORY = {"inv", "ops"}
+ROUTING = {"merch", "ops"}
+ADMIN_ACCESS: dict[str, set[str]] = {
+    # Django, DRF, axes, django-q: superusers only (users, roles, API tokens, sign-in records, task queue).
+    **dict.fromkeys(["admin.logentry", "auth.group", "auth.user", "dom_project.apitoken"], set()),
+    # Who changed what (django-auditlog): Operations reads it; secrets in it are masked.
+    "auditlog.logentry": OPS,
+    **dict.fromkeys(["axes.accessattempt", "axes.accessfailurelog", "axes.accesslog"], set()),
+    **dict.fromkeys(["django_q.failure", "django_q.ormq", "django_q.schedule", "django_q.success"], set()),
+    # Customer data and what carries it: Operations only.
+    **dict.fromkeys(["orders.order", "orders.customer", "returns.returnauthorization"], OPS),
+    **dict.fromkeys(["orders.channel", "orders.apiclient", "orders.fraudsettings"], OPS),
+    **{
+        f"fulfillment.{m}": OPS
+        for m in (
+            "endpoint",
+            "fulfillmentevent",
+            "fulfillmentorder",
+            "outboxmessage",
+            "purchaseorder",
+            "rejectionreason",
+            "shipment",
+            "storesettings",
+            "supplieritem",
+        )
+    },
+    # The catalogue and the network: read by merchandisers, kept by inventory managers.
+    **dict.fromkeys(["inventory.product", "inventory.location", "inventory.locationgroup"], CATALOGUE_READERS),
+    **{
+        f"inventory.{m}": INVENTORY
+        for m in (
+            "channelallocation",
+            "cyclecount",
+            "feedrun",
+            "inventorymovement",
+            "reservation",
+            "safetystockrule",
+            "stockimport",
+            "stocklevel",
+            "stockshortage",
+            "wmsevent",
+            "wmsfeed",
+        )
+    },
+    # Routing rules and settings: merchandisers edit, Operations read.
+    **{
+        f"routing.{m}": ROUTING
+        for m in (
+            "carrierservice",
+            "locationcapacity",
+            "routingdecision",
+            "routingrule",
+            "routingsettings",
+            "ruleset",
+            "rulesetevent",
+            "rulesetversion",
+        )
+    },
+}
+PII = {"email": "zelda.canary@example.org", "name": "Zelda Canaryfield", "phone": "+1 212 555 0199"}
+PII_ADDRESS = "77 Canary Lane"
+
+
+def test_every_admin_model_has_an_access_row():
+    from django.contrib import admin
+
+    registered = {model._meta.label_lower for model in admin.site._registry}
+    assert sorted(registered - set(ADMIN_ACCESS)) == [], "admin models without a row in ADMIN_ACCESS"
+    assert sorted(set(ADMIN_ACCESS) - registered) == [], "ADMIN_ACCESS rows for models no longer in the admin"
+
+
+@pytest.fixture
+def admin_world(world):
+    """The matrix world with every role made admin staff, a recognisable customer on every order, and at
+    least one object of each model registered in the admin (so each change page is a real one)."""
+    from dom_project.tests.admin_objects import admin_objects_ensure
+    from orders.models import Customer
+
+    for role in ADMIN_ROLES:
+        User.objects.filter(pk=world["users"][role].pk).update(is_staff=True)
+    Customer.objects.filter(orders__in=[world["order_x"], world["order_y"]]).update(**PII)
+    for order in (world["order_x"], world["order_y"]):
+        Order.objects.filter(pk=order.pk).update(
+            shipping_address={"name": PII["name"], "line1": PII_ADDRESS, "postal_code": "10001", "country": "US"},
+            billing_address={"name": PII["name"], "line1": PII_ADDRESS, "postal_code": "10001", "country": "US"},
+        )
+    world["admin_objects"] = admin_objects_ensure(world=world)
+    return world
+
+
+def _admin_pages(model, obj) -> dict[str, str]:
+    info = (model._meta.app_label, model._meta.model_name)
+    from django.contrib.admin.utils import quote
+
+    object_id = obj.user_id if model._meta.label_lower == "dom_project.apitoken" else obj.pk
+    return {
+        "changelist": reverse("admin:{}_{}_changelist".format(*info)),
+        "change": reverse("admin:{}_{}_change".format(*info), args=[quote(object_id)]),
+    }
+
+
+def _pii_in(content: bytes) -> list[str]:
+    text = content.decode(errors="replace")
+    return [v for v in (*PII.values(), PII_ADDRESS) if v in text]
+
+
+@pytest.mark.parametrize("role", [*ADMIN_ROLES, "superuser"])
+def test_admin_matrix_every_model_changelist_and_change_page(admin_world, role):
+    """Each role × each admin model: changelist and one real object's change page answer 200 when the table
+    allows the role, 403 otherwise; roles without customer data never receive a customer's details."""
+    from django.contrib import admin
+
+    if role == "superuser":
+        user = User.objects.create_superuser("root", "root@example.com", "pw")
+    else:
+        user = User.objects.get(pk=admin_world["users"][role].pk)
+    client = Client()
+    client.force_login(user)
+    sees_pii = role in ("ops", "superuser")
+    failures = []
+    pages = {"/admin/": 200}
+    for model in admin.site._registry:
+        label = model._meta.label_lower
+        allowed = role == "superuser" or role in ADMIN_ACCESS[label]
+        for url in _admin_pages(model, admin_world["admin_objects"][label]).values():
+            pages[url] = 200 if allowed else 403
+    for url, expected in pages.items():
+        response = client.get(url)
+        if response.status_code != expected:
+            failures.append(f"{url}: expected {expected}, got {response.status_code}")
+        leaked = _pii_in(response.content)
+        if leaked and not sees_pii:
+            failures.append(f"{url}: shows customer data {leaked}")
+    assert not failures, f"{role}:\n" + "\n".join(failures)
+    if sees_pii:  # the PII check above is not vacuous: the order page does carry the customer's details
+        order_page = client.get(f"/admin/orders/order/{admin_world['order_x'].pk}/change/")
+        assert set(_pii_in(order_page.content)) >= {PII["name"], PII_ADDRESS}
+
+
+def test_store_staff_and_machine_clients_have_no_admin_grants(world):
+    from django.contrib.auth.models import Group
+
+    for name in (roles.STORE_STAFF, roles.API_CLIENT):
+        assert list(Group.objects.get(name=name).permissions.all()) == []
+    for name in (roles.MERCHANDISER, roles.INVENTORY_MANAGER):
+        apps = set(Group.objects.get(name=name).permissions.values_list("content_type__app_label", flat=True))
+        assert not apps & {"orders", "fulfillment", "returns"}, name

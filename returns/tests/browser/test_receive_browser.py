@@ -1,5 +1,6 @@
-"""An online order returned in store: the clerk finds the order, starts the return at their store, receives it
-with a condition and disposition per line, and the restocked unit is on sale there at once."""
+"""An online order returned in store: the clerk finds the order (its number and the customer's e-mail), starts
+the return at their store, receives it with a condition and disposition per line, and the restocked unit is on
+sale there at once."""
 
 import pytest
 
@@ -18,9 +19,14 @@ def test_in_store_return_received_and_restocked(page, web, dc, store, store_b, p
     make_user("clerk", roles.STORE_STAFF, stores=[store])
     browser_login(page, "clerk")
     nav_click(page, "Returns")
-    page.fill("input[name=q]", order.number)
-    page.press("input[name=q]", "Enter")
-    page.click(f"text=Start a return of {order.number}")
+    # The counter finds the order by its number and a second fact (here the customer's e-mail).
+    page.fill("input[name=order]", order.number)
+    page.fill("input[name=proof]", "wrong@example.com")
+    page.click("text=Find the order")
+    assert "No order matches" in page.inner_text(".start-return .feedback.error")
+    page.fill("input[name=order]", order.number)
+    page.fill("input[name=proof]", "Ann@Example.com")
+    page.click("text=Find the order")
 
     # Two of SKU-A come back (one of them opened), nothing of SKU-B; start the return at this store.
     page.fill("input[aria-label='Return SKU-A']", "2")
@@ -54,9 +60,11 @@ def test_in_store_return_received_and_restocked(page, web, dc, store, store_b, p
     assert order.status == Order.Status.PARTIALLY_RETURNED
     assert [ln.quantity_returned for ln in order.lines.order_by("line_number")] == [2, 0]
 
-    # Another store's clerk finding the same return is refused in words.
+    # Another store's clerk does not find the same return (nor its customer); opening it is refused in words.
     make_user("clerk-b", roles.STORE_STAFF, stores=[store_b])
     page.context.clear_cookies()
     browser_login(page, "clerk-b")
     page.goto(f"/returns/receive/?q={rma.number}")
-    assert "is handled at STORE-0001, not at your store" in page.inner_text("#results")
+    assert "No return matches" in page.inner_text("#results") and "Ann Smith" not in page.content()
+    page.goto(f"/returns/{rma.number}/")
+    assert "is handled at STORE-0001, not at your store" in page.content()

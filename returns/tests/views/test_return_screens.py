@@ -31,12 +31,15 @@ def test_search_finds_by_rma_order_and_email_and_opens_a_single_match(delivered,
     assert b"No return matches" in r.content and b"<html" not in r.content  # only the fragment
 
 
-def test_another_stores_rma_is_refused_in_words(delivered, store, store_b):
+def test_another_stores_rma_is_not_found_by_search_and_refused_in_words(delivered, store, store_b):
     clerk_b = make_user("clerk-b", roles.STORE_STAFF, stores=[store_b])
     rma = _rma(delivered)
     c = _client(clerk_b)
-    r = c.get("/returns/receive/", {"q": rma.number})
-    assert f"Return {rma.number} is handled at STORE-0001, not at your store.".encode() in r.content
+    # Searches stay inside the clerk's store: another store's return is not listed, nor its customer.
+    for q in (rma.number, delivered.number, "ann@example.com"):
+        r = c.get("/returns/receive/", {"q": q})
+        assert r.status_code == 200 and b"No return matches" in r.content
+        assert f'data-rma="{rma.number}"'.encode() not in r.content and b"Ann Smith" not in r.content
     r = c.get(f"/returns/{rma.number}/")
     assert r.status_code == 403 and b"handled at STORE-0001" in r.content
     r = c.post(f"/returns/{rma.number}/receive/", {}, headers=HX)
