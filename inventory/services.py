@@ -335,6 +335,67 @@ def stock_reserve(
         return reservation
 
 
+@dataclass(frozen=True, slots=True)
+class HoldLine:
+    product_id: int
+    location_id: int
+    quantity: int
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationHold:
+    """One reservation to create: placed units at named locations (the caller decided where)."""
+
+    channel_id: int | None
+    reference: str
+    lines: list[HoldLine]
+
+
+def reservations_hold_bulk(
+    *, holds: list[ReservationHold], movement_reference: str | None = None, actor=None, now: datetime | None = None
+) -> list[int]:
+    """Create many reservations at once (routing's batch writer, ship-to-store receipts) and hold their stock,
+    in the caller's transaction: reservations and their lines streamed set-based (COPY on PostgreSQL), then
+    one `stock_apply_changes` with one ledger movement per product × location (the lines keep the detail).
+
+    No ATS check: the caller already decided against fresh ATS (routing re-checks under lock); the stock
+    write still refuses to drive reserved past on_hand's invariants. Returns the reservation ids in order."""
+    if not holds:
+        return []
+    res_ids = model_rows_insert(
+        model=Reservation,
+        rows=[{"channel_id": h.channel_id, "reference": h.reference[:100], "status": "active"} for h in holds],
+        now=now,
+    )
+    rows, merged = [], defaultdict(int)
+    for res_id, h in zip(res_ids, holds, strict=True):
+        for ln in h.lines:
+            rows.append(
+                {
+                    "reservation_id": res_id,
+                    "product_id": ln.product_id,
+                    "location_id": ln.location_id,
+                    "quantity": ln.quantity,
+                    "reference": ln.reference,
+                }
+            )
+            merged[(ln.product_id, ln.location_id)] += ln.quantity
+    model_rows_insert(model=ReservationLine, rows=rows, now=now)
+    if merged:
+        changes = [StockChange(p, lid, delta_reserved=q) for (p, lid), q in sorted(merged.items())]
+        ref = movement_reference or (f"reservation:{res_ids[0]}" if len(res_ids) == 1 else "reservations")
+        stock_apply_changes(changes=changes, reason=Reason.RESERVE, reference=ref, actor=actor)
+    return res_ids
+
+
+def reservation_hold(*, hold: ReservationHold, actor=None) -> Reservation:
+    """Create one reservation of placed units (see `reservations_hold_bulk`) and return it."""
+    with transaction.atomic():
+        (pk,) = reservations_hold_bulk(holds=[hold], actor=actor)
+        return Reservation.objects.get(pk=pk)
+
+
 def _close_lines(
     *,
     reservation: Reservation,
