@@ -55,12 +55,13 @@ from inventory.models import (
     LocationKind,
     Reservation,
     ReservationLine,
-    SafetyStockRule,
     StockLevel,
 )
 from inventory.services import (
     HoldLine,
     ReservationHold,
+    location_safety_stock_set,
+    location_settings_set,
     reservation_consume,
     reservation_hold,
     reservation_release,
@@ -365,18 +366,9 @@ def store_settings_update(
                 setattr(st, name, value)
         st.save()
         if walk_in_protection is not None:
-            rule = SafetyStockRule.objects.filter(product=None, location=location, location_kind="").first()
-            if walk_in_protection > 0:
-                if rule is None:
-                    SafetyStockRule.objects.create(location=location, quantity=walk_in_protection, note=WALK_IN_NOTE)
-                else:
-                    rule.quantity, rule.note = walk_in_protection, WALK_IN_NOTE
-                    rule.save(update_fields=["quantity", "note"])
-            elif rule is not None:
-                rule.delete()
-        if sell_online is not None and location.sell_online != sell_online:
-            Location.objects.filter(pk=location.pk).update(sell_online=sell_online)
-            location.sell_online = sell_online
+            location_safety_stock_set(location=location, quantity=walk_in_protection, note=WALK_IN_NOTE)
+        if sell_online is not None:
+            location_settings_set(location=location, sell_online=sell_online)
         return st
 
 
@@ -386,7 +378,11 @@ def _local_today(location: Location, now: datetime | None = None):
 
 def store_pause_today(*, location: Location, actor=None, now: datetime | None = None) -> StoreSettings:
     """No new online work at this store for the rest of its local day: capacity goes to 0 (routing skips a
-    location without capacity); what is already queued stays. Idempotent."""
+    location without capacity), today's capacity row (if routing opened one) is closed at what it has
+    already taken, and every process's cached network is invalidated; what is already queued stays.
+    Idempotent."""
+    from routing.services import location_capacity_day_set
+
     with transaction.atomic():
         st = store_settings_ensure(location=location)
         st = StoreSettings.objects.select_for_update().get(pk=st.pk)
@@ -395,21 +391,24 @@ def store_pause_today(*, location: Location, actor=None, now: datetime | None = 
             st.paused_capacity = loc.daily_capacity
         st.paused_on = _local_today(loc, now)
         st.save()
-        Location.objects.filter(pk=loc.pk).update(daily_capacity=0)
-        location.daily_capacity = 0
+        location_settings_set(location=location, daily_capacity=0)
+        location_capacity_day_set(location_id=location.pk, day=st.paused_on, capacity=0)
         return st
 
 
 def store_resume(*, location: Location, actor=None) -> StoreSettings:
-    """End a pause: the capacity saved when pausing comes back. Idempotent."""
+    """End a pause: the capacity saved when pausing comes back (on the location and on the paused day's
+    capacity row). Idempotent."""
+    from routing.services import location_capacity_day_set
+
     with transaction.atomic():
         st = store_settings_ensure(location=location)
         st = StoreSettings.objects.select_for_update().get(pk=st.pk)
         if st.paused_on is None:
             return st
         capacity = st.paused_capacity or 0
-        Location.objects.filter(pk=location.pk).update(daily_capacity=capacity)
-        location.daily_capacity = capacity
+        location_settings_set(location=location, daily_capacity=capacity)
+        location_capacity_day_set(location_id=location.pk, day=st.paused_on, capacity=capacity)
         st.paused_on, st.paused_capacity = None, None
         st.save()
         return st

@@ -25,6 +25,7 @@ from inventory.models import (
     Product,
     Reservation,
     ReservationLine,
+    SafetyStockRule,
     StockLevel,
     StockShortage,
 )
@@ -333,6 +334,45 @@ def stock_reserve(
             actor=actor,
         )
         return reservation
+
+
+# --- Locations -------------------------------------------------------------------------------------------
+
+
+def location_settings_set(
+    *, location: Location, daily_capacity: int | None = None, sell_online: bool | None = None
+) -> Location:
+    """Change a location's daily capacity and/or whether it sells online. Saved through the model, so the
+    post_save signal fires and every process's cached routing network is rebuilt on its next routing."""
+    if daily_capacity is not None and daily_capacity < 0:
+        raise ValidationError({"daily_capacity": "Capacity cannot be negative."})
+    with transaction.atomic():
+        loc = Location.objects.select_for_update().get(pk=location.pk)
+        changed = []
+        for name, value in (("daily_capacity", daily_capacity), ("sell_online", sell_online)):
+            if value is not None and getattr(loc, name) != value:
+                setattr(loc, name, value)
+                setattr(location, name, value)
+                changed.append(name)
+        if changed:
+            loc.save(update_fields=changed)
+        return loc
+
+
+def location_safety_stock_set(*, location: Location, quantity: int, note: str = "") -> None:
+    """The location-wide safety-stock rule (every product): `quantity` units held back from online orders;
+    0 removes the rule."""
+    if quantity < 0:
+        raise ValidationError({"quantity": "Safety stock cannot be negative."})
+    rule = SafetyStockRule.objects.filter(product=None, location=location, location_kind="").first()
+    if quantity > 0:
+        if rule is None:
+            SafetyStockRule.objects.create(location=location, quantity=quantity, note=note)
+        else:
+            rule.quantity, rule.note = quantity, note
+            rule.save(update_fields=["quantity", "note"])
+    elif rule is not None:
+        rule.delete()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
@@ -375,6 +377,14 @@ def _rowcount(cur) -> int:
         return cur.rowcount
     cur.execute("SELECT changes()")
     return cur.fetchone()[0]
+
+
+def location_capacity_day_set(*, location_id: int, day, capacity: int) -> None:
+    """Set the limit of a location's capacity row for `day`, if routing has opened one (a day without a row
+    takes the location's daily capacity when first routed). Never below what the day has already taken."""
+    LocationCapacity.objects.filter(location_id=location_id, day=day).update(
+        capacity=Greatest(Value(capacity), F("used"))
+    )
 
 
 def _capacity_consume(*, increments: dict[tuple[int, object], int]) -> None:

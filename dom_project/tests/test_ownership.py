@@ -218,7 +218,8 @@ def test_no_app_writes_another_apps_models():
         ("from orders.models import OrderEvent\ndef f():\n    model_rows_insert(model=OrderEvent, rows=[])\n", 1),
         ("from orders.models import Order\ndef f():\n    qs = Order.objects.filter(pk=1)\n    qs.delete()\n", 1),
         (
-            "from orders.models import Order\ndef f():\n    qs = Order.objects.all()\n    for o in qs:\n        o.save()\n",
+            "from orders.models import Order\ndef f():\n"
+            "    qs = Order.objects.all()\n    for o in qs:\n        o.save()\n",
             1,
         ),
         ("from orders.models import Order\ndef f():\n    Order.objects.filter(pk=1).exists()\n", 0),
