@@ -53,6 +53,7 @@ from inventory.models import (
     InventoryMovement,
     Location,
     LocationKind,
+    RefType,
     Reservation,
     ReservationLine,
     StockLevel,
@@ -175,9 +176,8 @@ def _reservation_lines(fo: FulfillmentOrder) -> dict[int, ReservationLine]:
     if fo.reservation_id is None:
         return {}
     found = {}
-    for rl in ReservationLine.objects.filter(reservation_id=fo.reservation_id):
-        if rl.reference.startswith("order_line:"):
-            found[int(rl.reference.split(":", 1)[1])] = rl
+    for rl in ReservationLine.objects.filter(reservation_id=fo.reservation_id, ref_type=RefType.ORDER_LINE):
+        found[rl.ref_id] = rl
     return found
 
 
@@ -1296,7 +1296,11 @@ def _reserve_received(*, order: Order, store: Location, lines: list[tuple[OrderL
     hold = ReservationHold(
         channel_id=order.channel_id,
         reference=f"order:{order.pk}",
-        lines=[HoldLine(ol.product_id, store.pk, q, reference=f"order_line:{ol.pk}") for ol, q in lines],
+        ref_type=RefType.ORDER,
+        ref_id=order.pk,
+        lines=[
+            HoldLine(ol.product_id, store.pk, q, f"order_line:{ol.pk}", RefType.ORDER_LINE, ol.pk) for ol, q in lines
+        ],
     )
     return reservation_hold(hold=hold, actor=actor)
 

@@ -23,6 +23,7 @@ from inventory.models import (
     InventoryMovement,
     Location,
     Product,
+    RefType,
     Reservation,
     ReservationLine,
     SafetyStockRule,
@@ -48,6 +49,8 @@ class ReserveLine:
     quantity: int
     location_id: int | None = None
     reference: str = ""
+    ref_type: str = RefType.NONE  # what the line is held for (typed reference, see inventory.models.RefType)
+    ref_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,9 +261,12 @@ def stock_reserve(
     method: str | None = None,
     ttl: timedelta | None = None,
     reference: str = "",
+    ref_type: str = RefType.NONE,
+    ref_id: int | None = None,
     actor=None,
 ) -> Reservation:
-    """Hold stock for every line or for none (all-or-nothing), never more than ATS.
+    """Hold stock for every line or for none (all-or-nothing), never more than ATS. `ref_type`/`ref_id`
+    name what it is held for (an order), as do each line's.
 
     Lines naming a location are held there; others are taken from the locations with the most ATS for
     the channel and method. Raises InsufficientStock listing every shortage; nothing is held then.
@@ -313,6 +319,8 @@ def stock_reserve(
         reservation = Reservation.objects.create(
             channel=channel,
             reference=reference[:100],
+            ref_type=ref_type,
+            ref_id=ref_id,
             expires_at=timezone.now() + ttl if ttl else None,
         )
         ReservationLine.objects.bulk_create(
@@ -323,6 +331,8 @@ def stock_reserve(
                     location_id=loc_id,
                     quantity=q,
                     reference=ln.reference,
+                    ref_type=ln.ref_type,
+                    ref_id=ln.ref_id,
                 )
                 for ln, loc_id, q in placed
             ]
@@ -381,6 +391,8 @@ class HoldLine:
     location_id: int
     quantity: int
     reference: str = ""
+    ref_type: str = RefType.NONE
+    ref_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +402,8 @@ class ReservationHold:
     channel_id: int | None
     reference: str
     lines: list[HoldLine]
+    ref_type: str = RefType.NONE
+    ref_id: int | None = None
 
 
 def reservations_hold_bulk(
@@ -405,7 +419,16 @@ def reservations_hold_bulk(
         return []
     res_ids = model_rows_insert(
         model=Reservation,
-        rows=[{"channel_id": h.channel_id, "reference": h.reference[:100], "status": "active"} for h in holds],
+        rows=[
+            {
+                "channel_id": h.channel_id,
+                "reference": h.reference[:100],
+                "ref_type": h.ref_type,
+                "ref_id": h.ref_id,
+                "status": "active",
+            }
+            for h in holds
+        ],
         now=now,
     )
     rows, merged = [], defaultdict(int)
@@ -418,6 +441,8 @@ def reservations_hold_bulk(
                     "location_id": ln.location_id,
                     "quantity": ln.quantity,
                     "reference": ln.reference,
+                    "ref_type": ln.ref_type,
+                    "ref_id": ln.ref_id,
                 }
             )
             merged[(ln.product_id, ln.location_id)] += ln.quantity

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from inventory.bulk import model_rows_insert, values_cte
-from inventory.models import Location, Product, Reservation
+from inventory.models import Location, Product, RefType, Reservation
 from inventory.services import reservation_release
 from orders.checks import (
     ADDRESS_METHODS,
@@ -141,11 +141,20 @@ def _flat_errors(errors: dict) -> dict[str, list[str]]:
 
 
 # --- Timeline -----------------------------------------------------------------------------------------
+def _event_type(type: str) -> str:
+    if type not in _EVENT_TYPES:
+        raise ValueError(f"Unknown order event type {type!r}: add it to OrderEvent.Type.")
+    return type
+
+
+_EVENT_TYPES = frozenset(OrderEvent.Type.values)
+
+
 def order_event_add(*, order: Order, type: str, message: str = "", data: dict | None = None, actor=None) -> OrderEvent:
-    """Append an entry to the order's timeline (any app may call this)."""
+    """Append an entry to the order's timeline (any app may call this); `type` is one of OrderEvent.Type."""
     return OrderEvent.objects.create(
         order=order,
-        type=type[:40],
+        type=_event_type(type),
         message=message[:500],
         data=data or {},
         actor=actor if getattr(actor, "pk", None) else None,
@@ -158,7 +167,7 @@ def order_events_add_bulk(*, events: list[dict], now: datetime | None = None) ->
     rows = [
         {
             "order_id": e["order_id"],
-            "type": e["type"][:40],
+            "type": _event_type(e["type"]),
             "message": (e.get("message") or "")[:500],
             "data": e.get("data") or {},
             "actor_id": e.get("actor_id"),
@@ -670,7 +679,7 @@ def order_cancel(*, order: Order, actor, reason: str) -> Order:
             )
         released = []
         for res in Reservation.objects.filter(
-            reference=f"order:{locked.pk}", status=Reservation.Status.ACTIVE
+            ref_type=RefType.ORDER, ref_id=locked.pk, status=Reservation.Status.ACTIVE
         ).order_by("pk"):
             reservation_release(reservation=res, actor=actor, reference=f"order:{locked.pk} cancelled")
             released.append(res.pk)

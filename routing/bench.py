@@ -23,15 +23,18 @@ BENCH_PREFIX = "BENCH-"
 def _cleanup(*, log, days: tuple | None = None) -> None:
     """Release the reservations of earlier bench orders (through inventory.services) and delete them."""
     from fulfillment.models import FulfillmentLine, FulfillmentOrder
-    from inventory.models import Reservation
+    from inventory.models import RefType, Reservation
     from inventory.services import reservation_release
     from orders.models import Order, OrderEvent, OrderLine
     from routing.models import LocationCapacity, RoutingDecision
 
     orders = Order.objects.filter(external_id__startswith=BENCH_PREFIX)
-    refs = [f"order:{pk}" for pk in orders.values_list("pk", flat=True)]
     res_ids = list(
-        Reservation.objects.filter(reference__in=refs, status=Reservation.Status.ACTIVE).values_list("pk", flat=True)
+        Reservation.objects.filter(
+            ref_type=RefType.ORDER,
+            ref_id__in=list(orders.values_list("pk", flat=True)),
+            status=Reservation.Status.ACTIVE,
+        ).values_list("pk", flat=True)
     )
     if res_ids:
         log(f"releasing {len(res_ids)} bench reservations…")

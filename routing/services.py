@@ -28,7 +28,7 @@ from django.utils import timezone
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
 from fulfillment.services import FulfillmentOrderNew, fulfillment_line_take_back, fulfillment_orders_create_bulk
 from inventory.bulk import gc_paused, model_rows_insert, values_cte
-from inventory.models import ReservationLine, StockLevel
+from inventory.models import RefType, ReservationLine, StockLevel
 from inventory.selectors import SafetyStock
 from inventory.services import HoldLine, ReservationHold, reservation_release, reservations_hold_bulk
 from orders.models import Order, OrderLine
@@ -256,8 +256,17 @@ def _persist(
             ReservationHold(
                 channel_id=channel_of[d.order_id],
                 reference=f"order:{d.order_id}",
+                ref_type=RefType.ORDER,
+                ref_id=d.order_id,
                 lines=[
-                    HoldLine(d.line_products[line_id], s.location_id, q, f"order_line:{line_id}")
+                    HoldLine(
+                        d.line_products[line_id],
+                        s.location_id,
+                        q,
+                        f"order_line:{line_id}",
+                        RefType.ORDER_LINE,
+                        line_id,
+                    )
                     for line_id, q in s.lines
                 ],
             )
@@ -619,7 +628,8 @@ def shortages_reroute(
                         reservation_id=fo.reservation_id,
                         product_id=product_id,
                         location_id=location_id,
-                        reference=f"order_line:{fl.order_line_id}",
+                        ref_type=RefType.ORDER_LINE,
+                        ref_id=fl.order_line_id,
                     ).first()
                     if rl is not None and rl.quantity_open > 0:
                         reservation_release(

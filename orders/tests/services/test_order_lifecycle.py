@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from inventory.models import Reservation, StockLevel
+from inventory.models import RefType, Reservation, StockLevel
 from inventory.services import ReserveLine, stock_reserve
 from inventory.tests.helpers import assert_ledger_matches_levels, put_stock
 from orders.inputs import LineIn
@@ -36,9 +36,11 @@ def reserve_for(order: Order, location, qty: int = 1) -> Reservation:
     """What routing does: one reservation per fulfilment order, referenced to the order and its lines."""
     line = order.lines.get()
     return stock_reserve(
-        lines=[ReserveLine(line.product_id, qty, location.pk, reference=f"order_line:{line.pk}")],
+        lines=[ReserveLine(line.product_id, qty, location.pk, f"order_line:{line.pk}", RefType.ORDER_LINE, line.pk)],
         channel=order.channel,
         reference=f"order:{order.pk}",
+        ref_type=RefType.ORDER,
+        ref_id=order.pk,
     )
 
 
