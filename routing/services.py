@@ -3,8 +3,10 @@ backorders, re-route after shortages, publish rule sets, bump the cache revision
 
 Every routing runs in one transaction: lock the orders, lock the stock rows of their products in primary-key
 order and read fresh ATS, decide in memory with the pure core (`routing.core.order_decide`), then write
-reservations (stock through `inventory.services`), capacity (conditional updates, never past the limit),
-fulfilment orders, the decision, order lines, order status and the timeline event — together or not at all.
+capacity (conditional updates, never past the limit) and the decision itself, and have each owning app write
+the rest through its bulk services: reservations and the stock they hold (`inventory.services`), fulfilment
+orders (`fulfillment.services`), allocated units, order status through the lifecycle and the timeline event
+(`orders.services`) — together or not at all.
 """
 
 from __future__ import annotations
