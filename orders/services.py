@@ -44,8 +44,7 @@ HoldKind = OrderHold.Kind
 
 # Which status may follow which. Everything else is refused.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    # Routing takes created orders as well as validated ones (orders_route_pending routes both).
-    Status.CREATED: frozenset({Status.VALIDATED, Status.ROUTED, Status.BACKORDERED, Status.ON_HOLD, Status.CANCELLED}),
+    Status.CREATED: frozenset({Status.VALIDATED, Status.ON_HOLD, Status.CANCELLED}),
     Status.VALIDATED: frozenset({Status.ROUTED, Status.BACKORDERED, Status.ON_HOLD, Status.CANCELLED}),
     Status.ON_HOLD: frozenset({Status.VALIDATED, Status.CANCELLED}),
     # DELIVERED straight from ROUTED: a pickup order handed over at the counter never "ships".
@@ -479,21 +478,28 @@ def order_status_set(*, order: Order, status: str, actor=None, message: str = ""
     return locked
 
 
-def orders_status_set_bulk(*, statuses: dict[int, str], now: datetime | None = None) -> int:
-    """Move many (already locked) orders to their new statuses in one statement per target status, each move
-    checked against ALLOWED_TRANSITIONS; an order already in its status is left alone. Writes no timeline
-    entry: the caller writes the one event that explains the move (routing's "routed"/"backordered").
+def orders_status_set_bulk(*, paths: dict[int, tuple[str, ...]], now: datetime | None = None) -> int:
+    """Move many (already locked) orders along their paths of statuses (usually one step; routing takes a
+    created order through validated), every step checked against ALLOWED_TRANSITIONS, in one statement per
+    final status; a step to the status the order is already in is skipped. Writes no timeline entry: the
+    caller writes the one event that explains the move (routing's "routed"/"backordered").
     Raises ValidationError naming every refused move, before anything is written. Returns orders moved."""
-    current = dict(Order.objects.filter(pk__in=list(statuses)).values_list("pk", "status"))
+    current = dict(Order.objects.filter(pk__in=list(paths)).values_list("pk", "status"))
     refused, by_target = [], {}
-    for pk, to in statuses.items():
-        frm = current.get(pk)
+    for pk, path in paths.items():
+        frm = start = current.get(pk)
         if frm is None:
             refused.append(f"Order {pk} does not exist.")
-        elif frm != to and to not in ALLOWED_TRANSITIONS[frm]:
-            refused.append(f"Order {pk} cannot go from {Status(frm).label.lower()} to {Status(to).label.lower()}.")
-        elif frm != to:
-            by_target.setdefault(to, []).append(pk)
+            continue
+        for to in path:
+            if frm != to and to not in ALLOWED_TRANSITIONS[frm]:
+                label = f"{Status(frm).label.lower()} to {Status(to).label.lower()}"
+                refused.append(f"Order {pk} cannot go from {label}.")
+                break
+            frm = to
+        else:
+            if frm != start:
+                by_target.setdefault(frm, []).append(pk)
     if refused:
         raise ValidationError(refused)
     stamp = now or timezone.now()
@@ -504,17 +510,21 @@ def orders_status_set_bulk(*, statuses: dict[int, str], now: datetime | None = N
 
 def orders_allocation_status_apply(*, order_ids: list[int], statuses_from: tuple[str, ...], now=None) -> int:
     """After allocation changed: each order in one of `statuses_from` becomes backordered while any unit is
-    neither allocated nor cancelled, else routed (through `orders_status_set_bulk`)."""
+    neither allocated nor cancelled, else routed (through `orders_status_set_bulk`; a created order passes
+    through validated)."""
     open_line = OrderLine.objects.filter(
         order_id=OuterRef("pk"), quantity__gt=F("quantity_allocated") + F("quantity_cancelled")
     )
     rows = (
         Order.objects.filter(pk__in=order_ids, status__in=statuses_from)
         .annotate(open=Exists(open_line))
-        .values_list("pk", "open")
+        .values_list("pk", "status", "open")
     )
-    targets = {pk: Status.BACKORDERED if is_open else Status.ROUTED for pk, is_open in rows}
-    return orders_status_set_bulk(statuses=targets, now=now)
+    paths = {}
+    for pk, status, is_open in rows:
+        target = Status.BACKORDERED if is_open else Status.ROUTED
+        paths[pk] = (Status.VALIDATED, target) if status == Status.CREATED else (target,)
+    return orders_status_set_bulk(paths=paths, now=now)
 
 
 def _order_lines_add(*, column: str, amounts: dict[int, int]) -> int:

@@ -31,12 +31,29 @@ def test_bulk_status_checks_every_transition_and_writes_nothing_when_one_is_refu
     ok = make_order(channel=web, lines=[(product, 1)])
     shipped = make_order(channel=web, lines=[(product, 1)], status=Order.Status.SHIPPED)
     with pytest.raises(ValidationError, match="cannot go from shipped to routed"):
-        orders_status_set_bulk(statuses={ok.pk: Order.Status.ROUTED, shipped.pk: Order.Status.ROUTED})
+        orders_status_set_bulk(paths={ok.pk: (Order.Status.ROUTED,), shipped.pk: (Order.Status.ROUTED,)})
     ok.refresh_from_db()
     assert ok.status == Order.Status.VALIDATED
-    assert orders_status_set_bulk(statuses={ok.pk: Order.Status.ROUTED, shipped.pk: Order.Status.SHIPPED}) == 1
+    assert orders_status_set_bulk(paths={ok.pk: ("routed",), shipped.pk: ("shipped",)}) == 1
     ok.refresh_from_db()
     assert ok.status == Order.Status.ROUTED
+
+
+def test_bulk_status_checks_each_step_of_a_path(web, product):
+    created = make_order(channel=web, lines=[(product, 1)], status=Order.Status.CREATED)
+    with pytest.raises(ValidationError, match="cannot go from created to routed"):
+        orders_status_set_bulk(paths={created.pk: ("routed",)})
+    assert orders_status_set_bulk(paths={created.pk: ("validated", "backordered")}) == 1
+    created.refresh_from_db()
+    assert created.status == Order.Status.BACKORDERED
+
+
+def test_routing_a_created_order_goes_through_validated(web, dc, product):
+    stock(product, dc, 10)
+    order = make_order(channel=web, lines=[(product, 1)], status=Order.Status.CREATED)
+    order_route(order_id=order.pk, now=MONDAY_9AM)
+    order.refresh_from_db()
+    assert order.status == Order.Status.ROUTED
 
 
 def test_event_types_are_choices(web, product):
