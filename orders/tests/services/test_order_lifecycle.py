@@ -133,11 +133,15 @@ def test_cancel_releases_the_orders_reservations_and_cancels_lines(web, catalogu
     order_status_set(order=order, status="routed")
     assert StockLevel.objects.get(product=catalogue[0], location=dc).reserved == 2
     received = []
-    order_cancelled.connect(lambda sender, order, actor, **kw: received.append((order.pk, actor)), weak=False)
+
+    def receiver(sender, order, actor, **kw):
+        received.append((order.pk, actor))
+
+    order_cancelled.connect(receiver, weak=False)
     try:
         order_cancel(order=order, actor=ops_user, reason="Customer changed their mind")
     finally:
-        order_cancelled.receivers.clear()
+        order_cancelled.disconnect(receiver)  # only this test's: fulfilment's own receiver stays connected
     order.refresh_from_db()
     assert order.status == "cancelled" and order.cancel_reason == "Customer changed their mind"
     assert Reservation.objects.get(pk=res.pk).status == "released"
