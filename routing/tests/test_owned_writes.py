@@ -86,7 +86,7 @@ def test_migration_types_the_references_of_existing_reservations(web, dc, produc
         reservation=res, product=product, location=dc, quantity=1, reference="order_line:7"
     )
     cart = Reservation.objects.create(channel=web, reference="order:cart-token")
-    migration = importlib.import_module("inventory.migrations.0008_reservation_typed_reference")
+    migration = importlib.import_module("inventory.migrations.0011_reservation_typed_reference")
     migration.forwards(apps, None)
     res.refresh_from_db()
     rl.refresh_from_db()

@@ -34,7 +34,7 @@ def forwards(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0007_stock_ledger_no_db_fk_checks'),
+        ('inventory', '0010_product_image_url'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0002_intake_fraud_holds'),
+        ('orders', '0003_channel_webhook_secret_rotation'),
     ]
 
     operations = [
