@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import django_filters
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dom_project.api import UtcIsoDateTimeFilter
+from dom_project.api import AwareDateTimeField, UtcIsoDateTimeFilter, json_body_load
 from dom_project.roles import API_CLIENT, OPERATIONS, HasRole
 from dom_project.security import WebhookThrottle
 from orders.csv_orders import CsvOrderErrors
@@ -34,6 +35,10 @@ from orders.services import (
 from orders.shopify import ShopifyPayloadError, shopify_order_input, shopify_signature_valid
 
 ORDER_ROLES = (API_CLIENT, OPERATIONS)
+# The limits every door shares (orders.services.OrderLimits); the serializer states them for the schema.
+MAX_LINES = settings.DOM.get("ORDER_MAX_LINES", 500)
+MAX_QUANTITY = settings.DOM.get("ORDER_MAX_QUANTITY", 100_000)
+MAX_AMOUNT = Decimal(str(settings.DOM.get("ORDER_MAX_AMOUNT", "1000000000")))
 
 
 def _request_channel(request, code: str | None) -> tuple[Channel | None, list[str]]:
@@ -199,7 +204,7 @@ class OrderListIngestApi(generics.GenericAPIView):
 
     class OrderIngestInput(serializers.Serializer):
         class OrderCustomerIn(serializers.Serializer):
-            email = serializers.EmailField(required=False, allow_blank=True)
+            email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
             name = serializers.CharField(required=False, allow_blank=True, max_length=200)
             phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
             external_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -217,26 +222,34 @@ class OrderListIngestApi(generics.GenericAPIView):
 
         class OrderLineIn(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
-            quantity = serializers.IntegerField(min_value=1, max_value=100000)
+            quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
             # Decimal defaults: DRF does not convert a default, and intake checks for a Decimal.
-            unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
+            unit_price = serializers.DecimalField(
+                max_digits=12, decimal_places=2, min_value=0, max_value=MAX_AMOUNT, default=Decimal("0")
+            )
             name = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
-        channel = serializers.CharField(required=False, allow_blank=True)
+        channel = serializers.CharField(required=False, allow_blank=True, max_length=32)
         external_id = serializers.CharField(max_length=100)
-        placed_at = serializers.DateTimeField()
+        placed_at = AwareDateTimeField()
         customer = OrderCustomerIn(required=False, allow_null=True)
         shipping_address = OrderAddressIn(required=False, allow_null=True)
         billing_address = OrderAddressIn(required=False, allow_null=True)
         fulfillment_method = serializers.ChoiceField(choices=Order.Method.choices, default=Order.Method.SHIP)
-        pickup_location = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+        pickup_location = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=32)
         service_level = serializers.ChoiceField(choices=Order.ServiceLevel.choices, default="standard")
         payment_status = serializers.ChoiceField(choices=Order.PaymentStatus.choices, default="pending")
         currency = serializers.CharField(min_length=3, max_length=3, default="USD")
-        shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
-        tax_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
-        total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-        lines = OrderLineIn(many=True, allow_empty=False, max_length=500)
+        shipping_total = serializers.DecimalField(
+            max_digits=12, decimal_places=2, min_value=0, max_value=MAX_AMOUNT, default=Decimal("0")
+        )
+        tax_total = serializers.DecimalField(
+            max_digits=12, decimal_places=2, min_value=0, max_value=MAX_AMOUNT, default=Decimal("0")
+        )
+        total = serializers.DecimalField(
+            max_digits=12, decimal_places=2, min_value=0, max_value=MAX_AMOUNT, required=False
+        )
+        lines = OrderLineIn(many=True, allow_empty=False, max_length=MAX_LINES)
 
         def validate(self, attrs: dict) -> dict:
             if attrs.get("fulfillment_method", "ship") in ("ship", "same_day") and not attrs.get("shipping_address"):
@@ -424,9 +437,10 @@ class ShopifyOrderCreateWebhookApi(APIView):
         if topic != "orders/create":
             return Response({"detail": f"This endpoint takes orders/create, not {topic!r}."}, status=400)
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return Response({"detail": [f"Malformed JSON: {exc}."]}, status=status.HTTP_400_BAD_REQUEST)
+            payload = json_body_load(body)  # NUL, NaN, nesting; a 413 beyond the size limit
+        except ParseError as exc:
+            detail = str(exc.detail).replace("JSON parse error - ", "Malformed JSON: ")
+            return Response({"detail": [detail]}, status=status.HTTP_400_BAD_REQUEST)
         try:
             order_in = shopify_order_input(payload=payload)
         except ShopifyPayloadError as exc:
