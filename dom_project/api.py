@@ -4,96 +4,18 @@ Error shape (every 4xx of the API): {"detail": "…"} or {"<field>": ["…", …
 {"lines": [{…}, {}, …]} in line order. The schema documents it once, as the `Error` component."""
 
 import datetime as dt
-import json
-import math
 
 import django_filters
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ParseError, ValidationError
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-# How deep a JSON body may nest: a Shopify order is about 6 levels deep; thousands of levels only exhaust
-# the parser's stack (a RecursionError) and every later walk over the value.
-JSON_MAX_DEPTH = 32
-
-
-class RequestTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "too_large"
-
-
-def body_limit() -> int:
-    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440
-
-
-def too_large_detail() -> str:
-    return f"The request body is larger than {body_limit():,} bytes; split it."
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _json_problem(value) -> tuple[str, str] | None:
-    """(path, problem) of the first value PostgreSQL cannot store or the API does not take: a NUL character
-    (in a key or a text) or nesting deeper than JSON_MAX_DEPTH. Iterative, so depth costs no stack."""
-    stack = [(value, "", 0)]
-    while stack:
-        node, path, depth = stack.pop()
-        if depth > JSON_MAX_DEPTH:
-            return path or "body", f"Nested deeper than {JSON_MAX_DEPTH} levels."
-        if isinstance(node, str):
-            if "\x00" in node:
-                return path or "body", "Null characters are not allowed."
-        elif isinstance(node, float) and not math.isfinite(node):
-            return path or "body", "NaN and Infinity are not numbers."
-        elif isinstance(node, dict):
-            for k, v in node.items():
-                key_path = f"{path}.{k}" if path else str(k)
-                if "\x00" in k:
-                    return path or "body", "Null characters are not allowed (in a key)."
-                stack.append((v, key_path, depth + 1))
-        elif isinstance(node, list):
-            stack.extend((v, f"{path}.{i}" if path else str(i), depth + 1) for i, v in enumerate(node))
-    return None
-
-
-def json_body_load(body: bytes | str):
-    """Parse a JSON request body as every door must: refuses (ParseError, a 400 naming the path) bodies
-    that are not JSON, NaN / Infinity, NUL characters anywhere (also in fields the API ignores but keeps in
-    a raw payload), and nesting deeper than JSON_MAX_DEPTH; RequestTooLarge (413) beyond the upload limit."""
-    if len(body) > body_limit():
-        raise RequestTooLarge(too_large_detail())
-    try:
-        value = json.loads(body, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise ParseError(f"JSON parse error - nested deeper than {JSON_MAX_DEPTH} levels.") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(f"JSON parse error - {exc}") from None
-    problem = _json_problem(value)
-    if problem:
-        raise ValidationError({problem[0]: [problem[1]]})
-    return value
-
-
-class GuardedJSONParser(JSONParser):
-    """DRF's JSON parser with the checks of `json_body_load` and the upload size limit (Django applies
-    DATA_UPLOAD_MAX_MEMORY_SIZE to request.body and forms, not to the stream DRF parsers read)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        limit = body_limit()
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise RequestTooLarge(too_large_detail())
-        return json_body_load(raw)
+from dom_project.parsers import RequestTooLarge, too_large_detail
 
 
 def exception_handler(exc, context):

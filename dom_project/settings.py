@@ -168,7 +168,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # JSON bodies: NUL, NaN/Infinity, deep nesting and bodies beyond DATA_UPLOAD_MAX_MEMORY_SIZE refused (4xx).
     "DEFAULT_PARSER_CLASSES": [
-        "dom_project.api.GuardedJSONParser",
+        "dom_project.parsers.GuardedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

@@ -7,9 +7,11 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dom_project.parsers import json_body_load
 from dom_project.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
 from dom_project.security import FeedThrottle
 from inventory.models import HandlingClass, Location, Product, Reservation
@@ -421,8 +423,6 @@ class WmsEventsPushApi(APIView):
         ],
     )
     def post(self, request, feed: str):
-        import json
-
         from inventory.feeds import FeedAuthError, wms_events_apply, wms_push_authenticate
         from inventory.models import FeedRun, WmsFeed
 
@@ -440,9 +440,9 @@ class WmsEventsPushApi(APIView):
         except FeedAuthError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
         try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            return Response({"events": [f"Not valid JSON: {exc}."]}, status=status.HTTP_400_BAD_REQUEST)
+            payload = json_body_load(body, refuse_nul=False)  # each event's NUL is refused by that event
+        except (ParseError, ValidationError) as exc:
+            return Response({"events": [f"Not valid JSON: {exc.detail}"]}, status=status.HTTP_400_BAD_REQUEST)
         run = wms_events_apply(feed_id=wms_feed.pk, payload=payload, source="push")
         report = run.report or {}
         data = {

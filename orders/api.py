@@ -18,7 +18,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dom_project.api import AwareDateTimeField, UtcIsoDateTimeFilter, json_body_load
+from dom_project.api import AwareDateTimeField, UtcIsoDateTimeFilter
+from dom_project.parsers import json_body_load
 from dom_project.roles import API_CLIENT, OPERATIONS, HasRole
 from dom_project.security import WebhookThrottle
 from orders.csv_orders import CsvOrderErrors
@@ -404,6 +405,17 @@ class OrderCsvImportApi(APIView):
 
 
 # --- Shopify webhook ---------------------------------------------------------------------------------------
+# Intake's field names → the Shopify order's.
+SHOPIFY_FIELD_NAMES = {
+    "external_id": "id",
+    "placed_at": "created_at",
+    "lines": "line_items",
+    "total": "total_price",
+    "tax_total": "total_tax",
+    "shipping_total": "shipping_lines",
+}
+
+
 class ShopifyOrderCreateWebhookApi(APIView):
     """Shopify `orders/create`: authenticated by the HMAC of the raw body, not by a user."""
 
@@ -446,11 +458,18 @@ class ShopifyOrderCreateWebhookApi(APIView):
         except ShopifyPayloadError as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
         webhook_id = request.headers.get("X-Shopify-Webhook-Id", "").strip()
-        result = order_ingest(
-            channel=channel,
-            order_in=order_in,
-            idempotency_key=f"shopify-webhook:{webhook_id}" if webhook_id else "",
-            raw_payload=payload,
-            source="shopify",
-        )
+        try:
+            result = order_ingest(
+                channel=channel,
+                order_in=order_in,
+                idempotency_key=f"shopify-webhook:{webhook_id}" if webhook_id else "",
+                raw_payload=payload,
+                source="shopify",
+            )
+        except DjangoValidationError as exc:
+            # Intake's limits, named as Shopify names the fields.
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+            return Response(
+                {SHOPIFY_FIELD_NAMES.get(k, k): v for k, v in errors.items()}, status=status.HTTP_400_BAD_REQUEST
+            )
         return Response(_ingest_body(result.order, result.created), status=status.HTTP_200_OK)
