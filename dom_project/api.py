@@ -99,3 +99,53 @@ class UtcIsoDateTimeField(IsoDateTimeField):
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+# --- The schema's promises about errors -----------------------------------------------------------------
+ERROR_COMPONENT = {
+    "type": "object",
+    "description": (
+        'Every error of the API: {"detail": "…"} for the request as a whole, or the fields at fault, each with '
+        'its messages ({"lines": [{…}, {}, …]} per line in line order; a CSV import: {"errors": [{row, field, '
+        "message}]})."
+    ),
+    "properties": {"detail": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}},
+    "additionalProperties": True,
+}
+# What the shared plumbing can answer on any operation: input refused (400, 413 body too large, 415 media
+# type), authentication and roles (401, 403), unknown object (404), method or Accept not served (405, 406),
+# rate limits (429), the database away (503). Writes may also conflict with the object's state (409).
+ERROR_STATUSES = {
+    "400": "The request is invalid; the body names each field at fault.",
+    "401": "Not authenticated.",
+    "403": "Authenticated, but not allowed (role, channel or location scope, or a bad signature).",
+    "404": "No such object (or not visible to the caller).",
+    "405": "Method not allowed.",
+    "406": "The Accept header asks for a type this operation does not produce.",
+    "413": "The request body is larger than the upload limit.",
+    "415": "Unsupported media type.",
+    "429": "Rate limited; retry after the Retry-After seconds.",
+    "503": "The database is unavailable; nothing was saved. Retry after a few seconds.",
+}
+WRITE_ERROR_STATUSES = {
+    "409": "The object's state does not allow this (e.g. cancelling a shipped order).",
+    "422": "Understood but not acceptable for the object's state.",
+}
+
+
+def schema_error_responses(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: one `Error` component, and every status the shared plumbing
+    can answer documented on every operation (what an operation documents itself is kept)."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_COMPONENT
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            statuses = dict(ERROR_STATUSES)
+            if method != "get":
+                statuses.update(WRITE_ERROR_STATUSES)
+            responses = operation.setdefault("responses", {})
+            for code, description in statuses.items():
+                responses.setdefault(code, {"description": description, "content": ref})
+    return result

@@ -195,6 +195,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "dom_project.api.schema_local_times",
+        "dom_project.api.schema_error_responses",
     ],
 }
 

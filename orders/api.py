@@ -149,7 +149,7 @@ class OrderOut(OrderSummaryOut):
     customer = OrderCustomerOut(allow_null=True)
     shipping_address = serializers.JSONField()
     billing_address = serializers.JSONField()
-    pickup_location = serializers.CharField(source="pickup_location.code", default=None)
+    pickup_location = serializers.CharField(source="pickup_location.code", default=None, allow_null=True)
     promised_delivery_date = serializers.DateField(allow_null=True)
     ship_by = serializers.DateTimeField(allow_null=True)
     payment_status = serializers.CharField()
