@@ -58,6 +58,32 @@ def schema_local_times(result: dict, generator, request, public) -> dict:
     return result
 
 
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def schema_no_nul_text(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: text with a NUL character is refused everywhere (DRF's
+    ProhibitNullCharactersValidator; PostgreSQL text cannot hold it): free text states it with a pattern."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "string" and not ({"pattern", "enum", "format"} & node.keys()):
+                node["pattern"] = NO_NUL_PATTERN
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result.get("components", {}).get("schemas", {}))
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict):
+                walk(operation.get("parameters", []))
+                walk(operation.get("requestBody", {}))
+    return result
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 date-time that must carry its UTC offset: a naive one (no `Z` or `+01:00`) is refused
     rather than silently taken as the server's time zone; dates beyond what UTC can hold are refused too."""

@@ -196,6 +196,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "dom_project.api.schema_local_times",
         "dom_project.api.schema_error_responses",
+        "dom_project.api.schema_no_nul_text",
     ],
 }
 

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dom_project.api import AwareDateTimeField, UtcIsoDateTimeFilter
-from dom_project.parsers import json_body_load
+from dom_project.parsers import GuardedJSONParser, json_body_load
 from dom_project.roles import API_CLIENT, OPERATIONS, HasRole
 from dom_project.security import WebhookThrottle
 from orders.csv_orders import CsvOrderErrors
@@ -33,7 +33,7 @@ from orders.services import (
     order_ingest,
     order_input_errors,
 )
-from orders.shopify import ShopifyPayloadError, shopify_order_input, shopify_signature_valid
+from orders.shopify import PAYMENT_STATUS, ShopifyPayloadError, shopify_order_input, shopify_signature_valid
 
 ORDER_ROLES = (API_CLIENT, OPERATIONS)
 # The limits every door shares (orders.services.OrderLimits); the serializer states them for the schema.
@@ -405,6 +405,78 @@ class OrderCsvImportApi(APIView):
 
 
 # --- Shopify webhook ---------------------------------------------------------------------------------------
+MONEY_TEXT = r"^\d{1,9}(\.\d{1,2})?$"  # a Shopify amount ("199.00") up to the order limit
+
+
+def _shopify_text(n: int, **kw) -> serializers.CharField:
+    return serializers.CharField(max_length=n, required=False, allow_blank=True, **kw)
+
+
+_SHOPIFY_ADDRESS = {
+    k: _shopify_text(n)
+    for k, n in (
+        ("first_name", 99),
+        ("last_name", 99),
+        ("name", 200),
+        ("company", 200),
+        ("address1", 200),
+        ("address2", 200),
+        ("city", 100),
+        ("province_code", 50),
+        ("zip", 20),
+        ("country_code", 2),
+        ("phone", 40),
+    )
+}
+# What the webhook takes, for the schema (the view maps the raw body with orders.shopify): Shopify's order
+# object, only the fields read, with the limits intake enforces. Other fields are ignored (stored raw).
+SHOPIFY_ORDER_SCHEMA = inline_serializer(
+    "ShopifyOrder",
+    {
+        "id": serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        "created_at": serializers.DateTimeField(help_text="With its UTC offset; a naive time is refused."),
+        "email": serializers.EmailField(max_length=254, required=False),
+        "currency": serializers.RegexField(r"^[A-Za-z]{3}$", required=False),
+        "financial_status": serializers.ChoiceField(choices=sorted(PAYMENT_STATUS), required=False),
+        "total_price": serializers.RegexField(MONEY_TEXT, required=False),
+        "total_tax": serializers.RegexField(MONEY_TEXT, required=False),
+        "line_items": serializers.ListField(
+            child=inline_serializer(
+                "ShopifyLineItem",
+                {
+                    "quantity": serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY),
+                    "price": serializers.RegexField(MONEY_TEXT, required=False),
+                    "sku": _shopify_text(64),
+                    "name": _shopify_text(255),
+                    "title": _shopify_text(255),
+                },
+            ),
+            min_length=1,
+            max_length=MAX_LINES,
+        ),
+        "shipping_lines": serializers.ListField(
+            child=inline_serializer(
+                "ShopifyShippingLine",
+                {"price": serializers.RegexField(MONEY_TEXT, required=False), "code": _shopify_text(100)},
+            ),
+            required=False,
+            max_length=20,
+        ),
+        "customer": inline_serializer(
+            "ShopifyCustomer",
+            {
+                "id": serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False),
+                "email": serializers.EmailField(max_length=254, required=False),
+                "first_name": _shopify_text(99),
+                "last_name": _shopify_text(99),
+                "phone": _shopify_text(40),
+            },
+            required=False,
+        ),
+        "shipping_address": inline_serializer("ShopifyAddress", _SHOPIFY_ADDRESS, required=False),
+        "billing_address": inline_serializer("ShopifyBillingAddress", _SHOPIFY_ADDRESS, required=False),
+    },
+)
 # Intake's field names → the Shopify order's.
 SHOPIFY_FIELD_NAMES = {
     "external_id": "id",
@@ -419,12 +491,13 @@ SHOPIFY_FIELD_NAMES = {
 class ShopifyOrderCreateWebhookApi(APIView):
     """Shopify `orders/create`: authenticated by the HMAC of the raw body, not by a user."""
 
+    parser_classes = [GuardedJSONParser]  # JSON only (the body is read raw, then parsed by json_body_load)
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [WebhookThrottle]
 
     @extend_schema(
-        request=OpenApiTypes.OBJECT,
+        request=SHOPIFY_ORDER_SCHEMA,
         parameters=[
             OpenApiParameter("X-Shopify-Hmac-Sha256", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
             OpenApiParameter("X-Shopify-Webhook-Id", OpenApiTypes.STR, OpenApiParameter.HEADER),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from urllib.parse import urlencode
 
 import pytest
 import schemathesis
@@ -43,6 +44,23 @@ EXCLUDED_CHECKS = {
 }
 load_all_checks()
 ALL_CHECKS = [c for c in CHECKS.get_all() if c.__name__ not in EXCLUDED_CHECKS]
+# Per operation: business rules no schema can express, so schema-valid requests are rightly refused there.
+EXCLUDED_BY_OPERATION = {
+    "POST /api/v1/orders/": {
+        "positive_data_acceptance": "price × quantity and the lines' sum ≤ ORDER_MAX_AMOUNT, placed_at from 1970 to a"
+        " year ahead, the channel and pickup store must exist: relations between values and the database",
+    },
+    "POST /api/v1/channels/{code}/shopify/orders-create": {
+        "positive_data_acceptance": "price × quantity and the lines' sum ≤ ORDER_MAX_AMOUNT, created_at from 1970 to"
+        " a year ahead: relations between values no schema states",
+    },
+}
+
+
+def checks_for(case) -> list:
+    excluded = EXCLUDED_BY_OPERATION.get(f"{case.method.upper()} {case.operation.path}", {})
+    return [c for c in ALL_CHECKS if c.__name__ not in excluded]
+
 
 WEBHOOK_SECRET = "fuzz-webhook-secret"
 FEED_SECRET = "fuzz-feed-token"
@@ -99,8 +117,13 @@ def _send_signed(case, signed_doors: dict, headers: dict):
     else:
         case.path_parameters = {**(case.path_parameters or {}), "feed": signed_doors["feed"]}
     kwargs = case.as_transport_kwargs(base_url="http://localhost", headers=headers)
-    raw = json.dumps(kwargs["json"]).encode() if "json" in kwargs else (kwargs.get("data") or b"")
-    raw = raw.encode() if isinstance(raw, str) else raw
+    data = kwargs.get("data")
+    if "json" in kwargs:
+        raw = json.dumps(kwargs["json"]).encode()
+    elif isinstance(data, dict):
+        raw = urlencode(data, doseq=True).encode()
+    else:
+        raw = data.encode() if isinstance(data, str) else (data or b"")
     send = {k: v for k, v in kwargs["headers"].items() if k.lower() != "authorization"}
     if "shopify" in case.operation.path:
         send["X-Shopify-Hmac-Sha256"] = shopify_signature(secret=WEBHOOK_SECRET, body=raw)
@@ -108,11 +131,7 @@ def _send_signed(case, signed_doors: dict, headers: dict):
     else:
         send["Authorization"] = f"Bearer {FEED_SECRET}"
     response = WsgiClient(case.operation.schema.app).open(
-        kwargs["url"].removeprefix("http://localhost"),
-        method=kwargs["method"],
-        data=raw,
-        headers=send,
-        query_string=kwargs.get("params") or None,
+        kwargs["path"], method=kwargs["method"], data=raw, headers=send, query_string=kwargs.get("query_string") or None
     )
     return response, send
 
@@ -140,7 +159,7 @@ def test_api_operations_never_fail_and_match_the_schema(case, token, signed_door
         response, headers = _send_signed(case, signed_doors, headers)
     else:
         response = case.call(headers=headers, base_url="http://localhost")
-    case.validate_response(response, checks=ALL_CHECKS, headers=headers)
+    case.validate_response(response, checks=checks_for(case), headers=headers)
 
 
 @pytest.mark.django_db
