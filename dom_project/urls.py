@@ -30,3 +30,5 @@ urlpatterns = [
     path("returns/", include("returns.urls")),
     path("dashboard/", include("dom_project.urls_dashboard")),
 ]
+
+handler404 = "dom_project.views.not_found"

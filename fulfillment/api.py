@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -219,7 +220,13 @@ class CsvTextParser(BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None) -> str:
-        return stream.read().decode("utf-8-sig")
+        try:
+            text = stream.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ParseError("The CSV is not UTF-8 text.") from None
+        if "\x00" in text:
+            raise ParseError("The CSV contains a NUL character.")
+        return text
 
 
 class PurchaseOrderCsvApi(APIView):
@@ -234,7 +241,10 @@ class PurchaseOrderCsvApi(APIView):
     def post(self, request):
         data = request.data
         upload = data.get("file") if hasattr(data, "get") else None
-        text = upload.read().decode("utf-8-sig") if upload else (data if isinstance(data, str) else "")
+        try:
+            text = upload.read().decode("utf-8-sig") if upload else (data if isinstance(data, str) else "")
+        except UnicodeDecodeError:
+            return Response({"file": ["The file is not UTF-8 text."]}, status=400)
         from dom_project.roles import user_has_role
 
         supplier = None

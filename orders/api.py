@@ -202,6 +202,7 @@ class OrderListIngestApi(generics.GenericAPIView):
     allowed_roles = ORDER_ROLES
     filterset_class = OrderFilter
     serializer_class = OrderSummaryOut
+    parser_classes = [GuardedJSONParser]  # an order is JSON (a form cannot carry its nested lines)
 
     class OrderIngestInput(serializers.Serializer):
         class OrderCustomerIn(serializers.Serializer):

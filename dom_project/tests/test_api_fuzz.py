@@ -233,3 +233,38 @@ def test_nul_characters_in_the_url_are_a_400_not_a_500(ops_user, client, product
     assert api.get("/api/v1/products/SKU%00A/").status_code == 400
     client.force_login(ops_user)
     assert client.get("/orders/", {"q": "a\x00b"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_unmatched_api_urls_are_a_json_404_and_pages_stay_html(ops_user, client):
+    r = api_for(ops_user).get("/api/v1/orders/null,null/")
+    assert r.status_code == 404 and r.json() == {"detail": "Not found."}
+    client.force_login(ops_user)
+    r = client.get("/orders/null,null/")
+    assert r.status_code == 404 and r["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_order_intake_takes_json_only_and_csv_confirmations_refuse_non_utf8(ops_user):
+    api = api_for(ops_user)
+    r = api.post("/api/v1/orders/", {"external_id": "x"}, format="multipart")
+    assert r.status_code == 415 and "detail" in r.json()
+    r = api.generic("POST", "/api/v1/purchase-orders/confirmations.csv", b"\xff\xfe\xf1", content_type="text/csv")
+    assert r.status_code == 400 and "UTF-8" in r.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_the_schema_states_errors_nullability_and_the_shopify_request(client):
+    doc = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert doc["components"]["schemas"]["Error"]["type"] == "object"
+    create = doc["paths"]["/api/v1/orders/"]["post"]["responses"]
+    for code in ("400", "401", "403", "404", "409", "413", "415", "429"):
+        assert code in create, code
+    assert create["413"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert doc["components"]["schemas"]["OrderOut"]["properties"]["pickup_location"]["nullable"] is True
+    webhook = doc["paths"]["/api/v1/channels/{code}/shopify/orders-create"]["post"]
+    body = webhook["requestBody"]["content"]
+    assert list(body) == ["application/json"]
+    shopify = doc["components"]["schemas"]["ShopifyOrderRequest"]
+    assert {"id", "created_at", "line_items"} <= set(shopify["required"])
+    assert shopify["properties"]["line_items"]["maxItems"] == 500
