@@ -61,6 +61,7 @@ EXISTENCE = "the request names objects (SKU, channel, order, feed, ZIP code) tha
 for _label in (
     "POST /api/v1/reservations/",
     "POST /api/v1/orders/import/",
+    "POST /api/v1/purchase-orders/confirmations.csv",
     "POST /api/v1/wms/{feed}/events",
 ):
     EXCLUDED_BY_OPERATION.setdefault(_label, {})["positive_data_acceptance"] = EXISTENCE
@@ -80,6 +81,7 @@ SCHEMA_GAPS = {
         "GET /api/v1/orders/",
         "GET /api/v1/products/",
         "GET /api/v1/returns/",
+        "POST /api/v1/products/",  # form-encoded booleans follow HTML checkbox rules, not the schema's type
     ),
     # Blank strings, minimum quantities, country codes and coordinates of these inputs are not yet stated.
     "positive_data_acceptance": (
