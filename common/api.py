@@ -1,21 +1,31 @@
-"""API plumbing shared by every app: the error format."""
+"""API plumbing shared by every app: the error format, and the JSON every door parses.
+
+Error shape (every 4xx of the API): {"detail": "…"} or {"<field>": ["…", …], …}; per-line problems as
+{"lines": [{…}, {}, …]} in line order. The schema documents it once, as the `Error` component."""
 
 import datetime as dt
 
 import django_filters
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.dateparse import parse_datetime
 from django_filters.fields import IsoDateTimeField
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.parsers import RequestTooLarge, too_large_detail
+
 
 def exception_handler(exc, context):
-    """DRF's handler, plus Django ValidationErrors raised by services become 400s naming the problem."""
+    """DRF's handler, plus Django ValidationErrors raised by services become 400s naming the problem, and a
+    body beyond the upload limit is a 413 in the same shape (not Django's HTML 400 page)."""
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = ValidationError(detail=detail)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(too_large_detail())
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, list):
         response.data = {"detail": response.data}
@@ -48,6 +58,57 @@ def schema_local_times(result: dict, generator, request, public) -> dict:
     return result
 
 
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def schema_no_nul_text(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: text with a NUL character is refused everywhere (DRF's
+    ProhibitNullCharactersValidator; PostgreSQL text cannot hold it): free text states it with a pattern."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "string" and not ({"pattern", "enum", "format"} & node.keys()):
+                node["pattern"] = NO_NUL_PATTERN
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result.get("components", {}).get("schemas", {}))
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict):
+                walk(operation.get("parameters", []))
+                walk(operation.get("requestBody", {}))
+    return result
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time that must carry its UTC offset: a naive one (no `Z` or `+01:00`) is refused
+    rather than silently taken as the server's time zone; dates beyond what UTC can hold are refused too."""
+
+    default_error_messages = {
+        "naive": "Give the UTC offset, e.g. 2026-03-02T10:15:00Z or 2026-03-02T11:15:00+01:00.",
+        "range": "The date and time is out of range.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        result = super().to_internal_value(value)
+        try:
+            result.astimezone(dt.UTC)
+        except OverflowError:
+            self.fail("range")
+        return result
+
+
 class UtcIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 date-time as UTC: offsets Python accepts but PostgreSQL does not (beyond ±15:59) are
     normalised instead of reaching the database as a 500; dates out of range are a clear 400."""
@@ -64,3 +125,53 @@ class UtcIsoDateTimeField(IsoDateTimeField):
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+# --- The schema's promises about errors -----------------------------------------------------------------
+ERROR_COMPONENT = {
+    "type": "object",
+    "description": (
+        'Every error of the API: {"detail": "…"} for the request as a whole, or the fields at fault, each with '
+        'its messages ({"lines": [{…}, {}, …]} per line in line order; a CSV import: {"errors": [{row, field, '
+        "message}]})."
+    ),
+    "properties": {"detail": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}},
+    "additionalProperties": True,
+}
+# What the shared plumbing can answer on any operation: input refused (400, 413 body too large, 415 media
+# type), authentication and roles (401, 403), unknown object (404), method or Accept not served (405, 406),
+# rate limits (429), the database away (503). Writes may also conflict with the object's state (409).
+ERROR_STATUSES = {
+    "400": "The request is invalid; the body names each field at fault.",
+    "401": "Not authenticated.",
+    "403": "Authenticated, but not allowed (role, channel or location scope, or a bad signature).",
+    "404": "No such object (or not visible to the caller).",
+    "405": "Method not allowed.",
+    "406": "The Accept header asks for a type this operation does not produce.",
+    "413": "The request body is larger than the upload limit.",
+    "415": "Unsupported media type.",
+    "429": "Rate limited; retry after the Retry-After seconds.",
+    "503": "The database is unavailable; nothing was saved. Retry after a few seconds.",
+}
+WRITE_ERROR_STATUSES = {
+    "409": "The object's state does not allow this (e.g. cancelling a shipped order).",
+    "422": "Understood but not acceptable for the object's state.",
+}
+
+
+def schema_error_responses(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: one `Error` component, and every status the shared plumbing
+    can answer documented on every operation (what an operation documents itself is kept)."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_COMPONENT
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            statuses = dict(ERROR_STATUSES)
+            if method != "get":
+                statuses.update(WRITE_ERROR_STATUSES)
+            responses = operation.setdefault("responses", {})
+            for code, description in statuses.items():
+                responses.setdefault(code, {"description": description, "content": ref})
+    return result

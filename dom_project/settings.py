@@ -171,6 +171,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON bodies: NUL, NaN/Infinity, deep nesting and bodies beyond DATA_UPLOAD_MAX_MEMORY_SIZE refused (4xx).
+    "DEFAULT_PARSER_CLASSES": [
+        "common.parsers.GuardedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     # Webhooks and feeds are rate limited per client (common.security.WebhookThrottle / FeedThrottle);
     # the counters live in the cache (Redis in production, so every gunicorn worker shares them).
@@ -194,6 +200,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "common.api.schema_local_times",
+        "common.api.schema_error_responses",
+        "common.api.schema_no_nul_text",
     ],
 }
 
@@ -229,6 +237,11 @@ DOM = {
     # as validated), the order-number prefix, and the intake promise's default cut-off and time zone.
     "ROUTE_ORDER_TASK": "routing.tasks.route_order",
     "ORDER_NUMBER_PREFIX": env("DOM_ORDER_NUMBER_PREFIX", default="DOM"),
+    # Limits of one order at every door (JSON API, Shopify, B2B CSV): lines per order, units per line, and
+    # the largest amount (a price, a total, a line's price × quantity) the money columns are sized for.
+    "ORDER_MAX_LINES": env.int("DOM_ORDER_MAX_LINES", default=500),
+    "ORDER_MAX_QUANTITY": env.int("DOM_ORDER_MAX_QUANTITY", default=100_000),
+    "ORDER_MAX_AMOUNT": env("DOM_ORDER_MAX_AMOUNT", default="1000000000"),
     "PROMISE_CUTOFF": "15:00",
     "PROMISE_TIMEZONE": "America/New_York",
     # Channel webhook secrets: after a rotation the previous secret keeps verifying this many hours (Shopify

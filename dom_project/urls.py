@@ -40,3 +40,5 @@ urlpatterns = [
     path("dashboard/", include("analytics.urls")),
     path("audit/", views_audit.audit_log, name="audit-log"),
 ]
+
+handler404 = "dom_project.views.not_found"

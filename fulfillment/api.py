@@ -4,10 +4,12 @@ Every endpoint is scoped: operations see everything; other users (store staff, a
 integration user) only the locations they are staff of (`Location.staff`). Anything else is a 404.
 """
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +27,8 @@ from fulfillment.services import (
 )
 
 ROLES = (OPERATIONS, API_CLIENT, STORE_STAFF)
+MAX_LINES = settings.DOM.get("ORDER_MAX_LINES", 500)
+MAX_QUANTITY = settings.DOM.get("ORDER_MAX_QUANTITY", 100_000)
 
 
 def _purchase_orders_visible_to(user):
@@ -133,19 +137,25 @@ class FulfillmentEventApi(APIView):
     throttle_classes = [FeedThrottle]
 
     class FulfillmentEventInputSerializer(serializers.Serializer):
+        # Sizes are the Shipment columns'; quantities and lines the order limits (settings.DOM ORDER_MAX_*).
         event_id = serializers.CharField(max_length=100)
         type = serializers.ChoiceField(choices=EVENT_TYPES)
-        tracking_number = serializers.CharField(required=False, allow_blank=True)
-        tracking_url = serializers.CharField(required=False, allow_blank=True)
-        carrier = serializers.CharField(required=False, allow_blank=True)
-        service = serializers.CharField(required=False, allow_blank=True)
-        cost = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
-        reason = serializers.CharField(required=False, allow_blank=True)
+        tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=80)
+        tracking_url = serializers.CharField(required=False, allow_blank=True, max_length=200)
+        carrier = serializers.CharField(required=False, allow_blank=True, max_length=40)
+        service = serializers.CharField(required=False, allow_blank=True, max_length=40)
+        cost = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
         lines = serializers.ListField(
             child=inline_serializer(
-                "EventLine", {"sku": serializers.CharField(), "quantity": serializers.IntegerField(min_value=0)}
+                "EventLine",
+                {
+                    "sku": serializers.CharField(max_length=64),
+                    "quantity": serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY),
+                },
             ),
             required=False,
+            max_length=MAX_LINES,
         )
 
     @extend_schema(
@@ -193,9 +203,9 @@ class PurchaseOrderShipmentApi(APIView):
 
     class PurchaseOrderShipmentInputSerializer(serializers.Serializer):
         tracking_number = serializers.CharField(max_length=80)
-        carrier = serializers.CharField(required=False, allow_blank=True, default="")
-        service = serializers.CharField(required=False, default="ups_ground")
-        tracking_url = serializers.CharField(required=False, allow_blank=True, default="")
+        carrier = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
+        service = serializers.CharField(required=False, default="ups_ground", max_length=40)
+        tracking_url = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
     @extend_schema(request=PurchaseOrderShipmentInputSerializer, responses=ShipmentOutSerializer)
     def post(self, request, number: str):
@@ -210,7 +220,13 @@ class CsvTextParser(BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None) -> str:
-        return stream.read().decode("utf-8-sig")
+        try:
+            text = stream.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ParseError("The CSV is not UTF-8 text.") from None
+        if "\x00" in text:
+            raise ParseError("The CSV contains a NUL character.")
+        return text
 
 
 class PurchaseOrderCsvApi(APIView):
@@ -225,7 +241,10 @@ class PurchaseOrderCsvApi(APIView):
     def post(self, request):
         data = request.data
         upload = data.get("file") if hasattr(data, "get") else None
-        text = upload.read().decode("utf-8-sig") if upload else (data if isinstance(data, str) else "")
+        try:
+            text = upload.read().decode("utf-8-sig") if upload else (data if isinstance(data, str) else "")
+        except UnicodeDecodeError:
+            return Response({"file": ["The file is not UTF-8 text."]}, status=400)
         from common.roles import user_has_role
 
         supplier = None

@@ -5,11 +5,13 @@ from datetime import timedelta
 import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.parsers import GuardedJSONParser, json_body_load
 from common.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
 from common.security import FeedThrottle
 from inventory.models import HandlingClass, Location, Product, Reservation
@@ -393,6 +395,7 @@ class WmsEventsPushApi(APIView):
     """A WMS pushes stock events. Authenticated by the feed's shared secret (bearer token or HMAC of the
     body), not by a user: the warehouse system is the caller."""
 
+    parser_classes = [GuardedJSONParser]  # JSON only (the body is read raw, then parsed by json_body_load)
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes = [FeedThrottle]
@@ -412,7 +415,13 @@ class WmsEventsPushApi(APIView):
 
     @extend_schema(
         request=WmsEventsInput,
-        responses={200: WmsEventsOutput, 400: WmsEventsOutput},
+        responses={
+            200: WmsEventsOutput,
+            400: OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description="Every event refused (the run's report, as for 200) or the body is not JSON {events}.",
+            ),
+        },
         parameters=[
             OpenApiParameter("Authorization", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Bearer <secret>"),
             OpenApiParameter(
@@ -421,8 +430,6 @@ class WmsEventsPushApi(APIView):
         ],
     )
     def post(self, request, feed: str):
-        import json
-
         from inventory.feeds import FeedAuthError, wms_events_apply, wms_push_authenticate
         from inventory.models import FeedRun, WmsFeed
 
@@ -440,9 +447,9 @@ class WmsEventsPushApi(APIView):
         except FeedAuthError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
         try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            return Response({"events": [f"Not valid JSON: {exc}."]}, status=status.HTTP_400_BAD_REQUEST)
+            payload = json_body_load(body, refuse_nul=False)  # each event's NUL is refused by that event
+        except (ParseError, ValidationError) as exc:
+            return Response({"events": [f"Not valid JSON: {exc.detail}"]}, status=status.HTTP_400_BAD_REQUEST)
         run = wms_events_apply(feed_id=wms_feed.pk, payload=payload, source="push")
         report = run.report or {}
         data = {

@@ -18,21 +18,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import shutil
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from rest_framework.exceptions import ParseError, ValidationError
 
 from common.credentials import CredentialRefused, credential_env_read
 from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, outbound_request
+from common.parsers import json_body_load
 from common.pathguard import PathRefused, path_inside_root, path_under_root
 from inventory.bulk import gc_paused, rows_insert
 from inventory.imports import ERROR_CAP, FileRejected, ImportOutcome, RowError, stock_file_apply
@@ -42,6 +43,7 @@ from inventory.models import (
     InventoryMovement,
     Location,
     Product,
+    StockLevel,
     WmsEvent,
     WmsFeed,
 )
@@ -96,6 +98,7 @@ def wms_push_authenticate(*, feed: WmsFeed, body: bytes, authorization: str, sig
 _EVENT_COLUMNS = ["n", "event_id", "sequence", "product_id", "location_id", "type", "quantity", "at"]
 MAX_SEQUENCE = 2**63 - 1  # bigint
 MAX_QUANTITY = 10**9
+MAX_LEVEL = 2**31 - 1  # StockLevel quantities are integer columns
 _UNSEEN = object()
 
 
@@ -103,6 +106,18 @@ def _shown(value) -> str:
     """A refused value as the report shows it: at most 100 characters, NUL as U+FFFD (JSON in PostgreSQL
     cannot hold it)."""
     return "" if value is None else str(value)[:100].replace("\x00", "\ufffd")
+
+
+# An event's `at`: from the epoch to a day ahead (clock skew); beyond, date arithmetic and reads overflow.
+AT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+AT_AHEAD = timedelta(days=1)
+
+
+def _at_in_range(value: datetime) -> bool:
+    try:
+        return AT_EARLIEST <= value.astimezone(UTC) <= timezone.now() + AT_AHEAD
+    except OverflowError:
+        return False
 
 
 def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, object, str]]:
@@ -122,7 +137,7 @@ def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, 
         problems.append(("sku", sku, "unknown SKU" if sku else "missing SKU"))
     if location_id(loc) is None:
         problems.append(("location", loc, "unknown location" if loc else "missing location"))
-    if typ not in EVENT_TYPES:
+    if type(typ) is not str or typ not in EVENT_TYPES:
         problems.append(("type", typ, f"must be one of {', '.join(sorted(EVENT_TYPES))}"))
     if not isinstance(qty, int) or isinstance(qty, bool) or abs(qty) > MAX_QUANTITY:
         problems.append(("quantity", qty, "must be a whole number"))
@@ -175,7 +190,7 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
             if value is not None:
                 if timezone.is_naive(value):
                     value = timezone.make_aware(value, UTC)
-                value = adapt(value)
+                value = adapt(value) if _at_in_range(value) else None
             dates[at] = value
         return value
 
@@ -199,7 +214,8 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
                 and pid is not None
                 and lid is not None
                 and type(qty) is int
-                and (0 <= qty <= MAX_QUANTITY or (typ == "adjust" and -MAX_QUANTITY <= qty))
+                and (0 <= qty <= MAX_QUANTITY or (typ == "adjust" and -MAX_QUANTITY <= qty <= MAX_QUANTITY))
+                and type(typ) is str
                 and typ in EVENT_TYPES
                 and (at is None or at_value is not None)
             ):
@@ -259,49 +275,74 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
             rows, errors, repeats = _parse_events(feed=feed, payload=payload)
     except FileRejected as exc:
         return _run_failed(feed, FeedRun.Status.REJECTED, source, checksum, exc.message, exc.errors, exc.total, started)
-    with transaction.atomic():
-        feed = WmsFeed.objects.select_for_update().get(pk=feed_id)
-        if checksum and FeedRun.objects.filter(feed=feed, checksum=checksum, status=FeedRun.Status.SUCCEEDED).exists():
-            return FeedRun.objects.filter(feed=feed, checksum=checksum, status=FeedRun.Status.SUCCEEDED).first()
-        run = FeedRun.objects.create(
-            feed=feed, status=FeedRun.Status.SUCCEEDED, source=source[:500], checksum=checksum, started_at=started
+    try:
+        with transaction.atomic():
+            feed = WmsFeed.objects.select_for_update().get(pk=feed_id)
+            if (
+                checksum
+                and FeedRun.objects.filter(feed=feed, checksum=checksum, status=FeedRun.Status.SUCCEEDED).exists()
+            ):
+                return FeedRun.objects.filter(feed=feed, checksum=checksum, status=FeedRun.Status.SUCCEEDED).first()
+            run = FeedRun.objects.create(
+                feed=feed, status=FeedRun.Status.SUCCEEDED, source=source[:500], checksum=checksum, started_at=started
+            )
+            high = feed.last_sequence
+            with gc_paused():
+                counts = _events_merge(feed=feed, run=run, rows=rows) if rows else {}
+            _levels_within_columns(rows=rows)
+            fresh, stale, superseded = counts.get("fresh", 0), counts.get("stale", 0), counts.get("superseded", 0)
+            gaps = counts.get("gaps", [])
+            if counts.get("high", 0) > high:
+                feed.last_sequence = counts["high"]
+                feed.save(update_fields=["last_sequence", "updated_at"])
+            duplicates = repeats + len(rows) - fresh
+            applied = fresh - stale - superseded
+            run.rows_applied = applied
+            run.rows_rejected = len({e.row for e in errors})
+            run.report = {
+                "received": len(payload["events"]),
+                "applied": applied,
+                "duplicates": duplicates,
+                "stale": stale,
+                "superseded": superseded,
+                "late": counts.get("late", 0),
+                "gaps": gaps,
+                "errors": [e.as_dict() for e in errors[:ERROR_CAP]],
+                "error_total": len(errors),
+            }
+            if not fresh and errors:
+                run.status = FeedRun.Status.REJECTED
+            parts = [f"{applied} event(s) applied", f"{duplicates} duplicate(s) ignored", f"{stale} stale"]
+            if gaps:
+                parts.append("gaps in sequence: " + ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in gaps[:20]))
+            if errors:
+                parts.append(f"{run.rows_rejected} event(s) rejected")
+            run.message = "; ".join(parts) + "."
+            run.finished_at = timezone.now()
+            run.save()
+            if errors or run.status != FeedRun.Status.SUCCEEDED:
+                transaction.on_commit(lambda: wms_feed_alert(run_id=run.pk))
+    except DataError:
+        # Each event is within MAX_QUANTITY, but their sum at one product × location is beyond what a stock
+        # level holds: the whole document is refused (rolled back) and recorded as a rejected run.
+        message = f"The events add up to more stock than a level can hold (at most {MAX_LEVEL:,}); nothing applied."
+        return _run_failed(
+            feed, FeedRun.Status.REJECTED, source, checksum, message, [], len(payload["events"]), started
         )
-        high = feed.last_sequence
-        with gc_paused():
-            counts = _events_merge(feed=feed, run=run, rows=rows) if rows else {}
-        fresh, stale, superseded = counts.get("fresh", 0), counts.get("stale", 0), counts.get("superseded", 0)
-        gaps = counts.get("gaps", [])
-        if counts.get("high", 0) > high:
-            feed.last_sequence = counts["high"]
-            feed.save(update_fields=["last_sequence", "updated_at"])
-        duplicates = repeats + len(rows) - fresh
-        applied = fresh - stale - superseded
-        run.rows_applied = applied
-        run.rows_rejected = len({e.row for e in errors})
-        run.report = {
-            "received": len(payload["events"]),
-            "applied": applied,
-            "duplicates": duplicates,
-            "stale": stale,
-            "superseded": superseded,
-            "late": counts.get("late", 0),
-            "gaps": gaps,
-            "errors": [e.as_dict() for e in errors[:ERROR_CAP]],
-            "error_total": len(errors),
-        }
-        if not fresh and errors:
-            run.status = FeedRun.Status.REJECTED
-        parts = [f"{applied} event(s) applied", f"{duplicates} duplicate(s) ignored", f"{stale} stale"]
-        if gaps:
-            parts.append("gaps in sequence: " + ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in gaps[:20]))
-        if errors:
-            parts.append(f"{run.rows_rejected} event(s) rejected")
-        run.message = "; ".join(parts) + "."
-        run.finished_at = timezone.now()
-        run.save()
-        if errors or run.status != FeedRun.Status.SUCCEEDED:
-            transaction.on_commit(lambda: wms_feed_alert(run_id=run.pk))
     return run
+
+
+def _levels_within_columns(*, rows: list[tuple]) -> None:
+    """Raise DataError when a merge left a touched stock level beyond what its integer column holds.
+
+    PostgreSQL raises it itself (32-bit integer columns); SQLite stores 64-bit integers, so the same limit is
+    checked here for the product × location pairs of the document."""
+    if connection.vendor != "sqlite" or not rows:
+        return
+    pairs = {(r[3], r[4]) for r in rows}
+    over = StockLevel.objects.filter(product_id__in={p for p, _ in pairs}, on_hand__gt=MAX_LEVEL)
+    if any((p, loc) in pairs for p, loc in over.values_list("product_id", "location_id")):
+        raise DataError("stock level beyond its integer column")
 
 
 _APPLIED, _STALE, _SUPERSEDED = (
@@ -536,8 +577,8 @@ def wms_document_apply(*, feed_id: int, fileobj, source: str) -> tuple[FeedRun, 
         return done, False
     if feed.format == WmsFeed.Format.JSON_EVENTS:
         try:
-            payload = json.load(fileobj)
-        except (ValueError, UnicodeDecodeError) as exc:
+            payload = json_body_load(fileobj.read(), refuse_nul=False)
+        except (ParseError, ValidationError) as exc:
             return (
                 _run_failed(feed, FeedRun.Status.REJECTED, source, checksum, f"Not valid JSON: {exc}.", [], 1, started),
                 False,

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import django_filters
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import UtcIsoDateTimeFilter
+from common.api import AwareDateTimeField, UtcIsoDateTimeFilter
+from common.parsers import GuardedJSONParser, json_body_load
 from common.roles import API_CLIENT, OPERATIONS, HasRole
 from common.security import WebhookThrottle
 from orders.csv_orders import CsvOrderErrors
@@ -31,9 +33,13 @@ from orders.services import (
     order_ingest,
     order_input_errors,
 )
-from orders.shopify import ShopifyPayloadError, shopify_order_input
+from orders.shopify import PAYMENT_STATUS, ShopifyPayloadError, shopify_order_input
 
 ORDER_ROLES = (API_CLIENT, OPERATIONS)
+# The limits every door shares (orders.services.OrderLimits); the serializer states them for the schema.
+MAX_LINES = settings.DOM.get("ORDER_MAX_LINES", 500)
+MAX_QUANTITY = settings.DOM.get("ORDER_MAX_QUANTITY", 100_000)
+MAX_AMOUNT = Decimal(str(settings.DOM.get("ORDER_MAX_AMOUNT", "1000000000")))
 
 
 def _request_channel(request, code: str | None) -> tuple[Channel | None, list[str]]:
@@ -143,7 +149,7 @@ class OrderOut(OrderSummaryOut):
     customer = OrderCustomerOut(allow_null=True)
     shipping_address = serializers.JSONField()
     billing_address = serializers.JSONField()
-    pickup_location = serializers.CharField(source="pickup_location.code", default=None)
+    pickup_location = serializers.CharField(source="pickup_location.code", default=None, allow_null=True)
     promised_delivery_date = serializers.DateField(allow_null=True)
     ship_by = serializers.DateTimeField(allow_null=True)
     payment_status = serializers.CharField()
@@ -196,10 +202,11 @@ class OrderListIngestApi(generics.GenericAPIView):
     allowed_roles = ORDER_ROLES
     filterset_class = OrderFilter
     serializer_class = OrderSummaryOut
+    parser_classes = [GuardedJSONParser]  # an order is JSON (a form cannot carry its nested lines)
 
     class OrderIngestInput(serializers.Serializer):
         class OrderCustomerIn(serializers.Serializer):
-            email = serializers.EmailField(required=False, allow_blank=True)
+            email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
             name = serializers.CharField(required=False, allow_blank=True, max_length=200)
             phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
             external_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -217,26 +224,34 @@ class OrderListIngestApi(generics.GenericAPIView):
 
         class OrderLineIn(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
-            quantity = serializers.IntegerField(min_value=1, max_value=100000)
+            quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
             # Decimal defaults: DRF does not convert a default, and intake checks for a Decimal.
-            unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
+            unit_price = serializers.DecimalField(
+                max_digits=12, decimal_places=2, min_value=0, max_value=MAX_AMOUNT, default=Decimal("0")
+            )
             name = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
-        channel = serializers.CharField(required=False, allow_blank=True)
+        channel = serializers.CharField(required=False, allow_blank=True, max_length=32)
         external_id = serializers.CharField(max_length=100)
-        placed_at = serializers.DateTimeField()
+        placed_at = AwareDateTimeField()
         customer = OrderCustomerIn(required=False, allow_null=True)
         shipping_address = OrderAddressIn(required=False, allow_null=True)
         billing_address = OrderAddressIn(required=False, allow_null=True)
         fulfillment_method = serializers.ChoiceField(choices=Order.Method.choices, default=Order.Method.SHIP)
-        pickup_location = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+        pickup_location = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=32)
         service_level = serializers.ChoiceField(choices=Order.ServiceLevel.choices, default="standard")
         payment_status = serializers.ChoiceField(choices=Order.PaymentStatus.choices, default="pending")
         currency = serializers.CharField(min_length=3, max_length=3, default="USD")
-        shipping_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
-        tax_total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal("0"))
-        total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-        lines = OrderLineIn(many=True, allow_empty=False, max_length=500)
+        shipping_total = serializers.DecimalField(
+            max_digits=12, decimal_places=2, min_value=0, max_value=MAX_AMOUNT, default=Decimal("0")
+        )
+        tax_total = serializers.DecimalField(
+            max_digits=12, decimal_places=2, min_value=0, max_value=MAX_AMOUNT, default=Decimal("0")
+        )
+        total = serializers.DecimalField(
+            max_digits=12, decimal_places=2, min_value=0, max_value=MAX_AMOUNT, required=False
+        )
+        lines = OrderLineIn(many=True, allow_empty=False, max_length=MAX_LINES)
 
         def validate(self, attrs: dict) -> dict:
             if attrs.get("fulfillment_method", "ship") in ("ship", "same_day") and not attrs.get("shipping_address"):
@@ -391,15 +406,99 @@ class OrderCsvImportApi(APIView):
 
 
 # --- Shopify webhook ---------------------------------------------------------------------------------------
+MONEY_TEXT = r"^\d{1,9}(\.\d{1,2})?$"  # a Shopify amount ("199.00") up to the order limit
+
+
+def _shopify_text(n: int, **kw) -> serializers.CharField:
+    return serializers.CharField(max_length=n, required=False, allow_blank=True, **kw)
+
+
+_SHOPIFY_ADDRESS = {
+    k: _shopify_text(n)
+    for k, n in (
+        ("first_name", 99),
+        ("last_name", 99),
+        ("name", 200),
+        ("company", 200),
+        ("address1", 200),
+        ("address2", 200),
+        ("city", 100),
+        ("province_code", 50),
+        ("zip", 20),
+        ("country_code", 2),
+        ("phone", 40),
+    )
+}
+# What the webhook takes, for the schema (the view maps the raw body with orders.shopify): Shopify's order
+# object, only the fields read, with the limits intake enforces. Other fields are ignored (stored raw).
+SHOPIFY_ORDER_SCHEMA = inline_serializer(
+    "ShopifyOrder",
+    {
+        "id": serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        "created_at": serializers.DateTimeField(help_text="With its UTC offset; a naive time is refused."),
+        "email": serializers.EmailField(max_length=254, required=False),
+        "currency": serializers.RegexField(r"^[A-Za-z]{3}$", required=False),
+        "financial_status": serializers.ChoiceField(choices=sorted(PAYMENT_STATUS), required=False),
+        "total_price": serializers.RegexField(MONEY_TEXT, required=False),
+        "total_tax": serializers.RegexField(MONEY_TEXT, required=False),
+        "line_items": serializers.ListField(
+            child=inline_serializer(
+                "ShopifyLineItem",
+                {
+                    "quantity": serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY),
+                    "price": serializers.RegexField(MONEY_TEXT, required=False),
+                    "sku": _shopify_text(64),
+                    "name": _shopify_text(255),
+                    "title": _shopify_text(255),
+                },
+            ),
+            min_length=1,
+            max_length=MAX_LINES,
+        ),
+        "shipping_lines": serializers.ListField(
+            child=inline_serializer(
+                "ShopifyShippingLine",
+                {"price": serializers.RegexField(MONEY_TEXT, required=False), "code": _shopify_text(100)},
+            ),
+            required=False,
+            max_length=20,
+        ),
+        "customer": inline_serializer(
+            "ShopifyCustomer",
+            {
+                "id": serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False),
+                "email": serializers.EmailField(max_length=254, required=False),
+                "first_name": _shopify_text(99),
+                "last_name": _shopify_text(99),
+                "phone": _shopify_text(40),
+            },
+            required=False,
+        ),
+        "shipping_address": inline_serializer("ShopifyAddress", _SHOPIFY_ADDRESS, required=False),
+        "billing_address": inline_serializer("ShopifyBillingAddress", _SHOPIFY_ADDRESS, required=False),
+    },
+)
+# Intake's field names → the Shopify order's.
+SHOPIFY_FIELD_NAMES = {
+    "external_id": "id",
+    "placed_at": "created_at",
+    "lines": "line_items",
+    "total": "total_price",
+    "tax_total": "total_tax",
+    "shipping_total": "shipping_lines",
+}
+
+
 class ShopifyOrderCreateWebhookApi(APIView):
     """Shopify `orders/create`: authenticated by the HMAC of the raw body, not by a user."""
 
+    parser_classes = [GuardedJSONParser]  # JSON only (the body is read raw, then parsed by json_body_load)
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [WebhookThrottle]
 
     @extend_schema(
-        request=OpenApiTypes.OBJECT,
+        request=SHOPIFY_ORDER_SCHEMA,
         parameters=[
             OpenApiParameter("X-Shopify-Hmac-Sha256", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
             OpenApiParameter("X-Shopify-Webhook-Id", OpenApiTypes.STR, OpenApiParameter.HEADER),
@@ -424,19 +523,27 @@ class ShopifyOrderCreateWebhookApi(APIView):
         if topic != "orders/create":
             return Response({"detail": f"This endpoint takes orders/create, not {topic!r}."}, status=400)
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return Response({"detail": [f"Malformed JSON: {exc}."]}, status=status.HTTP_400_BAD_REQUEST)
+            payload = json_body_load(body)  # NUL, NaN, nesting; a 413 beyond the size limit
+        except ParseError as exc:
+            detail = str(exc.detail).replace("JSON parse error - ", "Malformed JSON: ")
+            return Response({"detail": [detail]}, status=status.HTTP_400_BAD_REQUEST)
         try:
             order_in = shopify_order_input(payload=payload)
         except ShopifyPayloadError as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
         webhook_id = request.headers.get("X-Shopify-Webhook-Id", "").strip()
-        result = order_ingest(
-            channel=channel,
-            order_in=order_in,
-            idempotency_key=f"shopify-webhook:{webhook_id}" if webhook_id else "",
-            raw_payload=payload,
-            source="shopify",
-        )
+        try:
+            result = order_ingest(
+                channel=channel,
+                order_in=order_in,
+                idempotency_key=f"shopify-webhook:{webhook_id}" if webhook_id else "",
+                raw_payload=payload,
+                source="shopify",
+            )
+        except DjangoValidationError as exc:
+            # Intake's limits, named as Shopify names the fields.
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+            return Response(
+                {SHOPIFY_FIELD_NAMES.get(k, k): v for k, v in errors.items()}, status=status.HTTP_400_BAD_REQUEST
+            )
         return Response(_ingest_body(result.order, result.created), status=status.HTTP_200_OK)

@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from inventory.models import Location, Product
 from orders.inputs import CustomerIn, LineIn, OrderIn
 from orders.models import Order
+from orders.services import OrderLimits
 
 REQUIRED = ("external_id", "sku", "quantity")
 ORDER_FIELDS = (
@@ -88,6 +89,10 @@ def csv_orders_parse(*, text: str) -> list[CsvOrder]:
             rows.append((i, row))
     if not rows:
         raise CsvOrderErrors([RowError(2, "file", "The file has no order rows.")])
+    nul = [RowError(n, k, "Null characters are not allowed.") for n, r in rows for k, v in r.items() if "\x00" in v]
+    if nul:
+        raise CsvOrderErrors(nul)
+    limits = OrderLimits.current()
 
     skus = {r["sku"] for _, r in rows if r.get("sku")}
     known = set(Product.objects.filter(sku__in=skus, is_active=True).values_list("sku", flat=True))
@@ -102,18 +107,7 @@ def csv_orders_parse(*, text: str) -> list[CsvOrder]:
                 errors.append(RowError(n, c, "Required."))
         if r.get("sku") and r["sku"] not in known:
             errors.append(RowError(n, "sku", f"Unknown or inactive SKU {r['sku']!r}."))
-        if r.get("quantity"):
-            try:
-                if int(r["quantity"]) <= 0:
-                    raise ValueError
-            except ValueError:
-                errors.append(RowError(n, "quantity", f"Must be a positive whole number, got {r['quantity']!r}."))
-        if r.get("unit_price"):
-            try:
-                if Decimal(r["unit_price"]) < 0:
-                    errors.append(RowError(n, "unit_price", f"Must be zero or more, got {r['unit_price']}."))
-            except InvalidOperation:
-                errors.append(RowError(n, "unit_price", f"{r['unit_price']!r} is not an amount."))
+        errors += _row_numbers_errors(n, r, limits)
         for name, choices in (
             ("fulfillment_method", Order.Method),
             ("service_level", Order.ServiceLevel),
@@ -124,7 +118,14 @@ def csv_orders_parse(*, text: str) -> list[CsvOrder]:
         if r.get("pickup_location") and r["pickup_location"] not in locations:
             errors.append(RowError(n, "pickup_location", f"Unknown location {r['pickup_location']!r}."))
         if r.get("placed_at") and _when(r["placed_at"]) is None:
-            errors.append(RowError(n, "placed_at", f"{r['placed_at']!r} is not a date (YYYY-MM-DD[THH:MM])."))
+            errors.append(
+                RowError(
+                    n,
+                    "placed_at",
+                    f"{r['placed_at'][:40]!r} is not a date (YYYY-MM-DD) or a date and time with its UTC offset"
+                    " (YYYY-MM-DDTHH:MMZ or +01:00).",
+                )
+            )
         if r.get("external_id"):
             groups.setdefault(r["external_id"], []).append((n, r))
 
@@ -179,16 +180,42 @@ def csv_orders_parse(*, text: str) -> list[CsvOrder]:
     return out
 
 
+def _row_numbers_errors(n: int, r: dict, limits: OrderLimits) -> list[RowError]:
+    """Quantity and unit price of a row: whole units within the per-line limit, a finite amount in range."""
+    errors = []
+    if r.get("quantity"):
+        try:
+            qty = int(r["quantity"]) if len(r["quantity"]) <= 20 else 0
+        except ValueError:
+            qty = 0
+        if qty <= 0:
+            errors.append(RowError(n, "quantity", f"Must be a positive whole number, got {r['quantity'][:40]!r}."))
+        elif qty > limits.max_quantity:
+            errors.append(RowError(n, "quantity", f"At most {limits.max_quantity:,} units per line, got {qty:,}."))
+    if r.get("unit_price"):
+        try:
+            price = Decimal(r["unit_price"]) if len(r["unit_price"]) <= 40 else Decimal("NaN")
+        except InvalidOperation:
+            price = Decimal("NaN")
+        if not price.is_finite():
+            errors.append(RowError(n, "unit_price", f"{r['unit_price'][:40]!r} is not an amount."))
+        elif price < 0:
+            errors.append(RowError(n, "unit_price", f"Must be zero or more, got {r['unit_price']}."))
+        elif price > limits.max_amount:
+            errors.append(RowError(n, "unit_price", f"At most {limits.max_amount:,}, got {r['unit_price'][:40]}."))
+    return errors
+
+
 def _when(value: str):
+    """A date (an order on that day: noon in the server's time zone) or a date and time with its UTC offset;
+    None for anything else, a date and time without an offset included (it would be a guess)."""
     try:
+        d = parse_date(value)
+        if d is not None:
+            return timezone.make_aware(datetime(d.year, d.month, d.day, 12, 0))
         dt = parse_datetime(value)
-        if dt is None:
-            d = parse_date(value)
-            if d is None:
-                return None
-            dt = datetime(d.year, d.month, d.day, 12, 0)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
-    if timezone.is_naive(dt):
-        dt = timezone.make_aware(dt)
-    return dt
+    if dt is None:
+        return None
+    return None if timezone.is_naive(dt) else dt

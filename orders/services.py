@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
-from django.db.models.functions import Greatest
+from django.db.models import Count, Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -73,6 +73,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     Status.CLOSED: frozenset(),
     Status.CANCELLED: frozenset(),
 }
+# Customer.lifetime_value is DECIMAL(12, 2).
+LIFETIME_VALUE_CAP = Decimal("9999999999.99")
 # Statuses in which a hold can be placed by hand (nothing is reserved or shipped yet, or it is backordered).
 HOLDABLE = frozenset({Status.CREATED, Status.VALIDATED, Status.BACKORDERED, Status.ON_HOLD})
 # Statuses from which nothing can be cancelled any more.
@@ -88,46 +90,152 @@ class IngestResult:
     created: bool
 
 
+@dataclass(frozen=True, slots=True)
+class OrderLimits:
+    """What one order may hold at every door (settings.DOM ORDER_MAX_*): the columns' sizes, in one place."""
+
+    max_lines: int
+    max_quantity: int
+    max_amount: Decimal
+
+    @classmethod
+    def current(cls) -> OrderLimits:
+        dom = settings.DOM
+        return cls(
+            max_lines=int(dom.get("ORDER_MAX_LINES", 500)),
+            max_quantity=int(dom.get("ORDER_MAX_QUANTITY", 100_000)),
+            max_amount=Decimal(str(dom.get("ORDER_MAX_AMOUNT", "1000000000"))),
+        )
+
+
+# Text columns an order input is stored in, by OrderIn / CustomerIn field: their sizes.
+_ORDER_TEXT = {"external_id": 100, "pickup_location": 32, "currency": 3}
+_CUSTOMER_TEXT = {"email": 254, "name": 200, "phone": 40, "external_id": 100}
+_LINE_TEXT = {"sku": 64, "name": 255}
+EARLIEST_PLACED_AT = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_FUTURE = timedelta(days=366)
+
+
+def _text_problem(value, limit: int) -> str | None:
+    if not isinstance(value, str):
+        return f"Must be text, got {type(value).__name__}."
+    if "\x00" in value:
+        return "Null characters are not allowed."
+    if len(value) > limit:
+        return f"At most {limit} characters (got {len(value)})."
+    return None
+
+
+def _amount_problem(value, limits: OrderLimits) -> str | None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return f"Must be an amount, got {value!r}."
+    if value < 0:
+        return f"Must be zero or more, got {value}."
+    if value > limits.max_amount:
+        return f"At most {limits.max_amount:,} (got {value:,.2f})."
+    return None
+
+
+def _placed_at_problem(value) -> str | None:
+    if not isinstance(value, datetime) or timezone.is_naive(value):
+        return "A date and time with its UTC offset is required, e.g. 2026-03-02T10:15:00Z or +01:00."
+    try:
+        utc = value.astimezone(UTC)
+        latest = timezone.now() + MAX_FUTURE
+    except OverflowError:
+        return f"{value.isoformat()} is out of range."
+    if not EARLIEST_PLACED_AT <= utc <= latest:
+        return f"{value.isoformat()} is out of range ({EARLIEST_PLACED_AT:%Y-%m-%d} to a year from now)."
+    return None
+
+
+def _address_problems_by_field(*, name: str, address) -> dict:
+    errors: dict = {}
+    if not isinstance(address, dict):
+        return {name: ["Must be an object."]}
+    for key, value in address.items():
+        if not isinstance(key, str) or "\x00" in key or len(key) > 40:
+            errors.setdefault(name, []).append(f"Unknown field {str(key)[:40]!r}.")
+        elif isinstance(value, str) and (problem := _text_problem(value, 200)):
+            errors[f"{name}.{key}"] = [problem]
+        elif not isinstance(value, str | int | float | type(None)) or isinstance(value, bool):
+            errors[f"{name}.{key}"] = [f"Must be text, got {type(value).__name__}."]
+    return errors
+
+
+def _line_problems(*, ln, limits: OrderLimits) -> dict:
+    e: dict = {}
+    if not isinstance(ln.quantity, int) or isinstance(ln.quantity, bool) or ln.quantity <= 0:
+        e["quantity"] = [f"Quantity must be a positive whole number, got {ln.quantity!r}."]
+    elif ln.quantity > limits.max_quantity:
+        e["quantity"] = [f"At most {limits.max_quantity:,} units per line (got {ln.quantity:,})."]
+    if problem := _amount_problem(ln.unit_price, limits):
+        e["unit_price"] = [f"Unit price: {problem}"]
+    elif not e and ln.unit_price * ln.quantity > limits.max_amount:
+        e["quantity"] = [f"Price × quantity is more than {limits.max_amount:,}."]
+    for name, limit in _LINE_TEXT.items():
+        if problem := _text_problem(getattr(ln, name), limit):
+            e[name] = [problem]
+    return e
+
+
+def _lines_problems(*, lines, limits: OrderLimits) -> list | None:
+    """The lines' problems in line order ([{...}, {}, ...]), a list of messages about the list, or None."""
+    if not isinstance(lines, list) or not lines:
+        return ["An order needs at least one line."]
+    if len(lines) > limits.max_lines:
+        return [f"At most {limits.max_lines} lines per order (got {len(lines)}); split the order."]
+    line_errors = [_line_problems(ln=ln, limits=limits) for ln in lines]
+    if any(line_errors):
+        return line_errors
+    subtotal = sum((ln.unit_price * ln.quantity for ln in lines), Decimal("0"))
+    if subtotal > limits.max_amount:
+        return [f"The lines add up to {subtotal:,.2f}, more than {limits.max_amount:,} per order."]
+    return None
+
+
 def order_input_errors(*, order_in: OrderIn) -> dict:
-    """Every structural problem of an order input, as {"field": [messages]} / {"lines": [{…}, …]}; {} if fine.
-    The API serializer catches most of these first; this keeps every path (and direct callers) honest."""
+    """Every problem of an order input, as {"field": [messages]} / {"lines": [{…}, …]}; {} if fine. Total:
+    every value that reaches a column fits it (text lengths, NUL, amounts, quantities, lines per order, dates),
+    so no door (JSON API, Shopify, B2B CSV, direct callers) can get a database error past it."""
+    limits = OrderLimits.current()
     errors: dict = {}
     if not str(order_in.external_id or "").strip():
         errors["external_id"] = ["This field is required."]
-    elif len(order_in.external_id) > 100:
-        errors["external_id"] = ["At most 100 characters."]
-    if not isinstance(order_in.placed_at, datetime) or timezone.is_naive(order_in.placed_at):
-        errors["placed_at"] = ["A timezone-aware date and time is required, e.g. 2026-03-02T10:15:00Z."]
+    for name, limit in _ORDER_TEXT.items():
+        if name not in errors and (problem := _text_problem(getattr(order_in, name), limit)):
+            errors[name] = [problem]
+    if problem := _placed_at_problem(order_in.placed_at):
+        errors["placed_at"] = [problem]
     for name, choices in (
         ("fulfillment_method", Order.Method),
         ("service_level", Order.ServiceLevel),
         ("payment_status", Order.PaymentStatus),
     ):
         if getattr(order_in, name) not in choices.values:
-            errors[name] = [f"{getattr(order_in, name)!r} is not one of {', '.join(choices.values)}."]
-    if len(order_in.currency or "") != 3 or not order_in.currency.isalpha():
+            errors[name] = [f"{str(getattr(order_in, name))[:40]!r} is not one of {', '.join(choices.values)}."]
+    if "currency" not in errors and (len(order_in.currency) != 3 or not order_in.currency.isalpha()):
         errors["currency"] = ["Use a three-letter ISO currency code, e.g. USD."]
-    if order_in.fulfillment_method in (Order.Method.PICKUP, Order.Method.SHIP_TO_STORE):
+    for name in ("shipping_total", "tax_total", "total"):
+        value = getattr(order_in, name)
+        if (value is not None or name != "total") and (problem := _amount_problem(value, limits)):
+            errors[name] = [problem]
+    if order_in.customer is not None:
+        for name, limit in _CUSTOMER_TEXT.items():
+            if problem := _text_problem(getattr(order_in.customer, name), limit):
+                errors[f"customer.{name}"] = [problem]
+    for name in ("shipping_address", "billing_address"):
+        errors.update(_address_problems_by_field(name=name, address=getattr(order_in, name) or {}))
+    if (
+        order_in.fulfillment_method in (Order.Method.PICKUP, Order.Method.SHIP_TO_STORE)
+        and "pickup_location" not in errors
+    ):
         if not order_in.pickup_location:
             errors["pickup_location"] = [f"A {order_in.fulfillment_method} order must name its pickup store."]
         elif not Location.objects.filter(code=order_in.pickup_location).exists():
             errors["pickup_location"] = [f"Unknown location {order_in.pickup_location!r}."]
-    if not order_in.lines:
-        errors["lines"] = ["An order needs at least one line."]
-    else:
-        line_errors, bad = [], False
-        for ln in order_in.lines:
-            e = {}
-            if not isinstance(ln.quantity, int) or ln.quantity <= 0:
-                e["quantity"] = [f"Quantity must be a positive whole number, got {ln.quantity!r}."]
-            if not isinstance(ln.unit_price, Decimal) or ln.unit_price < 0:
-                e["unit_price"] = [f"Unit price must be zero or more, got {ln.unit_price!r}."]
-            if len(ln.sku or "") > 64:
-                e["sku"] = ["At most 64 characters."]
-            bad |= bool(e)
-            line_errors.append(e)
-        if bad:
-            errors["lines"] = line_errors
+    if (problems := _lines_problems(lines=order_in.lines, limits=limits)) is not None:
+        errors["lines"] = problems
     return errors
 
 
@@ -294,8 +402,10 @@ def order_ingest(
                 ]
             )
             if customer is not None:
+                # Capped at what the column holds: a customer's value is a screening signal, not a ledger.
                 Customer.objects.filter(pk=customer.pk).update(
-                    order_count=F("order_count") + 1, lifetime_value=F("lifetime_value") + total
+                    order_count=F("order_count") + 1,
+                    lifetime_value=Least(F("lifetime_value") + total, Value(LIFETIME_VALUE_CAP)),
                 )
             if holds:
                 OrderHold.objects.bulk_create([OrderHold(order=order, kind=k, reason=r) for k, r in holds])

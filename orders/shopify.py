@@ -55,30 +55,75 @@ def _service_level(shipping_lines: list) -> str:
     return "standard"
 
 
-def _address(a: dict | None) -> dict:
-    if not isinstance(a, dict):
+def _text(value, where: str, errors: dict) -> str:
+    """A text field of the payload: text, a number (ids, zips) as text, or empty; anything else refused."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    errors.setdefault(where, []).append(f"Must be text, got {type(value).__name__}.")
+    return ""
+
+
+def _object(value, where: str, errors: dict) -> dict:
+    if value is None:
         return {}
-    out = {
-        "name": a.get("name") or " ".join(x for x in (a.get("first_name"), a.get("last_name")) if x),
-        "company": a.get("company") or "",
-        "line1": a.get("address1") or "",
-        "line2": a.get("address2") or "",
-        "city": a.get("city") or "",
-        "region": a.get("province_code") or "",
-        "postal_code": a.get("zip") or "",
-        "country": (a.get("country_code") or "").upper(),
-        "phone": a.get("phone") or "",
-    }
+    if not isinstance(value, dict):
+        errors.setdefault(where, []).append(f"Must be an object, got {type(value).__name__}.")
+        return {}
+    return value
+
+
+ADDRESS_FIELDS = {
+    "name": "name",
+    "company": "company",
+    "line1": "address1",
+    "line2": "address2",
+    "city": "city",
+    "region": "province_code",
+    "postal_code": "zip",
+    "country": "country_code",
+    "phone": "phone",
+}
+
+
+def _address(value, where: str, errors: dict) -> dict:
+    a = _object(value, where, errors)
+    if not a:
+        return {}
+    out = {key: _text(a.get(src), f"{where}.{src}", errors) for key, src in ADDRESS_FIELDS.items()}
+    if not out["name"]:
+        names = (_text(a.get(k), f"{where}.{k}", errors) for k in ("first_name", "last_name"))
+        out["name"] = " ".join(x for x in names if x)
+    out["country"] = out["country"].upper()
     for k in ("latitude", "longitude"):
-        if a.get(k) not in (None, ""):
-            out[k] = a[k]
+        v = a.get(k)
+        if v in (None, ""):
+            continue
+        if isinstance(v, int | float | str) and not isinstance(v, bool):
+            out[k] = v
+        else:
+            errors.setdefault(f"{where}.{k}", []).append(f"Must be a number, got {type(v).__name__}.")
     return out
 
 
 def _money(value, where: str, errors: dict) -> Decimal:
+    """An amount as Shopify sends it (a decimal string, sometimes a number); finite, not negative."""
+    if value in (None, ""):
+        return Decimal("0")
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        errors.setdefault(where, []).append(f"Must be an amount, got {type(value).__name__}.")
+        return Decimal("0")
     try:
-        d = Decimal(str(value if value not in (None, "") else "0"))
+        if len(str(value)) > 60:
+            raise InvalidOperation
+        d = Decimal(str(value).strip())
     except InvalidOperation:
+        errors.setdefault(where, []).append(f"{str(value)[:60]!r} is not an amount.")
+        return Decimal("0")
+    if not d.is_finite():
         errors.setdefault(where, []).append(f"{value!r} is not an amount.")
         return Decimal("0")
     if d < 0:
@@ -86,79 +131,109 @@ def _money(value, where: str, errors: dict) -> Decimal:
     return d
 
 
+def _placed_at(value, errors: dict):
+    """created_at with its UTC offset; a naive or unreadable value is refused (None)."""
+    if not isinstance(value, str) or not value.strip():
+        errors["created_at"] = [f"{str(value)[:60]!r} is not a date and time."]
+        return None
+    try:
+        placed_at = parse_datetime(value.strip())
+    except ValueError:
+        placed_at = None
+    if placed_at is None:
+        errors["created_at"] = [f"{value[:60]!r} is not a date and time."]
+    elif placed_at.tzinfo is None:
+        errors["created_at"] = [f"{value[:60]!r} has no UTC offset (e.g. 2026-03-02T10:15:00-05:00)."]
+        return None
+    return placed_at
+
+
+def _line_items(items, errors: dict) -> list[LineIn]:
+    lines: list[LineIn] = []
+    if not isinstance(items, list) or not items:
+        errors["line_items"] = ["The order has no line items."]
+        return lines
+    line_errors, bad = [], False
+    for item in items:
+        e: dict = {}
+        if not isinstance(item, dict):
+            line_errors.append({"detail": ["A line item must be an object."]})
+            bad = True
+            continue
+        qty = item.get("quantity")
+        if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
+            e["quantity"] = [f"Quantity must be a positive whole number, got {str(qty)[:40]!r}."]
+        price = _money(item.get("price"), "price", e)
+        sku = _text(item.get("sku"), "sku", e).strip()
+        name = _text(item.get("name"), "name", e) or _text(item.get("title"), "title", e)
+        if not e:
+            lines.append(LineIn(sku=sku, quantity=qty, unit_price=price, name=name))
+        bad |= bool(e)
+        line_errors.append(e)
+    if bad:
+        errors["line_items"] = line_errors
+    return lines
+
+
 def shopify_order_input(*, payload) -> OrderIn:
-    """Map a Shopify order object to an OrderIn; ShopifyPayloadError naming every problem of the payload.
+    """Map a Shopify order object to an OrderIn; ShopifyPayloadError naming every problem of the payload
+    (missing values, and values of the wrong type: a `shipping_lines` that is not a list of objects, an id
+    that is an object, ...). Sizes and limits are intake's (`orders.services.order_input_errors`).
 
     Line items without a SKU keep their title and an empty SKU: the order is held as "unknown item", not lost.
     """
     if not isinstance(payload, dict):
         raise ShopifyPayloadError({"detail": ["The webhook body must be a JSON object (a Shopify order)."]})
     errors: dict = {}
-    if payload.get("id") in (None, ""):
+    order_id = payload.get("id")
+    if order_id in (None, ""):
         errors["id"] = ["The Shopify order id is missing."]
-    placed_at = parse_datetime(str(payload.get("created_at") or ""))
-    if placed_at is None:
-        errors["created_at"] = [f"{payload.get('created_at')!r} is not a date and time."]
-    items = payload.get("line_items")
-    lines: list[LineIn] = []
-    if not isinstance(items, list) or not items:
-        errors["line_items"] = ["The order has no line items."]
-    else:
-        line_errors, bad = [], False
-        for item in items:
-            e: dict = {}
-            if not isinstance(item, dict):
-                line_errors.append({"detail": ["A line item must be an object."]})
-                bad = True
-                continue
-            qty = item.get("quantity")
-            if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
-                e["quantity"] = [f"Quantity must be a positive whole number, got {qty!r}."]
-            price = _money(item.get("price"), "price", e)
-            if not e:
-                lines.append(
-                    LineIn(
-                        sku=str(item.get("sku") or "").strip(),
-                        quantity=qty,
-                        unit_price=price,
-                        name=str(item.get("name") or item.get("title") or ""),
-                    )
-                )
-            bad |= bool(e)
-            line_errors.append(e)
-        if bad:
-            errors["line_items"] = line_errors
-    money_errors: dict = {}
-    shipping_total = sum(
-        (_money(s.get("price"), "shipping_lines", money_errors) for s in payload.get("shipping_lines") or []),
-        Decimal("0"),
+    elif not isinstance(order_id, int | str) or isinstance(order_id, bool):
+        errors["id"] = [f"The Shopify order id must be a number or text, got {type(order_id).__name__}."]
+    placed_at = _placed_at(payload.get("created_at"), errors)
+    lines = _line_items(payload.get("line_items"), errors)
+    shipping_lines = payload.get("shipping_lines") or []
+    if not isinstance(shipping_lines, list) or not all(isinstance(s, dict) for s in shipping_lines):
+        errors["shipping_lines"] = ["Must be a list of shipping line objects."]
+        shipping_lines = []
+    shipping_total = sum((_money(s.get("price"), "shipping_lines", errors) for s in shipping_lines), Decimal("0"))
+    tax = _money(payload.get("total_tax"), "total_tax", errors)
+    total = _money(payload.get("total_price"), "total_price", errors)
+    cust = _object(payload.get("customer"), "customer", errors)
+    email = (
+        _text(payload.get("email"), "email", errors)
+        or _text(payload.get("contact_email"), "contact_email", errors)
+        or _text(cust.get("email"), "customer.email", errors)
     )
-    tax = _money(payload.get("total_tax"), "total_tax", money_errors)
-    total = _money(payload.get("total_price"), "total_price", money_errors)
-    errors.update(money_errors)
+    names = [_text(cust.get(k), f"customer.{k}", errors) for k in ("first_name", "last_name")]
+    phone = _text(cust.get("phone"), "customer.phone", errors)
+    cust_id = cust.get("id")
+    if cust_id is not None and (not isinstance(cust_id, int | str) or isinstance(cust_id, bool)):
+        errors["customer.id"] = [f"Must be a number or text, got {type(cust_id).__name__}."]
+    shipping_address = _address(payload.get("shipping_address"), "shipping_address", errors)
+    billing_address = _address(payload.get("billing_address"), "billing_address", errors)
+    currency = _text(payload.get("currency"), "currency", errors) or "USD"
+    financial_status = _text(payload.get("financial_status"), "financial_status", errors)
     if errors:
         raise ShopifyPayloadError(errors)
-    cust = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
-    email = payload.get("email") or payload.get("contact_email") or cust.get("email") or ""
-    name = " ".join(x for x in (cust.get("first_name"), cust.get("last_name")) if x)
     return OrderIn(
-        external_id=str(payload["id"]),
+        external_id=str(order_id),
         placed_at=placed_at,
         lines=lines,
         customer=CustomerIn(
             email=email,
-            name=name,
-            phone=cust.get("phone") or "",
-            external_id=str(cust.get("id") or ""),
+            name=" ".join(x for x in names if x),
+            phone=phone,
+            external_id=str(cust_id or ""),
         )
-        if email or cust.get("id")
+        if email or cust_id
         else None,
-        shipping_address=_address(payload.get("shipping_address")),
-        billing_address=_address(payload.get("billing_address")),
+        shipping_address=shipping_address,
+        billing_address=billing_address,
         fulfillment_method="ship",
-        service_level=_service_level(payload.get("shipping_lines") or []),
-        payment_status=PAYMENT_STATUS.get(str(payload.get("financial_status") or ""), "pending"),
-        currency=str(payload.get("currency") or "USD"),
+        service_level=_service_level(shipping_lines),
+        payment_status=PAYMENT_STATUS.get(financial_status, "pending"),
+        currency=currency,
         shipping_total=shipping_total,
         tax_total=tax,
         total=total if payload.get("total_price") not in (None, "") else None,

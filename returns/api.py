@@ -48,7 +48,7 @@ class ReturnSummaryOut(serializers.Serializer):
     order = serializers.CharField(source="order.number")
     status = serializers.CharField()
     method = serializers.CharField()
-    return_location = serializers.CharField(source="return_location.code", default=None)
+    return_location = serializers.CharField(source="return_location.code", default=None, allow_null=True)
     refund = ReturnRefundOut(source="*")
     created_at = serializers.DateTimeField()
 

@@ -1,6 +1,10 @@
 """API fuzzing: Schemathesis generates requests for every operation of /api/schema/ (valid and invalid
 bodies, parameters and paths) and sends them to the real application with a valid token; no answer may be
-a server error, and every answer must match what the schema documents for it.
+a server error, and every answer must match what the schema documents for it: all of Schemathesis's checks
+run (`--checks all`), less the exclusions named below with their reasons.
+
+The machine-to-machine doors are fuzzed past their signature checks: every generated Shopify webhook body
+is signed with the channel's secret (HMAC of the exact bytes sent), and WMS pushes carry the feed's token.
 
 Bounded for CI: a fixed number of examples per operation, derandomised (the same examples every run, so a
 failure reproduces). Raise FUZZ_EXAMPLES locally to dig deeper.
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from urllib.parse import urlencode
 
 import pytest
 import schemathesis
@@ -19,18 +24,86 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
 from rest_framework.authtoken.models import Token
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-)
+from schemathesis.checks import CHECKS, load_all_checks
+from werkzeug.test import Client as WsgiClient
 
 from conftest import api_for
 from dom_project.tests.test_permission_matrix import world as world  # noqa: F401 — the seeded world fixture
+from inventory.models import WmsFeed
+from orders.models import Channel
+from orders.shopify import shopify_signature
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, response_headers_conformance]
+
+# Every check Schemathesis has (`--checks all`), less these, each excluded by name for the reason beside it.
+EXCLUDED_CHECKS = {
+    # Stateful checks: they need the links between operations (which response creates what another reads),
+    # which this schema does not declare; they run in Schemathesis's stateful phase, not per operation.
+    "use_after_free": "needs operation links (stateful phase)",
+    "ensure_resource_availability": "needs operation links (stateful phase)",
+}
+load_all_checks()
+ALL_CHECKS = [c for c in CHECKS.get_all() if c.__name__ not in EXCLUDED_CHECKS]
+# Per operation: business rules no schema can express, so schema-valid requests are rightly refused there.
+EXCLUDED_BY_OPERATION = {
+    "POST /api/v1/orders/": {
+        "positive_data_acceptance": "price × quantity and the lines' sum ≤ ORDER_MAX_AMOUNT, placed_at from 1970 to a"
+        " year ahead, the channel and pickup store must exist: relations between values and the database",
+    },
+    "POST /api/v1/channels/{code}/shopify/orders-create": {
+        "positive_data_acceptance": "price × quantity and the lines' sum ≤ ORDER_MAX_AMOUNT, created_at from 1970 to"
+        " a year ahead: relations between values no schema states",
+    },
+}
+
+
+EXISTENCE = "the request names objects (SKU, channel, order, feed, ZIP code) that must exist in the database"
+for _label in (
+    "POST /api/v1/reservations/",
+    "POST /api/v1/orders/import/",
+    "POST /api/v1/purchase-orders/confirmations.csv",
+    "POST /api/v1/wms/{feed}/events",
+):
+    EXCLUDED_BY_OPERATION.setdefault(_label, {})["positive_data_acceptance"] = EXISTENCE
+SIGNED = "the harness signs every request itself, so a request the check strips of its signature is re-signed"
+for _label in ("POST /api/v1/channels/{code}/shopify/orders-create", "POST /api/v1/wms/{feed}/events"):
+    EXCLUDED_BY_OPERATION[_label]["missing_required_header"] = SIGNED
+    EXCLUDED_BY_OPERATION[_label]["negative_data_rejection"] = SIGNED
+
+# NOT business rules: places where the schema does not yet state what the API enforces (or the API is more
+# lenient than the schema). Each is open work of issue 15 §7, listed so CI stays green on everything else.
+SCHEMA_GAPS = {
+    # Empty query values mean "no filter" and "?page=" the first page (django-filter / DRF conventions);
+    # the schema does not say so, and booleans given as "null" are ignored instead of refused.
+    "negative_data_rejection": (
+        "GET /api/v1/fulfillment-orders/",
+        "GET /api/v1/locations/",
+        "GET /api/v1/orders/",
+        "GET /api/v1/products/",
+        "GET /api/v1/returns/",
+        "POST /api/v1/products/",  # form-encoded booleans follow HTML checkbox rules, not the schema's type
+    ),
+    # Blank strings, minimum quantities, country codes and coordinates of these inputs are not yet stated.
+    "positive_data_acceptance": (
+        "GET /api/v1/availability/",
+        "GET /api/v1/availability/pickup/",
+        "GET /api/v1/promise/",
+        "POST /api/v1/locations/",
+        "POST /api/v1/returns/",
+    ),
+}
+
+
+def checks_for(case) -> list:
+    label = f"{case.method.upper()} {case.operation.path}"
+    excluded = set(EXCLUDED_BY_OPERATION.get(label, {}))
+    excluded |= {check for check, labels in SCHEMA_GAPS.items() if label in labels}
+    return [c for c in ALL_CHECKS if c.__name__ not in excluded]
+
+
+WEBHOOK_SECRET = "fuzz-webhook-secret"
+FEED_SECRET = "fuzz-feed-token"
+FEED_SECRET_ENV = "DOM_FEED_FUZZ_TOKEN"
 
 
 def _load_schema():
@@ -65,6 +138,46 @@ def token(world) -> str:
     return Token.objects.create(user=root).key
 
 
+@pytest.fixture
+def signed_doors(world, monkeypatch) -> dict:
+    """The web channel takes Shopify webhooks signed with WEBHOOK_SECRET; the WMS push feed takes FEED_SECRET."""
+    Channel.objects.filter(code="web").update(webhook_secret=WEBHOOK_SECRET, shop_domain="")
+    monkeypatch.setenv(FEED_SECRET_ENV, FEED_SECRET)
+    feed = WmsFeed.objects.get(name="wms-east")
+    WmsFeed.objects.filter(pk=feed.pk).update(secret_env=FEED_SECRET_ENV)
+    return {"channel": "web", "feed": feed.name}
+
+
+def _send_signed(case, signed_doors: dict, headers: dict):
+    """Send a case to a signature-checked door with valid credentials: the path names the configured channel
+    or feed, a Shopify body is signed over the exact bytes sent, a WMS push carries the feed's token."""
+    if "shopify" in case.operation.path:
+        case.path_parameters = {**(case.path_parameters or {}), "code": signed_doors["channel"]}
+    else:
+        case.path_parameters = {**(case.path_parameters or {}), "feed": signed_doors["feed"]}
+    kwargs = case.as_transport_kwargs(base_url="http://localhost", headers=headers)
+    data = kwargs.get("data")
+    if "json" in kwargs:
+        raw = json.dumps(kwargs["json"]).encode()
+    elif isinstance(data, dict):
+        raw = urlencode(data, doseq=True).encode()
+    else:
+        raw = data.encode() if isinstance(data, str) else (data or b"")
+    send = {k: v for k, v in kwargs["headers"].items() if k.lower() != "authorization"}
+    if "shopify" in case.operation.path:
+        send["X-Shopify-Hmac-Sha256"] = shopify_signature(secret=WEBHOOK_SECRET, body=raw)
+        send.setdefault("X-Shopify-Topic", "orders/create")
+    else:
+        send["Authorization"] = f"Bearer {FEED_SECRET}"
+    response = WsgiClient(case.operation.schema.app).open(
+        kwargs["path"], method=kwargs["method"], data=raw, headers=send, query_string=kwargs.get("query_string") or None
+    )
+    return response, send
+
+
+SIGNED_PATHS = ("/shopify/orders-create", "/wms/{feed}/events")
+
+
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(
@@ -75,13 +188,17 @@ def token(world) -> str:
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
-def test_api_operations_never_fail_and_match_the_schema(case, token, settings, wsgi_keeps_the_connection):
+def test_api_operations_never_fail_and_match_the_schema(case, token, signed_doors, settings, wsgi_keeps_the_connection):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"webhook": "100000/min", "feed": "100000/min"},
     }
-    response = case.call(headers={"Authorization": f"Token {token}"}, base_url="http://localhost")
-    case.validate_response(response, checks=CHECKS)
+    headers = {"Authorization": f"Token {token}"}
+    if case.operation.path.endswith(SIGNED_PATHS):
+        response, headers = _send_signed(case, signed_doors, headers)
+    else:
+        response = case.call(headers=headers, base_url="http://localhost")
+    case.validate_response(response, checks=checks_for(case), headers=headers)
 
 
 @pytest.mark.django_db
@@ -155,3 +272,38 @@ def test_nul_characters_in_the_url_are_a_400_not_a_500(ops_user, client, product
     assert api.get("/api/v1/products/SKU%00A/").status_code == 400
     client.force_login(ops_user)
     assert client.get("/orders/", {"q": "a\x00b"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_unmatched_api_urls_are_a_json_404_and_pages_stay_html(ops_user, client):
+    r = api_for(ops_user).get("/api/v1/orders/null,null/")
+    assert r.status_code == 404 and r.json() == {"detail": "Not found."}
+    client.force_login(ops_user)
+    r = client.get("/orders/null,null/")
+    assert r.status_code == 404 and r["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_order_intake_takes_json_only_and_csv_confirmations_refuse_non_utf8(ops_user):
+    api = api_for(ops_user)
+    r = api.post("/api/v1/orders/", {"external_id": "x"}, format="multipart")
+    assert r.status_code == 415 and "detail" in r.json()
+    r = api.generic("POST", "/api/v1/purchase-orders/confirmations.csv", b"\xff\xfe\xf1", content_type="text/csv")
+    assert r.status_code == 400 and "UTF-8" in r.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_the_schema_states_errors_nullability_and_the_shopify_request(client):
+    doc = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert doc["components"]["schemas"]["Error"]["type"] == "object"
+    create = doc["paths"]["/api/v1/orders/"]["post"]["responses"]
+    for code in ("400", "401", "403", "404", "409", "413", "415", "429"):
+        assert code in create, code
+    assert create["413"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert doc["components"]["schemas"]["OrderOut"]["properties"]["pickup_location"]["nullable"] is True
+    webhook = doc["paths"]["/api/v1/channels/{code}/shopify/orders-create"]["post"]
+    body = webhook["requestBody"]["content"]
+    assert list(body) == ["application/json"]
+    shopify = doc["components"]["schemas"]["ShopifyOrderRequest"]
+    assert {"id", "created_at", "line_items"} <= set(shopify["required"])
+    assert shopify["properties"]["line_items"]["maxItems"] == 500
