@@ -17,9 +17,28 @@ from fulfillment.models import (
 
 
 class FulfillmentLineInline(admin.TabularInline):
+    """Read-only: fulfilment lines are created by routing through fulfillment.services and change only as
+    they are picked, shipped or taken back there."""
+
     model = FulfillmentLine
     extra = 0
-    raw_id_fields = ["order_line"]
+    can_delete = False
+    fields = [
+        "order_line",
+        "quantity",
+        "quantity_picked",
+        "quantity_shipped",
+        "quantity_short",
+        "quantity_cancelled",
+        "short_reason",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class ShipmentInline(admin.TabularInline):
@@ -36,8 +55,24 @@ class FulfillmentOrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "method", "location__kind"]
     search_fields = ["order__number", "location__code", "pickup_code"]
     raw_id_fields = ["order", "location", "reservation", "pickup_fulfillment_order"]
-    readonly_fields = ["picked_by", "handed_over_by", "received_by"]
+    # Status, lines and where/how it ships change only through fulfillment.services.
+    readonly_fields = [
+        "order",
+        "location",
+        "method",
+        "status",
+        "reservation",
+        "picked_by",
+        "handed_over_by",
+        "received_by",
+    ]
     inlines = [FulfillmentLineInline, ShipmentInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Shipment)

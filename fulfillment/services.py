@@ -25,7 +25,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage, send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Greatest
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -48,26 +47,36 @@ from fulfillment.models import (
     StoreSettings,
     SupplierItem,
 )
+from inventory.bulk import model_rows_insert
 from inventory.models import (
     InventoryMovement,
     Location,
     LocationKind,
+    RefType,
     Reservation,
     ReservationLine,
-    SafetyStockRule,
     StockLevel,
 )
 from inventory.services import (
-    StockChange,
+    HoldLine,
+    ReservationHold,
+    location_safety_stock_set,
+    location_settings_set,
     reservation_consume,
+    reservation_hold,
     reservation_release,
     stock_adjust,
-    stock_apply_changes,
     stock_receive,
     stock_set_on_hand,
 )
 from orders.models import Order, OrderLine
-from orders.services import order_event_add, order_status_set
+from orders.services import (
+    order_event_add,
+    order_lines_allocated_release,
+    order_lines_cancelled_add,
+    order_lines_shipped_set,
+    order_status_set,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -166,9 +175,8 @@ def _reservation_lines(fo: FulfillmentOrder) -> dict[int, ReservationLine]:
     if fo.reservation_id is None:
         return {}
     found = {}
-    for rl in ReservationLine.objects.filter(reservation_id=fo.reservation_id):
-        if rl.reference.startswith("order_line:"):
-            found[int(rl.reference.split(":", 1)[1])] = rl
+    for rl in ReservationLine.objects.filter(reservation_id=fo.reservation_id, ref_type=RefType.ORDER_LINE):
+        found[rl.ref_id] = rl
     return found
 
 
@@ -221,11 +229,12 @@ def _order_refresh(order: Order, *, actor=None) -> None:
         for ln in fo.lines.all():
             shipped[ln.order_line_id] = shipped.get(ln.order_line_id, 0) + ln.quantity_shipped
     lines = list(order.lines.all())
+    changed: dict[int, int] = {}
     for ol in lines:
         q = min(shipped.get(ol.pk, 0), ol.quantity)
         if ol.quantity_shipped != q:
-            OrderLine.objects.filter(pk=ol.pk).update(quantity_shipped=q)
-            ol.quantity_shipped = q
+            changed[ol.pk] = ol.quantity_shipped = q
+    order_lines_shipped_set(shipped=changed)
     total_shipped = sum(ol.quantity_shipped for ol in lines)
     all_done = all(ol.quantity_shipped + ol.quantity_cancelled >= ol.quantity for ol in lines)
     status = order.status
@@ -244,9 +253,68 @@ def _order_refresh(order: Order, *, actor=None) -> None:
 
 
 def _cancel_order_line_units(by_order_line: dict[int, int]) -> None:
-    for ol_id, q in by_order_line.items():
-        if q > 0:
-            OrderLine.objects.filter(pk=ol_id).update(quantity_cancelled=F("quantity_cancelled") + q)
+    order_lines_cancelled_add(amounts=by_order_line)
+
+
+# --- Creation (routing's batch writer) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FulfillmentOrderNew:
+    """A fulfilment order routing decided: where, how, which order lines and units, and the reservation."""
+
+    order_id: int
+    location_id: int
+    method: str
+    reservation_id: int | None
+    carrier_service: str
+    ship_by: datetime
+    estimated_cost: Decimal
+    lines: list[tuple[int, int]]  # (order line id, units)
+
+
+def fulfillment_orders_create_bulk(*, orders: list[FulfillmentOrderNew], now: datetime | None = None) -> list[int]:
+    """Create fulfilment orders (status created) and their lines set-based (COPY on PostgreSQL), in the
+    caller's transaction; returns the new ids in order."""
+    fo_ids = model_rows_insert(
+        model=FulfillmentOrder,
+        rows=[
+            {
+                "order_id": n.order_id,
+                "location_id": n.location_id,
+                "method": n.method,
+                "status": S.CREATED.value,
+                "reservation_id": n.reservation_id,
+                "carrier_service": n.carrier_service,
+                "ship_by": n.ship_by,
+                "estimated_cost": n.estimated_cost,
+            }
+            for n in orders
+        ],
+        now=now,
+    )
+    model_rows_insert(
+        model=FulfillmentLine,
+        rows=[
+            {"fulfillment_order_id": fo_id, "order_line_id": line_id, "quantity": q}
+            for fo_id, n in zip(fo_ids, orders, strict=True)
+            for line_id, q in n.lines
+        ],
+        now=now,
+    )
+    return fo_ids
+
+
+def fulfillment_line_take_back(*, line: FulfillmentLine, quantity: int) -> None:
+    """Take `quantity` unpicked units off a fulfilment line (a stock shortage moves them elsewhere): the line
+    shrinks or goes, and a fulfilment order left without lines is cancelled. The caller releases the stock."""
+    fo_id = line.fulfillment_order_id
+    if quantity >= line.quantity:
+        line.delete()
+    else:
+        FulfillmentLine.objects.filter(pk=line.pk).update(quantity=F("quantity") - quantity)
+    if not FulfillmentLine.objects.filter(fulfillment_order_id=fo_id).exists():
+        FulfillmentOrder.objects.filter(pk=fo_id).update(status=S.CANCELLED)
 
 
 # --- Store settings --------------------------------------------------------------------------------------
@@ -297,18 +365,9 @@ def store_settings_update(
                 setattr(st, name, value)
         st.save()
         if walk_in_protection is not None:
-            rule = SafetyStockRule.objects.filter(product=None, location=location, location_kind="").first()
-            if walk_in_protection > 0:
-                if rule is None:
-                    SafetyStockRule.objects.create(location=location, quantity=walk_in_protection, note=WALK_IN_NOTE)
-                else:
-                    rule.quantity, rule.note = walk_in_protection, WALK_IN_NOTE
-                    rule.save(update_fields=["quantity", "note"])
-            elif rule is not None:
-                rule.delete()
-        if sell_online is not None and location.sell_online != sell_online:
-            Location.objects.filter(pk=location.pk).update(sell_online=sell_online)
-            location.sell_online = sell_online
+            location_safety_stock_set(location=location, quantity=walk_in_protection, note=WALK_IN_NOTE)
+        if sell_online is not None:
+            location_settings_set(location=location, sell_online=sell_online)
         return st
 
 
@@ -318,7 +377,11 @@ def _local_today(location: Location, now: datetime | None = None):
 
 def store_pause_today(*, location: Location, actor=None, now: datetime | None = None) -> StoreSettings:
     """No new online work at this store for the rest of its local day: capacity goes to 0 (routing skips a
-    location without capacity); what is already queued stays. Idempotent."""
+    location without capacity), today's capacity row (if routing opened one) is closed at what it has
+    already taken, and every process's cached network is invalidated; what is already queued stays.
+    Idempotent."""
+    from routing.services import location_capacity_day_set
+
     with transaction.atomic():
         st = store_settings_ensure(location=location)
         st = StoreSettings.objects.select_for_update().get(pk=st.pk)
@@ -327,21 +390,24 @@ def store_pause_today(*, location: Location, actor=None, now: datetime | None = 
             st.paused_capacity = loc.daily_capacity
         st.paused_on = _local_today(loc, now)
         st.save()
-        Location.objects.filter(pk=loc.pk).update(daily_capacity=0)
-        location.daily_capacity = 0
+        location_settings_set(location=location, daily_capacity=0)
+        location_capacity_day_set(location_id=location.pk, day=st.paused_on, capacity=0)
         return st
 
 
 def store_resume(*, location: Location, actor=None) -> StoreSettings:
-    """End a pause: the capacity saved when pausing comes back. Idempotent."""
+    """End a pause: the capacity saved when pausing comes back (on the location and on the paused day's
+    capacity row). Idempotent."""
+    from routing.services import location_capacity_day_set
+
     with transaction.atomic():
         st = store_settings_ensure(location=location)
         st = StoreSettings.objects.select_for_update().get(pk=st.pk)
         if st.paused_on is None:
             return st
         capacity = st.paused_capacity or 0
-        Location.objects.filter(pk=location.pk).update(daily_capacity=capacity)
-        location.daily_capacity = capacity
+        location_settings_set(location=location, daily_capacity=capacity)
+        location_capacity_day_set(location_id=location.pk, day=st.paused_on, capacity=capacity)
         st.paused_on, st.paused_capacity = None, None
         st.save()
         return st
@@ -519,9 +585,8 @@ def _short_lines(
         ln.save(update_fields=["quantity_short", "short_reason"])
         _apply_stock_effect(fo, ln, q, reason, actor)
         reroute[ln.order_line_id] = reroute.get(ln.order_line_id, 0) + q
-    for ol_id, q in reroute.items():
-        # The units are no longer allocated anywhere: routing re-routes exactly these.
-        OrderLine.objects.filter(pk=ol_id).update(quantity_allocated=Greatest(F("quantity_allocated") - q, 0))
+    # The units are no longer allocated anywhere: routing re-routes exactly these.
+    order_lines_allocated_release(amounts=reroute)
     described = ", ".join(f"{lines[i].order_line.sku} × {q}" for i, q in shorts.items())
     order_event_add(
         order=fo.order,
@@ -1227,22 +1292,16 @@ def _reserve_received(*, order: Order, store: Location, lines: list[tuple[OrderL
     Not `stock_reserve`: these units arrived for this customer, so the store's safety stock and walk-in
     protection must not stop them being held. The stock write still goes through inventory.services.
     """
-    res = Reservation.objects.create(channel=order.channel, reference=f"order:{order.pk}")
-    ReservationLine.objects.bulk_create(
-        [
-            ReservationLine(
-                reservation=res, product=ol.product, location=store, quantity=q, reference=f"order_line:{ol.pk}"
-            )
-            for ol, q in lines
-        ]
+    hold = ReservationHold(
+        channel_id=order.channel_id,
+        reference=f"order:{order.pk}",
+        ref_type=RefType.ORDER,
+        ref_id=order.pk,
+        lines=[
+            HoldLine(ol.product_id, store.pk, q, f"order_line:{ol.pk}", RefType.ORDER_LINE, ol.pk) for ol, q in lines
+        ],
     )
-    stock_apply_changes(
-        changes=[StockChange(ol.product_id, store.pk, delta_reserved=q) for ol, q in lines],
-        reason=InventoryMovement.Reason.RESERVE,
-        reference=f"reservation:{res.pk}",
-        actor=actor,
-    )
-    return res
+    return reservation_hold(hold=hold, actor=actor)
 
 
 def transfer_receive(*, fo_id: int, actor=None) -> FulfillmentOrder:

@@ -169,6 +169,10 @@ class ReservationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    # Held stock is released or consumed through inventory.services (which write the ledger), never deleted.
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 @admin.register(InventoryMovement)
 class InventoryMovementAdmin(admin.ModelAdmin):

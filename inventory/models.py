@@ -236,6 +236,15 @@ class ChannelAllocation(models.Model):
         return f"{self.channel} may sell {self.value}{unit} of {what}"
 
 
+class RefType(models.TextChoices):
+    """What a reservation (or one of its lines) is held for: a typed reference with an integer id, so no id is
+    ever parsed out of text (inventory names no other app's model; the id is the other row's primary key)."""
+
+    NONE = "", "None"
+    ORDER = "order", "Order"
+    ORDER_LINE = "order_line", "Order line"
+
+
 class Reservation(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -245,6 +254,8 @@ class Reservation(models.Model):
 
     channel = models.ForeignKey("orders.Channel", null=True, blank=True, on_delete=models.PROTECT)
     reference = models.CharField(max_length=100, blank=True, db_index=True, help_text="Cart token or order ref.")
+    ref_type = models.CharField(max_length=20, choices=RefType.choices, blank=True, default=RefType.NONE)
+    ref_id = models.BigIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -254,6 +265,7 @@ class Reservation(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["expires_at"], condition=Q(status="active"), name="reservation_active_expiry"),
+            models.Index(fields=["ref_type", "ref_id"], name="reservation_ref"),
         ]
 
     def __str__(self) -> str:
@@ -268,8 +280,11 @@ class ReservationLine(models.Model):
     # Units already released or consumed from this line (partial release/consume).
     quantity_closed = models.PositiveIntegerField(default=0)
     reference = models.CharField(max_length=100, blank=True, help_text="e.g. order line id.")
+    ref_type = models.CharField(max_length=20, choices=RefType.choices, blank=True, default=RefType.NONE)
+    ref_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["ref_type", "ref_id"], name="reservation_line_ref")]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="reservation_line_quantity_positive"),
             models.CheckConstraint(

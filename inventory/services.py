@@ -23,8 +23,10 @@ from inventory.models import (
     InventoryMovement,
     Location,
     Product,
+    RefType,
     Reservation,
     ReservationLine,
+    SafetyStockRule,
     StockLevel,
     StockShortage,
 )
@@ -47,6 +49,8 @@ class ReserveLine:
     quantity: int
     location_id: int | None = None
     reference: str = ""
+    ref_type: str = RefType.NONE  # what the line is held for (typed reference, see inventory.models.RefType)
+    ref_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,9 +261,12 @@ def stock_reserve(
     method: str | None = None,
     ttl: timedelta | None = None,
     reference: str = "",
+    ref_type: str = RefType.NONE,
+    ref_id: int | None = None,
     actor=None,
 ) -> Reservation:
-    """Hold stock for every line or for none (all-or-nothing), never more than ATS.
+    """Hold stock for every line or for none (all-or-nothing), never more than ATS. `ref_type`/`ref_id`
+    name what it is held for (an order), as do each line's.
 
     Lines naming a location are held there; others are taken from the locations with the most ATS for
     the channel and method. Raises InsufficientStock listing every shortage; nothing is held then.
@@ -312,6 +319,8 @@ def stock_reserve(
         reservation = Reservation.objects.create(
             channel=channel,
             reference=reference[:100],
+            ref_type=ref_type,
+            ref_id=ref_id,
             expires_at=timezone.now() + ttl if ttl else None,
         )
         ReservationLine.objects.bulk_create(
@@ -322,6 +331,8 @@ def stock_reserve(
                     location_id=loc_id,
                     quantity=q,
                     reference=ln.reference,
+                    ref_type=ln.ref_type,
+                    ref_id=ln.ref_id,
                 )
                 for ln, loc_id, q in placed
             ]
@@ -333,6 +344,121 @@ def stock_reserve(
             actor=actor,
         )
         return reservation
+
+
+# --- Locations -------------------------------------------------------------------------------------------
+
+
+def location_settings_set(
+    *, location: Location, daily_capacity: int | None = None, sell_online: bool | None = None
+) -> Location:
+    """Change a location's daily capacity and/or whether it sells online. Saved through the model, so the
+    post_save signal fires and every process's cached routing network is rebuilt on its next routing."""
+    if daily_capacity is not None and daily_capacity < 0:
+        raise ValidationError({"daily_capacity": "Capacity cannot be negative."})
+    with transaction.atomic():
+        loc = Location.objects.select_for_update().get(pk=location.pk)
+        changed = []
+        for name, value in (("daily_capacity", daily_capacity), ("sell_online", sell_online)):
+            if value is not None and getattr(loc, name) != value:
+                setattr(loc, name, value)
+                setattr(location, name, value)
+                changed.append(name)
+        if changed:
+            loc.save(update_fields=changed)
+        return loc
+
+
+def location_safety_stock_set(*, location: Location, quantity: int, note: str = "") -> None:
+    """The location-wide safety-stock rule (every product): `quantity` units held back from online orders;
+    0 removes the rule."""
+    if quantity < 0:
+        raise ValidationError({"quantity": "Safety stock cannot be negative."})
+    rule = SafetyStockRule.objects.filter(product=None, location=location, location_kind="").first()
+    if quantity > 0:
+        if rule is None:
+            SafetyStockRule.objects.create(location=location, quantity=quantity, note=note)
+        else:
+            rule.quantity, rule.note = quantity, note
+            rule.save(update_fields=["quantity", "note"])
+    elif rule is not None:
+        rule.delete()
+
+
+@dataclass(frozen=True, slots=True)
+class HoldLine:
+    product_id: int
+    location_id: int
+    quantity: int
+    reference: str = ""
+    ref_type: str = RefType.NONE
+    ref_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationHold:
+    """One reservation to create: placed units at named locations (the caller decided where)."""
+
+    channel_id: int | None
+    reference: str
+    lines: list[HoldLine]
+    ref_type: str = RefType.NONE
+    ref_id: int | None = None
+
+
+def reservations_hold_bulk(
+    *, holds: list[ReservationHold], movement_reference: str | None = None, actor=None, now: datetime | None = None
+) -> list[int]:
+    """Create many reservations at once (routing's batch writer, ship-to-store receipts) and hold their stock,
+    in the caller's transaction: reservations and their lines streamed set-based (COPY on PostgreSQL), then
+    one `stock_apply_changes` with one ledger movement per product × location (the lines keep the detail).
+
+    No ATS check: the caller already decided against fresh ATS (routing re-checks under lock); the stock
+    write still refuses to drive reserved past on_hand's invariants. Returns the reservation ids in order."""
+    if not holds:
+        return []
+    res_ids = model_rows_insert(
+        model=Reservation,
+        rows=[
+            {
+                "channel_id": h.channel_id,
+                "reference": h.reference[:100],
+                "ref_type": h.ref_type,
+                "ref_id": h.ref_id,
+                "status": "active",
+            }
+            for h in holds
+        ],
+        now=now,
+    )
+    rows, merged = [], defaultdict(int)
+    for res_id, h in zip(res_ids, holds, strict=True):
+        for ln in h.lines:
+            rows.append(
+                {
+                    "reservation_id": res_id,
+                    "product_id": ln.product_id,
+                    "location_id": ln.location_id,
+                    "quantity": ln.quantity,
+                    "reference": ln.reference,
+                    "ref_type": ln.ref_type,
+                    "ref_id": ln.ref_id,
+                }
+            )
+            merged[(ln.product_id, ln.location_id)] += ln.quantity
+    model_rows_insert(model=ReservationLine, rows=rows, now=now)
+    if merged:
+        changes = [StockChange(p, lid, delta_reserved=q) for (p, lid), q in sorted(merged.items())]
+        ref = movement_reference or (f"reservation:{res_ids[0]}" if len(res_ids) == 1 else "reservations")
+        stock_apply_changes(changes=changes, reason=Reason.RESERVE, reference=ref, actor=actor)
+    return res_ids
+
+
+def reservation_hold(*, hold: ReservationHold, actor=None) -> Reservation:
+    """Create one reservation of placed units (see `reservations_hold_bulk`) and return it."""
+    with transaction.atomic():
+        (pk,) = reservations_hold_bulk(holds=[hold], actor=actor)
+        return Reservation.objects.get(pk=pk)
 
 
 def _close_lines(

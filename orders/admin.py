@@ -50,10 +50,29 @@ class FraudSettingsAdmin(admin.ModelAdmin):
 
 
 class OrderLineInline(admin.TabularInline):
+    """Read-only: lines and their counters change only through orders.services (intake, routing, fulfilment
+    and returns call them), never by editing a row."""
+
     model = OrderLine
     extra = 0
-    raw_id_fields = ["product"]
-    readonly_fields = ["quantity_allocated", "quantity_shipped", "quantity_cancelled", "quantity_returned"]
+    can_delete = False
+    fields = [
+        "line_number",
+        "sku",
+        "product",
+        "quantity",
+        "quantity_allocated",
+        "quantity_shipped",
+        "quantity_cancelled",
+        "quantity_returned",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class OrderHoldInline(admin.TabularInline):
@@ -99,6 +118,11 @@ class OrderAdmin(admin.ModelAdmin):
     # The lifecycle changes only through orders.services (each move an OrderEvent), never by editing here.
     readonly_fields = [
         "status",
+        "payment_status",
+        "shipping_address",
+        "billing_address",
+        "fulfillment_method",
+        "pickup_location",
         "number",
         "channel",
         "external_id",
@@ -111,3 +135,10 @@ class OrderAdmin(admin.ModelAdmin):
         "raw_payload",
     ]
     inlines = [OrderLineInline, OrderHoldInline, OrderEventInline]
+
+    # Orders enter through intake (orders.services.order_ingest) and are never deleted: cancel them instead.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -228,8 +228,47 @@ class OrderHold(models.Model):
 
 
 class OrderEvent(models.Model):
+    class Type(models.TextChoices):
+        RECEIVED = "received", "Received"
+        SCREENED = "screened", "Fraud-screened"
+        HOLD_PLACED = "hold_placed", "Hold placed"
+        HOLD_RELEASED = "hold_released", "Hold released"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        CANCELLED = "cancelled", "Cancelled"
+        # Routing (one per decision: its outcome, or a re-route).
+        ROUTED = "routed", "Routed"
+        PARTIAL = "partial", "Partly routed"
+        BACKORDERED = "backordered", "Backordered"
+        REROUTED = "rerouted", "Re-routed"
+        # Fulfilment: a fulfilment order's status moves, and what happens around them.
+        FO_CREATED = "fulfillment.created", "Fulfilment created"
+        FO_RELEASED = "fulfillment.released", "Fulfilment released"
+        FO_PICKING = "fulfillment.picking", "Fulfilment picking"
+        FO_PACKED = "fulfillment.packed", "Fulfilment packed"
+        FO_SHIPPED = "fulfillment.shipped", "Fulfilment shipped"
+        FO_DELIVERED = "fulfillment.delivered", "Fulfilment delivered"
+        FO_READY_FOR_PICKUP = "fulfillment.ready_for_pickup", "Ready for pickup"
+        FO_PICKED_UP = "fulfillment.picked_up", "Picked up"
+        FO_EXPIRED = "fulfillment.expired", "Pickup expired"
+        FO_IN_TRANSIT = "fulfillment.in_transit", "In transit to store"
+        FO_RECEIVED = "fulfillment.received", "Received at store"
+        FO_REJECTED = "fulfillment.rejected", "Rejected by location"
+        FO_CANCELLED = "fulfillment.cancelled", "Fulfilment cancelled"
+        FO_LINES_WAITING = "fulfillment.lines_waiting", "Waiting for a new location"
+        FO_EMAIL_SENT = "fulfillment.email_sent", "Pickup email sent"
+        FO_EMAIL_FAILED = "fulfillment.email_failed", "Pickup email failed"
+        FO_REMINDER_SENT = "fulfillment.reminder_sent", "Pickup reminder sent"
+        # Returns.
+        RETURN_REQUESTED = "return_requested", "Return requested"
+        RETURN_APPROVED = "return_approved", "Return approved"
+        RETURN_REJECTED = "return_rejected", "Return rejected"
+        RETURN_IN_TRANSIT = "return_in_transit", "Return in transit"
+        RETURN_RECEIVED = "return_received", "Return received"
+        RETURN_INSPECTED = "return_inspected", "Return inspected"
+        REFUND_ISSUED = "refund_issued", "Refund issued"
+
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    type = models.CharField(max_length=40)
+    type = models.CharField(max_length=40, choices=Type.choices)
     message = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

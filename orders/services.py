@@ -1,7 +1,9 @@
 """Writes of orders: intake (every channel through `order_ingest`), holds, lifecycle, cancellation.
 
-Lifecycle rule: an order's status changes only here, through `_transition`, which refuses moves that are
-not in ALLOWED_TRANSITIONS and writes an OrderEvent for each move.
+Lifecycle rule: an order's status changes only here, through `_transition` (one order) or
+`orders_status_set_bulk` (a batch), which refuse moves that are not in ALLOWED_TRANSITIONS. Timeline events are
+written only through `order_event_add` / `order_events_add_bulk`, order-line counters (allocated, shipped,
+cancelled, returned) only through the `order_lines_*` services below.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from inventory.models import Location, Product, Reservation
+from inventory.bulk import model_rows_insert, values_cte
+from inventory.models import Location, Product, RefType, Reservation
 from inventory.services import reservation_release
 from orders.checks import (
     ADDRESS_METHODS,
@@ -136,15 +140,40 @@ def _flat_errors(errors: dict) -> dict[str, list[str]]:
 
 
 # --- Timeline -----------------------------------------------------------------------------------------
+def _event_type(type: str) -> str:
+    if type not in _EVENT_TYPES:
+        raise ValueError(f"Unknown order event type {type!r}: add it to OrderEvent.Type.")
+    return type
+
+
+_EVENT_TYPES = frozenset(OrderEvent.Type.values)
+
+
 def order_event_add(*, order: Order, type: str, message: str = "", data: dict | None = None, actor=None) -> OrderEvent:
-    """Append an entry to the order's timeline (any app may call this)."""
+    """Append an entry to the order's timeline (any app may call this); `type` is one of OrderEvent.Type."""
     return OrderEvent.objects.create(
         order=order,
-        type=type[:40],
+        type=_event_type(type),
         message=message[:500],
         data=data or {},
         actor=actor if getattr(actor, "pk", None) else None,
     )
+
+
+def order_events_add_bulk(*, events: list[dict], now: datetime | None = None) -> None:
+    """Append many timeline entries in one set-based insert (COPY on PostgreSQL): each event is a dict with
+    `order_id`, `type`, and optionally `message`, `data`, `actor_id` (the same rules as `order_event_add`)."""
+    rows = [
+        {
+            "order_id": e["order_id"],
+            "type": _event_type(e["type"]),
+            "message": (e.get("message") or "")[:500],
+            "data": e.get("data") or {},
+            "actor_id": e.get("actor_id"),
+        }
+        for e in events
+    ]
+    model_rows_insert(model=OrderEvent, rows=rows, now=now, returning=False)
 
 
 # --- Intake -------------------------------------------------------------------------------------------
@@ -449,6 +478,102 @@ def order_status_set(*, order: Order, status: str, actor=None, message: str = ""
     return locked
 
 
+def orders_status_set_bulk(*, paths: dict[int, tuple[str, ...]], now: datetime | None = None) -> int:
+    """Move many (already locked) orders along their paths of statuses (usually one step; routing takes a
+    created order through validated), every step checked against ALLOWED_TRANSITIONS, in one statement per
+    final status; a step to the status the order is already in is skipped. Writes no timeline entry: the
+    caller writes the one event that explains the move (routing's "routed"/"backordered").
+    Raises ValidationError naming every refused move, before anything is written. Returns orders moved."""
+    current = dict(Order.objects.filter(pk__in=list(paths)).values_list("pk", "status"))
+    refused, by_target = [], {}
+    for pk, path in paths.items():
+        frm = start = current.get(pk)
+        if frm is None:
+            refused.append(f"Order {pk} does not exist.")
+            continue
+        for to in path:
+            if frm != to and to not in ALLOWED_TRANSITIONS[frm]:
+                label = f"{Status(frm).label.lower()} to {Status(to).label.lower()}"
+                refused.append(f"Order {pk} cannot go from {label}.")
+                break
+            frm = to
+        else:
+            if frm != start:
+                by_target.setdefault(frm, []).append(pk)
+    if refused:
+        raise ValidationError(refused)
+    stamp = now or timezone.now()
+    return sum(
+        Order.objects.filter(pk__in=pks).update(status=to, updated_at=stamp) for to, pks in sorted(by_target.items())
+    )
+
+
+def orders_allocation_status_apply(*, order_ids: list[int], statuses_from: tuple[str, ...], now=None) -> int:
+    """After allocation changed: each order in one of `statuses_from` becomes backordered while any unit is
+    neither allocated nor cancelled, else routed (through `orders_status_set_bulk`; a created order passes
+    through validated)."""
+    open_line = OrderLine.objects.filter(
+        order_id=OuterRef("pk"), quantity__gt=F("quantity_allocated") + F("quantity_cancelled")
+    )
+    rows = (
+        Order.objects.filter(pk__in=order_ids, status__in=statuses_from)
+        .annotate(open=Exists(open_line))
+        .values_list("pk", "status", "open")
+    )
+    paths = {}
+    for pk, status, is_open in rows:
+        target = Status.BACKORDERED if is_open else Status.ROUTED
+        paths[pk] = (Status.VALIDATED, target) if status == Status.CREATED else (target,)
+    return orders_status_set_bulk(paths=paths, now=now)
+
+
+def _order_lines_add(*, column: str, amounts: dict[int, int]) -> int:
+    """column += amount for each order line id (negative amounts subtract), one statement per 1,000 lines;
+    returns lines updated. The table's check constraints keep every counter within the line's quantity."""
+    table = connection.ops.quote_name(OrderLine._meta.db_table)
+    col = connection.ops.quote_name(column)
+    done = 0
+    items = sorted((k, v) for k, v in amounts.items() if v)
+    for start in range(0, len(items), 1000):
+        chunk = items[start : start + 1000]
+        cte, params = values_cte(rows=chunk, columns=("id", "amount"))
+        with connection.cursor() as cur:
+            cur.execute(f"{cte} UPDATE {table} SET {col} = {col} + v.amount FROM v WHERE {table}.id = v.id", params)
+            done += cur.rowcount if cur.rowcount >= 0 else len(chunk)
+    return done
+
+
+def order_lines_allocated_add(*, amounts: dict[int, int]) -> int:
+    """Allocated units go up (routing placed them) or down (negative: released from a location)."""
+    return _order_lines_add(column="quantity_allocated", amounts=amounts)
+
+
+def order_lines_allocated_release(*, amounts: dict[int, int]) -> None:
+    """Allocated units go down, never below zero (units reported short are no longer allocated anywhere)."""
+    for pk, q in sorted(amounts.items()):
+        OrderLine.objects.filter(pk=pk).update(quantity_allocated=Greatest(F("quantity_allocated") - q, 0))
+
+
+def order_lines_cancelled_add(*, amounts: dict[int, int]) -> None:
+    """Cancelled units go up (per order line id)."""
+    for pk, q in sorted(amounts.items()):
+        if q > 0:
+            OrderLine.objects.filter(pk=pk).update(quantity_cancelled=F("quantity_cancelled") + q)
+
+
+def order_lines_shipped_set(*, shipped: dict[int, int]) -> None:
+    """Set each order line's shipped units (derived by fulfilment from its fulfilment orders)."""
+    for pk, q in sorted(shipped.items()):
+        OrderLine.objects.filter(pk=pk).update(quantity_shipped=q)
+
+
+def order_lines_returned_add(*, amounts: dict[int, int]) -> None:
+    """Returned units go up (per order line id), never past shipped (the table's check constraint)."""
+    for pk, q in sorted(amounts.items()):
+        if q > 0:
+            OrderLine.objects.filter(pk=pk).update(quantity_returned=F("quantity_returned") + q)
+
+
 def order_routing_task() -> str | None:
     """The dotted path of the routing task when it is configured and importable, else None (orders wait)."""
     path = settings.DOM.get("ROUTE_ORDER_TASK")
@@ -564,7 +689,7 @@ def order_cancel(*, order: Order, actor, reason: str) -> Order:
             )
         released = []
         for res in Reservation.objects.filter(
-            reference=f"order:{locked.pk}", status=Reservation.Status.ACTIVE
+            ref_type=RefType.ORDER, ref_id=locked.pk, status=Reservation.Status.ACTIVE
         ).order_by("pk"):
             reservation_release(reservation=res, actor=actor, reference=f"order:{locked.pk} cancelled")
             released.append(res.pk)

@@ -16,7 +16,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from dom_project.roles import API_CLIENT, OPERATIONS, STORE_STAFF, user_has_role
@@ -24,7 +23,7 @@ from inventory.models import InventoryMovement, Location
 from inventory.services import StockChange, stock_apply_changes
 from orders.models import Order, OrderLine
 from orders.selectors import channel_for_client
-from orders.services import ALLOWED_TRANSITIONS, order_event_add, order_status_set
+from orders.services import ALLOWED_TRANSITIONS, order_event_add, order_lines_returned_add, order_status_set
 from returns.models import OPEN_STATUSES, ReturnAuthorization, ReturnLine, ReturnRoutingDecision
 from returns.routing import MAX_LISTED_CANDIDATES, NeedPolicy, return_decide
 from returns.selectors import (
@@ -529,12 +528,14 @@ def rma_receive(
         stock_apply_changes(
             changes=restock, reason=InventoryMovement.Reason.RETURN, reference=f"rma:{rma.number}", actor=actor
         )
+        returned: dict[int, int] = {}
         for rl in rma_lines:
             ln = got.get(rl.pk)
             if ln is None:
                 continue
             rl.quantity_received, rl.condition, rl.disposition = ln.quantity, ln.condition, ln.disposition
-            OrderLine.objects.filter(pk=rl.order_line_id).update(quantity_returned=F("quantity_returned") + ln.quantity)
+            returned[rl.order_line_id] = returned.get(rl.order_line_id, 0) + ln.quantity
+        order_lines_returned_add(amounts=returned)
         ReturnLine.objects.bulk_update(rma_lines, ["quantity_received", "condition", "disposition"])
         rma.refund_amount = sum((rl.unit_price * rl.quantity_received for rl in rma_lines), Decimal("0"))
         rma.refund_status = RMA.RefundStatus.PENDING

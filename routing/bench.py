@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import gc
+import hashlib
+import json
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -21,15 +23,18 @@ BENCH_PREFIX = "BENCH-"
 def _cleanup(*, log, days: tuple | None = None) -> None:
     """Release the reservations of earlier bench orders (through inventory.services) and delete them."""
     from fulfillment.models import FulfillmentLine, FulfillmentOrder
-    from inventory.models import Reservation
+    from inventory.models import RefType, Reservation
     from inventory.services import reservation_release
     from orders.models import Order, OrderEvent, OrderLine
     from routing.models import LocationCapacity, RoutingDecision
 
     orders = Order.objects.filter(external_id__startswith=BENCH_PREFIX)
-    refs = [f"order:{pk}" for pk in orders.values_list("pk", flat=True)]
     res_ids = list(
-        Reservation.objects.filter(reference__in=refs, status=Reservation.Status.ACTIVE).values_list("pk", flat=True)
+        Reservation.objects.filter(
+            ref_type=RefType.ORDER,
+            ref_id__in=list(orders.values_list("pk", flat=True)),
+            status=Reservation.Status.ACTIVE,
+        ).values_list("pk", flat=True)
     )
     if res_ids:
         log(f"releasing {len(res_ids)} bench reservations…")
@@ -189,6 +194,33 @@ def _summary(decisions: dict, common: set[int]) -> dict:
     }
 
 
+def _decisions_sha256(*, decisions: dict, order_ids: list[int]) -> str:
+    """A SHA-256 over every decision, independent of database ids: per order (by number, sorted) its method,
+    outcome, each shipment's location code, method, service and (line number, units), and the unplaced units."""
+    from inventory.models import Location
+    from orders.models import Order, OrderLine
+
+    number = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "number"))
+    line_no = dict(OrderLine.objects.filter(order_id__in=order_ids).values_list("pk", "line_number"))
+    code = dict(Location.objects.values_list("pk", "code"))
+    rows = []
+    for oid, d in decisions.items():
+        shipments = sorted(
+            (
+                code[s.location_id],
+                s.method,
+                s.service,
+                s.ship_date.isoformat(),
+                sorted((line_no[lid], q) for lid, q in s.lines),
+            )
+            for s in d.shipments
+        )
+        unplaced = sorted((line_no[lid], q) for lid, q in d.unplaced.items())
+        rows.append([number[oid], d.method, d.outcome, shipments, unplaced])
+    rows.sort(key=lambda r: r[0])
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+
+
 def bench_routing(*, log, orders: int = 10000, scale: str = "large", oracle: bool = True, **_) -> dict:
     from dom_project.world import build_world, order_stream
     from routing.core import order_decide
@@ -290,11 +322,13 @@ def bench_routing(*, log, orders: int = 10000, scale: str = "large", oracle: boo
         cost = s_ours["cost_total"] if cost is None else cost
         return round(100.0 * (other["cost_total"] - cost) / max(1e-9, other["cost_total"]), 2)
 
+    signature = _decisions_sha256(decisions=ours, order_ids=ids)
     _cleanup(log=log, days=days)
     return {
         "database": connection.vendor,
         "orders": len(ids),
         "orders_per_s": round(result.orders / elapsed, 1),
+        "decisions_sha256": signature,
         "compute_p50_ms": ms(percentile(compute, 0.5) / 1000.0),
         "compute_p99_ms": ms(percentile(compute, 0.99) / 1000.0),
         "ours": s_ours,

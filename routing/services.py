@@ -3,8 +3,10 @@ backorders, re-route after shortages, publish rule sets, bump the cache revision
 
 Every routing runs in one transaction: lock the orders, lock the stock rows of their products in primary-key
 order and read fresh ATS, decide in memory with the pure core (`routing.core.order_decide`), then write
-reservations (stock through `inventory.services`), capacity (conditional updates, never past the limit),
-fulfilment orders, the decision, order lines, order status and the timeline event — together or not at all.
+capacity (conditional updates, never past the limit) and the decision itself, and have each owning app write
+the rest through its bulk services: reservations and the stock they hold (`inventory.services`), fulfilment
+orders (`fulfillment.services`), allocated units, order status through the lifecycle and the timeline event
+(`orders.services`) — together or not at all.
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, Value, When
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
+from fulfillment.services import FulfillmentOrderNew, fulfillment_line_take_back, fulfillment_orders_create_bulk
 from inventory.bulk import gc_paused, model_rows_insert, values_cte
-from inventory.models import InventoryMovement, Reservation, ReservationLine, StockLevel
+from inventory.models import RefType, ReservationLine, StockLevel
 from inventory.selectors import SafetyStock
-from inventory.services import StockChange, reservation_release, stock_apply_changes
-from orders.models import Order, OrderEvent, OrderLine
+from inventory.services import HoldLine, ReservationHold, reservation_release, reservations_hold_bulk
+from orders.models import Order, OrderLine
+from orders.services import order_events_add_bulk, order_lines_allocated_add, orders_allocation_status_apply
 from routing.core import Decision, NetworkStatic, network_prime, order_decide
 from routing.lookahead import lookahead_load
 from routing.models import LocationCapacity, RoutingDecision, RoutingSettings, RuleSetVersion
@@ -245,63 +250,50 @@ def _persist(
             ignore_conflicts=True,
         )
         _capacity_consume(increments=increments)
-    # 2. Reservations, one per fulfilment order, and the stock they hold (through inventory.services).
+    # 2. Reservations, one per fulfilment order, and the stock they hold (inventory's bulk service: one ledger
+    # movement per product × location per batch, the reservation lines hold the per-order detail).
     shipments = [(d, s) for _, d in decided for s in d.shipments]
-    res_ids = model_rows_insert(
-        model=Reservation,
-        rows=[
-            {"channel_id": channel_of[d.order_id], "reference": f"order:{d.order_id}", "status": "active"}
-            for d, _ in shipments
-        ],
-    )
-    res_lines = []
-    merged: dict[tuple[int, int], int] = defaultdict(int)
-    for res_id, (d, s) in zip(res_ids, shipments, strict=True):
-        for line_id, q in s.lines:
-            pid = d.line_products[line_id]
-            res_lines.append(
-                {
-                    "reservation_id": res_id,
-                    "product_id": pid,
-                    "location_id": s.location_id,
-                    "quantity": q,
-                    "reference": f"order_line:{line_id}",
-                }
+    res_ids = reservations_hold_bulk(
+        holds=[
+            ReservationHold(
+                channel_id=channel_of[d.order_id],
+                reference=f"order:{d.order_id}",
+                ref_type=RefType.ORDER,
+                ref_id=d.order_id,
+                lines=[
+                    HoldLine(
+                        d.line_products[line_id],
+                        s.location_id,
+                        q,
+                        f"order_line:{line_id}",
+                        RefType.ORDER_LINE,
+                        line_id,
+                    )
+                    for line_id, q in s.lines
+                ],
             )
-            merged[(pid, s.location_id)] += q
-    model_rows_insert(model=ReservationLine, rows=res_lines)
-    if merged:
-        # One ledger movement per product × location per batch (the reservation lines hold the per-order detail).
-        changes = [StockChange(p, lid, delta_reserved=q) for (p, lid), q in sorted(merged.items())]
-        ref = (
+            for d, s in shipments
+        ],
+        movement_reference=(
             f"order:{order_ids[0]}" if len(order_ids) == 1 else f"routing batch order:{min(order_ids)}…{max(order_ids)}"
-        )
-        # Set-based in inventory (one lock read, one UPDATE, one ledger insert), whatever the batch size.
-        stock_apply_changes(changes=changes, reason=InventoryMovement.Reason.RESERVE, reference=ref, actor=actor)
-    # 3. Fulfilment orders and their lines.
-    fo_ids = model_rows_insert(
-        model=FulfillmentOrder,
-        rows=[
-            {
-                "order_id": d.order_id,
-                "location_id": s.location_id,
-                "method": s.method,
-                "status": FulfillmentOrder.Status.CREATED.value,
-                "reservation_id": res_id,
-                "carrier_service": "" if s.method == "pickup" else s.service,
-                "ship_by": _ship_by(static, s.location_id, s.ship_date),
-                "estimated_cost": _money(s.shipping + s.handling),
-            }
-            for res_id, (d, s) in zip(res_ids, shipments, strict=True)
-        ],
+        ),
+        actor=actor,
     )
-    model_rows_insert(
-        model=FulfillmentLine,
-        rows=[
-            {"fulfillment_order_id": fo_id, "order_line_id": line_id, "quantity": q}
-            for fo_id, (_, s) in zip(fo_ids, shipments, strict=True)
-            for line_id, q in s.lines
-        ],
+    # 3. Fulfilment orders and their lines (fulfilment's bulk service).
+    fo_ids = fulfillment_orders_create_bulk(
+        orders=[
+            FulfillmentOrderNew(
+                order_id=d.order_id,
+                location_id=s.location_id,
+                method=s.method,
+                reservation_id=res_id,
+                carrier_service="" if s.method == "pickup" else s.service,
+                ship_by=_ship_by(static, s.location_id, s.ship_date),
+                estimated_cost=_money(s.shipping + s.handling),
+                lines=s.lines,
+            )
+            for res_id, (d, s) in zip(res_ids, shipments, strict=True)
+        ]
     )
     fo_of: dict[tuple[int, int], int] = {
         (d.order_id, s.location_id): fo_id for fo_id, (d, s) in zip(fo_ids, shipments, strict=True)
@@ -350,21 +342,16 @@ def _persist(
         )
     stamp = timezone.now()
     decision_ids = model_rows_insert(model=RoutingDecision, rows=rows, now=stamp)
-    # 5. Order lines: allocated units go up (one UPDATE for the batch).
+    # 5. Order lines: allocated units go up (one UPDATE for the batch, through orders.services).
     alloc: dict[int, int] = defaultdict(int)
     for _, d in decided:
         for s in d.shipments:
             for line_id, q in s.lines:
                 alloc[line_id] += q
-    _add_by_id(table=OrderLine._meta.db_table, column="quantity_allocated", amounts=alloc)
-    # 6. Order status (one UPDATE): backordered while any unit is neither allocated nor cancelled, else routed.
-    open_line = OrderLine.objects.filter(
-        order_id=OuterRef("pk"), quantity__gt=F("quantity_allocated") + F("quantity_cancelled")
-    )
-    Order.objects.filter(pk__in=ids_in(order_ids), status__in=_STATUS_OWNED).update(
-        status=Case(When(Exists(open_line), then=Value(Order.Status.BACKORDERED)), default=Value(Order.Status.ROUTED)),
-        updated_at=stamp,
-    )
+    order_lines_allocated_add(amounts=alloc)
+    # 6. Order status through the lifecycle: backordered while any unit is neither allocated nor cancelled,
+    # else routed (orders routing does not own, e.g. partially shipped, keep theirs).
+    orders_allocation_status_apply(order_ids=order_ids, statuses_from=_STATUS_OWNED, now=stamp)
     # 7. The timeline.
     events = []
     for dec_id, (j, d) in zip(decision_ids, decided, strict=True):
@@ -379,12 +366,12 @@ def _persist(
             {
                 "order_id": d.order_id,
                 "type": "rerouted" if j.kind == RoutingDecision.Kind.REROUTE else d.outcome,
-                "message": msg[:500],
+                "message": msg,
                 "data": {"decision_id": dec_id, "outcome": d.outcome, "fulfillment_orders": len(d.shipments)},
                 "actor_id": actor_id,
             }
         )
-    model_rows_insert(model=OrderEvent, rows=events, now=stamp)
+    order_events_add_bulk(events=events, now=stamp)
     if not records:
         return []
     out = []
@@ -403,22 +390,12 @@ def _rowcount(cur) -> int:
     return cur.fetchone()[0]
 
 
-def _add_by_id(*, table: str, column: str, amounts: dict[int, int]) -> int:
-    """column += amount for each row id, in one statement per 1,000 rows; returns rows updated."""
-    qn = connection.ops.quote_name
-    done = 0
-    items = sorted(amounts.items())
-    for start in range(0, len(items), 1000):
-        chunk = items[start : start + 1000]
-        cte, params = values_cte(rows=chunk, columns=("id", "amount"))
-        with connection.cursor() as cur:
-            cur.execute(
-                f"{cte} UPDATE {qn(table)} SET {qn(column)} = {qn(column)} + v.amount "
-                f"FROM v WHERE {qn(table)}.id = v.id",
-                params,
-            )
-            done += _rowcount(cur)
-    return done
+def location_capacity_day_set(*, location_id: int, day, capacity: int) -> None:
+    """Set the limit of a location's capacity row for `day`, if routing has opened one (a day without a row
+    takes the location's daily capacity when first routed). Never below what the day has already taken."""
+    LocationCapacity.objects.filter(location_id=location_id, day=day).update(
+        capacity=Greatest(Value(capacity), F("used"))
+    )
 
 
 def _capacity_consume(*, increments: dict[tuple[int, object], int]) -> None:
@@ -653,7 +630,8 @@ def shortages_reroute(
                         reservation_id=fo.reservation_id,
                         product_id=product_id,
                         location_id=location_id,
-                        reference=f"order_line:{fl.order_line_id}",
+                        ref_type=RefType.ORDER_LINE,
+                        ref_id=fl.order_line_id,
                     ).first()
                     if rl is not None and rl.quantity_open > 0:
                         reservation_release(
@@ -662,13 +640,8 @@ def shortages_reroute(
                             reference=f"shortage:order:{fo.order_id}",
                             actor=actor,
                         )
-                if take == fl.quantity:
-                    fl.delete()
-                else:
-                    FulfillmentLine.objects.filter(pk=fl.pk).update(quantity=F("quantity") - take)
-                if not FulfillmentLine.objects.filter(fulfillment_order_id=fo.pk).exists():
-                    FulfillmentOrder.objects.filter(pk=fo.pk).update(status=FulfillmentOrder.Status.CANCELLED)
-                OrderLine.objects.filter(pk=fl.order_line_id).update(quantity_allocated=F("quantity_allocated") - take)
+                fulfillment_line_take_back(line=fl, quantity=take)
+                order_lines_allocated_add(amounts={fl.order_line_id: -take})
                 moved[fo.order_id][fl.order_line_id] = moved[fo.order_id].get(fl.order_line_id, 0) + take
                 short -= take
             # In the same transaction: the released units are either placed elsewhere or backordered.

@@ -105,7 +105,13 @@ def test_screen_request_that_loses_the_database_answers_a_503_page_and_changes_n
 
     stock_receive(product=product, location=dc, quantity=5, reference="t")
     order = make_order(channel=web, lines=[(product, 2)], status="routed")
-    stock_reserve(lines=[ReserveLine(product.pk, 2, dc.pk)], channel=web, reference=f"order:{order.pk}")
+    stock_reserve(
+        lines=[ReserveLine(product.pk, 2, dc.pk)],
+        channel=web,
+        reference=f"order:{order.pk}",
+        ref_type="order",
+        ref_id=order.pk,
+    )
     client.force_login(make_user("ops", roles.OPERATIONS))
     with database_lost_at("UPDATE") as fired:
         r = client.post(f"/orders/{order.pk}/cancel/", {"reason": "customer asked"})

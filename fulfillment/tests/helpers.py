@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
+from inventory.models import RefType
 from inventory.services import ReserveLine, StockChange, stock_apply_changes, stock_reserve
 from orders.models import Customer, Order, OrderLine
 
@@ -68,9 +69,14 @@ def make_fo(*, order, location, method="ship", lines=None) -> FulfillmentOrder:
     order, as routing does."""
     lines = lines or [(ol, ol.quantity) for ol in order.lines.all()]
     reservation = stock_reserve(
-        lines=[ReserveLine(ol.product_id, q, location.pk, reference=f"order_line:{ol.pk}") for ol, q in lines],
+        lines=[
+            ReserveLine(ol.product_id, q, location.pk, f"order_line:{ol.pk}", RefType.ORDER_LINE, ol.pk)
+            for ol, q in lines
+        ],
         channel=order.channel,
         reference=f"order:{order.pk}",
+        ref_type=RefType.ORDER,
+        ref_id=order.pk,
     )
     fo = FulfillmentOrder.objects.create(order=order, location=location, method=method, reservation=reservation)
     for ol, q in lines:

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from inventory.models import Reservation, StockLevel
+from inventory.models import RefType, Reservation, StockLevel
 from inventory.services import ReserveLine, stock_reserve
 from inventory.tests.helpers import assert_ledger_matches_levels, put_stock
 from orders.inputs import LineIn
@@ -36,9 +36,11 @@ def reserve_for(order: Order, location, qty: int = 1) -> Reservation:
     """What routing does: one reservation per fulfilment order, referenced to the order and its lines."""
     line = order.lines.get()
     return stock_reserve(
-        lines=[ReserveLine(line.product_id, qty, location.pk, reference=f"order_line:{line.pk}")],
+        lines=[ReserveLine(line.product_id, qty, location.pk, f"order_line:{line.pk}", RefType.ORDER_LINE, line.pk)],
         channel=order.channel,
         reference=f"order:{order.pk}",
+        ref_type=RefType.ORDER,
+        ref_id=order.pk,
     )
 
 
@@ -131,11 +133,15 @@ def test_cancel_releases_the_orders_reservations_and_cancels_lines(web, catalogu
     order_status_set(order=order, status="routed")
     assert StockLevel.objects.get(product=catalogue[0], location=dc).reserved == 2
     received = []
-    order_cancelled.connect(lambda sender, order, actor, **kw: received.append((order.pk, actor)), weak=False)
+
+    def receiver(sender, order, actor, **kw):
+        received.append((order.pk, actor))
+
+    order_cancelled.connect(receiver, weak=False)
     try:
         order_cancel(order=order, actor=ops_user, reason="Customer changed their mind")
     finally:
-        order_cancelled.receivers.clear()
+        order_cancelled.disconnect(receiver)  # only this test's: fulfilment's own receiver stays connected
     order.refresh_from_db()
     assert order.status == "cancelled" and order.cancel_reason == "Customer changed their mind"
     assert Reservation.objects.get(pk=res.pk).status == "released"
