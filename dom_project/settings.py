@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "routing",
     "fulfillment",
     "returns",
+    "webhooks",  # outbound events: subscriptions and signed deliveries (issue 17)
     "analytics",  # KPI rollup and dashboard figures (issue 9)
     # Hardening: login throttling (django-axes) and the Content-Security-Policy header (django-csp).
     "axes",

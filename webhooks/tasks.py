@@ -1,0 +1,7 @@
+"""django-q2 entry points. Thin: they call services and are safe to run twice."""
+
+from webhooks import services
+
+
+def deliver_due() -> int:
+    return services.deliveries_deliver_due()
