@@ -18,3 +18,13 @@ def test_bench_routing_reports_policies_and_a_floor_no_policy_beats():
     assert 0 < floor <= min(out[p]["cost_total"] for p in ("ours", "single_dc", "shopify_default")) + 1e-6
     assert out["floor_reduction_vs_single_dc_pct"] >= out["cost_reduction_vs_single_dc_pct"]
     assert out["floor_reduction_vs_shopify_default_pct"] >= out["cost_reduction_vs_shopify_default_pct"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_routing_signs_its_decisions_independently_of_database_ids():
+    first = bench_routing(log=lambda *_a, **_k: None, orders=40, scale="small", oracle=False)
+    again = bench_routing(log=lambda *_a, **_k: None, orders=40, scale="small", oracle=False)  # new order ids
+    assert len(first["decisions_sha256"]) == 64
+    assert again["decisions_sha256"] == first["decisions_sha256"]
+    fewer = bench_routing(log=lambda *_a, **_k: None, orders=39, scale="small", oracle=False)
+    assert fewer["decisions_sha256"] != first["decisions_sha256"]
