@@ -159,6 +159,8 @@ def order_event_add(*, order: Order, type: str, message: str = "", data: dict | 
         data=data or {},
         actor=actor if getattr(actor, "pk", None) else None,
     )
+    # Every change writes its timeline entry, so this is where the order's `updated_at` moves.
+    Order.objects.filter(pk=order.pk).update(updated_at=event.created_at)
     webhook_events_emit(rows=[TimelineRow(order_id=order.pk, type=event.type, data=event.data)])
     return event
 
@@ -176,7 +178,11 @@ def order_events_add_bulk(*, events: list[dict], now: datetime | None = None) ->
         }
         for e in events
     ]
+    if not rows:
+        return
+    now = now or timezone.now()
     model_rows_insert(model=OrderEvent, rows=rows, now=now, returning=False)
+    Order.objects.filter(pk__in={r["order_id"] for r in rows}).update(updated_at=now)
     webhook_events_emit(
         rows=[TimelineRow(order_id=r["order_id"], type=r["type"], data=r["data"]) for r in rows], now=now
     )
