@@ -28,5 +28,6 @@ urlpatterns = [
     path("routing/", include("routing.urls")),
     path("fulfillment/", include("fulfillment.urls")),
     path("returns/", include("returns.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("dashboard/", include("dom_project.urls_dashboard")),
 ]
