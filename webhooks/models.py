@@ -123,3 +123,16 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.subscription_id} ({self.status})"
+
+
+class LowStockMark(models.Model):
+    """A product announced as low on stock (`stock.low`); removed when its ATS is back at the threshold, so
+    the next crossing is announced again: one event per crossing."""
+
+    product = models.OneToOneField("inventory.Product", on_delete=models.CASCADE, related_name="+")
+    ats = models.IntegerField()
+    threshold = models.IntegerField()
+    since = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.product_id} low since {self.since:%Y-%m-%d %H:%M}"

@@ -28,8 +28,9 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, outbound_request
+from inventory.selectors import low_stock_products
 from orders.models import Channel, Order
-from webhooks.models import Delivery, Event, EventType, Subscription
+from webhooks.models import Delivery, Event, EventType, LowStockMark, Subscription
 from webhooks.signing import webhook_headers_sign, webhook_secret_generate
 
 SCHEMA_VERSION = 1
@@ -177,22 +178,47 @@ def webhook_events_emit(*, rows: list[TimelineRow], now: datetime | None = None)
 
 def _deliveries_create(*, events: list[Event], now: datetime) -> None:
     channel_ids = {e.channel_id for e in events}
-    subs = list(
-        Subscription.objects.filter(Q(channel__isnull=True) | Q(channel_id__in=channel_ids)).values(
-            "pk", "channel_id", "event_types"
-        )
-    )
+    subs = Subscription.objects.all()
+    if None not in channel_ids:
+        subs = subs.filter(Q(channel__isnull=True) | Q(channel_id__in=channel_ids))
+    subs = list(subs.values("pk", "channel_id", "event_types"))
     deliveries = [
         Delivery(event=e, subscription_id=s["pk"], order_id=e.order_id, created_at=now)
         for e in events
         for s in subs
-        if e.type in s["event_types"] and s["channel_id"] in (None, e.channel_id)
+        # An event of no channel (stock.low) goes to every subscription that asked for its type.
+        if e.type in s["event_types"] and (e.channel_id is None or s["channel_id"] in (None, e.channel_id))
     ]
     if not deliveries:
         return
     Delivery.objects.bulk_create(deliveries)
     # robust: the rows are stored; if enqueueing fails the every-minute sweep delivers them.
     transaction.on_commit(lambda: async_task("webhooks.tasks.deliver_due"), robust=True)
+
+
+def stock_low_scan(*, now: datetime | None = None) -> int:
+    """Announce every product whose network ATS fell below its low-stock threshold since the last scan
+    (`stock.low`, once per crossing: a LowStockMark remembers it until the ATS is back at the threshold).
+    Run every minute; safe to run concurrently (the mark is unique per product). Returns events written."""
+    now = now or timezone.now()
+    low = {pk: (sku, ats, threshold) for pk, sku, ats, threshold in low_stock_products()}
+    written = []
+    with transaction.atomic():
+        LowStockMark.objects.exclude(product_id__in=list(low)).delete()
+        known = set(LowStockMark.objects.filter(product_id__in=list(low)).values_list("product_id", flat=True))
+        for pk in sorted(set(low) - known):
+            sku, ats, threshold = low[pk]
+            _, created = LowStockMark.objects.get_or_create(
+                product_id=pk, defaults={"ats": ats, "threshold": threshold, "since": now}
+            )
+            if created:
+                data = {"product": {"id": pk, "sku": sku}, "ats": ats, "threshold": threshold}
+                written.append(
+                    Event(uid=f"evt_{uuid.uuid4().hex}", type=EventType.STOCK_LOW, data=data, created_at=now)
+                )
+        if written:
+            _deliveries_create(events=Event.objects.bulk_create(written), now=now)
+    return len(written)
 
 
 # --- Delivery --------------------------------------------------------------------------------------------

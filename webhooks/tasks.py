@@ -5,3 +5,7 @@ from webhooks import services
 
 def deliver_due() -> int:
     return services.deliveries_deliver_due()
+
+
+def scan_low_stock() -> int:
+    return services.stock_low_scan()
