@@ -175,3 +175,22 @@ def schema_error_responses(result: dict, generator, request, public) -> dict:
             for code, description in statuses.items():
                 responses.setdefault(code, {"description": description, "content": ref})
     return result
+
+
+class AwareUtcIsoDateTimeField(UtcIsoDateTimeField):
+    """Like UtcIsoDateTimeField, but a time without an offset is refused (it would be read in the server's
+    time zone, which a client cannot know)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip():
+            try:
+                parsed = parse_datetime(value.strip().replace("z", "Z").replace("Z", "+00:00"))
+            except ValueError:
+                parsed = None  # the parent says what is wrong with it
+            if parsed is not None and parsed.tzinfo is None:
+                raise DjangoValidationError("Give a time zone offset, e.g. 2026-03-02T14:00:00Z.")
+        return super().to_python(value)
+
+
+class AwareUtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = AwareUtcIsoDateTimeField

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "routing",
     "fulfillment",
     "returns",
+    "webhooks",  # outbound events: subscriptions and signed deliveries (issue 17)
     "analytics",  # KPI rollup and dashboard figures (issue 9)
     "bench",  # benchmarks, the demo world and the `bench` / `seed_demo` commands
     # Hardening: login throttling (django-axes) and the Content-Security-Policy header (django-csp).
@@ -251,6 +252,8 @@ DOM = {
     # at or above which nothing is held, outbox retries, default pickup days, same-day radius.
     "CONSOLIDATION_MINUTES": env.int("DOM_CONSOLIDATION_MINUTES", default=30),
     "HIGH_PRIORITY": env.int("DOM_HIGH_PRIORITY", default=10),
+    # Orders API cursor pages leave out orders changed in the last N seconds (a late commit is not skipped).
+    "ORDERS_API_SETTLE_SECONDS": env.int("DOM_ORDERS_API_SETTLE_SECONDS", default=5),
     "OUTBOX_BACKOFF_SECONDS": env.int("DOM_OUTBOX_BACKOFF_SECONDS", default=30),
     "OUTBOX_MAX_ATTEMPTS": env.int("DOM_OUTBOX_MAX_ATTEMPTS", default=8),
     "OUTBOX_TIMEOUT_SECONDS": env.int("DOM_OUTBOX_TIMEOUT_SECONDS", default=10),

@@ -39,6 +39,7 @@ urlpatterns = [
     path("returns/", include("returns.urls")),
     path("dashboard/", include("analytics.urls")),
     path("audit/", views_audit.audit_log, name="audit-log"),
+    path("webhooks/", include("webhooks.urls")),
 ]
 
 handler404 = "dom_project.views.not_found"

@@ -1061,7 +1061,19 @@ def fulfillment_order_ship(
             message=f"FO-{fo.pk} shipped from {fo.location.code} with {svc.name}"
             + (f", tracking {shipment.tracking_number}" if shipment.tracking_number else " (no tracking number yet)")
             + ".",
-            data={"tracking_number": shipment.tracking_number, "service": svc.code, "shipment": shipment.pk},
+            data={
+                "shipment": shipment.pk,
+                "carrier": shipment.carrier,
+                "service": svc.code,
+                "tracking_number": shipment.tracking_number,
+                "tracking_url": shipment.tracking_url,
+                "lines": [
+                    {"line_number": ln.order_line.line_number, "sku": ln.order_line.sku, "quantity": to_ship[ln.pk]}
+                    for ln in lines
+                    if to_ship[ln.pk]
+                ],
+                "units": sum(to_ship.values()),
+            },
         )
         if fo.method == M.DROPSHIP:
             PurchaseOrder.objects.filter(fulfillment_order=fo).update(status=PurchaseOrder.Status.SHIPPED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import django_filters
@@ -9,16 +10,19 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import ValidationError as DrfValidationError
+from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import AwareDateTimeField, UtcIsoDateTimeFilter
+from common.api import AwareDateTimeField, AwareUtcIsoDateTimeFilter, UtcIsoDateTimeFilter
 from common.parsers import GuardedJSONParser, json_body_load
 from common.roles import API_CLIENT, OPERATIONS, HasRole
 from common.security import WebhookThrottle
@@ -138,6 +142,7 @@ class OrderSummaryOut(serializers.Serializer):
     external_id = serializers.CharField()
     status = serializers.CharField()
     placed_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
     fulfillment_method = serializers.CharField()
     service_level = serializers.CharField()
     priority = serializers.IntegerField()
@@ -189,10 +194,60 @@ def _ingest_body(order: Order, created: bool) -> dict:
 class OrderFilter(django_filters.FilterSet):
     placed_after = UtcIsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
     placed_before = UtcIsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    updated_since = AwareUtcIsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Orders changed at or after this time (ISO 8601 with an offset); switches to cursor pages.",
+    )
 
     class Meta:
         model = Order
         fields = ["status", "fulfillment_method", "service_level", "external_id", "number"]
+
+
+class OrderChangesPagination(CursorPagination):
+    """Cursor pages over (updated_at, id), oldest change first: a client that follows `next` sees every
+    order once per change. Orders changed in the last DOM["ORDERS_API_SETTLE_SECONDS"] are not listed yet,
+    so a change whose transaction commits late (with an earlier `updated_at`) is not skipped."""
+
+    ordering = ("updated_at", "id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        settle = settings.DOM.get("ORDERS_API_SETTLE_SECONDS", 5)
+        queryset = queryset.filter(updated_at__lte=timezone.now() - timedelta(seconds=settle))
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except NotFound as exc:
+            raise DrfValidationError({"cursor": ["Invalid cursor: use the `next` link of the previous page."]}) from exc
+
+
+class OrderListPagination(BasePagination):
+    """Page numbers (newest placed first) by default; `updated_since` or `cursor` switches to cursor pages
+    over (updated_at, id) for polling clients (OrderChangesPagination)."""
+
+    def __init__(self) -> None:
+        self.pages, self.cursor = PageNumberPagination(), OrderChangesPagination()
+        self.active: BasePagination = self.pages
+
+    def paginate_queryset(self, queryset, request, view=None):
+        polling = "cursor" in request.query_params or "updated_since" in request.query_params
+        self.active = self.cursor if polling else self.pages
+        return self.active.paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        return self.active.get_paginated_response(data)
+
+    def get_paginated_response_schema(self, schema):
+        out = self.pages.get_paginated_response_schema(schema)
+        out["required"] = ["results"]
+        out["properties"]["count"]["description"] = "Page-number mode only (absent with a cursor)."
+        return out
+
+    def get_schema_operation_parameters(self, view):
+        return self.pages.get_schema_operation_parameters(view) + self.cursor.get_schema_operation_parameters(view)
 
 
 class OrderListIngestApi(generics.GenericAPIView):
@@ -203,6 +258,7 @@ class OrderListIngestApi(generics.GenericAPIView):
     filterset_class = OrderFilter
     serializer_class = OrderSummaryOut
     parser_classes = [GuardedJSONParser]  # an order is JSON (a form cannot carry its nested lines)
+    pagination_class = OrderListPagination
 
     class OrderIngestInput(serializers.Serializer):
         class OrderCustomerIn(serializers.Serializer):

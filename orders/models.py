@@ -137,6 +137,8 @@ class Order(models.Model):
     cancel_reason = models.CharField(max_length=500, blank=True)
     raw_payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped by every change to the order (status, lines, holds, cancellation): the orders API's
+    # `updated_since` and cursor read it.
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -153,6 +155,7 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["status", "-priority", "placed_at"], name="order_queue"),
             models.Index(fields=["customer", "created_at"], name="order_customer_created"),
+            models.Index(fields=["updated_at", "id"], name="order_updated_at_id"),
         ]
 
     def __str__(self) -> str:

@@ -39,6 +39,7 @@ from orders.models import Channel, Customer, Order, OrderEvent, OrderHold, Order
 from orders.promise import promise_for
 from orders.selectors import fraud_settings_get, order_find_existing
 from orders.signals import order_cancelled
+from webhooks.services import TimelineRow, webhook_events_emit
 
 logger = logging.getLogger(__name__)
 
@@ -262,13 +263,17 @@ _EVENT_TYPES = frozenset(OrderEvent.Type.values)
 
 def order_event_add(*, order: Order, type: str, message: str = "", data: dict | None = None, actor=None) -> OrderEvent:
     """Append an entry to the order's timeline (any app may call this); `type` is one of OrderEvent.Type."""
-    return OrderEvent.objects.create(
+    event = OrderEvent.objects.create(
         order=order,
         type=_event_type(type),
         message=message[:500],
         data=data or {},
         actor=actor if getattr(actor, "pk", None) else None,
     )
+    # Every change writes its timeline entry, so this is where the order's `updated_at` moves.
+    Order.objects.filter(pk=order.pk).update(updated_at=event.created_at)
+    webhook_events_emit(rows=[TimelineRow(order_id=order.pk, type=event.type, data=event.data)])
+    return event
 
 
 def order_events_add_bulk(*, events: list[dict], now: datetime | None = None) -> None:
@@ -284,7 +289,14 @@ def order_events_add_bulk(*, events: list[dict], now: datetime | None = None) ->
         }
         for e in events
     ]
+    if not rows:
+        return
+    now = now or timezone.now()
     model_rows_insert(model=OrderEvent, rows=rows, now=now, returning=False)
+    Order.objects.filter(pk__in={r["order_id"] for r in rows}).update(updated_at=now)
+    webhook_events_emit(
+        rows=[TimelineRow(order_id=r["order_id"], type=r["type"], data=r["data"]) for r in rows], now=now
+    )
 
 
 # --- Intake -------------------------------------------------------------------------------------------
@@ -409,7 +421,7 @@ def order_ingest(
                 )
             if holds:
                 OrderHold.objects.bulk_create([OrderHold(order=order, kind=k, reason=r) for k, r in holds])
-            OrderEvent.objects.bulk_create(
+            intake = OrderEvent.objects.bulk_create(
                 _intake_events(
                     order=order,
                     source=source,
@@ -420,6 +432,7 @@ def order_ingest(
                     actor=actor if getattr(actor, "pk", None) else None,
                 )
             )
+            webhook_events_emit(rows=[TimelineRow(order_id=order.pk, type=e.type, data=e.data) for e in intake])
             if status == Status.VALIDATED:
                 order_routing_enqueue(order_id=order.pk)
     except IntegrityError:
@@ -806,13 +819,14 @@ def order_cancel(*, order: Order, actor, reason: str) -> Order:
         ).order_by("pk"):
             reservation_release(reservation=res, actor=actor, reference=f"order:{locked.pk} cancelled")
             released.append(res.pk)
-        cancelled = {}
+        cancelled, cancelled_lines = {}, []
         lines = list(locked.lines.select_for_update().order_by("pk"))
         for ln in lines:
             open_units = ln.quantity - ln.quantity_shipped - ln.quantity_cancelled
             if open_units > 0:
                 ln.quantity_cancelled += open_units
                 cancelled[str(ln.line_number)] = open_units
+                cancelled_lines.append({"line_number": ln.line_number, "sku": ln.sku, "quantity": open_units})
             ln.quantity_allocated = min(ln.quantity_allocated, ln.quantity_shipped)
         OrderLine.objects.bulk_update(lines, ["quantity_cancelled", "quantity_allocated"])
         now = timezone.now()
@@ -823,12 +837,18 @@ def order_cancel(*, order: Order, actor, reason: str) -> Order:
             note=reason[:500],
         )
         locked.cancel_reason = reason[:500]
-        Order.objects.filter(pk=locked.pk).update(cancel_reason=locked.cancel_reason)
+        Order.objects.filter(pk=locked.pk).update(cancel_reason=locked.cancel_reason, updated_at=now)
         order_event_add(
             order=locked,
             type="cancelled",
             message=f"Cancelled: {reason}",
-            data={"cancelled_units_by_line": cancelled, "released_reservations": released},
+            data={
+                "cancelled_units_by_line": cancelled,
+                "released_reservations": released,
+                "reason": locked.cancel_reason,
+                "lines": cancelled_lines,
+                "units": sum(cancelled.values()),
+            },
             actor=actor,
         )
         any_shipped = any(ln.quantity_shipped for ln in lines)

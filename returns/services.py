@@ -627,7 +627,12 @@ def rma_refund_issue(*, rma: ReturnAuthorization, reference: str = "", actor=Non
             type="refund_issued",
             message=f"Refund of {rma.refund_amount} {rma.currency} issued for return {rma.number}"
             + (f" (ref. {rma.refund_reference})." if rma.refund_reference else "."),
-            data={"rma": rma.number, "amount": str(rma.refund_amount), "reference": rma.refund_reference},
+            data={
+                "rma": rma.number,
+                "amount": str(rma.refund_amount),
+                "currency": rma.currency,
+                "reference": rma.refund_reference,
+            },
             actor=actor,
         )
         return rma

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION_APPS = ("inventory", "orders", "routing", "fulfillment", "returns", "analytics", "common")
+PRODUCTION_APPS = ("inventory", "orders", "routing", "fulfillment", "returns", "analytics", "webhooks", "common")
 PROJECT_PACKAGES = (*PRODUCTION_APPS, "bench", "dom_project")
 
 

@@ -20,7 +20,17 @@ import pytest
 from django.apps import apps
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_APPS = ("orders", "inventory", "routing", "fulfillment", "returns", "analytics", "dom_project", "common")
+PROJECT_APPS = (
+    "orders",
+    "inventory",
+    "routing",
+    "fulfillment",
+    "returns",
+    "analytics",
+    "webhooks",
+    "dom_project",
+    "common",
+)
 WRITE_METHODS = {"create", "bulk_create", "update", "delete", "get_or_create", "update_or_create", "bulk_update"}
 INSTANCE_WRITES = {"save", "delete"}
 INSTANCE_SOURCES = {"get", "first", "last", "create", "get_or_create"}

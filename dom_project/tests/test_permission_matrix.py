@@ -34,6 +34,7 @@ from routing.editor import ruleset_draft_create
 from routing.models import RuleSetVersion
 from routing.services import order_route
 from routing.tests.helpers import make_order, stock
+from webhooks.services import subscription_create
 
 ROLES = ["anon", "store_a", "store_b", "merch", "inv", "ops", "api_x"]
 SIGNED = set(ROLES) - {"anon"}
@@ -202,6 +203,12 @@ MATRIX: dict[str, list[Case]] = {
     ],
     # API clients confirm only as a supplier (linked to a dropship location); channel X's client is not one.
     "api-purchase-order-csv": [POST(api(OPS), data="purchase_order,tracking_number\n", content_type="text/csv")],
+    # --- webhooks (outbound events) -----------------------------------------------------------------------
+    "webhooks:list": [GET(outcomes(OPS)), POST(outcomes(OPS), data={})],
+    "webhooks:detail": [GET(outcomes(OPS), "subscription")],
+    "webhooks:toggle": [POST(outcomes(OPS), "subscription")],
+    "webhooks:rotate": [POST(outcomes(OPS), "subscription")],
+    "webhooks:resend": [POST(outcomes(OPS), "delivery")],
 }
 
 
@@ -272,6 +279,9 @@ def world(db, web, marketplace, dc, store, store_b, product):
     web.save(update_fields=["webhook_secret"])
     stock(product, store, 5)
     stock(product, dc, 50)
+    subscription, _ = subscription_create(
+        name="matrix", url="https://hooks.example.com/x", event_types=["order.routed"], channel=web
+    )
     # A pickup order of channel X, routed for real: a fulfilment order at store A with its reservation.
     order_x = make_order(channel=web, lines=[(product, 1)], method="pickup", pickup_location=store)
     order_route(order_id=order_x.pk)
@@ -319,6 +329,8 @@ def world(db, web, marketplace, dc, store, store_b, product):
         "shipment_a_slip": {"pk": shipment.pk, "kind": "packing-slip"},
         "po_missing": {"number": "PO-DOES-NOT-EXIST"},
         "reset_link": {"uidb64": "MQ", "token": "set-password"},
+        "subscription": {"pk": subscription.pk},
+        "delivery": {"pk": subscription.deliveries.get().pk},
     }
     return {
         "users": users,

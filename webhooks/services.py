@@ -1,0 +1,378 @@
+"""Outbound events: every write of this app's tables.
+
+Emission: `webhook_events_emit` turns order-timeline entries into outbound events. It is called by
+`orders.services` from the one timeline writer (`order_event_add`, `order_events_add_bulk` and intake), so
+an event is written in the same transaction as the change it describes: a change that rolls back leaves no
+event, and no change is written without one. One `Delivery` row per event and matching subscription
+(unique), inserted in bulk for a batch.
+
+Delivery: `delivery_deliver` claims a delivery with a conditional update (two workers never send the same
+row at once) and only when no earlier delivery of the same order to the same subscription is still open,
+so a receiver sees an order's events in order. A failure (refused connection, timeout, non-2xx) is retried
+with exponential backoff (DOM["OUTBOX_BACKOFF_SECONDS"], doubling, at most an hour) until
+DOM["OUTBOX_MAX_ATTEMPTS"], then the delivery is dead. Every POST goes through common.netguard.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, outbound_request
+from inventory.selectors import low_stock_products
+from orders.models import Channel, Order
+from webhooks.models import Delivery, Event, EventType, LowStockMark, Subscription
+from webhooks.signing import webhook_headers_sign, webhook_secret_generate
+
+SCHEMA_VERSION = 1
+OPEN = (Delivery.Status.PENDING, Delivery.Status.SENDING)
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+def _dom(name: str):
+    return settings.DOM[name]
+
+
+# --- Subscriptions ---------------------------------------------------------------------------------------
+
+
+def subscription_create(
+    *, name: str, url: str, event_types: list[str], channel: Channel | None = None, is_active: bool = True
+) -> tuple[Subscription, str]:
+    """Create a subscription with a new secret; returns it with the secret (shown once, never again).
+    Raises ValidationError naming the field (URL refused by the outbound guard, unknown event type)."""
+    secret = webhook_secret_generate()
+    sub = Subscription(
+        name=(name or "").strip(),
+        url=(url or "").strip(),
+        event_types=sorted(set(event_types or [])),
+        channel=channel,
+        is_active=is_active,
+        secret=secret,
+    )
+    sub.full_clean()
+    sub.save()
+    return sub, secret
+
+
+def subscription_active_set(*, subscription: Subscription, is_active: bool) -> Subscription:
+    """Pause or resume. A paused subscription still collects deliveries; they go out once it resumes."""
+    Subscription.objects.filter(pk=subscription.pk).update(is_active=is_active)
+    subscription.is_active = is_active
+    return subscription
+
+
+def subscription_secret_rotate(
+    *, subscription: Subscription, overlap: timedelta = ROTATION_OVERLAP, now: datetime | None = None
+) -> str:
+    """A new secret (returned once). The previous one keeps signing alongside it until the overlap ends,
+    so the receiver can switch without losing a message."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        sub.previous_secret, sub.secret = sub.secret, webhook_secret_generate()
+        sub.previous_secret_expires_at = now + overlap
+        sub.save(update_fields=["previous_secret", "secret", "previous_secret_expires_at"])
+    subscription.secret = sub.secret
+    subscription.previous_secret, subscription.previous_secret_expires_at = sub.previous_secret, now + overlap
+    return sub.secret
+
+
+def subscription_signing_secrets(*, subscription: Subscription, now: datetime) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during the rotation overlap."""
+    out = [subscription.secret]
+    expires = subscription.previous_secret_expires_at
+    if subscription.previous_secret and expires and now < expires:
+        out.append(subscription.previous_secret)
+    return out
+
+
+# --- Emission: timeline entries become events ------------------------------------------------------------
+
+
+@dataclass
+class TimelineRow:
+    order_id: int
+    type: str
+    data: dict = field(default_factory=dict)
+
+
+def _fo(data: dict) -> dict:
+    return {"fulfillment_order": data.get("fulfillment_order"), "location": data.get("location")}
+
+
+def _translate(row: TimelineRow) -> tuple[str, dict] | None:
+    """(event type, event data) for a timeline entry that is announced outside, else None."""
+    t, d = row.type, row.data or {}
+    if t == "received":
+        return EventType.ORDER_ACCEPTED, {"source": d.get("source")}
+    if t == "status_changed" and d.get("to") == "on_hold":
+        return EventType.ORDER_ON_HOLD, {}
+    if t == "status_changed" and d.get("to") == "delivered":
+        return EventType.ORDER_DELIVERED, {}
+    if t == "routed":
+        return EventType.ORDER_ROUTED, {"fulfillment_orders": d.get("fulfillment_orders")}
+    if t in ("backordered", "partial"):
+        return EventType.ORDER_BACKORDERED, {"partial": t == "partial", "expected_date": d.get("expected_date")}
+    if t in ("rerouted", "hold_released"):
+        return EventType.ORDER_CHANGED, {"change": t}
+    if t == "cancelled":
+        return EventType.ORDER_CANCELLED, {k: d.get(k) for k in ("reason", "lines", "units")}
+    if t == "fulfillment.released":
+        return EventType.FULFILLMENT_RELEASED, _fo(d)
+    if t == "fulfillment.shipped":
+        keys = ("carrier", "service", "tracking_number", "tracking_url", "lines", "units")
+        return EventType.FULFILLMENT_SHIPPED, {**_fo(d), **{k: d.get(k) for k in keys}}
+    if t == "fulfillment.ready_for_pickup":
+        return EventType.ORDER_READY_FOR_PICKUP, _fo(d)
+    if t == "fulfillment.picked_up":
+        return EventType.ORDER_PICKED_UP, _fo(d)
+    if t == "return_received":
+        return EventType.RETURN_RECEIVED, {"rma": d.get("rma"), "location": d.get("location")}
+    if t == "refund_issued":
+        return EventType.REFUND_ISSUED, {k: d.get(k) for k in ("rma", "amount", "currency", "reference")}
+    return None
+
+
+def webhook_events_emit(*, rows: list[TimelineRow], now: datetime | None = None) -> list[Event]:
+    """Write the outbound events for these timeline entries, and one pending delivery per matching
+    subscription; must run inside the transaction of the change (the callers in orders.services do).
+    A batch costs one query for the orders, one for the subscriptions and one insert per table."""
+    translated = [(r, tr) for r in rows if (tr := _translate(r)) is not None]
+    if not translated:
+        return []
+    now = now or timezone.now()
+    orders = {
+        o["pk"]: o
+        for o in Order.objects.filter(pk__in={r.order_id for r, _ in translated}).values(
+            "pk", "number", "external_id", "channel_id", "channel__code"
+        )
+    }
+    events = []
+    for r, (etype, data) in translated:
+        o = orders[r.order_id]
+        ref = {"id": o["pk"], "number": o["number"], "external_id": o["external_id"], "channel": o["channel__code"]}
+        events.append(
+            Event(
+                uid=f"evt_{uuid.uuid4().hex}",
+                type=etype,
+                order_id=o["pk"],
+                channel_id=o["channel_id"],
+                data={"order": ref, **data},
+                created_at=now,
+            )
+        )
+    events = Event.objects.bulk_create(events)
+    _deliveries_create(events=events, now=now)
+    return events
+
+
+def _deliveries_create(*, events: list[Event], now: datetime) -> None:
+    channel_ids = {e.channel_id for e in events}
+    subs = Subscription.objects.all()
+    if None not in channel_ids:
+        subs = subs.filter(Q(channel__isnull=True) | Q(channel_id__in=channel_ids))
+    subs = list(subs.values("pk", "channel_id", "event_types"))
+    deliveries = [
+        Delivery(event=e, subscription_id=s["pk"], order_id=e.order_id, created_at=now)
+        for e in events
+        for s in subs
+        # An event of no channel (stock.low) goes to every subscription that asked for its type.
+        if e.type in s["event_types"] and (e.channel_id is None or s["channel_id"] in (None, e.channel_id))
+    ]
+    if not deliveries:
+        return
+    Delivery.objects.bulk_create(deliveries)
+    # robust: the rows are stored; if enqueueing fails the every-minute sweep delivers them.
+    transaction.on_commit(lambda: async_task("webhooks.tasks.deliver_due"), robust=True)
+
+
+def stock_low_scan(*, now: datetime | None = None) -> int:
+    """Announce every product whose network ATS fell below its low-stock threshold since the last scan
+    (`stock.low`, once per crossing: a LowStockMark remembers it until the ATS is back at the threshold).
+    Run every minute; safe to run concurrently (the mark is unique per product). Returns events written."""
+    now = now or timezone.now()
+    low = {pk: (sku, ats, threshold) for pk, sku, ats, threshold in low_stock_products()}
+    written = []
+    with transaction.atomic():
+        LowStockMark.objects.exclude(product_id__in=list(low)).delete()
+        known = set(LowStockMark.objects.filter(product_id__in=list(low)).values_list("product_id", flat=True))
+        for pk in sorted(set(low) - known):
+            sku, ats, threshold = low[pk]
+            _, created = LowStockMark.objects.get_or_create(
+                product_id=pk, defaults={"ats": ats, "threshold": threshold, "since": now}
+            )
+            if created:
+                data = {"product": {"id": pk, "sku": sku}, "ats": ats, "threshold": threshold}
+                written.append(
+                    Event(uid=f"evt_{uuid.uuid4().hex}", type=EventType.STOCK_LOW, data=data, created_at=now)
+                )
+        if written:
+            _deliveries_create(events=Event.objects.bulk_create(written), now=now)
+    return len(written)
+
+
+# --- Delivery --------------------------------------------------------------------------------------------
+
+
+def event_body(*, event: Event) -> str:
+    """The JSON body of an event (docs/api.md "Outbound events"): the same bytes on every attempt."""
+    envelope = {
+        "type": event.type,
+        "version": SCHEMA_VERSION,
+        "id": event.uid,
+        "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
+        "data": event.data,
+    }
+    return json.dumps(envelope, sort_keys=True, separators=(",", ":"))
+
+
+class _Failed(Exception):
+    def __init__(self, message: str, *, code: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.code, self.body = code, body
+
+
+def _post(delivery: Delivery, *, now: datetime) -> tuple[int, str]:
+    sub, event = delivery.subscription, delivery.event
+    body = event_body(event=event)
+    headers = webhook_headers_sign(
+        msg_id=event.uid,
+        timestamp=now,
+        body=body,
+        secrets_=subscription_signing_secrets(subscription=sub, now=now),
+    )
+    headers["Content-Type"] = "application/json"
+    try:
+        resp = outbound_request(
+            url=sub.url,
+            method="POST",
+            body=body.encode(),
+            headers=headers,
+            timeout=_dom("OUTBOX_TIMEOUT_SECONDS"),
+            max_bytes=64 * 1024,
+        )
+    except (OutboundRefused, OutboundTooLarge, OutboundError) as exc:
+        raise _Failed(str(exc)) from exc
+    excerpt = resp.body[:500].decode("utf-8", errors="replace")
+    if not 200 <= resp.status < 300:
+        raise _Failed(f"HTTP {resp.status}", code=resp.status, body=excerpt)
+    return resp.status, excerpt
+
+
+def _earlier_open():
+    return Delivery.objects.filter(
+        subscription_id=OuterRef("subscription_id"),
+        order_id=OuterRef("order_id"),
+        event_id__lt=OuterRef("event_id"),
+        status__in=OPEN,
+    )
+
+
+def delivery_deliver(*, delivery_id: int, now: datetime | None = None) -> Delivery:
+    """Try one delivery once, if it is due, its subscription active and no earlier delivery of the same
+    order to the same subscription is still open. Returns the delivery as it is afterwards."""
+    now = now or timezone.now()
+    timeout = _dom("OUTBOX_TIMEOUT_SECONDS")
+    claimable = Q(status=Delivery.Status.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    claimable |= Q(status=Delivery.Status.SENDING, claimed_until__lt=now)  # a worker died mid-send
+    claimed = (
+        Delivery.objects.filter(claimable, pk=delivery_id, subscription__is_active=True)
+        .exclude(Exists(_earlier_open()))
+        .update(
+            status=Delivery.Status.SENDING,
+            claimed_until=now + timedelta(seconds=timeout * 3),
+            attempts=F("attempts") + 1,
+            last_attempt_at=now,
+        )
+    )
+    d = Delivery.objects.select_related("event", "subscription").get(pk=delivery_id)
+    if not claimed:
+        return d
+    try:
+        d.last_status_code, d.last_response = _post(d, now=now)
+    except _Failed as exc:
+        give_up = d.attempts >= _dom("OUTBOX_MAX_ATTEMPTS")
+        delay = min(_dom("OUTBOX_BACKOFF_SECONDS") * 2 ** (d.attempts - 1), 3600)
+        d.status = Delivery.Status.DEAD if give_up else Delivery.Status.PENDING
+        d.next_attempt_at = None if give_up else now + timedelta(seconds=delay)
+        d.last_error, d.last_status_code, d.last_response = str(exc)[:500], exc.code, exc.body
+        d.claimed_until = None
+        d.save(
+            update_fields=[
+                "status",
+                "next_attempt_at",
+                "last_error",
+                "last_status_code",
+                "last_response",
+                "claimed_until",
+            ]
+        )
+        return d
+    d.status, d.delivered_at, d.claimed_until, d.last_error = Delivery.Status.DELIVERED, now, None, ""
+    d.save(update_fields=["status", "delivered_at", "claimed_until", "last_error", "last_status_code", "last_response"])
+    return d
+
+
+def deliveries_deliver_due(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Deliver every due delivery, oldest event first. Safe to run concurrently and repeatedly; a delivery
+    waiting behind an earlier one of its order is skipped and taken by a later run. Returns deliveries made."""
+    now = now or timezone.now()
+    due = (
+        Delivery.objects.filter(
+            Q(status=Delivery.Status.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            | Q(status=Delivery.Status.SENDING, claimed_until__lt=now),
+            subscription__is_active=True,
+        )
+        .exclude(Exists(_earlier_open()))
+        .order_by("event_id", "id")
+        .values_list("pk", flat=True)[:batch]
+    )
+    done = 0
+    for pk in list(due):
+        pending = [pk]
+        while pending:
+            d = delivery_deliver(delivery_id=pending.pop(), now=now)
+            if d.status != Delivery.Status.DELIVERED:
+                continue
+            done += 1
+            # The order's next event to this subscription, now unblocked, goes at once.
+            nxt = (
+                Delivery.objects.filter(
+                    subscription_id=d.subscription_id,
+                    order_id=d.order_id,
+                    event_id__gt=d.event_id,
+                    status=Delivery.Status.PENDING,
+                    next_attempt_at__isnull=True,
+                )
+                .order_by("event_id")
+                .values_list("pk", flat=True)
+                .first()
+                if d.order_id
+                else None
+            )
+            if nxt:
+                pending.append(nxt)
+    return done
+
+
+def delivery_resend(*, delivery: Delivery, now: datetime | None = None) -> Delivery:
+    """ "Send again": a delivered or dead delivery goes back to pending with a fresh retry budget (same
+    webhook-id, so a receiver that already has it can tell). One still pending or sending is left alone."""
+    if delivery.status in OPEN:
+        raise ValidationError({"delivery": [f"Delivery {delivery.pk} is still {delivery.status}; wait for it."]})
+    Delivery.objects.filter(pk=delivery.pk, status__in=(Delivery.Status.DELIVERED, Delivery.Status.DEAD)).update(
+        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=None, claimed_until=None
+    )
+    transaction.on_commit(lambda: async_task("webhooks.tasks.deliver_due"), robust=True)
+    delivery.refresh_from_db()
+    return delivery
