@@ -32,11 +32,11 @@ from routing.editor_selectors import (
     version_lint_report,
     version_published,
 )
-from routing.forms_editor import rows_fill_options, state_from_post, state_from_rule
+from routing.forms_editor import rows_fill_options, rule_messages, state_entered, state_from_post, state_from_rule
 from routing.lint import version_lint
 from routing.models import RoutingRule, RuleSet, RuleSetVersion
 from routing.models_editor import Simulation
-from routing.rules import rule_validate
+from routing.rules import action_validate, conditions_validate
 from routing.selectors import decision_explain
 
 editor_roles = role_required(MERCHANDISER, OPERATIONS)
@@ -210,22 +210,32 @@ def draft_discard(request, version_id: int):
 # The rule form (condition builder + action editor)
 
 
-def _form_context(*, version: RuleSetVersion, rule: RoutingRule | None, state, check: bool) -> dict:
+def _form_context(
+    *, version: RuleSetVersion, rule: RoutingRule | None, state, check: bool, complete: bool = True
+) -> dict:
+    """`check`: validate at all (not on a fresh form). `complete`: also report missing input (Check / Save);
+    otherwise only what has been entered is validated, so nothing is red before the user types."""
     errors: dict[str, list[str]] = {}
     lint = []
-    conditions = state.conditions()
+    if complete:
+        conditions, action = state.conditions(), state.action()
+    else:
+        conditions, action = state_entered(state=state)
     if state.json_error:
         errors["conditions"] = [state.json_error]
     if check:
-        if not state.name.strip():
+        if complete and not state.name.strip():
             errors.setdefault("name", []).append("Give the rule a name, e.g. “Hazmat only from DCs”.")
+        found: dict[str, list[str]] = {}
         if conditions is not None:
-            try:
-                rule_validate(conditions=conditions, action=state.action())
-            except ValidationError as exc:
-                for k, v in _errors(exc).items():
-                    errors.setdefault(k, []).extend(v)
-        if conditions is not None and not errors.get("conditions") and not errors.get("action"):
+            if c := conditions_validate(conditions):
+                found["conditions"] = c
+        if action is not None:
+            if a := action_validate(action):
+                found["action"] = a
+        for k, v in rule_messages(errors=found).items():
+            errors.setdefault(k, []).extend(v)
+        if conditions is not None and action is not None and not errors.get("conditions") and not errors.get("action"):
             # Lint this rule as it would sit in the draft (replacing itself, or appended at the end).
             rows = [r for r in rule_rows(version=version) if rule is None or r.id != rule.pk]
             me = RuleRow(
@@ -234,7 +244,7 @@ def _form_context(*, version: RuleSetVersion, rule: RoutingRule | None, state, c
                 priority=rule.priority if rule else 10**9,
                 enabled=state.enabled,
                 conditions=conditions,
-                action=state.action(),
+                action=action,
             )
             rows.append(me)
             lint = version_lint(rules=rows, ctx=lint_context_load(rows=rows)).for_rule(me.id)
@@ -246,6 +256,7 @@ def _form_context(*, version: RuleSetVersion, rule: RoutingRule | None, state, c
         "st": state,
         "errors": errors,
         "lint": lint,
+        "checked": check and complete,
         "pickers": pickers,
         "fields": [(k, spec.label) for k, spec in _fields()],
         "form_url": reverse("routing:editor-rule-form", args=[version.pk]),
@@ -269,7 +280,8 @@ def rule_form_preview(request, version_id: int):
     rule_id = request.POST.get("rule_id") or request.GET.get("rule_id")
     rule = get_object_or_404(RoutingRule, pk=rule_id, version=version) if rule_id else None
     state = state_from_post(request.POST, op=request.POST.get("op", ""))
-    ctx = _form_context(version=version, rule=rule, state=state, check=True)
+    complete = request.POST.get("validate") == "1"
+    ctx = _form_context(version=version, rule=rule, state=state, check=True, complete=complete)
     if request.GET.get("part") == "checks":
         return render(request, "routing/editor/_rule_checks.html", ctx)
     return render(request, "routing/editor/rule_form.html#rule-form", ctx)
@@ -306,7 +318,7 @@ def _rule_form_page(request, *, version: RuleSetVersion, rule: RoutingRule | Non
                 messages.success(request, f"Rule “{state.name.strip()}” saved.")
         except ValidationError as exc:
             ctx = _form_context(version=version, rule=rule, state=state, check=True)
-            for k, v in _errors(exc).items():
+            for k, v in rule_messages(errors=_errors(exc)).items():
                 for m in v:
                     if m not in ctx["errors"].get(k, []):
                         ctx["errors"].setdefault(k, []).append(m)

@@ -226,12 +226,40 @@ def test_inline_validation_uses_the_models_messages_and_lint(draft, merch):
         headers=HX,
     ).content.decode()
     assert body.lstrip().startswith('<div id="rule-checks"')
-    assert "the order total is a number; &#x27;lots&#x27; is not one." in body
-    assert "&#x27;max&#x27; must be a whole number of at least 1" in body
+    assert "Condition 1: The order total is a number; &#x27;lots&#x27; is not one." in body
+    assert "The number of shipments must be a whole number of at least 1" in body
     body = merch.post(url + "?part=checks", form_data(r0_value="nope"), headers=HX).content.decode()
     assert "&#x27;nope&#x27;: no such channel" in body  # lint: the channel does not exist
-    body = merch.post(url + "?part=checks", form_data(), headers=HX).content.decode()
-    assert "Valid." in body
+    assert "Valid." not in body and "can be saved, but check these warnings" in body
+    body = merch.post(url + "?part=checks", form_data(validate="1"), headers=HX).content.decode()
+    assert "No problems found." in body
+
+
+def test_a_new_rule_form_shows_no_error_before_input(draft, merch):
+    body = merch.get(reverse("routing:editor-rule-new", args=[draft.pk])).content.decode()
+    assert 'class="errors"' not in body and "Valid." not in body
+    # The first structural change (choose an action) re-renders the form: still nothing is red.
+    url = reverse("routing:editor-rule-form", args=[draft.pk])
+    fresh = {"name": "", "enabled": "on", "mode": "builder", "match": "all", "n": "1", "r0_kind": "leaf"}
+    fresh |= {"r0_field": "order.channel", "r0_prev_field": "order.channel", "r0_op": "eq"}
+    for action in ("exclude", "restrict", "max_shipments", "max_distance"):
+        body = merch.post(url, fresh | {"action_type": action}, headers=HX).content.decode()
+        assert 'class="errors"' not in body, action
+    # Check (or Save) reports what is missing, in the merchandiser's words.
+    body = merch.post(url, fresh | {"action_type": "exclude", "validate": "1"}, headers=HX).content.decode()
+    assert "Give the rule a name" in body
+    assert "Choose at least one location, group or kind." in body
+    assert "Condition 1: Give a value to compare" in body
+    assert "(&#x27;locations&#x27;" not in body and "&#x27;locations&#x27;" not in body
+    assert "›" not in body and "all #1" not in body
+
+
+def test_entered_values_are_checked_on_change_with_row_numbers(draft, merch):
+    url = reverse("routing:editor-rule-form", args=[draft.pk])
+    data = form_data(n="2", r1_kind="leaf", r1_field="order.total", r1_prev_field="order.total", r1_op="gte")
+    data["r1_value"] = "lots"
+    body = merch.post(url + "?part=checks", data, headers=HX).content.decode()
+    assert "Condition 2: The order total is a number; &#x27;lots&#x27; is not one." in body
 
 
 def test_saving_a_rule_and_refusing_an_invalid_one(draft, merch):
@@ -241,7 +269,7 @@ def test_saving_a_rule_and_refusing_an_invalid_one(draft, merch):
     assert (
         resp.status_code == 400
         and "Give the rule a name" in body
-        and "&#x27;km&#x27; must be a positive number" in body
+        and "The maximum distance must be a positive number" in body
     )
     assert draft.rules.count() == 3
     resp = merch.post(url, form_data(comment="marketplace asked"))
