@@ -377,6 +377,7 @@ def version_publish(request, version_id: int):
                 actor=request.user,
                 comment=request.POST.get("comment", ""),
                 fingerprint=request.POST.get("fingerprint", ""),
+                acknowledged=set(request.POST.getlist("ack")),
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -397,7 +398,7 @@ def version_publish(request, version_id: int):
             "diff": diff,
             "fingerprint": editor.diff_fingerprint(diff),
             "published": version_published(rule_set=version.rule_set),
-            "lint": [(names.get(w.rule_id, "?"), w) for w in lint.warnings],
+            "lint": [(names.get(w.rule_id, "?"), w, editor.lint_warning_key(w)) for w in lint.warnings],
         },
     )
 

@@ -325,6 +325,31 @@ def test_publish_confirmation_names_the_diff_then_publishes(v1, draft, merch, me
     assert "no more B2B rule" in history and "merch" in history
 
 
+def test_publishing_with_warnings_needs_each_one_acknowledged(v1, draft, merch, merch_user):
+    LocationGroup.objects.create(code="popup", name="Pop-up stores")
+    editor.rule_add(
+        version=draft, name="Pop-ups", conditions={}, action={"type": "restrict", "groups": ["popup"]}, actor=merch_user
+    )
+    editor.rule_add(
+        version=draft, name="Nowhere", conditions={}, action={"type": "exclude", "groups": ["popup"]}, actor=merch_user
+    )
+    url = reverse("routing:editor-publish", args=[draft.pk])
+    body = merch.get(url).content.decode()
+    keys = [part.split('"')[0] for part in body.split('name="ack" value="')[1:]]
+    assert len(keys) >= 2 and body.count('type="checkbox" name="ack"') == len(keys)
+    fingerprint = body.split('name="fingerprint" value="')[1].split('"')[0]
+    # One click (no acknowledgement) or some of them: refused, nothing published.
+    for acks in ([], keys[:-1], [*keys[:-1], "forged:key"]):
+        resp = merch.post(url, {"fingerprint": fingerprint, "ack": acks}, follow=True)
+        assert "Tick each warning to confirm you have read it" in resp.content.decode()
+        draft.refresh_from_db()
+        assert draft.status == "draft"
+    resp = merch.post(url, {"fingerprint": fingerprint, "ack": keys})
+    assert resp.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == "published"
+
+
 def test_rollback_screen(v1, draft, merch, merch_user):
     editor.rule_delete(rule=draft.rules.get(name="B2B from DCs"), actor=merch_user)
     v2 = editor.version_publish(version=draft, actor=merch_user)
