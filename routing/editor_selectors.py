@@ -159,7 +159,7 @@ class Pickers:
     channels: list[tuple[str, str]]
     locations: list[tuple[str, str, bool]]  # code, name, active
     groups: list[tuple[str, str, int]]  # code, name, members
-    regions: list[str]
+    regions: list[tuple[str, str]]  # code, "Name (CODE)": most-used destinations first
 
 
 def pickers_load() -> Pickers:
@@ -170,8 +170,45 @@ def pickers_load() -> Pickers:
             (g.code, g.name, g.n)
             for g in LocationGroup.objects.annotate(n=Count("locations")).order_by("code").only("code", "name")
         ],
-        regions=sorted(US_REGIONS),
+        regions=regions_by_use(),
     )
+
+
+# Military "states" of US postal addresses, which the `us` package does not list.
+_MILITARY_REGIONS = {"AA": "Armed Forces Americas", "AE": "Armed Forces Europe", "AP": "Armed Forces Pacific"}
+
+
+def region_name(*, code: str) -> str:
+    """The name of a US state, territory or military region code ("NY" -> "New York"); the code if unknown."""
+    import us
+
+    state = us.states.lookup(code) if len(code) == 2 and code.isalpha() else None
+    return state.name if state is not None else _MILITARY_REGIONS.get(code, code)
+
+
+def regions_by_use(*, days: int = 90) -> list[tuple[str, str]]:
+    """Region codes for the picker, labelled with their names: the destinations of the last `days` days'
+    orders first (most orders first), then the other states by name, military regions last."""
+    from datetime import timedelta
+
+    from django.db.models.fields.json import KT
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(days=days)
+    used = (
+        Order.objects.filter(placed_at__gte=since)
+        .annotate(r=KT("shipping_address__region"))
+        .exclude(r__isnull=True)
+        .exclude(r="")
+        .values("r")
+        .annotate(n=Count("id"))
+        .order_by("-n", "r")
+    )
+    first = [row["r"] for row in used[:60] if row["r"] in US_REGIONS]
+    rest = sorted(
+        (c for c in US_REGIONS if c not in first), key=lambda c: (c in _MILITARY_REGIONS, region_name(code=c))
+    )
+    return [(c, f"{region_name(code=c)} ({c})") for c in [*first, *rest]]
 
 
 def order_find(*, number: str) -> Order | None:

@@ -187,7 +187,7 @@ class RuleFormState:
         return KINDS
 
 
-def rows_fill_options(rows: list[Row], *, channels: list[tuple[str, str]], regions: list[str]) -> None:
+def rows_fill_options(rows: list[Row], *, channels: list[tuple[str, str]], regions: list[tuple[str, str]]) -> None:
     """Give each row the values its picker offers: channels and regions from the database, fixed choices
     (methods, service levels, tiers, handling classes) from the grammar. Values already chosen stay listed."""
     for r in rows:
@@ -197,7 +197,7 @@ def rows_fill_options(rows: list[Row], *, channels: list[tuple[str, str]], regio
         if r.field == "order.channel":
             opts = [(code, f"{code} — {name}") for code, name in channels]
         elif r.field == "destination.region":
-            opts = [(x, x) for x in regions]
+            opts = list(regions)
         else:
             opts = [(c, c) for c in r.choices]
         known = {v for v, _ in opts}

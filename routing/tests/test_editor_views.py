@@ -188,7 +188,7 @@ def test_builder_fits_the_value_input_to_the_field(draft, merch):
     assert 'value="startswith" selected' in body and "a ZIP prefix" in body
     # Regions get a picker of state codes.
     body = merch.post(url, form_data(r0_field="destination.region"), headers=HX).content.decode()
-    assert 'data-input="choice"' in body and '<option value="NY"' in body
+    assert 'data-input="choice"' in body and '<option value="NY" >New York (NY)</option>' in body
     # Add a condition row and an any-group, then remove the first row.
     body = merch.post(url, form_data(op="add_leaf:"), headers=HX).content.decode()
     assert 'name="r1_field"' in body
@@ -196,6 +196,21 @@ def test_builder_fits_the_value_input_to_the_field(draft, merch):
     assert 'name="r1_kind" value="group"' in body and 'name="r1_0_field"' in body
     body = merch.post(url, form_data(op="remove:r0_"), headers=HX).content.decode()
     assert 'name="r0_field"' not in body and "No conditions: the rule applies to every order." in body
+
+
+def test_regions_show_names_most_used_first(draft, merch, web, product):
+    for region in ("TX", "TX", "CA"):
+        order = make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now())
+        order.shipping_address = {**order.shipping_address, "region": region}
+        order.save(update_fields=["shipping_address"])
+    url = reverse("routing:editor-rule-form", args=[draft.pk])
+    body = merch.post(url, form_data(r0_field="destination.region"), headers=HX).content.decode()
+    select = body.split('id="r0_value"')[1].split("</select>")[0]
+    values = [part.split('"')[0] for part in select.split('<option value="')[2:]]
+    assert values[:2] == ["TX", "CA"]  # most orders first
+    assert values[-3:] == ["AA", "AE", "AP"]  # military regions last, not first
+    assert ">Texas (TX)</option>" in select and ">Armed Forces Europe (AE)</option>" in select
+    assert values.index("AL") < values.index("WY")  # the others by name
 
 
 def test_action_editor_per_type(draft, merch, dc):
