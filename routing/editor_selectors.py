@@ -217,3 +217,50 @@ def order_find(*, number: str) -> Order | None:
     if not number:
         return None
     return Order.objects.filter(Q(number=number) | Q(external_id=number)).order_by("-pk").first()
+
+
+def simulation_no_change_reasons(*, sim: Simulation) -> list[str]:
+    """When a simulation changed no order: for each rule that differs between the two sides, what the
+    simulation saw it do (how many of the replayed orders it matched on each side), and so what would have to
+    differ for some order to change. Computed only from the recorded results and the two versions' rules."""
+    res = sim.results or {}
+    n = res.get("orders", 0)
+    fired_draft = res.get("draft", {}).get("rules_fired", {})
+    fired_pub = res.get("published", {}).get("rules_fired", {})
+    diff = versions_diff(old=rule_rows(version=sim.baseline), new=rule_rows(version=sim.draft))
+    if diff.empty:
+        return ["The draft's rules are the same as the published ones, so every order is routed the same way."]
+    of_n = f"of the {n} order{'s' if n != 1 else ''}"
+    out = []
+    for d in [*diff.added, *diff.changed]:
+        rule = d.new
+        verb = "added" if d.kind == "added" else "changed"
+        if not rule.enabled:
+            out.append(f"“{rule.name}” ({verb}) is disabled, so it applies to no order; enable it to see an effect.")
+            continue
+        k = fired_draft.get(rule.name, 0)
+        if k == 0:
+            out.append(
+                f"“{rule.name}” ({verb}) matched none {of_n}: {rule.summary}. "
+                "Its conditions would have to match some of these orders for a plan to change."
+            )
+        else:
+            out.append(
+                f"“{rule.name}” ({verb}) matched {k} {of_n}, but they still ship from the same locations: "
+                "its action would have to rule out, or outweigh in cost, the locations chosen today."
+            )
+    for d in diff.removed:
+        k = fired_pub.get(d.old.name, 0)
+        if k == 0:
+            out.append(
+                f"“{d.old.name}” (removed) matched none {of_n} under the published rules, "
+                "so removing it changes nothing here."
+            )
+        else:
+            out.append(
+                f"“{d.old.name}” (removed) matched {k} {of_n} under the published rules, "
+                "but without it the same locations are still chosen."
+            )
+    if diff.moved and not out:
+        out.append("Only the order of the rules changed; it matters only when a rule stops the ones after it.")
+    return out

@@ -26,6 +26,7 @@ from routing.editor_selectors import (
     rule_rows,
     ruleset_history,
     rulesets_list,
+    simulation_no_change_reasons,
     simulations_for,
     version_diff,
     version_draft,
@@ -485,6 +486,9 @@ def simulation_new(request, version_id: int):
         "form": request.POST or {},
         "error": [],
     }
+    if request.method != "POST":
+        first, last = simulation.simulation_default_range()
+        ctx["form"] = {"date_from": first.isoformat(), "date_to": last.isoformat(), "source": "range"}
     if request.method == "POST":
         try:
             sim = simulation.simulation_create(
@@ -506,21 +510,15 @@ def _chart_data(results: dict) -> dict:
     pub, dr = results.get("published", {}), results.get("draft", {})
     locs = list(dict.fromkeys([*list(pub.get("load", {}))[:15], *list(dr.get("load", {}))[:15]]))
     return {
-        "totals": {
-            "labels": ["Cost per order ($)", "Shipments per order", "Avg distance (100 km)", "Promise met (%)"],
-            "published": [
-                pub.get("cost_per_order", 0),
-                pub.get("shipments_per_order", 0),
-                round(pub.get("avg_distance_km", 0) / 100, 2),
-                pub.get("promise_met_pct", 0),
-            ],
-            "draft": [
-                dr.get("cost_per_order", 0),
-                dr.get("shipments_per_order", 0),
-                round(dr.get("avg_distance_km", 0) / 100, 2),
-                dr.get("promise_met_pct", 0),
-            ],
-        },
+        "metrics": [
+            {"title": title, "unit": unit, "published": pub.get(key, 0), "draft": dr.get(key, 0)}
+            for title, key, unit in (
+                ("Cost per order", "cost_per_order", "$"),
+                ("Shipments per order", "shipments_per_order", "shipments"),
+                ("Average distance", "avg_distance_km", "km"),
+                ("Promise met", "promise_met_pct", "%"),
+            )
+        ],
         "load": {
             "labels": locs,
             "published": [pub.get("load", {}).get(c, 0) for c in locs],
@@ -554,6 +552,8 @@ def simulation_detail(request, simulation_id: int):
                 ]
             rows.append({"item": item, "explained": both})
         ctx["changed"] = rows
+        if not res.get("changed_count"):
+            ctx["no_change_reasons"] = simulation_no_change_reasons(sim=sim)
         ctx["metrics"] = [
             ("Orders placed in full", "placed_in_full", ""),
             ("Cost, all orders ($)", "cost_total", "money"),

@@ -415,12 +415,64 @@ def test_simulation_screens(draft, merch, web, dc, dc_west, product, merch_user)
     simulation_run(simulation_id=sim.pk)
     body = merch.get(resp["Location"]).content.decode()
     assert "Orders whose plan changed: 1" in body and order.number in body
-    assert 'id="chart-totals"' in body and "vendor/chartjs/chart.umd.min.js" in body
+    assert "vendor/chartjs/chart.umd.min.js" in body
+    # One chart per metric (small multiples), each with its own scale.
+    assert all(f'id="chart-metric-{i}"' in body for i in range(4)) and 'id="chart-totals"' not in body
+    chart = resp_chart(merch, resp["Location"])
+    assert [m["unit"] for m in chart["metrics"]] == ["$", "shipments", "km", "%"]
+    assert chart["metrics"][1]["draft"] == 1.0  # shipments per order, not scaled onto a 0-100 axis
     assert body.count('class="routing-decision"') == 2
     progress = merch.get(resp["Location"] + "?partial=progress", headers=HX)
     assert progress.headers.get("HX-Redirect")  # done: the page reloads into the results
     csv_body = merch.get(reverse("routing:editor-simulation-orders", args=[sim.pk])).content.decode()
     assert csv_body == f"order\n{order.number}\n"
+
+
+def resp_chart(client, url) -> dict:
+    import json
+
+    body = client.get(url).content.decode()
+    return json.loads(body.split('<script id="chart-data" type="application/json">')[1].split("</script>")[0])
+
+
+def test_simulation_dates_default_to_the_last_seven_days(draft, merch, web, product):
+    url = reverse("routing:editor-simulate", args=[draft.pk])
+    today = timezone.localdate()
+    body = merch.get(url).content.decode()
+    assert f'name="date_from" id="date_from" value="{today - timedelta(days=6)}"' in body
+    assert f'name="date_to" id="date_to" value="{today}"' in body
+    make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now() - timedelta(days=3))
+    resp = merch.post(url, {"source": "range", "date_from": "", "date_to": ""})
+    assert resp.status_code == 302
+    sim = Simulation.objects.get()
+    assert sim.params["date_from"] == str(today - timedelta(days=6)) and sim.params["date_to"] == str(today)
+    assert len(sim.order_ids) == 1
+
+
+def test_no_change_says_which_rule_would_have_to_differ(draft, merch, web, dc, product, merch_user):
+    stock(product, dc, 5)
+    editor.rule_add(
+        version=draft,
+        name="Marketplace from DCs",
+        conditions={"all": [{"field": "order.channel", "op": "eq", "value": "marketplace"}]},
+        action={"type": "restrict", "kinds": ["warehouse"]},
+        actor=merch_user,
+    )
+    editor.rule_add(
+        version=draft, name="Two packages", conditions={}, action={"type": "max_shipments", "max": 2}, actor=merch_user
+    )
+    make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now())
+    from routing.simulation import simulation_run
+
+    resp = merch.post(reverse("routing:editor-simulate", args=[draft.pk]), {"source": "range"})
+    sim = Simulation.objects.get()
+    simulation_run(simulation_id=sim.pk)
+    body = merch.get(resp["Location"]).content.decode()
+    assert "Orders whose plan changed: 0" in body and 'id="no-change-reasons"' in body
+    reasons = body.split('id="no-change-reasons"')[1]
+    assert "“Marketplace from DCs” (added) matched none of the 1 order" in reasons
+    assert "Its conditions would have to match some of these orders" in reasons
+    assert "“Two packages” (added) matched 1 of the 1 order, but they still ship from the same locations" in reasons
 
 
 def test_progress_partial_polls_while_running(draft, merch, merch_user):
