@@ -4,6 +4,7 @@ the pickers of the condition builder."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Prefetch, Q
 
@@ -263,4 +264,58 @@ def simulation_no_change_reasons(*, sim: Simulation) -> list[str]:
             )
     if diff.moved and not out:
         out.append("Only the order of the rules changed; it matters only when a rule stops the ones after it.")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPick:
+    """An order as the editor's order search shows it: what routing needs, no customer data."""
+
+    number: str
+    placed_at: Any
+    destination: str
+    channel: str
+    method: str
+    units: int
+
+
+def orders_recent_search(*, q: str = "", channel: str = "", days: int = 30, limit: int = 20) -> list[OrderPick]:
+    """Recent orders for "test one order": by number (or external id) fragment, destination state (code or
+    name) or channel, newest first. Returns no customer name, e-mail, phone or street address."""
+    from datetime import timedelta
+
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    qs = Order.objects.filter(placed_at__gte=timezone.now() - timedelta(days=days))
+    q = (q or "").strip()[:100]
+    if q:
+        match = Q(number__icontains=q) | Q(external_id__icontains=q) | Q(channel__code__iexact=q)
+        codes = [c for c, label in regions_by_use(days=days) if q.lower() in label.lower()]
+        if codes:
+            match |= Q(shipping_address__region__in=codes)
+        qs = qs.filter(match)
+    if channel:
+        qs = qs.filter(channel__code=channel)
+    rows = (
+        qs.select_related("channel")
+        .annotate(n_units=Sum("lines__quantity"))
+        .order_by("-placed_at", "-pk")
+        .only("number", "placed_at", "shipping_address", "fulfillment_method", "channel__code", "channel__name")[:limit]
+    )
+    out = []
+    for o in rows:
+        addr = o.shipping_address or {}
+        region = str(addr.get("region") or "")
+        place = [region_name(code=region) if region else "", str(addr.get("country") or "")]
+        out.append(
+            OrderPick(
+                number=o.number,
+                placed_at=o.placed_at,
+                destination=", ".join(p for p in place if p) or "—",
+                channel=o.channel.name or o.channel.code,
+                method=o.get_fulfillment_method_display(),
+                units=o.n_units or 0,
+            )
+        )
     return out

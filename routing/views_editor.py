@@ -20,6 +20,7 @@ from routing.diff import RuleRow
 from routing.editor_selectors import (
     lint_context_load,
     order_find,
+    orders_recent_search,
     pickers_load,
     publishers_by_version,
     rule_lines,
@@ -460,9 +461,25 @@ def order_test(request, version_id: int):
                     for t in tried
                 ]
     ctx = {"version": version, "number": number, "results": results, "error": error}
-    if request.htmx:
+    if request.htmx and request.GET.get("partial") != "page":
         return render(request, "routing/editor/test_order.html#test-results", ctx)
+    from orders.models import Channel
+
+    ctx["picks"] = orders_recent_search()
+    ctx["channels"] = list(Channel.objects.order_by("code").values_list("code", "name"))
     return render(request, "routing/editor/test_order.html", ctx)
+
+
+@editor_roles
+def order_search(request, version_id: int):
+    """htmx: recent orders matching what the merchandiser typed (number, state, channel), to test one."""
+    version = get_object_or_404(RuleSetVersion, pk=version_id)
+    picks = orders_recent_search(q=request.GET.get("q", ""), channel=request.GET.get("channel", ""))
+    return render(
+        request,
+        "routing/editor/test_order.html#order-picks",
+        {"version": version, "picks": picks, "q": request.GET.get("q", "")},
+    )
 
 
 def _parse_date(raw: str | None, label: str) -> date | None:

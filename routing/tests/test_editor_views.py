@@ -65,6 +65,7 @@ def editor_urls(v1, draft):
         ("post", reverse("routing:editor-draft-create", args=[v1.rule_set.pk])),
         ("get", reverse("routing:editor-history", args=[v1.rule_set.pk])),
         ("get", reverse("routing:editor-test", args=[draft.pk])),
+        ("get", reverse("routing:editor-test-orders", args=[draft.pk])),
         ("get", reverse("routing:editor-simulate", args=[draft.pk])),
         ("post", reverse("routing:editor-simulate", args=[draft.pk])),
     ]
@@ -389,6 +390,30 @@ def test_test_one_order_screen(draft, merch, web, dc, product):
     assert live_snapshot() == before
     body = merch.get(reverse("routing:editor-test", args=[draft.pk]), {"order": "NOPE"}, headers=HX).content.decode()
     assert "No order with number &#x27;NOPE&#x27;." in body
+
+
+def test_test_one_order_offers_a_search_of_recent_orders_without_customer_data(draft, merch, web, product):
+    from orders.models import Customer
+
+    customer = Customer.objects.create(email="jane.doe@example.com", name="Jane Doe")
+    texas = make_order(channel=web, lines=[(product, 2)], placed_at=timezone.now())
+    texas.customer = customer
+    texas.shipping_address = {**texas.shipping_address, "region": "TX", "line1": "12 Elm Street", "name": "Jane Doe"}
+    texas.save()
+    other = make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now() - timedelta(hours=1))
+    old = make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now() - timedelta(days=90))
+    page = merch.get(reverse("routing:editor-test", args=[draft.pk])).content.decode()
+    assert 'id="order-search"' in page and texas.number in page and other.number in page
+    assert old.number not in page  # recent orders only
+    url = reverse("routing:editor-test-orders", args=[draft.pk])
+    body = merch.get(url, {"q": "texas"}, headers=HX).content.decode()
+    assert body.lstrip().startswith('<div id="order-picks">')
+    assert texas.number in body and other.number not in body and "Texas, US" in body
+    assert f"?order={texas.number}" in body
+    for secret in ("jane", "Jane", "Elm Street", "example.com"):
+        assert secret not in body and secret not in page
+    body = merch.get(url, {"q": other.number[-6:]}, headers=HX).content.decode()
+    assert other.number in body
 
 
 def test_simulation_screens(draft, merch, web, dc, dc_west, product, merch_user):
