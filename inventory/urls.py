@@ -10,4 +10,6 @@ urlpatterns = [
     path("imports/<int:pk>/errors.csv", views.stock_import_errors_csv, name="import-errors"),
     path("shortages/", views.shortage_list, name="shortages"),
     path("accuracy/", views.accuracy, name="accuracy"),
+    path("feeds/", views.feed_list, name="feeds"),
+    path("feeds/<int:pk>/action/", views.feed_action, name="feed-action"),
 ]

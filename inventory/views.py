@@ -3,17 +3,20 @@ from datetime import timedelta
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.db import transaction
 from django.db.models import Count, Sum
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
 from dom_project.roles import INVENTORY_MANAGER, OPERATIONS, role_required
+from inventory.feeds import wms_feeds_activate, wms_feeds_run_now
 from inventory.imports import stock_import_create, stock_import_error_rows
-from inventory.models import ImportMode, Location, StockImport, StockLevel
-from inventory.selectors import inventory_accuracy, low_stock_products, stock_shortages_open
+from inventory.models import ImportMode, Location, StockImport, StockLevel, WmsFeed
+from inventory.selectors import inventory_accuracy, low_stock_products, stock_shortages_open, wms_feeds_status
 
 ACCURACY_TARGET_PCT = 94
 
@@ -122,3 +125,28 @@ def accuracy(request):
         "inventory/accuracy.html",
         {"network": network, "rows": rows, "days": days, "tolerance": tolerance, "target": ACCURACY_TARGET_PCT},
     )
+
+
+@role_required(INVENTORY_MANAGER, OPERATIONS)
+def feed_list(request):
+    """WMS feeds: last runs, lag and failures, with run now / pause / resume. No URL, folder or secret."""
+    return render(request, "inventory/feeds.html", {"feeds": wms_feeds_status()})
+
+
+@role_required(INVENTORY_MANAGER, OPERATIONS)
+@require_POST
+def feed_action(request, pk: int):
+    """Run now, pause or resume one feed (the services in inventory.feeds), then back to the list."""
+    feed = get_object_or_404(WmsFeed, pk=pk)
+    action = request.POST.get("action", "")
+    if action == "run":
+        if wms_feeds_run_now(feed_ids=[feed.pk]):
+            messages.success(request, f"Feed {feed.name}: a run is queued; it appears below when it finishes.")
+        else:
+            messages.error(request, f"Feed {feed.name} cannot run now: it is paused or it receives pushes.")
+    elif action in ("pause", "resume"):
+        wms_feeds_activate(feed_ids=[feed.pk], active=action == "resume")
+        messages.success(request, f"Feed {feed.name} is {'paused' if action == 'pause' else 'running again'}.")
+    else:
+        return HttpResponseBadRequest("action: choose run, pause or resume.")
+    return redirect("inventory:feeds")
