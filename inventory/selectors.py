@@ -617,3 +617,18 @@ def wms_feeds_status(*, runs_per_feed: int = 5) -> list[FeedStatus]:
             )
         )
     return out
+
+
+def shortage_source_describe(*, source: str) -> dict:
+    """What revealed a shortage, in words, with the stock import to link to when it was one:
+    "import:12" -> {"label": "Stock file import 12", "import_id": 12}."""
+    kind, _, ref = (source or "").partition(":")
+    if kind == "import" and ref.isdigit():
+        return {"label": f"Stock file import {ref}", "import_id": int(ref), "feed": False}
+    if kind == "feed":
+        name, _, rest = ref.partition(":")
+        detail = rest.replace("run:", "run ") if rest else ""
+        return {"label": f"WMS feed {name}" + (f", {detail}" if detail else ""), "import_id": None, "feed": True}
+    if kind == "count" and ref.isdigit():
+        return {"label": f"Cycle count {ref}", "import_id": None, "feed": False}
+    return {"label": source or "—", "import_id": None, "feed": False}

@@ -689,6 +689,20 @@ def shortages_reroute(
 # Rule sets
 
 
+def shortages_reroute_now(*, shortage_ids: list[int], actor=None) -> int:
+    """Re-route, now, what the chosen open shortages leave uncovered, then close them (the "re-route now"
+    of the shortages screen; the scheduled task does the same for every open shortage). Returns how many."""
+    from inventory.selectors import stock_shortages_open
+    from inventory.services import stock_shortage_resolve
+
+    handled = 0
+    for shortage in stock_shortages_open().filter(pk__in=shortage_ids):
+        shortages_reroute(shortages=[(shortage.product_id, shortage.location_id)], actor=actor)
+        stock_shortage_resolve(shortage_id=shortage.pk, actor=actor)
+        handled += 1
+    return handled
+
+
 def shortages_open_reroute(*, limit: int = 200, actor=None) -> int:
     """Re-route what every open inventory shortage leaves uncovered, then close the shortage. Idempotent:
     a shortage with nothing left to move is simply closed. Returns how many shortages were handled."""
