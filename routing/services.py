@@ -549,6 +549,47 @@ def order_reroute(
     return latest
 
 
+def orders_reroute_now(*, order_ids: list[int], actor=None) -> list[tuple[str, str]]:
+    """Route each chosen order now (the orders list's bulk "re-route"): orders not yet routed are routed,
+    orders with units still unplaced (backordered, partly placed) have those units routed again. Orders
+    whose units are all placed, or that are on hold, cancelled or shipped, are left alone with the reason.
+    Returns (order number, what happened) per order."""
+    out = []
+    for order in Order.objects.filter(pk__in=order_ids).order_by("placed_at", "pk"):
+        try:
+            if order.status in (Order.Status.CREATED, Order.Status.VALIDATED):
+                order_route(order_id=order.pk, actor=actor)
+                out.append((order.number, "routed"))
+                continue
+            open_units = {
+                pk: qty - alloc - cancelled
+                for pk, qty, alloc, cancelled in order.lines.values_list(
+                    "pk", "quantity", "quantity_allocated", "quantity_cancelled"
+                )
+                if qty - alloc - cancelled > 0
+            }
+            if order.status not in (Order.Status.BACKORDERED, Order.Status.ROUTED) or not open_units:
+                out.append(
+                    (
+                        order.number,
+                        f"left alone: it is {order.get_status_display().lower()}"
+                        + ("" if open_units else " with nothing left to place"),
+                    )
+                )
+                continue
+            order_reroute(
+                order_id=order.pk,
+                quantities=open_units,
+                exclude_location_ids=[],
+                reason="re-routed by operations",
+                actor=actor,
+            )
+            out.append((order.number, "unplaced units routed again"))
+        except ValidationError as exc:
+            out.append((order.number, "left alone: " + " ".join(exc.messages)))
+    return out
+
+
 @dataclass(slots=True)
 class PendingResult:
     orders: int = 0
