@@ -321,3 +321,33 @@ def fulfillment_line_outcomes(*, fo: FulfillmentOrder, lines: list[FulfillmentLi
             said.append(f"{_units(ln.quantity_cancelled)} {why}: cancelled and back on sale")
         outcomes[ln.pk] = said
     return outcomes
+
+
+def orders_holding_stock(*, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[tuple[int, str]]]:
+    """For (product_id, location_id) pairs: the orders whose open, unpicked fulfilment lines hold that
+    product there (id, number), newest first: the orders a shortage at that location affects."""
+    from orders.models import OrderLine
+
+    if not pairs:
+        return {}
+    wanted = set(pairs)
+    rows = (
+        FulfillmentLine.objects.filter(
+            fulfillment_order__location_id__in={loc for _, loc in wanted},
+            order_line__product_id__in={p for p, _ in wanted},
+            fulfillment_order__status__in=[FulfillmentOrder.Status.CREATED, FulfillmentOrder.Status.RELEASED],
+            quantity_picked=0,
+        )
+        .order_by("-fulfillment_order__created_at")
+        .values_list("order_line__product_id", "fulfillment_order__location_id", "order_line__order_id")
+    )
+    ids = {(p, loc): [] for p, loc in wanted}
+    for p, loc, oid in rows:
+        if (p, loc) in ids and oid not in ids[(p, loc)]:
+            ids[(p, loc)].append(oid)
+    numbers = dict(
+        OrderLine.objects.filter(order_id__in={o for v in ids.values() for o in v})
+        .values_list("order_id", "order__number")
+        .distinct()
+    )
+    return {k: [(o, numbers.get(o, str(o))) for o in v] for k, v in ids.items()}

@@ -53,10 +53,13 @@ class RowError:
 class FileRejected(Exception):
     """The file as a whole is unusable (or has bad rows); nothing was applied."""
 
-    def __init__(self, message: str, errors: list[RowError] | None = None, total: int | None = None) -> None:
+    def __init__(
+        self, message: str, errors: list[RowError] | None = None, total: int | None = None, *, rows: int = 0
+    ) -> None:
         self.message = message
         self.errors = errors or []
         self.total = total if total is not None else len(self.errors)
+        self.rows = rows  # data rows read before the rejection (0 when it came before they were counted)
         super().__init__(message)
 
 
@@ -500,6 +503,7 @@ def stock_file_apply(
                 f"{total} problem(s) found; nothing was applied. Fix the rows listed and import the file again.",
                 errors,
                 total,
+                rows=rows,
             )
         progress(60)
         with transaction.atomic():
@@ -518,7 +522,10 @@ def stock_file_apply(
                     for r in exc.rows
                 ]
                 raise FileRejected(
-                    f"{exc.total} row(s) would take on hand below zero; nothing was applied.", rows_, exc.total
+                    f"{exc.total} row(s) would take on hand below zero; nothing was applied.",
+                    rows_,
+                    exc.total,
+                    rows=outcome.rows_total,
                 ) from exc
             outcome.rows_changed = merged.rows_changed + merged.rows_created
             outcome.rows_created = merged.rows_created
@@ -617,6 +624,7 @@ def stock_import_run(*, import_id: int, fileobj: BinaryIO | None = None) -> Stoc
             job,
             ImportOutcome(
                 status=StockImport.Status.REJECTED,
+                rows_total=exc.rows,
                 errors=exc.errors,
                 error_total=exc.total,
                 message=exc.message,

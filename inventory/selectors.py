@@ -568,3 +568,67 @@ def inventory_accuracy(
     )
     network = AccuracyRow(None, "network", sum(r.counts for r in rows), sum(r.within for r in rows))
     return network, rows
+
+
+@dataclass(slots=True)
+class FeedStatus:
+    """One WMS feed as the feeds screen shows it: never its URL, directory or secret variable."""
+
+    feed: object
+    runs: list
+    last_ok_at: object
+    lag_minutes: int | None  # since the last run that succeeded (or found nothing new); None: never
+    overdue: bool
+    failures_24h: int
+    can_run_now: bool
+
+
+def wms_feeds_status(*, runs_per_feed: int = 5) -> list[FeedStatus]:
+    """Every WMS feed with its last runs, how long since it last ran well (lag) and its failures of the last
+    24 hours. A feed is overdue when that lag exceeds twice its schedule."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inventory.models import FeedRun, WmsFeed
+
+    now = timezone.now()
+    ok = (FeedRun.Status.SUCCEEDED, FeedRun.Status.SKIPPED)
+    out = []
+    for feed in WmsFeed.objects.order_by("name"):
+        runs = list(feed.runs.order_by("-started_at", "-id")[:runs_per_feed])
+        last_ok = (
+            feed.runs.filter(status__in=ok).order_by("-started_at").values_list("finished_at", "started_at").first()
+        )
+        last_ok_at = (last_ok[0] or last_ok[1]) if last_ok else None
+        lag = int((now - last_ok_at).total_seconds() // 60) if last_ok_at else None
+        pulled = feed.transport != WmsFeed.Transport.HTTP_PUSH
+        out.append(
+            FeedStatus(
+                feed=feed,
+                runs=runs,
+                last_ok_at=last_ok_at,
+                lag_minutes=lag,
+                overdue=bool(feed.is_active and pulled and (lag is None or lag > 2 * feed.every_minutes)),
+                failures_24h=feed.runs.filter(
+                    status__in=FeedRun.FAILURES, started_at__gte=now - timedelta(hours=24)
+                ).count(),
+                can_run_now=feed.is_active and pulled,
+            )
+        )
+    return out
+
+
+def shortage_source_describe(*, source: str) -> dict:
+    """What revealed a shortage, in words, with the stock import to link to when it was one:
+    "import:12" -> {"label": "Stock file import 12", "import_id": 12}."""
+    kind, _, ref = (source or "").partition(":")
+    if kind == "import" and ref.isdigit():
+        return {"label": f"Stock file import {ref}", "import_id": int(ref), "feed": False}
+    if kind == "feed":
+        name, _, rest = ref.partition(":")
+        detail = rest.replace("run:", "run ") if rest else ""
+        return {"label": f"WMS feed {name}" + (f", {detail}" if detail else ""), "import_id": None, "feed": True}
+    if kind == "count" and ref.isdigit():
+        return {"label": f"Cycle count {ref}", "import_id": None, "feed": False}
+    return {"label": source or "—", "import_id": None, "feed": False}

@@ -9,5 +9,8 @@ urlpatterns = [
     path("imports/<int:pk>/", views.stock_import_detail, name="import-detail"),
     path("imports/<int:pk>/errors.csv", views.stock_import_errors_csv, name="import-errors"),
     path("shortages/", views.shortage_list, name="shortages"),
+    path("shortages/reroute/", views.shortage_reroute, name="shortages-reroute"),
     path("accuracy/", views.accuracy, name="accuracy"),
+    path("feeds/", views.feed_list, name="feeds"),
+    path("feeds/<int:pk>/action/", views.feed_action, name="feed-action"),
 ]

@@ -2,17 +2,27 @@ from datetime import timedelta
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.db import transaction
 from django.db.models import Count, Sum
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
 from common.csv import csv_response
 from common.roles import INVENTORY_MANAGER, OPERATIONS, role_required
+from inventory.feeds import wms_feeds_activate, wms_feeds_run_now
 from inventory.imports import stock_import_create, stock_import_error_rows
-from inventory.models import ImportMode, Location, StockImport, StockLevel
-from inventory.selectors import inventory_accuracy, low_stock_products, stock_shortages_open
+from inventory.models import ImportMode, Location, StockImport, StockLevel, WmsFeed
+from inventory.selectors import (
+    inventory_accuracy,
+    low_stock_products,
+    shortage_source_describe,
+    stock_shortages_open,
+    wms_feeds_status,
+)
 
 ACCURACY_TARGET_PCT = 94
 
@@ -97,8 +107,42 @@ def stock_import_errors_csv(request, pk: int):
 
 @role_required(INVENTORY_MANAGER, OPERATIONS)
 def shortage_list(request):
-    """Open shortages: on hand fell below reserved; routing re-routes from this list."""
-    return render(request, "inventory/shortages.html", {"shortages": stock_shortages_open()[:500]})
+    """Open shortages: on hand fell below reserved; routing re-routes from this list. Each names what found
+    it (linked to the stock file) and the orders it affects, with "re-route now"."""
+    from fulfillment.selectors import orders_holding_stock
+
+    shortages = list(stock_shortages_open()[:500])
+    affected = orders_holding_stock(pairs=[(s.product_id, s.location_id) for s in shortages])
+    rows = [
+        {
+            "s": s,
+            "source": shortage_source_describe(source=s.source),
+            "orders": affected.get((s.product_id, s.location_id), []),
+        }
+        for s in shortages
+    ]
+    return render(request, "inventory/shortages.html", {"rows": rows})
+
+
+@role_required(INVENTORY_MANAGER, OPERATIONS)
+@require_POST
+def shortage_reroute(request):
+    """Re-route now the orders the chosen shortages affect (routing.services), then close those shortages."""
+    from routing.services import shortages_reroute_now
+
+    try:
+        chosen = [request.POST["one"]] if request.POST.get("one") else request.POST.getlist("shortage")
+        ids = [int(x) for x in chosen]
+    except ValueError:
+        return HttpResponseBadRequest("shortage: expected shortage ids.")
+    if not ids:
+        return HttpResponseBadRequest("shortage: choose at least one shortage.")
+    handled = shortages_reroute_now(shortage_ids=ids, actor=request.user)
+    if handled:
+        messages.success(request, f"Re-routed the orders of {handled} shortage{'s' if handled != 1 else ''}.")
+    else:
+        messages.error(request, "Those shortages are already closed; nothing was re-routed.")
+    return redirect("inventory:shortages")
 
 
 @role_required(INVENTORY_MANAGER, OPERATIONS)
@@ -116,3 +160,28 @@ def accuracy(request):
         "inventory/accuracy.html",
         {"network": network, "rows": rows, "days": days, "tolerance": tolerance, "target": ACCURACY_TARGET_PCT},
     )
+
+
+@role_required(INVENTORY_MANAGER, OPERATIONS)
+def feed_list(request):
+    """WMS feeds: last runs, lag and failures, with run now / pause / resume. No URL, folder or secret."""
+    return render(request, "inventory/feeds.html", {"feeds": wms_feeds_status()})
+
+
+@role_required(INVENTORY_MANAGER, OPERATIONS)
+@require_POST
+def feed_action(request, pk: int):
+    """Run now, pause or resume one feed (the services in inventory.feeds), then back to the list."""
+    feed = get_object_or_404(WmsFeed, pk=pk)
+    action = request.POST.get("action", "")
+    if action == "run":
+        if wms_feeds_run_now(feed_ids=[feed.pk]):
+            messages.success(request, f"Feed {feed.name}: a run is queued; it appears below when it finishes.")
+        else:
+            messages.error(request, f"Feed {feed.name} cannot run now: it is paused or it receives pushes.")
+    elif action in ("pause", "resume"):
+        wms_feeds_activate(feed_ids=[feed.pk], active=action == "resume")
+        messages.success(request, f"Feed {feed.name} is {'paused' if action == 'pause' else 'running again'}.")
+    else:
+        return HttpResponseBadRequest("action: choose run, pause or resume.")
+    return redirect("inventory:feeds")

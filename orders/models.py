@@ -321,3 +321,19 @@ class FraudSettings(models.Model):
     @property
     def high_risk_sku_set(self) -> frozenset[str]:
         return frozenset(s.strip() for s in self.high_risk_skus.replace(",", "\n").splitlines() if s.strip())
+
+
+class SavedOrderFilter(models.Model):
+    """A named set of orders-list filters, kept per user (the query string of the list)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_order_filters")
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_order_filter_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -4,18 +4,29 @@ services write, and every action re-renders from the database."""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from common.csv import csv_response
 from common.roles import OPERATIONS, role_required
 from orders.csv_orders import COLUMNS, CsvOrderErrors
 from orders.filters import OrderScreenFilter
-from orders.models import Channel, Order, OrderHold
+from orders.models import Channel, Order, OrderHold, SavedOrderFilter
 from orders.selectors import hold_counts, hold_queue, order_detail, order_list
-from orders.services import NOT_CANCELLABLE, order_cancel, order_csv_import, order_hold_release
+from orders.services import (
+    BULK_MAX,
+    NOT_CANCELLABLE,
+    order_cancel,
+    order_csv_import,
+    order_filter_delete,
+    order_filter_save,
+    order_hold_release,
+    orders_bulk_cancel,
+    orders_bulk_holds_release,
+)
 from routing.selectors import decision_explain, decision_latest
 
 
@@ -26,7 +37,12 @@ def order_list_view(request):
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"filter": filterset, "page": page, "query": query.urlencode()}
+    context = {
+        "filter": filterset,
+        "page": page,
+        "query": query.urlencode(),
+        "saved_filters": SavedOrderFilter.objects.filter(user=request.user),
+    }
     template = "orders/order_list.html#results" if request.htmx else "orders/order_list.html"
     return render(request, template, context)
 
@@ -145,3 +161,89 @@ def order_import_view(request):
                 )
                 return redirect(f"{reverse('orders:list')}?channel={channel.code}")
     return render(request, "orders/import.html", context)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The orders list: saved filters, bulk actions, CSV export
+
+
+@role_required(OPERATIONS)
+@require_POST
+def order_filter_save_view(request):
+    try:
+        saved = order_filter_save(user=request.user, name=request.POST.get("name", ""), query=request.POST)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(reverse("orders:list") + "?" + request.POST.get("current", ""))
+    messages.success(request, f"Filter “{saved.name}” saved.")
+    return redirect(reverse("orders:list") + "?" + saved.query)
+
+
+@role_required(OPERATIONS)
+@require_POST
+def order_filter_delete_view(request, pk: int):
+    order_filter_delete(user=request.user, filter_id=pk)
+    return redirect("orders:list")
+
+
+EXPORT_HEADER = ["order", "external_id", "channel", "status", "method", "placed_at", "customer_email", "total"]
+
+
+def _orders_csv(order_ids: list[int]) -> HttpResponse:
+    """The ticked orders as CSV, through the formula-safe writer (a customer e-mail or code can carry a formula)."""
+    orders = Order.objects.filter(pk__in=order_ids).select_related("channel", "customer").order_by("-placed_at")
+    rows = (
+        [
+            o.number,
+            o.external_id,
+            o.channel.code,
+            o.get_status_display(),
+            o.get_fulfillment_method_display(),
+            o.placed_at.isoformat(),
+            o.customer.email if o.customer else "",
+            f"{o.total} {o.currency}",
+        ]
+        for o in orders
+    )
+    return csv_response(filename="orders.csv", header=EXPORT_HEADER, rows=rows)
+
+
+@role_required(OPERATIONS)
+@require_POST
+def orders_bulk_view(request):
+    """Bulk actions on the ticked orders: release holds, cancel (with a reason), re-route, export CSV."""
+    from routing.services import orders_reroute_now
+
+    try:
+        ids = [int(x) for x in request.POST.getlist("order")]
+    except ValueError:
+        return HttpResponseBadRequest("order: expected order ids.")
+    action = request.POST.get("action", "")
+    back = reverse("orders:list") + "?" + request.POST.get("current", "")
+    if action not in ("release", "cancel", "reroute", "export"):
+        return HttpResponseBadRequest("action: choose release, cancel, reroute or export.")
+    if not ids:
+        messages.error(request, "Tick at least one order first.")
+        return redirect(back)
+    if action == "export":
+        return _orders_csv(ids[:BULK_MAX])
+    try:
+        if action == "release":
+            result = orders_bulk_holds_release(order_ids=ids, actor=request.user)
+            done, skipped = result.done, result.skipped
+        elif action == "cancel":
+            result = orders_bulk_cancel(order_ids=ids, actor=request.user, reason=request.POST.get("reason", ""))
+            done, skipped = result.done, result.skipped
+        else:
+            outcome = orders_reroute_now(order_ids=ids[:BULK_MAX], actor=request.user)
+            done = [n for n, what in outcome if not what.startswith("left alone")]
+            skipped = [(n, what.removeprefix("left alone: ")) for n, what in outcome if what.startswith("left alone")]
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    verb = {"release": "Holds released", "cancel": "Cancelled", "reroute": "Re-routed"}[action]
+    if done:
+        messages.success(request, f"{verb}: {', '.join(done)}.")
+    for number, why in skipped:
+        messages.warning(request, f"{number} not changed: {why}.")
+    return redirect(back)

@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from routing.diff import VersionDiff
-from routing.editor_selectors import version_diff, version_draft, version_published
+from routing.editor_selectors import version_diff, version_draft, version_lint_report, version_published
+from routing.lint import LintWarning
 from routing.models import RoutingRule, RuleSet, RuleSetVersion
 from routing.models_editor import RuleLineage, RuleSetEvent
 from routing.rule_text import action_summary, conditions_summary
@@ -305,16 +306,37 @@ def _validate_all(version: RuleSetVersion) -> None:
         raise ValidationError(errors)
 
 
+def lint_warning_key(warning: LintWarning) -> str:
+    """A stable name for one lint warning (rule, kind and wording), acknowledged one by one before publishing."""
+    digest = hashlib.sha256(warning.message.encode()).hexdigest()[:12]
+    return f"{warning.rule_id}:{warning.code}:{digest}"
+
+
 def version_publish(
-    *, version: RuleSetVersion, actor=None, comment: str = "", fingerprint: str | None = None
+    *,
+    version: RuleSetVersion,
+    actor=None,
+    comment: str = "",
+    fingerprint: str | None = None,
+    acknowledged: set[str] | None = None,
 ) -> RuleSetVersion:
     """Publish a draft (the previous published version becomes archived), recording the diff it made.
-    With `fingerprint`, refuse when the diff is no longer the one the user confirmed."""
+    With `fingerprint`, refuse when the diff is no longer the one the user confirmed. With `acknowledged`
+    (the screen always passes it), refuse unless every lint warning of the draft is in it."""
     with transaction.atomic():
         draft = _lock_draft(version)
         diff = version_diff(version=draft)
         if fingerprint is not None and fingerprint != diff_fingerprint(diff):
             raise ValidationError("The draft changed since you reviewed it; read the changes again before publishing.")
+        if acknowledged is not None:
+            open_warnings = [
+                w for w in version_lint_report(version=draft).warnings if lint_warning_key(w) not in acknowledged
+            ]
+            if open_warnings:
+                raise ValidationError(
+                    f"Tick each warning to confirm you have read it ({len(open_warnings)} not confirmed): "
+                    + " ".join(w.message for w in open_warnings[:3])
+                )
         _validate_all(draft)
         previous = version_published(rule_set=draft.rule_set)
         published = ruleset_version_publish(version=draft, actor=_actor(actor))

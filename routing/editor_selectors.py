@@ -4,6 +4,7 @@ the pickers of the condition builder."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Prefetch, Q
 
@@ -159,7 +160,7 @@ class Pickers:
     channels: list[tuple[str, str]]
     locations: list[tuple[str, str, bool]]  # code, name, active
     groups: list[tuple[str, str, int]]  # code, name, members
-    regions: list[str]
+    regions: list[tuple[str, str]]  # code, "Name (CODE)": most-used destinations first
 
 
 def pickers_load() -> Pickers:
@@ -170,8 +171,45 @@ def pickers_load() -> Pickers:
             (g.code, g.name, g.n)
             for g in LocationGroup.objects.annotate(n=Count("locations")).order_by("code").only("code", "name")
         ],
-        regions=sorted(US_REGIONS),
+        regions=regions_by_use(),
     )
+
+
+# Military "states" of US postal addresses, which the `us` package does not list.
+_MILITARY_REGIONS = {"AA": "Armed Forces Americas", "AE": "Armed Forces Europe", "AP": "Armed Forces Pacific"}
+
+
+def region_name(*, code: str) -> str:
+    """The name of a US state, territory or military region code ("NY" -> "New York"); the code if unknown."""
+    import us
+
+    state = us.states.lookup(code) if len(code) == 2 and code.isalpha() else None
+    return state.name if state is not None else _MILITARY_REGIONS.get(code, code)
+
+
+def regions_by_use(*, days: int = 90) -> list[tuple[str, str]]:
+    """Region codes for the picker, labelled with their names: the destinations of the last `days` days'
+    orders first (most orders first), then the other states by name, military regions last."""
+    from datetime import timedelta
+
+    from django.db.models.fields.json import KT
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(days=days)
+    used = (
+        Order.objects.filter(placed_at__gte=since)
+        .annotate(r=KT("shipping_address__region"))
+        .exclude(r__isnull=True)
+        .exclude(r="")
+        .values("r")
+        .annotate(n=Count("id"))
+        .order_by("-n", "r")
+    )
+    first = [row["r"] for row in used[:60] if row["r"] in US_REGIONS]
+    rest = sorted(
+        (c for c in US_REGIONS if c not in first), key=lambda c: (c in _MILITARY_REGIONS, region_name(code=c))
+    )
+    return [(c, f"{region_name(code=c)} ({c})") for c in [*first, *rest]]
 
 
 def order_find(*, number: str) -> Order | None:
@@ -180,3 +218,104 @@ def order_find(*, number: str) -> Order | None:
     if not number:
         return None
     return Order.objects.filter(Q(number=number) | Q(external_id=number)).order_by("-pk").first()
+
+
+def simulation_no_change_reasons(*, sim: Simulation) -> list[str]:
+    """When a simulation changed no order: for each rule that differs between the two sides, what the
+    simulation saw it do (how many of the replayed orders it matched on each side), and so what would have to
+    differ for some order to change. Computed only from the recorded results and the two versions' rules."""
+    res = sim.results or {}
+    n = res.get("orders", 0)
+    fired_draft = res.get("draft", {}).get("rules_fired", {})
+    fired_pub = res.get("published", {}).get("rules_fired", {})
+    diff = versions_diff(old=rule_rows(version=sim.baseline), new=rule_rows(version=sim.draft))
+    if diff.empty:
+        return ["The draft's rules are the same as the published ones, so every order is routed the same way."]
+    of_n = f"of the {n} order{'s' if n != 1 else ''}"
+    out = []
+    for d in [*diff.added, *diff.changed]:
+        rule = d.new
+        verb = "added" if d.kind == "added" else "changed"
+        if not rule.enabled:
+            out.append(f"“{rule.name}” ({verb}) is disabled, so it applies to no order; enable it to see an effect.")
+            continue
+        k = fired_draft.get(rule.name, 0)
+        if k == 0:
+            out.append(
+                f"“{rule.name}” ({verb}) matched none {of_n}: {rule.summary}. "
+                "Its conditions would have to match some of these orders for a plan to change."
+            )
+        else:
+            out.append(
+                f"“{rule.name}” ({verb}) matched {k} {of_n}, but they still ship from the same locations: "
+                "its action would have to rule out, or outweigh in cost, the locations chosen today."
+            )
+    for d in diff.removed:
+        k = fired_pub.get(d.old.name, 0)
+        if k == 0:
+            out.append(
+                f"“{d.old.name}” (removed) matched none {of_n} under the published rules, "
+                "so removing it changes nothing here."
+            )
+        else:
+            out.append(
+                f"“{d.old.name}” (removed) matched {k} {of_n} under the published rules, "
+                "but without it the same locations are still chosen."
+            )
+    if diff.moved and not out:
+        out.append("Only the order of the rules changed; it matters only when a rule stops the ones after it.")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPick:
+    """An order as the editor's order search shows it: what routing needs, no customer data."""
+
+    number: str
+    placed_at: Any
+    destination: str
+    channel: str
+    method: str
+    units: int
+
+
+def orders_recent_search(*, q: str = "", channel: str = "", days: int = 30, limit: int = 20) -> list[OrderPick]:
+    """Recent orders for "test one order": by number (or external id) fragment, destination state (code or
+    name) or channel, newest first. Returns no customer name, e-mail, phone or street address."""
+    from datetime import timedelta
+
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    qs = Order.objects.filter(placed_at__gte=timezone.now() - timedelta(days=days))
+    q = (q or "").strip()[:100]
+    if q:
+        match = Q(number__icontains=q) | Q(external_id__icontains=q) | Q(channel__code__iexact=q)
+        codes = [c for c, label in regions_by_use(days=days) if q.lower() in label.lower()]
+        if codes:
+            match |= Q(shipping_address__region__in=codes)
+        qs = qs.filter(match)
+    if channel:
+        qs = qs.filter(channel__code=channel)
+    rows = (
+        qs.select_related("channel")
+        .annotate(n_units=Sum("lines__quantity"))
+        .order_by("-placed_at", "-pk")
+        .only("number", "placed_at", "shipping_address", "fulfillment_method", "channel__code", "channel__name")[:limit]
+    )
+    out = []
+    for o in rows:
+        addr = o.shipping_address or {}
+        region = str(addr.get("region") or "")
+        place = [region_name(code=region) if region else "", str(addr.get("country") or "")]
+        out.append(
+            OrderPick(
+                number=o.number,
+                placed_at=o.placed_at,
+                destination=", ".join(p for p in place if p) or "—",
+                channel=o.channel.name or o.channel.code,
+                method=o.get_fulfillment_method_display(),
+                units=o.n_units or 0,
+            )
+        )
+    return out

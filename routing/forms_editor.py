@@ -11,6 +11,7 @@ Conditions too deep for the builder are edited as JSON (`mode=json`, `conditions
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
@@ -186,7 +187,7 @@ class RuleFormState:
         return KINDS
 
 
-def rows_fill_options(rows: list[Row], *, channels: list[tuple[str, str]], regions: list[str]) -> None:
+def rows_fill_options(rows: list[Row], *, channels: list[tuple[str, str]], regions: list[tuple[str, str]]) -> None:
     """Give each row the values its picker offers: channels and regions from the database, fixed choices
     (methods, service levels, tiers, handling classes) from the grammar. Values already chosen stay listed."""
     for r in rows:
@@ -196,7 +197,7 @@ def rows_fill_options(rows: list[Row], *, channels: list[tuple[str, str]], regio
         if r.field == "order.channel":
             opts = [(code, f"{code} — {name}") for code, name in channels]
         elif r.field == "destination.region":
-            opts = [(x, x) for x in regions]
+            opts = list(regions)
         else:
             opts = [(c, c) for c in r.choices]
         known = {v for v, _ in opts}
@@ -343,3 +344,82 @@ def state_from_post(data, *, op: str = "") -> RuleFormState:
                 st.json_error = "These conditions are nested deeper than the builder shows; keep editing them as JSON."
     _renumber(st.rows)
     return st
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Messages in the merchandiser's words
+
+_PARAM_WORDS = {
+    "locations": "Locations",
+    "groups": "Groups",
+    "kinds": "Kinds",
+    "adjustment": "The cost adjustment",
+    "max": "The number of shipments",
+    "km": "The maximum distance",
+    "units": "The units held back",
+    "fallback": "What to do when the pickup store lacks stock",
+}
+_WHERE = re.compile(r"^Condition((?: › (?:all|any) #\d+)*): ")
+_ACTION_PREFIX = re.compile(r"^Action '([a-z_]+)': ")
+_QUOTED_PARAM = re.compile(r"^'(" + "|".join(_PARAM_WORDS) + r")' must be")
+
+
+def _condition_words(message: str) -> str:
+    m = _WHERE.match(message)
+    if not m:
+        return message
+    numbers = re.findall(r"#(\d+)", m.group(1))
+    where = "Condition " + ", item ".join(numbers) if numbers else "The conditions"
+    rest = message[m.end() :]
+    for key, spec in FIELDS.items():
+        rest = rest.replace(f"({key}, ", f"({spec.label}, ")
+    return f"{where}: {rest[:1].upper()}{rest[1:]}"
+
+
+def _action_words(message: str) -> str:
+    msg = _ACTION_PREFIX.sub("", message)
+    if msg.startswith("Name the locations, groups or kinds"):
+        return "Choose at least one location, group or kind."
+    m = _QUOTED_PARAM.match(msg)
+    if m:
+        msg = f"{_PARAM_WORDS[m.group(1)]} must be" + msg[m.end() :]
+    return msg
+
+
+def rule_messages(*, errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The model's validation messages reworded for the rule form: rows numbered as on screen
+    ("Condition 2"), parameters by their label, no internal keys."""
+    out: dict[str, list[str]] = {}
+    for key, msgs in errors.items():
+        if key == "conditions":
+            out[key] = [_condition_words(m) for m in msgs]
+        elif key == "action":
+            out[key] = [_action_words(m) for m in msgs]
+        else:
+            out[key] = list(msgs)
+    return out
+
+
+def state_entered(*, state: RuleFormState) -> tuple[Any, dict | None]:
+    """What the user has entered so far, for validating on change: the conditions built from rows that have
+    a value, and the action when it has a parameter filled in (or takes none). Missing input is reported on
+    Check or Save, never while the form is being filled in."""
+    if state.mode == "json":
+        conditions = state.conditions()
+    else:
+        kids = []
+        for row in state.rows:
+            node = row.node()
+            if row.kind == "leaf" and node is not None and "value" not in node:
+                continue
+            if isinstance(node, dict) and row.kind == "leaf" and node.get("value") == []:
+                continue
+            if row.kind == "group" and node is not None:
+                leaves = [k for k in next(iter(node.values())) if "value" in k and k["value"] != []]
+                node = {row.match: leaves} if leaves else None
+            if node is not None:
+                kids.append(node)
+        conditions = {state.match: kids} if kids else {}
+    action = state.action()
+    filled = len(action) > 1 or not ACTION_PARAMS.get(state.action_type)
+    return conditions, action if filled else None

@@ -526,6 +526,47 @@ def order_reroute(
     return latest
 
 
+def orders_reroute_now(*, order_ids: list[int], actor=None) -> list[tuple[str, str]]:
+    """Route each chosen order now (the orders list's bulk "re-route"): orders not yet routed are routed,
+    orders with units still unplaced (backordered, partly placed) have those units routed again. Orders
+    whose units are all placed, or that are on hold, cancelled or shipped, are left alone with the reason.
+    Returns (order number, what happened) per order."""
+    out = []
+    for order in Order.objects.filter(pk__in=order_ids).order_by("placed_at", "pk"):
+        try:
+            if order.status in (Order.Status.CREATED, Order.Status.VALIDATED):
+                order_route(order_id=order.pk, actor=actor)
+                out.append((order.number, "routed"))
+                continue
+            open_units = {
+                pk: qty - alloc - cancelled
+                for pk, qty, alloc, cancelled in order.lines.values_list(
+                    "pk", "quantity", "quantity_allocated", "quantity_cancelled"
+                )
+                if qty - alloc - cancelled > 0
+            }
+            if order.status not in (Order.Status.BACKORDERED, Order.Status.ROUTED) or not open_units:
+                out.append(
+                    (
+                        order.number,
+                        f"left alone: it is {order.get_status_display().lower()}"
+                        + ("" if open_units else " with nothing left to place"),
+                    )
+                )
+                continue
+            order_reroute(
+                order_id=order.pk,
+                quantities=open_units,
+                exclude_location_ids=[],
+                reason="re-routed by operations",
+                actor=actor,
+            )
+            out.append((order.number, "unplaced units routed again"))
+        except ValidationError as exc:
+            out.append((order.number, "left alone: " + " ".join(exc.messages)))
+    return out
+
+
 @dataclass(slots=True)
 class PendingResult:
     orders: int = 0
@@ -660,6 +701,20 @@ def shortages_reroute(
 
 # ---------------------------------------------------------------------------------------------------------
 # Rule sets
+
+
+def shortages_reroute_now(*, shortage_ids: list[int], actor=None) -> int:
+    """Re-route, now, what the chosen open shortages leave uncovered, then close them (the "re-route now"
+    of the shortages screen; the scheduled task does the same for every open shortage). Returns how many."""
+    from inventory.selectors import stock_shortages_open
+    from inventory.services import stock_shortage_resolve
+
+    handled = 0
+    for shortage in stock_shortages_open().filter(pk__in=shortage_ids):
+        shortages_reroute(shortages=[(shortage.product_id, shortage.location_id)], actor=actor)
+        stock_shortage_resolve(shortage_id=shortage.pk, actor=actor)
+        handled += 1
+    return handled
 
 
 def shortages_open_reroute(*, limit: int = 200, actor=None) -> int:

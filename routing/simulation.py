@@ -353,9 +353,16 @@ def _orders_from_csv(*, csv_file) -> list[int]:
     return ids
 
 
-def _orders_in_range(*, date_from: date | None, date_to: date | None, channel_code: str | None) -> list[int]:
-    if date_from is None or date_to is None:
-        raise ValidationError("Choose the first and last day of the orders to replay, or upload a CSV of orders.")
+DEFAULT_DAYS = 7
+
+
+def simulation_default_range(*, today: date | None = None) -> tuple[date, date]:
+    """The range a simulation replays when no day is chosen: the last seven days, today included."""
+    last = today or timezone.localdate()
+    return last - timedelta(days=DEFAULT_DAYS - 1), last
+
+
+def _orders_in_range(*, date_from: date, date_to: date, channel_code: str | None) -> list[int]:
     if date_from > date_to:
         raise ValidationError(f"The first day ({date_from}) is after the last day ({date_to}).")
     tz = timezone.get_current_timezone()
@@ -376,7 +383,8 @@ def simulation_create(
     channel_code: str | None = None,
     csv_file=None,
 ) -> Simulation:
-    """Choose the past orders (a date range and optional channel, or an uploaded CSV of order numbers),
+    """Choose the past orders (a date range, by default the last seven days, and optional channel, or an
+    uploaded CSV of order numbers),
     record a queued Simulation and enqueue its run after commit. Nothing is created when the choice is bad."""
     from routing.editor import ruleset_event_add
 
@@ -386,6 +394,10 @@ def simulation_create(
         ids = _orders_from_csv(csv_file=csv_file)
         params = {"source": "csv", "filename": getattr(csv_file, "name", "upload.csv")}
     else:
+        if date_to is None:
+            date_to = simulation_default_range()[1] if date_from is None else max(date_from, timezone.localdate())
+        if date_from is None:
+            date_from = simulation_default_range(today=date_to)[0]
         ids = _orders_in_range(date_from=date_from, date_to=date_to, channel_code=channel_code or None)
         params = {
             "source": "range",

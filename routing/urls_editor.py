@@ -17,6 +17,7 @@ urlpatterns = [
     path("versions/<int:version_id>/rollback/", v.version_rollback, name="editor-rollback"),
     path("versions/<int:version_id>/discard/", v.draft_discard, name="editor-discard"),
     path("versions/<int:version_id>/test/", v.order_test, name="editor-test"),
+    path("versions/<int:version_id>/test/orders/", v.order_search, name="editor-test-orders"),
     path("versions/<int:version_id>/simulate/", v.simulation_new, name="editor-simulate"),
     path("rules/<int:rule_id>/edit/", v.rule_edit, name="editor-rule-edit"),
     path("rules/<int:rule_id>/toggle/", v.rule_toggle, name="editor-rule-toggle"),

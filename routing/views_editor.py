@@ -20,23 +20,25 @@ from routing.diff import RuleRow
 from routing.editor_selectors import (
     lint_context_load,
     order_find,
+    orders_recent_search,
     pickers_load,
     publishers_by_version,
     rule_lines,
     rule_rows,
     ruleset_history,
     rulesets_list,
+    simulation_no_change_reasons,
     simulations_for,
     version_diff,
     version_draft,
     version_lint_report,
     version_published,
 )
-from routing.forms_editor import rows_fill_options, state_from_post, state_from_rule
+from routing.forms_editor import rows_fill_options, rule_messages, state_entered, state_from_post, state_from_rule
 from routing.lint import version_lint
 from routing.models import RoutingRule, RuleSet, RuleSetVersion
 from routing.models_editor import Simulation
-from routing.rules import rule_validate
+from routing.rules import action_validate, conditions_validate
 from routing.selectors import decision_explain
 
 editor_roles = role_required(MERCHANDISER, OPERATIONS)
@@ -210,22 +212,32 @@ def draft_discard(request, version_id: int):
 # The rule form (condition builder + action editor)
 
 
-def _form_context(*, version: RuleSetVersion, rule: RoutingRule | None, state, check: bool) -> dict:
+def _form_context(
+    *, version: RuleSetVersion, rule: RoutingRule | None, state, check: bool, complete: bool = True
+) -> dict:
+    """`check`: validate at all (not on a fresh form). `complete`: also report missing input (Check / Save);
+    otherwise only what has been entered is validated, so nothing is red before the user types."""
     errors: dict[str, list[str]] = {}
     lint = []
-    conditions = state.conditions()
+    if complete:
+        conditions, action = state.conditions(), state.action()
+    else:
+        conditions, action = state_entered(state=state)
     if state.json_error:
         errors["conditions"] = [state.json_error]
     if check:
-        if not state.name.strip():
+        if complete and not state.name.strip():
             errors.setdefault("name", []).append("Give the rule a name, e.g. “Hazmat only from DCs”.")
+        found: dict[str, list[str]] = {}
         if conditions is not None:
-            try:
-                rule_validate(conditions=conditions, action=state.action())
-            except ValidationError as exc:
-                for k, v in _errors(exc).items():
-                    errors.setdefault(k, []).extend(v)
-        if conditions is not None and not errors.get("conditions") and not errors.get("action"):
+            if c := conditions_validate(conditions):
+                found["conditions"] = c
+        if action is not None:
+            if a := action_validate(action):
+                found["action"] = a
+        for k, v in rule_messages(errors=found).items():
+            errors.setdefault(k, []).extend(v)
+        if conditions is not None and action is not None and not errors.get("conditions") and not errors.get("action"):
             # Lint this rule as it would sit in the draft (replacing itself, or appended at the end).
             rows = [r for r in rule_rows(version=version) if rule is None or r.id != rule.pk]
             me = RuleRow(
@@ -234,7 +246,7 @@ def _form_context(*, version: RuleSetVersion, rule: RoutingRule | None, state, c
                 priority=rule.priority if rule else 10**9,
                 enabled=state.enabled,
                 conditions=conditions,
-                action=state.action(),
+                action=action,
             )
             rows.append(me)
             lint = version_lint(rules=rows, ctx=lint_context_load(rows=rows)).for_rule(me.id)
@@ -246,6 +258,7 @@ def _form_context(*, version: RuleSetVersion, rule: RoutingRule | None, state, c
         "st": state,
         "errors": errors,
         "lint": lint,
+        "checked": check and complete,
         "pickers": pickers,
         "fields": [(k, spec.label) for k, spec in _fields()],
         "form_url": reverse("routing:editor-rule-form", args=[version.pk]),
@@ -269,7 +282,8 @@ def rule_form_preview(request, version_id: int):
     rule_id = request.POST.get("rule_id") or request.GET.get("rule_id")
     rule = get_object_or_404(RoutingRule, pk=rule_id, version=version) if rule_id else None
     state = state_from_post(request.POST, op=request.POST.get("op", ""))
-    ctx = _form_context(version=version, rule=rule, state=state, check=True)
+    complete = request.POST.get("validate") == "1"
+    ctx = _form_context(version=version, rule=rule, state=state, check=True, complete=complete)
     if request.GET.get("part") == "checks":
         return render(request, "routing/editor/_rule_checks.html", ctx)
     return render(request, "routing/editor/rule_form.html#rule-form", ctx)
@@ -306,7 +320,7 @@ def _rule_form_page(request, *, version: RuleSetVersion, rule: RoutingRule | Non
                 messages.success(request, f"Rule “{state.name.strip()}” saved.")
         except ValidationError as exc:
             ctx = _form_context(version=version, rule=rule, state=state, check=True)
-            for k, v in _errors(exc).items():
+            for k, v in rule_messages(errors=_errors(exc)).items():
                 for m in v:
                     if m not in ctx["errors"].get(k, []):
                         ctx["errors"].setdefault(k, []).append(m)
@@ -365,6 +379,7 @@ def version_publish(request, version_id: int):
                 actor=request.user,
                 comment=request.POST.get("comment", ""),
                 fingerprint=request.POST.get("fingerprint", ""),
+                acknowledged=set(request.POST.getlist("ack")),
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -385,7 +400,7 @@ def version_publish(request, version_id: int):
             "diff": diff,
             "fingerprint": editor.diff_fingerprint(diff),
             "published": version_published(rule_set=version.rule_set),
-            "lint": [(names.get(w.rule_id, "?"), w) for w in lint.warnings],
+            "lint": [(names.get(w.rule_id, "?"), w, editor.lint_warning_key(w)) for w in lint.warnings],
         },
     )
 
@@ -446,9 +461,25 @@ def order_test(request, version_id: int):
                     for t in tried
                 ]
     ctx = {"version": version, "number": number, "results": results, "error": error}
-    if request.htmx:
+    if request.htmx and request.GET.get("partial") != "page":
         return render(request, "routing/editor/test_order.html#test-results", ctx)
+    from orders.models import Channel
+
+    ctx["picks"] = orders_recent_search()
+    ctx["channels"] = list(Channel.objects.order_by("code").values_list("code", "name"))
     return render(request, "routing/editor/test_order.html", ctx)
+
+
+@editor_roles
+def order_search(request, version_id: int):
+    """htmx: recent orders matching what the merchandiser typed (number, state, channel), to test one."""
+    version = get_object_or_404(RuleSetVersion, pk=version_id)
+    picks = orders_recent_search(q=request.GET.get("q", ""), channel=request.GET.get("channel", ""))
+    return render(
+        request,
+        "routing/editor/test_order.html#order-picks",
+        {"version": version, "picks": picks, "q": request.GET.get("q", "")},
+    )
 
 
 def _parse_date(raw: str | None, label: str) -> date | None:
@@ -472,6 +503,9 @@ def simulation_new(request, version_id: int):
         "form": request.POST or {},
         "error": [],
     }
+    if request.method != "POST":
+        first, last = simulation.simulation_default_range()
+        ctx["form"] = {"date_from": first.isoformat(), "date_to": last.isoformat(), "source": "range"}
     if request.method == "POST":
         try:
             sim = simulation.simulation_create(
@@ -493,21 +527,15 @@ def _chart_data(results: dict) -> dict:
     pub, dr = results.get("published", {}), results.get("draft", {})
     locs = list(dict.fromkeys([*list(pub.get("load", {}))[:15], *list(dr.get("load", {}))[:15]]))
     return {
-        "totals": {
-            "labels": ["Cost per order ($)", "Shipments per order", "Avg distance (100 km)", "Promise met (%)"],
-            "published": [
-                pub.get("cost_per_order", 0),
-                pub.get("shipments_per_order", 0),
-                round(pub.get("avg_distance_km", 0) / 100, 2),
-                pub.get("promise_met_pct", 0),
-            ],
-            "draft": [
-                dr.get("cost_per_order", 0),
-                dr.get("shipments_per_order", 0),
-                round(dr.get("avg_distance_km", 0) / 100, 2),
-                dr.get("promise_met_pct", 0),
-            ],
-        },
+        "metrics": [
+            {"title": title, "unit": unit, "published": pub.get(key, 0), "draft": dr.get(key, 0)}
+            for title, key, unit in (
+                ("Cost per order", "cost_per_order", "$"),
+                ("Shipments per order", "shipments_per_order", "shipments"),
+                ("Average distance", "avg_distance_km", "km"),
+                ("Promise met", "promise_met_pct", "%"),
+            )
+        ],
         "load": {
             "labels": locs,
             "published": [pub.get("load", {}).get(c, 0) for c in locs],
@@ -541,6 +569,8 @@ def simulation_detail(request, simulation_id: int):
                 ]
             rows.append({"item": item, "explained": both})
         ctx["changed"] = rows
+        if not res.get("changed_count"):
+            ctx["no_change_reasons"] = simulation_no_change_reasons(sim=sim)
         ctx["metrics"] = [
             ("Orders placed in full", "placed_in_full", ""),
             ("Cost, all orders ($)", "cost_total", "money"),

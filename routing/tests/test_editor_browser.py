@@ -106,6 +106,13 @@ def test_merchandiser_drafts_lints_simulates_diffs_publishes_and_rolls_back(
     assert "1 added (“Web from pop-up stores”)" in page.inner_text("#diff-summary")
     page.click("text=Publish…")
     assert "Changes: 1 added (“Web from pop-up stores”)." in page.inner_text("#publish-summary")
+    # The empty-group warning must be ticked before publishing: one click does not publish.
+    page.click("#confirm-publish")
+    assert "/publish/" in page.url
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    for box in page.locator("#publish-warnings input[name=ack]").all():
+        box.check()
     page.click("#confirm-publish")
     page.wait_for_url(f"**/routing/rules/versions/{draft.pk}/")
     assert page.locator(".status-published").first.inner_text() == "Active"

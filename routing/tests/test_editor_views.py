@@ -65,6 +65,7 @@ def editor_urls(v1, draft):
         ("post", reverse("routing:editor-draft-create", args=[v1.rule_set.pk])),
         ("get", reverse("routing:editor-history", args=[v1.rule_set.pk])),
         ("get", reverse("routing:editor-test", args=[draft.pk])),
+        ("get", reverse("routing:editor-test-orders", args=[draft.pk])),
         ("get", reverse("routing:editor-simulate", args=[draft.pk])),
         ("post", reverse("routing:editor-simulate", args=[draft.pk])),
     ]
@@ -188,7 +189,7 @@ def test_builder_fits_the_value_input_to_the_field(draft, merch):
     assert 'value="startswith" selected' in body and "a ZIP prefix" in body
     # Regions get a picker of state codes.
     body = merch.post(url, form_data(r0_field="destination.region"), headers=HX).content.decode()
-    assert 'data-input="choice"' in body and '<option value="NY"' in body
+    assert 'data-input="choice"' in body and '<option value="NY" >New York (NY)</option>' in body
     # Add a condition row and an any-group, then remove the first row.
     body = merch.post(url, form_data(op="add_leaf:"), headers=HX).content.decode()
     assert 'name="r1_field"' in body
@@ -196,6 +197,21 @@ def test_builder_fits_the_value_input_to_the_field(draft, merch):
     assert 'name="r1_kind" value="group"' in body and 'name="r1_0_field"' in body
     body = merch.post(url, form_data(op="remove:r0_"), headers=HX).content.decode()
     assert 'name="r0_field"' not in body and "No conditions: the rule applies to every order." in body
+
+
+def test_regions_show_names_most_used_first(draft, merch, web, product):
+    for region in ("TX", "TX", "CA"):
+        order = make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now())
+        order.shipping_address = {**order.shipping_address, "region": region}
+        order.save(update_fields=["shipping_address"])
+    url = reverse("routing:editor-rule-form", args=[draft.pk])
+    body = merch.post(url, form_data(r0_field="destination.region"), headers=HX).content.decode()
+    select = body.split('id="r0_value"')[1].split("</select>")[0]
+    values = [part.split('"')[0] for part in select.split('<option value="')[2:]]
+    assert values[:2] == ["TX", "CA"]  # most orders first
+    assert values[-3:] == ["AA", "AE", "AP"]  # military regions last, not first
+    assert ">Texas (TX)</option>" in select and ">Armed Forces Europe (AE)</option>" in select
+    assert values.index("AL") < values.index("WY")  # the others by name
 
 
 def test_action_editor_per_type(draft, merch, dc):
@@ -226,12 +242,40 @@ def test_inline_validation_uses_the_models_messages_and_lint(draft, merch):
         headers=HX,
     ).content.decode()
     assert body.lstrip().startswith('<div id="rule-checks"')
-    assert "the order total is a number; &#x27;lots&#x27; is not one." in body
-    assert "&#x27;max&#x27; must be a whole number of at least 1" in body
+    assert "Condition 1: The order total is a number; &#x27;lots&#x27; is not one." in body
+    assert "The number of shipments must be a whole number of at least 1" in body
     body = merch.post(url + "?part=checks", form_data(r0_value="nope"), headers=HX).content.decode()
     assert "&#x27;nope&#x27;: no such channel" in body  # lint: the channel does not exist
-    body = merch.post(url + "?part=checks", form_data(), headers=HX).content.decode()
-    assert "Valid." in body
+    assert "Valid." not in body and "can be saved, but check these warnings" in body
+    body = merch.post(url + "?part=checks", form_data(validate="1"), headers=HX).content.decode()
+    assert "No problems found." in body
+
+
+def test_a_new_rule_form_shows_no_error_before_input(draft, merch):
+    body = merch.get(reverse("routing:editor-rule-new", args=[draft.pk])).content.decode()
+    assert 'class="errors"' not in body and "Valid." not in body
+    # The first structural change (choose an action) re-renders the form: still nothing is red.
+    url = reverse("routing:editor-rule-form", args=[draft.pk])
+    fresh = {"name": "", "enabled": "on", "mode": "builder", "match": "all", "n": "1", "r0_kind": "leaf"}
+    fresh |= {"r0_field": "order.channel", "r0_prev_field": "order.channel", "r0_op": "eq"}
+    for action in ("exclude", "restrict", "max_shipments", "max_distance"):
+        body = merch.post(url, fresh | {"action_type": action}, headers=HX).content.decode()
+        assert 'class="errors"' not in body, action
+    # Check (or Save) reports what is missing, in the merchandiser's words.
+    body = merch.post(url, fresh | {"action_type": "exclude", "validate": "1"}, headers=HX).content.decode()
+    assert "Give the rule a name" in body
+    assert "Choose at least one location, group or kind." in body
+    assert "Condition 1: Give a value to compare" in body
+    assert "(&#x27;locations&#x27;" not in body and "&#x27;locations&#x27;" not in body
+    assert "›" not in body and "all #1" not in body
+
+
+def test_entered_values_are_checked_on_change_with_row_numbers(draft, merch):
+    url = reverse("routing:editor-rule-form", args=[draft.pk])
+    data = form_data(n="2", r1_kind="leaf", r1_field="order.total", r1_prev_field="order.total", r1_op="gte")
+    data["r1_value"] = "lots"
+    body = merch.post(url + "?part=checks", data, headers=HX).content.decode()
+    assert "Condition 2: The order total is a number; &#x27;lots&#x27; is not one." in body
 
 
 def test_saving_a_rule_and_refusing_an_invalid_one(draft, merch):
@@ -241,7 +285,7 @@ def test_saving_a_rule_and_refusing_an_invalid_one(draft, merch):
     assert (
         resp.status_code == 400
         and "Give the rule a name" in body
-        and "&#x27;km&#x27; must be a positive number" in body
+        and "The maximum distance must be a positive number" in body
     )
     assert draft.rules.count() == 3
     resp = merch.post(url, form_data(comment="marketplace asked"))
@@ -297,6 +341,31 @@ def test_publish_confirmation_names_the_diff_then_publishes(v1, draft, merch, me
     assert "no more B2B rule" in history and "merch" in history
 
 
+def test_publishing_with_warnings_needs_each_one_acknowledged(v1, draft, merch, merch_user):
+    LocationGroup.objects.create(code="popup", name="Pop-up stores")
+    editor.rule_add(
+        version=draft, name="Pop-ups", conditions={}, action={"type": "restrict", "groups": ["popup"]}, actor=merch_user
+    )
+    editor.rule_add(
+        version=draft, name="Nowhere", conditions={}, action={"type": "exclude", "groups": ["popup"]}, actor=merch_user
+    )
+    url = reverse("routing:editor-publish", args=[draft.pk])
+    body = merch.get(url).content.decode()
+    keys = [part.split('"')[0] for part in body.split('name="ack" value="')[1:]]
+    assert len(keys) >= 2 and body.count('type="checkbox" name="ack"') == len(keys)
+    fingerprint = body.split('name="fingerprint" value="')[1].split('"')[0]
+    # One click (no acknowledgement) or some of them: refused, nothing published.
+    for acks in ([], keys[:-1], [*keys[:-1], "forged:key"]):
+        resp = merch.post(url, {"fingerprint": fingerprint, "ack": acks}, follow=True)
+        assert "Tick each warning to confirm you have read it" in resp.content.decode()
+        draft.refresh_from_db()
+        assert draft.status == "draft"
+    resp = merch.post(url, {"fingerprint": fingerprint, "ack": keys})
+    assert resp.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == "published"
+
+
 def test_rollback_screen(v1, draft, merch, merch_user):
     editor.rule_delete(rule=draft.rules.get(name="B2B from DCs"), actor=merch_user)
     v2 = editor.version_publish(version=draft, actor=merch_user)
@@ -323,6 +392,30 @@ def test_test_one_order_screen(draft, merch, web, dc, product):
     assert "No order with number &#x27;NOPE&#x27;." in body
 
 
+def test_test_one_order_offers_a_search_of_recent_orders_without_customer_data(draft, merch, web, product):
+    from orders.models import Customer
+
+    customer = Customer.objects.create(email="jane.doe@example.com", name="Jane Doe")
+    texas = make_order(channel=web, lines=[(product, 2)], placed_at=timezone.now())
+    texas.customer = customer
+    texas.shipping_address = {**texas.shipping_address, "region": "TX", "line1": "12 Elm Street", "name": "Jane Doe"}
+    texas.save()
+    other = make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now() - timedelta(hours=1))
+    old = make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now() - timedelta(days=90))
+    page = merch.get(reverse("routing:editor-test", args=[draft.pk])).content.decode()
+    assert 'id="order-search"' in page and texas.number in page and other.number in page
+    assert old.number not in page  # recent orders only
+    url = reverse("routing:editor-test-orders", args=[draft.pk])
+    body = merch.get(url, {"q": "texas"}, headers=HX).content.decode()
+    assert body.lstrip().startswith('<div id="order-picks">')
+    assert texas.number in body and other.number not in body and "Texas, US" in body
+    assert f"?order={texas.number}" in body
+    for secret in ("jane", "Jane", "Elm Street", "example.com"):
+        assert secret not in body and secret not in page
+    body = merch.get(url, {"q": other.number[-6:]}, headers=HX).content.decode()
+    assert other.number in body
+
+
 def test_simulation_screens(draft, merch, web, dc, dc_west, product, merch_user):
     stock(product, dc, 5)
     stock(product, dc_west, 5)
@@ -347,12 +440,64 @@ def test_simulation_screens(draft, merch, web, dc, dc_west, product, merch_user)
     simulation_run(simulation_id=sim.pk)
     body = merch.get(resp["Location"]).content.decode()
     assert "Orders whose plan changed: 1" in body and order.number in body
-    assert 'id="chart-totals"' in body and "vendor/chartjs/chart.umd.min.js" in body
+    assert "vendor/chartjs/chart.umd.min.js" in body
+    # One chart per metric (small multiples), each with its own scale.
+    assert all(f'id="chart-metric-{i}"' in body for i in range(4)) and 'id="chart-totals"' not in body
+    chart = resp_chart(merch, resp["Location"])
+    assert [m["unit"] for m in chart["metrics"]] == ["$", "shipments", "km", "%"]
+    assert chart["metrics"][1]["draft"] == 1.0  # shipments per order, not scaled onto a 0-100 axis
     assert body.count('class="routing-decision"') == 2
     progress = merch.get(resp["Location"] + "?partial=progress", headers=HX)
     assert progress.headers.get("HX-Redirect")  # done: the page reloads into the results
     csv_body = merch.get(reverse("routing:editor-simulation-orders", args=[sim.pk])).content.decode()
     assert csv_body.splitlines() == ["order", order.number]
+
+
+def resp_chart(client, url) -> dict:
+    import json
+
+    body = client.get(url).content.decode()
+    return json.loads(body.split('<script id="chart-data" type="application/json">')[1].split("</script>")[0])
+
+
+def test_simulation_dates_default_to_the_last_seven_days(draft, merch, web, product):
+    url = reverse("routing:editor-simulate", args=[draft.pk])
+    today = timezone.localdate()
+    body = merch.get(url).content.decode()
+    assert f'name="date_from" id="date_from" value="{today - timedelta(days=6)}"' in body
+    assert f'name="date_to" id="date_to" value="{today}"' in body
+    make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now() - timedelta(days=3))
+    resp = merch.post(url, {"source": "range", "date_from": "", "date_to": ""})
+    assert resp.status_code == 302
+    sim = Simulation.objects.get()
+    assert sim.params["date_from"] == str(today - timedelta(days=6)) and sim.params["date_to"] == str(today)
+    assert len(sim.order_ids) == 1
+
+
+def test_no_change_says_which_rule_would_have_to_differ(draft, merch, web, dc, product, merch_user):
+    stock(product, dc, 5)
+    editor.rule_add(
+        version=draft,
+        name="Marketplace from DCs",
+        conditions={"all": [{"field": "order.channel", "op": "eq", "value": "marketplace"}]},
+        action={"type": "restrict", "kinds": ["warehouse"]},
+        actor=merch_user,
+    )
+    editor.rule_add(
+        version=draft, name="Two packages", conditions={}, action={"type": "max_shipments", "max": 2}, actor=merch_user
+    )
+    make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now())
+    from routing.simulation import simulation_run
+
+    resp = merch.post(reverse("routing:editor-simulate", args=[draft.pk]), {"source": "range"})
+    sim = Simulation.objects.get()
+    simulation_run(simulation_id=sim.pk)
+    body = merch.get(resp["Location"]).content.decode()
+    assert "Orders whose plan changed: 0" in body and 'id="no-change-reasons"' in body
+    reasons = body.split('id="no-change-reasons"')[1]
+    assert "“Marketplace from DCs” (added) matched none of the 1 order" in reasons
+    assert "Its conditions would have to match some of these orders" in reasons
+    assert "“Two packages” (added) matched 1 of the 1 order, but they still ship from the same locations" in reasons
 
 
 def test_progress_partial_polls_while_running(draft, merch, merch_user):

@@ -4,7 +4,7 @@ import pytest
 from django.test import override_settings
 
 from common import roles
-from conftest import browser_login, make_user
+from conftest import browser_login, make_user, nav_click
 from inventory.models import Location, Product, StockImport, StockLevel
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -40,7 +40,7 @@ def test_upload_messy_csv_and_see_row_errors(shared_media, queued, qcluster, pag
     )
     with override_settings(MEDIA_ROOT=str(shared_media)):
         browser_login(page, "inv")
-        page.click("text=Imports")
+        nav_click(page, "Imports")
         page.set_input_files("input[name=file]", str(messy))
         page.select_option("select[name=mode]", "snapshot")
         page.click("button:has-text('Upload and import')")
