@@ -314,6 +314,7 @@ AUDIT_LOG_MODELS = {
     "orders.ApiClient": {},
     "orders.FraudSettings": {},
     "fulfillment.Endpoint": {},
+    "webhooks.Subscription": {},
     "fulfillment.StoreSettings": {},
     "fulfillment.RejectionReason": {},
     "fulfillment.SupplierItem": {},

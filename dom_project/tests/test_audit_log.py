@@ -198,3 +198,17 @@ def test_the_log_screen_lists_newest_first_and_filters_by_object(dc, store, ops_
     only_dc = client_for(ops_user).get(f"/audit/?model=inventory.location&object={dc.pk}").content.decode()
     assert "First" in only_dc and "Second" not in only_dc
     assert Location.objects.get(pk=dc.pk).name == "First"
+
+
+def test_a_webhook_subscription_is_audited_and_its_secrets_never_recorded(settings):
+    from webhooks.models import Subscription
+    from webhooks.services import subscription_create, subscription_secret_rotate
+
+    settings.DOM_OUTBOUND_ALLOW_PRIVATE = settings.DOM_OUTBOUND_ALLOW_HTTP = True
+    sub, first = subscription_create(name="erp", url="https://erp.example/hooks", event_types=["order.routed"])
+    second = subscription_secret_rotate(subscription=sub)
+    assert {"secret", "previous_secret"} <= set(audit_secret_fields(model=Subscription))
+    assert LogEntry.objects.get_for_object(sub).count() >= 1
+    for row in LogEntry.objects.values():
+        stored = json.dumps(row, default=str)
+        assert first not in stored and second not in stored and first[6:18] not in stored
