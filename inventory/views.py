@@ -19,8 +19,6 @@ from inventory.models import ImportMode, Location, StockImport, StockLevel, WmsF
 from inventory.selectors import (
     inventory_accuracy,
     low_stock_products,
-    shortage_source_describe,
-    stock_shortages_open,
     wms_feeds_status,
 )
 
@@ -103,46 +101,6 @@ def stock_import_errors_csv(request, pk: int):
     """The error report as a CSV download."""
     job = get_object_or_404(StockImport, pk=pk)
     return csv_response(filename=f"import-{job.pk}-errors.csv", header=None, rows=stock_import_error_rows(job=job))
-
-
-@role_required(INVENTORY_MANAGER, OPERATIONS)
-def shortage_list(request):
-    """Open shortages: on hand fell below reserved; routing re-routes from this list. Each names what found
-    it (linked to the stock file) and the orders it affects, with "re-route now"."""
-    from fulfillment.selectors import orders_holding_stock
-
-    shortages = list(stock_shortages_open()[:500])
-    affected = orders_holding_stock(pairs=[(s.product_id, s.location_id) for s in shortages])
-    rows = [
-        {
-            "s": s,
-            "source": shortage_source_describe(source=s.source),
-            "orders": affected.get((s.product_id, s.location_id), []),
-        }
-        for s in shortages
-    ]
-    return render(request, "inventory/shortages.html", {"rows": rows})
-
-
-@role_required(INVENTORY_MANAGER, OPERATIONS)
-@require_POST
-def shortage_reroute(request):
-    """Re-route now the orders the chosen shortages affect (routing.services), then close those shortages."""
-    from routing.services import shortages_reroute_now
-
-    try:
-        chosen = [request.POST["one"]] if request.POST.get("one") else request.POST.getlist("shortage")
-        ids = [int(x) for x in chosen]
-    except ValueError:
-        return HttpResponseBadRequest("shortage: expected shortage ids.")
-    if not ids:
-        return HttpResponseBadRequest("shortage: choose at least one shortage.")
-    handled = shortages_reroute_now(shortage_ids=ids, actor=request.user)
-    if handled:
-        messages.success(request, f"Re-routed the orders of {handled} shortage{'s' if handled != 1 else ''}.")
-    else:
-        messages.error(request, "Those shortages are already closed; nothing was re-routed.")
-    return redirect("inventory:shortages")
 
 
 @role_required(INVENTORY_MANAGER, OPERATIONS)

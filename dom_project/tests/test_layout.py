@@ -20,6 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_APPS = ("inventory", "orders", "routing", "fulfillment", "returns", "analytics", "webhooks", "common")
 PROJECT_PACKAGES = (*PRODUCTION_APPS, "bench", "dom_project")
+# Inventory is the bottom of the domain: routing, fulfilment, returns and outbound events build on it.
+INVENTORY_NEVER_IMPORTS = {"routing", "fulfillment", "returns", "webhooks"}
 
 
 def imports_of(*, source: str, module: str) -> list[tuple[int, str]]:
@@ -66,6 +68,8 @@ def layout_violations() -> list[str]:
                 violations.append(f"{rel}:{line} imports {imported}: common imports no other app")
             if package in PRODUCTION_APPS and top == "bench":
                 violations.append(f"{rel}:{line} imports {imported}: production apps never import bench")
+            if package == "inventory" and top in INVENTORY_NEVER_IMPORTS:
+                violations.append(f"{rel}:{line} imports {imported}: inventory sits below {top}")
     return violations
 
 
@@ -105,6 +109,7 @@ def test_the_scan_reads_imports_inside_functions_and_relative_ones():
         ("orders", "from dom_project.roles import OPERATIONS\n", "apps do not import dom_project"),
         ("common", "def f():\n    from inventory.models import Location\n", "common imports no other app"),
         ("routing", "import bench.world\n", "production apps never import bench"),
+        ("inventory", "def f():\n    from routing.services import route\n", "inventory sits below routing"),
     ],
 )
 def test_each_rule_flags_its_breach(tmp_path, monkeypatch, package, source, what):

@@ -111,7 +111,7 @@ MATRIX: dict[str, list[Case]] = {
     "inventory:imports": [GET(outcomes({"inv"})), POST(outcomes({"inv"}), data={})],
     "inventory:import-detail": [GET(outcomes({"inv"}, inv="ok404"), "missing_pk")],
     "inventory:import-errors": [GET(outcomes({"inv"}, inv="ok404"), "missing_pk")],
-    "inventory:shortages": [GET(outcomes({"inv", "ops"}))],
+    "routing:shortages": [GET(outcomes({"inv", "ops"}))],
     "inventory:accuracy": [GET(outcomes({"inv", "ops"}))],
     # Public, but authenticated by the feed's shared secret: without it everyone is refused (403).
     "api-wms-events": [POST(api(set(), anon=403, denied=403), "wms_feed", data={"events": []})],

@@ -75,9 +75,9 @@ def test_shortage_list(ops_user, product, dc):
     put_stock(product, dc, 5)
     stock_reserve(lines=[ReserveLine(product.pk, 5, location_id=dc.pk)])
     stock_file_apply(fileobj=io.BytesIO(b"sku,location,on_hand\nSKU-A,DC-EAST,2\n"))
-    page = client_for(ops_user).get("/inventory/shortages/").content.decode()
+    page = client_for(ops_user).get("/routing/shortages/").content.decode()
     assert "SKU-A" in page and "DC-EAST" in page and ">3<" in page
-    assert client_for(make_user("m", roles.MERCHANDISER)).get("/inventory/shortages/").status_code == 403
+    assert client_for(make_user("m", roles.MERCHANDISER)).get("/routing/shortages/").status_code == 403
 
 
 def test_accuracy_page_per_location_and_network(inventory_user, product, product_b, dc, store):

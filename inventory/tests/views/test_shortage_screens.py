@@ -49,7 +49,7 @@ def shortage(web, dc, dc_west, product):
 
 def test_shortages_link_the_file_and_the_orders_affected(shortage, inventory_user, ops_user):
     s, job, orders = shortage
-    page = client_for(inventory_user).get(reverse("inventory:shortages")).content.decode()
+    page = client_for(inventory_user).get(reverse("routing:shortages")).content.decode()
     row = page.split(f'id="shortage-{s.pk}"')[1].split("</tr>")[0]
     assert f'<a href="/inventory/imports/{job.pk}/">Stock file import {job.pk}</a>' in row
     assert "import:" not in row
@@ -57,23 +57,23 @@ def test_shortages_link_the_file_and_the_orders_affected(shortage, inventory_use
         assert f'<a href="/orders/{o.pk}/" class="nowrap">{o.number}</a>' in row
     assert f'name="one" value="{s.pk}"' in row
     # Operations cannot open stock imports: the file is named, not linked.
-    ops_row = client_for(ops_user).get(reverse("inventory:shortages")).content.decode()
+    ops_row = client_for(ops_user).get(reverse("routing:shortages")).content.decode()
     assert f"Stock file import {job.pk}" in ops_row and f"/inventory/imports/{job.pk}/" not in ops_row
 
 
 def test_reroute_now_moves_the_orders_and_closes_the_shortage(shortage, ops_user, product, dc, dc_west):
     s, job, orders = shortage
     c = client_for(ops_user)
-    resp = c.post(reverse("inventory:shortages-reroute"), {"one": str(s.pk)}, follow=True)
+    resp = c.post(reverse("routing:shortages-reroute"), {"one": str(s.pk)}, follow=True)
     assert "Re-routed the orders of 1 shortage." in resp.content.decode()
     s.refresh_from_db()
     assert s.resolved_at is not None
     assert StockLevel.objects.get(product=product, location=dc).reserved == 1
     assert StockLevel.objects.get(product=product, location=dc_west).reserved == 1
-    again = c.post(reverse("inventory:shortages-reroute"), {"shortage": [str(s.pk)]}, follow=True)
+    again = c.post(reverse("routing:shortages-reroute"), {"shortage": [str(s.pk)]}, follow=True)
     assert "already closed" in again.content.decode()
-    assert c.post(reverse("inventory:shortages-reroute"), {"shortage": ["x"]}).status_code == 400
-    assert c.post(reverse("inventory:shortages-reroute"), {}).status_code == 400
-    assert c.get(reverse("inventory:shortages-reroute")).status_code == 405
+    assert c.post(reverse("routing:shortages-reroute"), {"shortage": ["x"]}).status_code == 400
+    assert c.post(reverse("routing:shortages-reroute"), {}).status_code == 400
+    assert c.get(reverse("routing:shortages-reroute")).status_code == 405
     m = client_for(make_user("m", roles.MERCHANDISER))
-    assert m.post(reverse("inventory:shortages-reroute"), {"one": str(s.pk)}).status_code == 403
+    assert m.post(reverse("routing:shortages-reroute"), {"one": str(s.pk)}).status_code == 403
