@@ -148,7 +148,7 @@ def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, 
     return problems
 
 
-def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError], int]:
+def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError], int]:  # noqa: C901
     """Check every event in Python (types, known SKU and location through the feed's map, date) and
     return (staging rows of the valid events, errors naming event and field, repeats of an id within the
     document). Most events pass a quick check; only the others take the careful one that names problems."""
@@ -274,7 +274,16 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
         with gc_paused():  # a hundred thousand small tuples alive: no collector passes over them
             rows, errors, repeats = _parse_events(feed=feed, payload=payload)
     except FileRejected as exc:
-        return _run_failed(feed, FeedRun.Status.REJECTED, source, checksum, exc.message, exc.errors, exc.total, started)
+        return _run_failed(
+            feed=feed,
+            status=FeedRun.Status.REJECTED,
+            source=source,
+            checksum=checksum,
+            message=exc.message,
+            errors=exc.errors,
+            total=exc.total,
+            started=started,
+        )
     try:
         with transaction.atomic():
             feed = WmsFeed.objects.select_for_update().get(pk=feed_id)
@@ -327,7 +336,14 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
         # level holds: the whole document is refused (rolled back) and recorded as a rejected run.
         message = f"The events add up to more stock than a level can hold (at most {MAX_LEVEL:,}); nothing applied."
         return _run_failed(
-            feed, FeedRun.Status.REJECTED, source, checksum, message, [], len(payload["events"]), started
+            feed=feed,
+            status=FeedRun.Status.REJECTED,
+            source=source,
+            checksum=checksum,
+            message=message,
+            errors=[],
+            total=len(payload["events"]),
+            started=started,
         )
     return run
 
@@ -529,6 +545,7 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
 
 
 def _run_failed(
+    *,
     feed: WmsFeed,
     status: str,
     source: str,
@@ -580,7 +597,16 @@ def wms_document_apply(*, feed_id: int, fileobj, source: str) -> tuple[FeedRun, 
             payload = json_body_load(fileobj.read(), refuse_nul=False)
         except (ParseError, ValidationError) as exc:
             return (
-                _run_failed(feed, FeedRun.Status.REJECTED, source, checksum, f"Not valid JSON: {exc}.", [], 1, started),
+                _run_failed(
+                    feed=feed,
+                    status=FeedRun.Status.REJECTED,
+                    source=source,
+                    checksum=checksum,
+                    message=f"Not valid JSON: {exc}.",
+                    errors=[],
+                    total=1,
+                    started=started,
+                ),
                 False,
             )
         run = wms_events_apply(feed_id=feed.pk, payload=payload, source=source, checksum=checksum)
@@ -618,7 +644,16 @@ def wms_document_apply(*, feed_id: int, fileobj, source: str) -> tuple[FeedRun, 
         )
     except FileRejected as exc:
         return (
-            _run_failed(feed, FeedRun.Status.REJECTED, source, checksum, exc.message, exc.errors, exc.total, started),
+            _run_failed(
+                feed=feed,
+                status=FeedRun.Status.REJECTED,
+                source=source,
+                checksum=checksum,
+                message=exc.message,
+                errors=exc.errors,
+                total=exc.total,
+                started=started,
+            ),
             False,
         )
     if "run" not in holder:  # another worker applied it meanwhile
@@ -639,7 +674,18 @@ def _move(path: Path, folder: str) -> None:
 
 
 def _feed_failed(feed: WmsFeed, source: str, message: str) -> list[FeedRun]:
-    return [_run_failed(feed, FeedRun.Status.FAILED, source, "", message, [], 0, timezone.now())]
+    return [
+        _run_failed(
+            feed=feed,
+            status=FeedRun.Status.FAILED,
+            source=source,
+            checksum="",
+            message=message,
+            errors=[],
+            total=0,
+            started=timezone.now(),
+        )
+    ]
 
 
 def _directory_run(feed: WmsFeed) -> list[FeedRun]:
@@ -674,7 +720,16 @@ def _pull_run(feed: WmsFeed) -> FeedRun:
     try:
         secret = wms_feed_secret(feed=feed)
     except CredentialRefused as exc:
-        return _run_failed(feed, FeedRun.Status.FAILED, feed.url, "", f"Secret refused: {exc}", [], 0, started)
+        return _run_failed(
+            feed=feed,
+            status=FeedRun.Status.FAILED,
+            source=feed.url,
+            checksum="",
+            message=f"Secret refused: {exc}",
+            errors=[],
+            total=0,
+            started=started,
+        )
     headers = {"Accept": "text/csv, application/json"}
     if secret:
         headers["Authorization"] = f"Bearer {secret}"
@@ -685,7 +740,14 @@ def _pull_run(feed: WmsFeed) -> FeedRun:
                 raise OutboundError(f"HTTP {resp.status}")
         except (OutboundRefused, OutboundTooLarge, OutboundError) as exc:
             return _run_failed(
-                feed, FeedRun.Status.FAILED, feed.url, "", f"Could not fetch the feed URL: {exc}", [], 0, started
+                feed=feed,
+                status=FeedRun.Status.FAILED,
+                source=feed.url,
+                checksum="",
+                message=f"Could not fetch the feed URL: {exc}",
+                errors=[],
+                total=0,
+                started=started,
             )
         run, _ = wms_document_apply(feed_id=feed.pk, fileobj=body, source=feed.url)
     return run

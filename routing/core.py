@@ -366,7 +366,7 @@ def _exclude(excluded: dict[str, list[int]], reason: str, loc_id: int) -> None:
     excluded.setdefault(reason, []).append(loc_id)
 
 
-def _build(
+def _build(  # noqa: C901
     *,
     order: OrderView,
     static: NetworkStatic,

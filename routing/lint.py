@@ -23,8 +23,67 @@ from routing.diff import RuleRow
 from routing.rules import FIELDS
 
 US_REGIONS = frozenset(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
-    "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP AA AE AP".split()
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+        "VI",
+        "GU",
+        "AS",
+        "MP",
+        "AA",
+        "AE",
+        "AP",
+    ]
 )
 
 
@@ -204,9 +263,7 @@ def conditions_imply(a: Any, b: Any) -> bool:
         return _leaf_implies(a, b)
     if "any" in b and any(conditions_imply(a, y) for y in b["any"]):
         return True
-    if "all" in a and any(conditions_imply(x, b) for x in a["all"]):
-        return True
-    return False
+    return "all" in a and any(conditions_imply(x, b) for x in a["all"])
 
 
 def conditions_disjoint(a: Any, b: Any) -> bool:

@@ -318,8 +318,8 @@ def lookahead_load(*, static, state, product_ids: list[int], clock: datetime) ->
         .annotate(n=Count("id"))
     )
     history: list[tuple[PastOrder, int]] = []
-    for method, svc, pickup, zip_code, lat, lon, n in groups:
-        point = _point(lat, lon) or (zip_centroid(postal_code=zip_code) if zip_code else None)
+    for method, svc, pickup, zip_code, raw_lat, raw_lon, n in groups:
+        point = _point(raw_lat, raw_lon) or (zip_centroid(postal_code=zip_code) if zip_code else None)
         lat, lon = point if point else (None, None)
         history.append((PastOrder(method, svc, lat, lon, pickup, ()), n))
     units = (

@@ -198,7 +198,7 @@ def plan_from_set(*, problem: Problem, chosen: list[int], optimal: bool = True, 
     )
 
 
-def plan_optimize(*, problem: Problem, node_limit: int = 200_000) -> Plan:
+def plan_optimize(*, problem: Problem, node_limit: int = 200_000) -> Plan:  # noqa: C901
     """The lexicographically best plan: most units placed, then least cost (see the module docstring).
 
     Exact unless `node_limit` nodes were explored (then `optimal` is False and the best plan found is
@@ -331,7 +331,7 @@ def plan_optimize(*, problem: Problem, node_limit: int = 200_000) -> Plan:
             best_p, best_c = placed, cost
             best_s = tuple(c for c in chosen if used >> c & 1)
 
-    def node() -> None:
+    def node() -> None:  # noqa: C901
         nonlocal nodes, hit_limit, fixed_in
         nodes += 1
         if nodes > node_limit:
@@ -353,8 +353,7 @@ def plan_optimize(*, problem: Problem, node_limit: int = 200_000) -> Plan:
                         k -= 1
                         if k == 0:
                             break
-            if t > q[line]:
-                t = q[line]
+            t = min(t, q[line])
             target[line] = t
             bound_p += t
         if bound_p < best_p or bound_p == 0:

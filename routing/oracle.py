@@ -22,7 +22,7 @@ from scipy.sparse import coo_array
 from routing.optimizer import Plan, Problem, plan_cost, plan_empty, problem_check
 
 
-def plan_oracle(*, problem: Problem, time_limit_s: float = 10.0) -> Plan:
+def plan_oracle(*, problem: Problem, time_limit_s: float = 10.0) -> Plan:  # noqa: C901
     """The lexicographically best plan (most units placed, then least cost) by mixed-integer programming.
 
     `optimal` is False when HiGHS stopped on the time limit; `nodes` is the number of MILP solves (1 or 2)."""

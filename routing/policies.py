@@ -102,7 +102,7 @@ def plan_single_dc(*, problem: Problem, info: dict[int, LocationInfo]) -> Plan:
     return _fill(problem=problem, supply=supply, order=dcs)
 
 
-def plan_shopify_default(*, problem: Problem, info: dict[int, LocationInfo], destination_country: str) -> Plan:
+def plan_shopify_default(*, problem: Problem, info: dict[int, LocationInfo], destination_country: str) -> Plan:  # noqa: C901
     """Shopify's default order routing among all candidates: the fewest packages first, then locations in the
     destination's country, then the closest. One location if any has everything; else the best pair that
     covers the order (all pairs are tried); else greedy cover (most units still wanted, ties by rank). Units
