@@ -47,7 +47,7 @@ from inventory.models import (
     WmsEvent,
     WmsFeed,
 )
-from inventory.services import stock_merge_staged
+from inventory.services import BelowZero, stock_merge_staged
 
 log = logging.getLogger(__name__)
 
@@ -533,7 +533,7 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
         mode="mixed",
         reason=InventoryMovement.Reason.FEED,
         reference=f"feed:{feed.name}:run:{run.pk}",
-        clamp_at_zero=True,
+        below_zero=BelowZero.CLAMP,
         staged_rows=len(effects),
     )
     with connection.cursor() as cur:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -628,6 +629,128 @@ def _joins_by_index(cur, *, enabled: bool) -> Iterator[None]:
             cur.execute("SELECT " + ", ".join(f"set_config('{n}', %s, true)" for n in names), before)
 
 
+class BelowZero(StrEnum):
+    """What a stock merge does where on hand would end below zero."""
+
+    REFUSE = "refuse"  # raise StockWouldGoNegative, nothing written
+    CLAMP = "clamp"  # write zero (a WMS feed reports what it counts, never less than nothing)
+
+
+def _merge_new_expr(*, mode: str, below_zero: BelowZero, pg: bool) -> str:
+    if mode == "snapshot":
+        new_expr = "t.qty"
+    elif mode == "delta":
+        new_expr = "COALESCE(s.on_hand, 0) + t.qty"
+    elif mode == "mixed":
+        new_expr = "COALESCE(t.set_qty, s.on_hand, 0) + t.delta"
+    else:
+        raise ValueError(f"Unknown merge mode {mode!r}.")
+    if below_zero == BelowZero.CLAMP:
+        new_expr = f"{'GREATEST' if pg else 'MAX'}(0, {new_expr})"
+    return new_expr
+
+
+def _merge_lock_pg(cur, *, t: str, staged_rows: int | None) -> bool:
+    """PostgreSQL: session settings for the merge and locks on the stock rows it touches (the whole table
+    for a big merge). Returns whether joins should find stock rows by index."""
+    cur.execute("SET LOCAL work_mem = '256MB'")
+    # These few big, simple statements cost the planner past jit_above_cost, and compiling them
+    # (0.1–0.35 s each, measured) never pays back on scans and joins this plain.
+    cur.execute("SET LOCAL jit = off")
+    if staged_rows is None:
+        cur.execute(f"ANALYZE {t}")  # temporary tables have no statistics until told
+    # ANALYZE just counted it (exactly below 30,000 rows, closely above), or the caller did: no scan.
+    cur.execute(
+        "SELECT (SELECT reltuples FROM pg_class WHERE oid = %s::regclass),"
+        " (SELECT reltuples FROM pg_class WHERE oid = 'inventory_stocklevel'::regclass)",
+        [t],
+    )
+    staged, stock_rows = cur.fetchone()
+    if staged_rows is not None:
+        staged = staged_rows
+    # A merge much smaller than the stock table (a feed document, a small delta file) finds its rows
+    # by index: the planner would rather hash the whole stock table, which for 100k staged rows
+    # against 1.4M stock rows took 1.0–1.3 s where index lookups took 0.4 s (and the update by id
+    # as much again).
+    index_lookups = _merge_by_index(staged=staged, stock_rows=stock_rows)
+    if staged > MERGE_TABLE_LOCK_ROWS:
+        cur.execute("LOCK TABLE inventory_stocklevel IN EXCLUSIVE MODE")
+    else:
+        # The same order as stock_apply_changes (primary key), so the two never deadlock.
+        cur.execute(
+            f"SELECT s.id FROM inventory_stocklevel s JOIN {t} t ON s.product_id = t.product_id"
+            f" AND s.location_id = t.location_id ORDER BY s.id FOR UPDATE OF s"
+        )
+    return index_lookups
+
+
+def _merge_rows_create(cur, *, diff: str, now, created: int) -> int:
+    """Insert the diff's new stock rows; refuses the merge if any names a product or location that does not
+    exist. Returns how many were inserted."""
+    # StockLevel has no database FK checks: new rows are written only for ids that exist (two
+    # semi-joins in the insert itself; callers resolve ids from codes, so this is a guard, not
+    # validation), and if any were left out the whole merge is refused. In product order, so each
+    # product's rows share a page or two (inventory/maintenance.py).
+    cur.execute(
+        f"INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, updated_at)"
+        f" SELECT d.product_id, d.location_id, d.new_on_hand, 0, %s FROM {diff} d WHERE d.stock_id IS NULL"
+        f" AND EXISTS (SELECT 1 FROM inventory_product p WHERE p.id = d.product_id)"
+        f" AND EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)"
+        f" ORDER BY d.product_id, d.location_id",
+        [now],
+    )
+    inserted = cur.rowcount
+    if inserted != created:
+        cur.execute(
+            f"SELECT d.product_id, d.location_id FROM {diff} d WHERE d.stock_id IS NULL"
+            f" AND (NOT EXISTS (SELECT 1 FROM inventory_product p WHERE p.id = d.product_id)"
+            f" OR NOT EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)) LIMIT 1"
+        )
+        unknown = cur.fetchone() or ("?", "?")
+        raise ValidationError(
+            f"Unknown product id {unknown[0]} or location id {unknown[1]} in staged stock: nothing was applied."
+        )
+    return inserted
+
+
+@dataclass(frozen=True, slots=True)
+class _MergeDiff:
+    diff: str
+    rows: int
+    created: int
+    any_short: bool
+    index_lookups: bool
+
+
+def _merge_apply(cur, *, d: _MergeDiff, result: MergeResult, reason: str, reference: str, actor_id, now) -> None:
+    """Write the diff: update changed rows, insert new ones, one ledger movement per change, shortages."""
+    diff = d.diff
+    # A savepoint: if the guard below refuses, nothing of this merge stays, even for a caller that
+    # catches the error inside its own transaction.
+    with transaction.atomic():
+        if d.rows > d.created:  # (a first load has nothing to update: don't scan the stock table for it)
+            with _joins_by_index(cur, enabled=d.index_lookups):
+                cur.execute(
+                    f"UPDATE inventory_stocklevel SET on_hand = d.new_on_hand, updated_at = %s"
+                    f" FROM {diff} d WHERE inventory_stocklevel.id = d.stock_id",
+                    [now],
+                )
+                result.rows_changed = cur.rowcount  # (before the settings are put back)
+        if d.created:
+            result.rows_created = _merge_rows_create(cur, diff=diff, now=now, created=d.created)
+        cur.execute(
+            f"INSERT INTO inventory_inventorymovement"
+            f" (product_id, location_id, delta_on_hand, delta_reserved, reason, reference, actor_id, created_at)"
+            f" SELECT product_id, location_id, new_on_hand - old_on_hand, 0, %s, %s, %s, %s"
+            f" FROM {diff} WHERE new_on_hand <> old_on_hand",
+            [reason, reference[:200], actor_id, now],
+        )
+        result.movements = cur.rowcount
+        result.shortages_opened, result.shortages_resolved = _shortages_from_diff(
+            cur, diff, reference, now, any_short=d.any_short
+        )
+
+
 def stock_merge_staged(
     *,
     table: str,
@@ -635,7 +758,7 @@ def stock_merge_staged(
     reference: str = "",
     actor_id: int | None = None,
     mode: str = "snapshot",
-    clamp_at_zero: bool = False,
+    below_zero: BelowZero = BelowZero.REFUSE,
     error_cap: int = 100,
     staged_rows: int | None = None,
 ) -> MergeResult:
@@ -647,7 +770,7 @@ def stock_merge_staged(
     `set_qty` (nullable) and `delta` (mode "mixed": on hand = coalesce(set_qty, on hand) + delta).
     Reserved never changes. Unchanged rows are skipped; one ledger movement per changed row. Where on hand
     ends below reserved a StockShortage opens; where it recovers the open shortage resolves. Raises
-    StockWouldGoNegative (nothing written) if on hand would go below zero, unless `clamp_at_zero`, and
+    StockWouldGoNegative (nothing written) if on hand would go below zero, unless `below_zero` is CLAMP, and
     ValidationError (nothing written) if a new row names a product or location that does not exist.
     A caller that knows how many rows it staged passes `staged_rows`, which saves counting them (an ANALYZE).
     """
@@ -657,50 +780,11 @@ def stock_merge_staged(
     qn = connection.ops.quote_name
     t = qn(table)
     diff = qn(f"{table}_diff")
-    greatest = "GREATEST" if pg else "MAX"
-    if mode == "snapshot":
-        new_expr = "t.qty"
-    elif mode == "delta":
-        new_expr = "COALESCE(s.on_hand, 0) + t.qty"
-    elif mode == "mixed":
-        new_expr = "COALESCE(t.set_qty, s.on_hand, 0) + t.delta"
-    else:
-        raise ValueError(f"Unknown merge mode {mode!r}.")
-    if clamp_at_zero:
-        new_expr = f"{greatest}(0, {new_expr})"
+    new_expr = _merge_new_expr(mode=mode, below_zero=below_zero, pg=pg)
     now = _sql_now()
     result = MergeResult()
-    index_lookups = False
     with connection.cursor() as cur:
-        if pg:
-            cur.execute("SET LOCAL work_mem = '256MB'")
-            # These few big, simple statements cost the planner past jit_above_cost, and compiling them
-            # (0.1–0.35 s each, measured) never pays back on scans and joins this plain.
-            cur.execute("SET LOCAL jit = off")
-            if staged_rows is None:
-                cur.execute(f"ANALYZE {t}")  # temporary tables have no statistics until told
-            # ANALYZE just counted it (exactly below 30,000 rows, closely above), or the caller did: no scan.
-            cur.execute(
-                "SELECT (SELECT reltuples FROM pg_class WHERE oid = %s::regclass),"
-                " (SELECT reltuples FROM pg_class WHERE oid = 'inventory_stocklevel'::regclass)",
-                [t],
-            )
-            staged, stock_rows = cur.fetchone()
-            if staged_rows is not None:
-                staged = staged_rows
-            # A merge much smaller than the stock table (a feed document, a small delta file) finds its rows
-            # by index: the planner would rather hash the whole stock table, which for 100k staged rows
-            # against 1.4M stock rows took 1.0–1.3 s where index lookups took 0.4 s (and the update by id
-            # as much again).
-            index_lookups = _merge_by_index(staged=staged, stock_rows=stock_rows)
-            if staged > MERGE_TABLE_LOCK_ROWS:
-                cur.execute("LOCK TABLE inventory_stocklevel IN EXCLUSIVE MODE")
-            else:
-                # The same order as stock_apply_changes (primary key), so the two never deadlock.
-                cur.execute(
-                    f"SELECT s.id FROM inventory_stocklevel s JOIN {t} t ON s.product_id = t.product_id"
-                    f" AND s.location_id = t.location_id ORDER BY s.id FOR UPDATE OF s"
-                )
+        index_lookups = _merge_lock_pg(cur, t=t, staged_rows=staged_rows) if pg else False
         cur.execute(f"DROP TABLE IF EXISTS {diff}")
         with _joins_by_index(cur, enabled=index_lookups):
             cur.execute(
@@ -728,53 +812,8 @@ def stock_merge_staged(
                 [error_cap],
             )
             raise StockWouldGoNegative([NegativeRow(*r) for r in cur.fetchall()], negative)
-        # A savepoint: if the guard below refuses, nothing of this merge stays, even for a caller that
-        # catches the error inside its own transaction.
-        with transaction.atomic():
-            if diff_rows > created:  # (a first load has nothing to update: don't scan the stock table for it)
-                with _joins_by_index(cur, enabled=index_lookups):
-                    cur.execute(
-                        f"UPDATE inventory_stocklevel SET on_hand = d.new_on_hand, updated_at = %s"
-                        f" FROM {diff} d WHERE inventory_stocklevel.id = d.stock_id",
-                        [now],
-                    )
-                    result.rows_changed = cur.rowcount  # (before the settings are put back)
-            if created:
-                # StockLevel has no database FK checks: new rows are written only for ids that exist (two
-                # semi-joins in the insert itself; callers resolve ids from codes, so this is a guard, not
-                # validation), and if any were left out the whole merge is refused. In product order, so each
-                # product's rows share a page or two (inventory/maintenance.py).
-                cur.execute(
-                    f"INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, updated_at)"
-                    f" SELECT d.product_id, d.location_id, d.new_on_hand, 0, %s FROM {diff} d WHERE d.stock_id IS NULL"
-                    f" AND EXISTS (SELECT 1 FROM inventory_product p WHERE p.id = d.product_id)"
-                    f" AND EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)"
-                    f" ORDER BY d.product_id, d.location_id",
-                    [now],
-                )
-                result.rows_created = cur.rowcount
-                if result.rows_created != created:
-                    cur.execute(
-                        f"SELECT d.product_id, d.location_id FROM {diff} d WHERE d.stock_id IS NULL"
-                        f" AND (NOT EXISTS (SELECT 1 FROM inventory_product p WHERE p.id = d.product_id)"
-                        f" OR NOT EXISTS (SELECT 1 FROM inventory_location l WHERE l.id = d.location_id)) LIMIT 1"
-                    )
-                    unknown = cur.fetchone() or ("?", "?")
-                    raise ValidationError(
-                        f"Unknown product id {unknown[0]} or location id {unknown[1]} in staged stock:"
-                        " nothing was applied."
-                    )
-            cur.execute(
-                f"INSERT INTO inventory_inventorymovement"
-                f" (product_id, location_id, delta_on_hand, delta_reserved, reason, reference, actor_id, created_at)"
-                f" SELECT product_id, location_id, new_on_hand - old_on_hand, 0, %s, %s, %s, %s"
-                f" FROM {diff} WHERE new_on_hand <> old_on_hand",
-                [reason, reference[:200], actor_id, now],
-            )
-            result.movements = cur.rowcount
-            result.shortages_opened, result.shortages_resolved = _shortages_from_diff(
-                cur, diff, reference, now, any_short=bool(any_short)
-            )
+        d = _MergeDiff(diff, diff_rows, created, bool(any_short), index_lookups)
+        _merge_apply(cur, d=d, result=result, reason=reason, reference=reference, actor_id=actor_id, now=now)
         cur.execute(f"DROP TABLE {diff}")
     return result
 
