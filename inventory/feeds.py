@@ -261,6 +261,35 @@ def _gaps(previous_high: int, sequences: list[int]) -> list[list[int]]:
     return gaps
 
 
+def _run_report(*, run: FeedRun, counts: dict, rows: list, errors: list[RowError], repeats: int, received: int) -> None:
+    """Fill the run's figures, report and message from what the merge counted."""
+    fresh, stale, superseded = counts.get("fresh", 0), counts.get("stale", 0), counts.get("superseded", 0)
+    gaps = counts.get("gaps", [])
+    duplicates = repeats + len(rows) - fresh
+    applied = fresh - stale - superseded
+    run.rows_applied = applied
+    run.rows_rejected = len({e.row for e in errors})
+    run.report = {
+        "received": received,
+        "applied": applied,
+        "duplicates": duplicates,
+        "stale": stale,
+        "superseded": superseded,
+        "late": counts.get("late", 0),
+        "gaps": gaps,
+        "errors": [e.as_dict() for e in errors[:ERROR_CAP]],
+        "error_total": len(errors),
+    }
+    if not fresh and errors:
+        run.status = FeedRun.Status.REJECTED
+    parts = [f"{applied} event(s) applied", f"{duplicates} duplicate(s) ignored", f"{stale} stale"]
+    if gaps:
+        parts.append("gaps in sequence: " + ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in gaps[:20]))
+    if errors:
+        parts.append(f"{run.rows_rejected} event(s) rejected")
+    run.message = "; ".join(parts) + "."
+
+
 def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: str = "") -> FeedRun:
     """Apply a batch of JSON events from a feed in one transaction and return its FeedRun.
 
@@ -299,34 +328,12 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
             with gc_paused():
                 counts = _events_merge(feed=feed, run=run, rows=rows) if rows else {}
             _levels_within_columns(rows=rows)
-            fresh, stale, superseded = counts.get("fresh", 0), counts.get("stale", 0), counts.get("superseded", 0)
-            gaps = counts.get("gaps", [])
+            _run_report(
+                run=run, counts=counts, rows=rows, errors=errors, repeats=repeats, received=len(payload["events"])
+            )
             if counts.get("high", 0) > high:
                 feed.last_sequence = counts["high"]
                 feed.save(update_fields=["last_sequence", "updated_at"])
-            duplicates = repeats + len(rows) - fresh
-            applied = fresh - stale - superseded
-            run.rows_applied = applied
-            run.rows_rejected = len({e.row for e in errors})
-            run.report = {
-                "received": len(payload["events"]),
-                "applied": applied,
-                "duplicates": duplicates,
-                "stale": stale,
-                "superseded": superseded,
-                "late": counts.get("late", 0),
-                "gaps": gaps,
-                "errors": [e.as_dict() for e in errors[:ERROR_CAP]],
-                "error_total": len(errors),
-            }
-            if not fresh and errors:
-                run.status = FeedRun.Status.REJECTED
-            parts = [f"{applied} event(s) applied", f"{duplicates} duplicate(s) ignored", f"{stale} stale"]
-            if gaps:
-                parts.append("gaps in sequence: " + ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in gaps[:20]))
-            if errors:
-                parts.append(f"{run.rows_rejected} event(s) rejected")
-            run.message = "; ".join(parts) + "."
             run.finished_at = timezone.now()
             run.save()
             if errors or run.status != FeedRun.Status.SUCCEEDED:

@@ -263,22 +263,9 @@ def _stock_recheck(*, decided: list[tuple[_Job, Decision]], static: NetworkStati
         raise StockMoved(f"{len(short)} stock row(s) changed while deciding")
 
 
-def _persist(
-    *,
-    decided: list[tuple[_Job, Decision]],
-    static: NetworkStatic,
-    channel_of: dict[int, int],
-    actor,
-    now: datetime,
-    records: bool = True,
-) -> list:
-    """Set-based writes for a batch of decisions (inside the caller's transaction); `channel_of` maps each
-    order id to its channel id. Returns the stored decisions as model instances (none without `records`:
-    route_pending only counts outcomes)."""
-    if not decided:
-        return []
-    order_ids = [d.order_id for _, d in decided]
-    # 1. Capacity first: a location-day that filled up meanwhile aborts the batch before anything is written.
+def _capacity_take(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic) -> None:
+    """One order's worth of capacity per shipment's location-day; a location-day that filled up meanwhile
+    aborts the batch before anything else is written."""
     increments: dict[tuple[int, object], int] = defaultdict(int)
     for _, d in decided:
         for s in d.shipments:
@@ -292,10 +279,14 @@ def _persist(
             ignore_conflicts=True,
         )
         _capacity_consume(increments=increments)
-    # 2. Reservations, one per fulfilment order, and the stock they hold (inventory's bulk service: one ledger
-    # movement per product × location per batch, the reservation lines hold the per-order detail).
-    shipments = [(d, s) for _, d in decided for s in d.shipments]
-    res_ids = reservations_hold_bulk(
+
+
+def _reservations_hold(
+    *, shipments: list, channel_of: dict[int, int], order_ids: list[int], actor: AbstractBaseUser | None
+) -> list[int]:
+    """Reservations, one per fulfilment order, and the stock they hold (inventory's bulk service: one ledger
+    movement per product × location per batch, the reservation lines hold the per-order detail)."""
+    return reservations_hold_bulk(
         holds=[
             ReservationHold(
                 channel_id=channel_of[d.order_id],
@@ -321,6 +312,85 @@ def _persist(
         ),
         actor=actor,
     )
+
+
+def _decision_row(*, j: _Job, d: Decision, fo_of: dict[tuple[int, int], int], actor_id: int | None) -> dict:
+    """The stored decision (the explanation) as a row."""
+    return {
+        "order_id": d.order_id,
+        "kind": j.kind,
+        "outcome": d.outcome,
+        "reason": j.reason[:300],
+        "rule_set_version_id": d.rule_set_version_id,
+        "service_level": d.service_level,
+        "method": d.method,
+        "rules_fired": d.rules_fired,
+        "candidates": _decision_json(d),
+        "excluded": {"by_reason": d.excluded, "others_without_stock": d.unlisted_locations},
+        "plan": [
+            {
+                "location_id": s.location_id,
+                "fulfillment_order_id": fo_of[(d.order_id, s.location_id)],
+                "method": s.method,
+                "service": s.service,
+                "lines": [[lid, q] for lid, q in s.lines],
+                "ship_date": s.ship_date.isoformat(),
+                "delivery_date": s.delivery_date.isoformat(),
+                "promise_met": s.promise_met,
+                "shipping": round(s.shipping, 2),
+                "handling": round(s.handling, 2),
+                "adjustment": round(s.adjustment, 2),
+            }
+            for s in d.shipments
+        ],
+        "unplaced": {str(k): v for k, v in d.unplaced.items()},
+        "notes": d.notes,
+        "promise_date": d.promise,
+        "cost": _money(d.cost),
+        "model_cost": _money(d.model_cost),
+        "optimal": d.optimal,
+        "compute_ms": round(d.compute_ms, 4),
+        "actor_id": actor_id,
+    }
+
+
+def _timeline_event(*, dec_id: int, j: _Job, d: Decision, static: NetworkStatic, actor_id: int | None) -> dict:
+    where = ", ".join(f"{static.locations[s.location_id].code} ({s.method})" for s in d.shipments) or "nowhere"
+    verb = "Re-routed" if j.kind == RoutingDecision.Kind.REROUTE else "Routed"
+    msg = f"{verb} to {where}, cost ${d.model_cost:.2f}"
+    if d.unplaced:
+        msg += f"; {sum(d.unplaced.values())} unit(s) backordered"
+    if j.reason:
+        msg += f" ({j.reason})"
+    return {
+        "order_id": d.order_id,
+        "type": "rerouted" if j.kind == RoutingDecision.Kind.REROUTE else d.outcome,
+        "message": msg,
+        "data": {"decision_id": dec_id, "outcome": d.outcome, "fulfillment_orders": len(d.shipments)},
+        "actor_id": actor_id,
+    }
+
+
+def _persist(
+    *,
+    decided: list[tuple[_Job, Decision]],
+    static: NetworkStatic,
+    channel_of: dict[int, int],
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    records: bool = True,
+) -> list:
+    """Set-based writes for a batch of decisions (inside the caller's transaction); `channel_of` maps each
+    order id to its channel id. Returns the stored decisions as model instances (none without `records`:
+    route_pending only counts outcomes)."""
+    if not decided:
+        return []
+    order_ids = [d.order_id for _, d in decided]
+    # 1. Capacity first: a location-day that filled up meanwhile aborts the batch before anything is written.
+    _capacity_take(decided=decided, static=static)
+    # 2. Reservations and the stock they hold.
+    shipments = [(d, s) for _, d in decided for s in d.shipments]
+    res_ids = _reservations_hold(shipments=shipments, channel_of=channel_of, order_ids=order_ids, actor=actor)
     # 3. Fulfilment orders and their lines (fulfilment's bulk service).
     fo_ids = fulfillment_orders_create_bulk(
         orders=[
@@ -342,46 +412,7 @@ def _persist(
     }
     # 4. The decisions (the explanation).
     actor_id = actor.pk if getattr(actor, "pk", None) else None
-    rows = []
-    for j, d in decided:
-        rows.append(
-            {
-                "order_id": d.order_id,
-                "kind": j.kind,
-                "outcome": d.outcome,
-                "reason": j.reason[:300],
-                "rule_set_version_id": d.rule_set_version_id,
-                "service_level": d.service_level,
-                "method": d.method,
-                "rules_fired": d.rules_fired,
-                "candidates": _decision_json(d),
-                "excluded": {"by_reason": d.excluded, "others_without_stock": d.unlisted_locations},
-                "plan": [
-                    {
-                        "location_id": s.location_id,
-                        "fulfillment_order_id": fo_of[(d.order_id, s.location_id)],
-                        "method": s.method,
-                        "service": s.service,
-                        "lines": [[lid, q] for lid, q in s.lines],
-                        "ship_date": s.ship_date.isoformat(),
-                        "delivery_date": s.delivery_date.isoformat(),
-                        "promise_met": s.promise_met,
-                        "shipping": round(s.shipping, 2),
-                        "handling": round(s.handling, 2),
-                        "adjustment": round(s.adjustment, 2),
-                    }
-                    for s in d.shipments
-                ],
-                "unplaced": {str(k): v for k, v in d.unplaced.items()},
-                "notes": d.notes,
-                "promise_date": d.promise,
-                "cost": _money(d.cost),
-                "model_cost": _money(d.model_cost),
-                "optimal": d.optimal,
-                "compute_ms": round(d.compute_ms, 4),
-                "actor_id": actor_id,
-            }
-        )
+    rows = [_decision_row(j=j, d=d, fo_of=fo_of, actor_id=actor_id) for j, d in decided]
     stamp = timezone.now()
     decision_ids = model_rows_insert(model=RoutingDecision, rows=rows, now=stamp)
     # 5. Order lines: allocated units go up (one UPDATE for the batch, through orders.services).
@@ -395,24 +426,10 @@ def _persist(
     # else routed (orders routing does not own, e.g. partially shipped, keep theirs).
     orders_allocation_status_apply(order_ids=order_ids, statuses_from=_STATUS_OWNED, now=stamp)
     # 7. The timeline.
-    events = []
-    for dec_id, (j, d) in zip(decision_ids, decided, strict=True):
-        where = ", ".join(f"{static.locations[s.location_id].code} ({s.method})" for s in d.shipments) or "nowhere"
-        verb = "Re-routed" if j.kind == RoutingDecision.Kind.REROUTE else "Routed"
-        msg = f"{verb} to {where}, cost ${d.model_cost:.2f}"
-        if d.unplaced:
-            msg += f"; {sum(d.unplaced.values())} unit(s) backordered"
-        if j.reason:
-            msg += f" ({j.reason})"
-        events.append(
-            {
-                "order_id": d.order_id,
-                "type": "rerouted" if j.kind == RoutingDecision.Kind.REROUTE else d.outcome,
-                "message": msg,
-                "data": {"decision_id": dec_id, "outcome": d.outcome, "fulfillment_orders": len(d.shipments)},
-                "actor_id": actor_id,
-            }
-        )
+    events = [
+        _timeline_event(dec_id=dec_id, j=j, d=d, static=static, actor_id=actor_id)
+        for dec_id, (j, d) in zip(decision_ids, decided, strict=True)
+    ]
     order_events_add_bulk(events=events, now=stamp)
     if not records:
         return []
