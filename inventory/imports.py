@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
@@ -31,6 +31,9 @@ from django.utils import timezone
 
 from inventory.models import ImportMode, InventoryMovement, Location, StockImport
 from inventory.services import StockWouldGoNegative, stock_merge_staged
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 ERROR_CAP = 100
 CHUNK_BYTES = 1 << 20
@@ -542,7 +545,7 @@ def stock_import_create(
     location: Location | None = None,
     dry_run: bool = False,
     force: bool = False,
-    user=None,
+    user: AbstractBaseUser | None = None,
 ) -> StockImport:
     """Record an import job; with `fileobj` the file is kept in media storage for the background task."""
     if mode not in QTY_COLUMN:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -32,6 +33,9 @@ from inventory.models import (
     StockShortage,
 )
 from inventory.selectors import ats_for_products
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 Reason = InventoryMovement.Reason
 
@@ -90,7 +94,7 @@ def stock_apply_changes(
     changes: list[StockChange],
     reason: str,
     reference: str = "",
-    actor=None,
+    actor: AbstractBaseUser | None = None,
 ) -> list[StockLevel]:
     """Apply deltas to stock levels and append one ledger movement per change.
 
@@ -212,7 +216,13 @@ def _lock_levels(keys: list[tuple[int, int]]) -> dict[tuple[int, int], StockLeve
 
 
 def stock_adjust(
-    *, product: Product, location: Location, delta: int, reason: str = Reason.ADJUST, reference: str = "", actor=None
+    *,
+    product: Product,
+    location: Location,
+    delta: int,
+    reason: str = Reason.ADJUST,
+    reference: str = "",
+    actor: AbstractBaseUser | None = None,
 ) -> StockLevel:
     """Add (or remove, with a negative delta) units on hand, with a reason for the ledger."""
     if delta == 0:
@@ -226,7 +236,7 @@ def stock_adjust(
 
 
 def stock_receive(
-    *, product: Product, location: Location, quantity: int, reference: str = "", actor=None
+    *, product: Product, location: Location, quantity: int, reference: str = "", actor: AbstractBaseUser | None = None
 ) -> StockLevel:
     """Units arrived at a location (purchase order, transfer, return to stock)."""
     if quantity <= 0:
@@ -237,7 +247,13 @@ def stock_receive(
 
 
 def stock_set_on_hand(
-    *, product: Product, location: Location, on_hand: int, reason: str = Reason.COUNT, reference: str = "", actor=None
+    *,
+    product: Product,
+    location: Location,
+    on_hand: int,
+    reason: str = Reason.COUNT,
+    reference: str = "",
+    actor: AbstractBaseUser | None = None,
 ) -> StockLevel:
     """Set on_hand absolutely (a count or a snapshot); reserved stays as it was."""
     if on_hand < 0:
@@ -264,7 +280,7 @@ def stock_reserve(
     reference: str = "",
     ref_type: str = RefType.NONE,
     ref_id: int | None = None,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
 ) -> Reservation:
     """Hold stock for every line or for none (all-or-nothing), never more than ATS. `ref_type`/`ref_id`
     name what it is held for (an order), as do each line's.
@@ -408,7 +424,11 @@ class ReservationHold:
 
 
 def reservations_hold_bulk(
-    *, holds: list[ReservationHold], movement_reference: str | None = None, actor=None, now: datetime | None = None
+    *,
+    holds: list[ReservationHold],
+    movement_reference: str | None = None,
+    actor: AbstractBaseUser | None = None,
+    now: datetime | None = None,
 ) -> list[int]:
     """Create many reservations at once (routing's batch writer, ship-to-store receipts) and hold their stock,
     in the caller's transaction: reservations and their lines streamed set-based (COPY on PostgreSQL), then
@@ -455,7 +475,7 @@ def reservations_hold_bulk(
     return res_ids
 
 
-def reservation_hold(*, hold: ReservationHold, actor=None) -> Reservation:
+def reservation_hold(*, hold: ReservationHold, actor: AbstractBaseUser | None = None) -> Reservation:
     """Create one reservation of placed units (see `reservations_hold_bulk`) and return it."""
     with transaction.atomic():
         (pk,) = reservations_hold_bulk(holds=[hold], actor=actor)
@@ -468,7 +488,7 @@ def _close_lines(
     quantities: dict[int, int] | None,
     consume: bool,
     reason: str,
-    actor,
+    actor: AbstractBaseUser | None,
     reference: str,
 ) -> list[ReservationLine]:
     lines = list(reservation.lines.select_for_update().order_by("pk"))
@@ -500,7 +520,7 @@ def reservation_release(
     reservation: Reservation,
     quantities: dict[int, int] | None = None,
     reason: str = Reason.RELEASE,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
     reference: str = "",
 ) -> Reservation:
     """Give held units back to sale: all open units, or `quantities` per reservation line id.
@@ -521,7 +541,11 @@ def reservation_release(
 
 
 def reservation_consume(
-    *, reservation: Reservation, quantities: dict[int, int] | None = None, actor=None, reference: str = ""
+    *,
+    reservation: Reservation,
+    quantities: dict[int, int] | None = None,
+    actor: AbstractBaseUser | None = None,
+    reference: str = "",
 ) -> Reservation:
     """Units left the building (shipped or handed over): on_hand and reserved go down together."""
     with transaction.atomic():
@@ -894,7 +918,7 @@ def stock_shortages_sync(*, keys: Iterable[tuple[int, int]], source: str = "") -
     return opened, resolved
 
 
-def stock_shortage_resolve(*, shortage_id: int, actor=None) -> StockShortage:
+def stock_shortage_resolve(*, shortage_id: int, actor: AbstractBaseUser | None = None) -> StockShortage:
     """Close an open shortage (e.g. once routing has re-routed what it left uncovered). Idempotent."""
     with transaction.atomic():
         shortage = StockShortage.objects.select_for_update().get(pk=shortage_id)
@@ -905,7 +929,11 @@ def stock_shortage_resolve(*, shortage_id: int, actor=None) -> StockShortage:
 
 
 def stock_snapshot_apply(
-    *, levels: list[tuple[int, int, int]], reason: str = Reason.IMPORT, reference: str = "", actor=None
+    *,
+    levels: list[tuple[int, int, int]],
+    reason: str = Reason.IMPORT,
+    reference: str = "",
+    actor: AbstractBaseUser | None = None,
 ) -> list[StockLevel]:
     """Set on hand absolutely for (product_id, location_id, on_hand) triples through the ledger, then
     open or resolve shortages. For modest batches (admin imports, counts); big files use the fast path."""
@@ -931,7 +959,9 @@ def stock_snapshot_apply(
 SNAPSHOT_SET_BASED_ROWS = 500
 
 
-def _snapshot_apply_staged(*, levels: list[tuple[int, int, int]], reason: str, reference: str, actor) -> None:
+def _snapshot_apply_staged(
+    *, levels: list[tuple[int, int, int]], reason: str, reference: str, actor: AbstractBaseUser | None
+) -> None:
     from inventory.bulk import rows_insert
 
     keys = {(p, loc) for p, loc, _ in levels}
@@ -971,7 +1001,7 @@ def cycle_count_record(
     counted_at: datetime | None = None,
     adjust: bool = True,
     note: str = "",
-    actor=None,
+    actor: AbstractBaseUser | None = None,
 ) -> CycleCount:
     """Record a physical count against the system's on hand at this moment; with `adjust`, set on hand to
     the count (ledger reason "count") and flag a shortage if it is now below reserved."""

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,6 +36,9 @@ from returns.selectors import (
 )
 from routing.core import LineView
 from routing.selectors import network_static, order_views_load
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 RMA = ReturnAuthorization
 S = ReturnAuthorization.Status
@@ -90,7 +94,7 @@ def need_policy() -> NeedPolicy:
 # --- Scope -------------------------------------------------------------------------------------------------
 
 
-def _check_scope(*, actor, order: Order, location_id: int | None) -> None:
+def _check_scope(*, actor: AbstractBaseUser | None, order: Order, location_id: int | None) -> None:
     """Operations (and system calls without an actor) may act on any return; an API client only on its
     channel's orders; store staff only on returns received at one of their stores."""
     if actor is None or getattr(actor, "pk", None) is None:
@@ -204,7 +208,7 @@ def rma_create(
     source: str = "back-office",
     idempotency_key: str = "",
     customer_note: str = "",
-    actor=None,
+    actor: AbstractBaseUser | None = None,
     now: datetime | None = None,
 ) -> RmaCreated:
     """Authorise a return of some of an order's shipped units, or refuse it naming every problem (nothing
@@ -317,7 +321,7 @@ def _origin_view(*, rma: ReturnAuthorization, lines: list[ReturnLine]):
     )
 
 
-def _route(*, rma: ReturnAuthorization, actor=None) -> ReturnRoutingDecision:
+def _route(*, rma: ReturnAuthorization, actor: AbstractBaseUser | None = None) -> ReturnRoutingDecision:
     """Choose and store the return location (and the explanation). In-store returns stay at their store."""
     lines = list(rma.lines.select_related("product").order_by("pk"))
     if rma.method == RMA.Method.IN_STORE:
@@ -371,7 +375,7 @@ def _route(*, rma: ReturnAuthorization, actor=None) -> ReturnRoutingDecision:
     )
 
 
-def _approve(*, rma: ReturnAuthorization, actor) -> ReturnAuthorization:
+def _approve(*, rma: ReturnAuthorization, actor: AbstractBaseUser | None) -> ReturnAuthorization:
     decision = _route(rma=rma, actor=actor)
     rma.return_location_id = decision.location_id
     rma.status = S.APPROVED
@@ -389,7 +393,7 @@ def _approve(*, rma: ReturnAuthorization, actor) -> ReturnAuthorization:
     return rma
 
 
-def rma_approve(*, rma: ReturnAuthorization, actor=None) -> ReturnAuthorization:
+def rma_approve(*, rma: ReturnAuthorization, actor: AbstractBaseUser | None = None) -> ReturnAuthorization:
     """Approve a requested return and choose where it goes (when returns are not approved automatically)."""
     with transaction.atomic():
         _lock_order(rma.order_id)
@@ -402,7 +406,7 @@ def rma_approve(*, rma: ReturnAuthorization, actor=None) -> ReturnAuthorization:
         return _approve(rma=rma, actor=actor)
 
 
-def rma_reject(*, rma: ReturnAuthorization, reason: str, actor=None) -> ReturnAuthorization:
+def rma_reject(*, rma: ReturnAuthorization, reason: str, actor: AbstractBaseUser | None = None) -> ReturnAuthorization:
     """Refuse a return that has not arrived yet; its units are free to be returned on another RMA."""
     reason = (reason or "").strip()
     if not reason:
@@ -431,7 +435,9 @@ def rma_reject(*, rma: ReturnAuthorization, reason: str, actor=None) -> ReturnAu
         return rma
 
 
-def rma_mark_in_transit(*, rma: ReturnAuthorization, tracking_number: str = "", actor=None) -> ReturnAuthorization:
+def rma_mark_in_transit(
+    *, rma: ReturnAuthorization, tracking_number: str = "", actor: AbstractBaseUser | None = None
+) -> ReturnAuthorization:
     """The customer sent the parcel (mail-in only). Safe to repeat: a second call only updates the tracking."""
     with transaction.atomic():
         rma = _lock_rma(rma.pk)
@@ -494,7 +500,11 @@ def _receive_errors(*, rma: ReturnAuthorization, by_id: dict[int, ReturnLine], l
 
 
 def rma_receive(
-    *, rma: ReturnAuthorization, lines: list[ReceiveLineIn], actor=None, now: datetime | None = None
+    *,
+    rma: ReturnAuthorization,
+    lines: list[ReceiveLineIn],
+    actor: AbstractBaseUser | None = None,
+    now: datetime | None = None,
 ) -> ReturnAuthorization:
     """The units arrived at the return location: record per line how many, their condition and disposition.
 
@@ -588,7 +598,7 @@ def rma_receive(
         return rma
 
 
-def _order_status_after_return(*, order: Order, actor, rma: ReturnAuthorization) -> None:
+def _order_status_after_return(*, order: Order, actor: AbstractBaseUser | None, rma: ReturnAuthorization) -> None:
     """Returned when every unit that left came back and nothing is still to ship; else partially returned.
     Orders still partly shipping keep their status (the lifecycle allows returns only after shipping)."""
     lines = list(OrderLine.objects.filter(order=order))
@@ -603,7 +613,9 @@ def _order_status_after_return(*, order: Order, actor, rma: ReturnAuthorization)
 # --- Refund ------------------------------------------------------------------------------------------------
 
 
-def rma_refund_issue(*, rma: ReturnAuthorization, reference: str = "", actor=None) -> ReturnAuthorization:
+def rma_refund_issue(
+    *, rma: ReturnAuthorization, reference: str = "", actor: AbstractBaseUser | None = None
+) -> ReturnAuthorization:
     """Record that the refund was paid (by the payment system or a person) and close the return.
     Safe to repeat: an issued refund is returned unchanged."""
     with transaction.atomic():

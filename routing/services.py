@@ -16,7 +16,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
@@ -449,7 +449,7 @@ def _rowcount(cur) -> int:
     return cur.fetchone()[0]
 
 
-def location_capacity_day_set(*, location_id: int, day, capacity: int) -> None:
+def location_capacity_day_set(*, location_id: int, day: date, capacity: int) -> None:
     """Set the limit of a location's capacity row for `day`, if routing has opened one (a day without a row
     takes the location's daily capacity when first routed). Never below what the day has already taken."""
     LocationCapacity.objects.filter(location_id=location_id, day=day).update(
