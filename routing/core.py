@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -825,6 +826,51 @@ def network_prime(*, static: NetworkStatic, orders: list[OrderView]) -> None:
         static.ship_bounds_prime(points=pts, rates=rates, online=online)
 
 
+def _method_effective(*, order: OrderView, static: NetworkStatic, ctx: RuleContext, notes: list[str]) -> str:
+    """The method routing plans for: ship-to-store is pickup with shipping to the store as the fallback; a
+    pickup order without a known store ships to the address (noted)."""
+    method = order.method
+    if method == "ship_to_store":  # the customer collects at the store: its own stock, else sent there
+        method = "pickup"
+        ctx.pickup_fallback = "ship_to_store"
+    if method == "pickup" and order.pickup_location_id not in static.locations:
+        notes.append("pickup order without a known pickup store: shipped to the address instead")
+        method = "ship"
+    return method
+
+
+def _solve(
+    *,
+    order: OrderView,
+    static: NetworkStatic,
+    state: NetworkState,
+    ctx: RuleContext,
+    service: str,
+    method: str,
+    exclude_ids: frozenset[int],
+    exclude_reason: str,
+    prune: bool,
+    policy_mode: bool,
+    optimize: Callable[..., Plan],
+) -> tuple[_Built, Plan, float]:
+    """Build and solve the order for a service and method; returns (built, plan, seconds the solver took)."""
+    built = _build(
+        order=order,
+        static=static,
+        state=state,
+        ctx=ctx,
+        service=service,
+        method=method,
+        exclude_ids=exclude_ids,
+        exclude_reason=exclude_reason,
+        prune=prune,
+        policy_mode=policy_mode,
+    )
+    start = _time.perf_counter()
+    plan = optimize(problem=built.problem)
+    return built, plan, _time.perf_counter() - start
+
+
 def order_decide(
     *,
     order: OrderView,
@@ -847,58 +893,30 @@ def order_decide(
     """
     ctx = static.rules.apply(order)
     notes: list[str] = []
-    method = order.method
-    if method == "ship_to_store":  # the customer collects at the store: its own stock, else sent there
-        method = "pickup"
-        ctx.pickup_fallback = "ship_to_store"
-    if method == "pickup" and order.pickup_location_id not in static.locations:
-        notes.append("pickup order without a known pickup store: shipped to the address instead")
-        method = "ship"
+    method = _method_effective(order=order, static=static, ctx=ctx, notes=notes)
     service = order.service_level
-    excl = frozenset(exclude_location_ids)
-    built = _build(
+    attempt = partial(
+        _solve,
         order=order,
         static=static,
         state=state,
         ctx=ctx,
-        service=service,
-        method=method,
-        exclude_ids=excl,
+        exclude_ids=frozenset(exclude_location_ids),
         exclude_reason=exclude_reason,
         prune=prune,
         policy_mode=policy_mode,
+        optimize=optimize,
     )
-    t0 = _time.perf_counter()
-    plan = optimize(problem=built.problem)
-    elapsed = _time.perf_counter() - t0
+    built, plan, elapsed = attempt(service=service, method=method)
     wanted = sum(built.quantities)
-
-    def attempt(alt_service: str, alt_method: str):
-        """Build and solve the same order for another service or method; returns (built, plan, seconds)."""
-        alt = _build(
-            order=order,
-            static=static,
-            state=state,
-            ctx=ctx,
-            service=alt_service,
-            method=alt_method,
-            exclude_ids=excl,
-            exclude_reason=exclude_reason,
-            prune=prune,
-            policy_mode=policy_mode,
-        )
-        start = _time.perf_counter()
-        alt_plan = optimize(problem=alt.problem)
-        return alt, alt_plan, _time.perf_counter() - start
-
     if method == "same_day" and _placed(plan) < wanted:
-        alt, alt_plan, seconds = attempt(service, "ship")
+        alt, alt_plan, seconds = attempt(service=service, method="ship")
         elapsed += seconds
         if _placed(alt_plan) > _placed(plan):
             notes.append(f"same-day not available for every unit: shipped {service} instead")
             built, plan, method = alt, alt_plan, "ship"
     if service == "express" and method != "pickup" and _placed(plan) < wanted:
-        alt, alt_plan, seconds = attempt("overnight", method)
+        alt, alt_plan, seconds = attempt(service="overnight", method=method)
         elapsed += seconds
         if _placed(alt_plan) > _placed(plan):
             notes.append("express cannot be kept by ground from the locations holding stock: upgraded to overnight")

@@ -55,7 +55,6 @@ LONG_FUNCTIONS = {
     "inventory/services.py::stock_reserve": "next to split (lock, check, write)",
     "returns/services.py::rma_receive": "next to split (validate, restock, refund)",
     "returns/services.py::rma_create": "next to split (validate, write)",
-    "routing/core.py::order_decide": "next to split (rules, build, alternatives)",
     "routing/selectors.py::decision_explain": "next to split (per section of the explanation)",
 }
 
