@@ -271,6 +271,45 @@ def stock_set_on_hand(
         )[0]
 
 
+def _reserve_place(*, lines: list[ReserveLine], ats: dict) -> tuple[list[tuple[ReserveLine, int, int]], list[Shortage]]:
+    """Place each line on the locked ATS: at its own location, or from the locations with the most ATS
+    first. Returns what is placed, (line, location id, units), and every shortage."""
+    # Remaining ATS per product × location and per product (pool-capped), spent as lines are placed.
+    left_at = {(pid, la.location_id): la.available for pid, pa in ats.items() for la in pa.locations}
+    left_total = {pid: pa.available for pid, pa in ats.items()}
+    codes = {la.location_id: la.location_code for pa in ats.values() for la in pa.locations}
+    placed: list[tuple[ReserveLine, int, int]] = []
+    shortages: list[Shortage] = []
+    for ln in lines:
+        pa = ats[ln.product_id]
+        if ln.location_id is not None:
+            here = min(left_at.get((ln.product_id, ln.location_id), 0), left_total[ln.product_id])
+            if here < ln.quantity:
+                code = codes.get(ln.location_id) or Location.objects.get(pk=ln.location_id).code
+                shortages.append(Shortage(pa.sku, ln.quantity, here, code))
+                continue
+            take = [(ln.location_id, ln.quantity)]
+        else:
+            if left_total[ln.product_id] < ln.quantity:
+                shortages.append(Shortage(pa.sku, ln.quantity, left_total[ln.product_id]))
+                continue
+            need, take = ln.quantity, []
+            for la in sorted(pa.locations, key=lambda a: (-left_at[(ln.product_id, a.location_id)], a.location_code)):
+                can = left_at[(ln.product_id, la.location_id)]
+                if can <= 0:
+                    break
+                q = min(can, need)
+                take.append((la.location_id, q))
+                need -= q
+                if need == 0:
+                    break
+        for loc_id, q in take:
+            left_at[(ln.product_id, loc_id)] -= q
+            left_total[ln.product_id] -= q
+            placed.append((ln, loc_id, q))
+    return placed, shortages
+
+
 def stock_reserve(
     *,
     lines: list[ReserveLine],
@@ -296,41 +335,7 @@ def stock_reserve(
     with transaction.atomic():
         product_ids = sorted({ln.product_id for ln in lines})
         ats = ats_for_products(product_ids=product_ids, channel=channel, method=method, for_update=True)
-        # Remaining ATS per product × location and per product (pool-capped), spent as lines are placed.
-        left_at = {(pid, la.location_id): la.available for pid, pa in ats.items() for la in pa.locations}
-        left_total = {pid: pa.available for pid, pa in ats.items()}
-        codes = {la.location_id: la.location_code for pa in ats.values() for la in pa.locations}
-        placed: list[tuple[ReserveLine, int, int]] = []
-        shortages: list[Shortage] = []
-        for ln in lines:
-            pa = ats[ln.product_id]
-            if ln.location_id is not None:
-                here = min(left_at.get((ln.product_id, ln.location_id), 0), left_total[ln.product_id])
-                if here < ln.quantity:
-                    code = codes.get(ln.location_id) or Location.objects.get(pk=ln.location_id).code
-                    shortages.append(Shortage(pa.sku, ln.quantity, here, code))
-                    continue
-                take = [(ln.location_id, ln.quantity)]
-            else:
-                if left_total[ln.product_id] < ln.quantity:
-                    shortages.append(Shortage(pa.sku, ln.quantity, left_total[ln.product_id]))
-                    continue
-                need, take = ln.quantity, []
-                for la in sorted(
-                    pa.locations, key=lambda a: (-left_at[(ln.product_id, a.location_id)], a.location_code)
-                ):
-                    can = left_at[(ln.product_id, la.location_id)]
-                    if can <= 0:
-                        break
-                    q = min(can, need)
-                    take.append((la.location_id, q))
-                    need -= q
-                    if need == 0:
-                        break
-            for loc_id, q in take:
-                left_at[(ln.product_id, loc_id)] -= q
-                left_total[ln.product_id] -= q
-                placed.append((ln, loc_id, q))
+        placed, shortages = _reserve_place(lines=lines, ats=ats)
         if shortages:
             raise InsufficientStock(shortages)
         reservation = Reservation.objects.create(
