@@ -199,6 +199,39 @@ def _resolve_lines(*, order: Order, lines: list[ReturnLineIn], now: datetime) ->
     return matched, errors
 
 
+def _rma_request_check(*, method: str, store: Location | None, lines: list[ReturnLineIn]) -> None:
+    """Refuse a return request whose method, store or lines cannot make a return (before any lock)."""
+    if method not in RMA.Method.values:
+        raise ValidationError({"method": f"{method!r} is not a return method; use mail or in_store."})
+    if method == RMA.Method.IN_STORE:
+        if store is None:
+            raise ValidationError({"store": "An in-store return needs the store where the customer is."})
+        if not (store.is_active and store.accepts_returns):
+            raise ValidationError({"store": f"{store.code} does not accept returns."})
+    elif store is not None:
+        raise ValidationError({"store": "Only in-store returns name a store; mail-in returns are routed."})
+    if not lines:
+        raise ValidationError({"lines": ["Give at least one line to return."]})
+
+
+def _return_lines_create(*, rma: ReturnAuthorization, matched: list) -> list[ReturnLine]:
+    return ReturnLine.objects.bulk_create(
+        [
+            ReturnLine(
+                rma=rma,
+                order_line=ol,
+                product_id=ol.product_id,
+                sku=ol.sku,
+                quantity=ln.quantity,
+                reason=ln.reason,
+                reason_note=ln.note[:300],
+                unit_price=ol.unit_price,
+            )
+            for ol, ln in matched
+        ]
+    )
+
+
 def rma_create(
     *,
     order: Order,
@@ -218,17 +251,7 @@ def rma_create(
     The same idempotency key on the same order returns the first RMA (created=False) and writes nothing.
     """
     now = now or timezone.now()
-    if method not in RMA.Method.values:
-        raise ValidationError({"method": f"{method!r} is not a return method; use mail or in_store."})
-    if method == RMA.Method.IN_STORE:
-        if store is None:
-            raise ValidationError({"store": "An in-store return needs the store where the customer is."})
-        if not (store.is_active and store.accepts_returns):
-            raise ValidationError({"store": f"{store.code} does not accept returns."})
-    elif store is not None:
-        raise ValidationError({"store": "Only in-store returns name a store; mail-in returns are routed."})
-    if not lines:
-        raise ValidationError({"lines": ["Give at least one line to return."]})
+    _rma_request_check(method=method, store=store, lines=lines)
     with transaction.atomic():
         order = _lock_order(order.pk)
         _check_scope(actor=actor, order=order, location_id=store.pk if store else None)
@@ -258,21 +281,7 @@ def rma_create(
             currency=order.currency,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        created = ReturnLine.objects.bulk_create(
-            [
-                ReturnLine(
-                    rma=rma,
-                    order_line=ol,
-                    product_id=ol.product_id,
-                    sku=ol.sku,
-                    quantity=ln.quantity,
-                    reason=ln.reason,
-                    reason_note=ln.note[:300],
-                    unit_price=ol.unit_price,
-                )
-                for ol, ln in matched
-            ]
-        )
+        created = _return_lines_create(rma=rma, matched=matched)
         rma.refund_amount = sum((rl.unit_price * rl.quantity for rl in created), Decimal("0"))
         rma.save(update_fields=["refund_amount"])
         order_event_add(
@@ -499,6 +508,58 @@ def _receive_errors(*, rma: ReturnAuthorization, by_id: dict[int, ReturnLine], l
     return errors
 
 
+def _receipt_events_add(
+    *,
+    order: Order,
+    rma: ReturnAuthorization,
+    rma_lines: list[ReturnLine],
+    location: Location,
+    actor: AbstractBaseUser | None,
+) -> None:
+    """The timeline of a receipt: what arrived (and what did not), then how it was inspected."""
+    received = [rl for rl in rma_lines if rl.quantity_received]
+    short = [rl for rl in rma_lines if rl.quantity_received < rl.quantity]
+    order_event_add(
+        order=order,
+        type="return_received",
+        message=f"Return {rma.number} received at {location.code}: "
+        + ", ".join(f"{rl.sku} × {rl.quantity_received}" for rl in received)
+        + (
+            f"; not received: {', '.join(f'{rl.sku} × {rl.quantity - rl.quantity_received}' for rl in short)}"
+            if short
+            else ""
+        )
+        + ".",
+        data={"rma": rma.number, "location": location.code},
+        actor=actor,
+    )
+    order_event_add(
+        order=order,
+        type="return_inspected",
+        message=f"Return {rma.number} inspected: "
+        + ", ".join(
+            f"{rl.sku} × {rl.quantity_received} {rl.get_condition_display().lower()} → "
+            f"{D(rl.disposition).label.split(' (')[0].lower()}"
+            for rl in received
+        )
+        + f". Refund pending: {rma.refund_amount} {rma.currency}.",
+        data={
+            "rma": rma.number,
+            "lines": [
+                {
+                    "sku": rl.sku,
+                    "quantity": rl.quantity_received,
+                    "condition": rl.condition,
+                    "disposition": rl.disposition,
+                }
+                for rl in received
+            ],
+            "refund_amount": str(rma.refund_amount),
+        },
+        actor=actor,
+    )
+
+
 def rma_receive(
     *,
     rma: ReturnAuthorization,
@@ -553,47 +614,7 @@ def rma_receive(
         rma.received_at = rma.inspected_at = now
         rma.received_by = actor if getattr(actor, "pk", None) else None
         rma.save()
-        received = [rl for rl in rma_lines if rl.quantity_received]
-        short = [rl for rl in rma_lines if rl.quantity_received < rl.quantity]
-        order_event_add(
-            order=order,
-            type="return_received",
-            message=f"Return {rma.number} received at {location.code}: "
-            + ", ".join(f"{rl.sku} × {rl.quantity_received}" for rl in received)
-            + (
-                f"; not received: {', '.join(f'{rl.sku} × {rl.quantity - rl.quantity_received}' for rl in short)}"
-                if short
-                else ""
-            )
-            + ".",
-            data={"rma": rma.number, "location": location.code},
-            actor=actor,
-        )
-        order_event_add(
-            order=order,
-            type="return_inspected",
-            message=f"Return {rma.number} inspected: "
-            + ", ".join(
-                f"{rl.sku} × {rl.quantity_received} {rl.get_condition_display().lower()} → "
-                f"{D(rl.disposition).label.split(' (')[0].lower()}"
-                for rl in received
-            )
-            + f". Refund pending: {rma.refund_amount} {rma.currency}.",
-            data={
-                "rma": rma.number,
-                "lines": [
-                    {
-                        "sku": rl.sku,
-                        "quantity": rl.quantity_received,
-                        "condition": rl.condition,
-                        "disposition": rl.disposition,
-                    }
-                    for rl in received
-                ],
-                "refund_amount": str(rma.refund_amount),
-            },
-            actor=actor,
-        )
+        _receipt_events_add(order=order, rma=rma, rma_lines=rma_lines, location=location, actor=actor)
         _order_status_after_return(order=order, actor=actor, rma=rma)
         return rma
 
