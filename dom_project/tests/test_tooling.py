@@ -52,7 +52,6 @@ LONG_FUNCTIONS = {
     "inventory/imports.py::stock_file_apply": "next to split (staging, merge, result)",
     "inventory/imports.py::_validate": "next to split (per column checks)",
     "inventory/feeds.py::_parse_events": "next to split (per event type)",
-    "routing/selectors.py::decision_explain": "next to split (per section of the explanation)",
 }
 
 
