@@ -21,6 +21,7 @@ import hmac
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -148,13 +149,9 @@ def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, 
     return problems
 
 
-def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError], int]:  # noqa: C901
-    """Check every event in Python (types, known SKU and location through the feed's map, date) and
-    return (staging rows of the valid events, errors naming event and field, repeats of an id within the
-    document). Most events pass a quick check; only the others take the careful one that names problems."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
-        raise FileRejected('Expected a JSON object {"events": [...]}.', [RowError(0, "events", "", "missing list")])
-    raw = payload["events"]
+def _event_lookups(*, feed: WmsFeed, raw: list) -> tuple[dict[str, int], Callable, Callable]:
+    """The document's SKUs to product ids, and two memoised look-ups: a feed location (through the feed's
+    map) to a location id, and an `at` text to its stored value."""
     skus = {e.get("sku") for e in raw if type(e) is dict and type(e.get("sku")) is str}
     skus = [s for s in skus if "\x00" not in s]  # (PostgreSQL text cannot hold NUL: unknown without asking)
     products: dict[str, int] = {}
@@ -194,6 +191,36 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
             dates[at] = value
         return value
 
+    return products, location_id, when
+
+
+def _event_careful(*, n: int, e, products: dict[str, int], location_id: Callable, when: Callable) -> tuple | list:
+    """An event the quick check did not pass: its errors naming each field, or its staging row when it is
+    valid after all (an integer id, say)."""
+    problems = _event_problems(e, products=products, location_id=location_id, when=when)
+    if problems:
+        return [RowError(n, col, _shown(v), why) for col, v, why in problems]
+    at = e.get("at")
+    return (
+        n,
+        str(e["id"]),
+        e["sequence"],
+        products[e["sku"]],
+        location_id(e["location"]),
+        e["type"],
+        e["quantity"],
+        None if at is None else when(at),
+    )
+
+
+def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError], int]:
+    """Check every event in Python (types, known SKU and location through the feed's map, date) and
+    return (staging rows of the valid events, errors naming event and field, repeats of an id within the
+    document). Most events pass a quick check; only the others take the careful one that names problems."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise FileRejected('Expected a JSON object {"events": [...]}.', [RowError(0, "events", "", "missing list")])
+    raw = payload["events"]
+    products, location_id, when = _event_lookups(feed=feed, raw=raw)
     rows: list[tuple] = []
     errors: list[RowError] = []
     seen: set[str] = set()
@@ -225,29 +252,15 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
                 seen.add(eid)
                 rows.append((n, eid, seq, pid, lid, typ, qty, at_value))
                 continue
-        problems = _event_problems(e, products=products, location_id=location_id, when=when)
-        if problems:
-            errors.extend(RowError(n, col, _shown(v), why) for col, v, why in problems)
+        found = _event_careful(n=n, e=e, products=products, location_id=location_id, when=when)
+        if isinstance(found, list):
+            errors.extend(found)
             continue
-        # Valid after all (an integer id, say): stage it like the others.
-        eid = str(e["id"])
-        if eid in seen:
+        if found[1] in seen:
             repeats += 1
             continue
-        seen.add(eid)
-        at = e.get("at")
-        rows.append(
-            (
-                n,
-                eid,
-                e["sequence"],
-                products[e["sku"]],
-                location_id(e["location"]),
-                e["type"],
-                e["quantity"],
-                None if at is None else when(at),
-            )
-        )
+        seen.add(found[1])
+        rows.append(found)
     return rows, errors, repeats
 
 

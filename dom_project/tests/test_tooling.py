@@ -51,7 +51,6 @@ LONG_FUNCTIONS = {
     "orders/csv_orders.py::csv_orders_parse": "one validation pass per row; next to split",
     "inventory/imports.py::stock_file_apply": "next to split (staging, merge, result)",
     "inventory/imports.py::_validate": "next to split (per column checks)",
-    "inventory/feeds.py::_parse_events": "next to split (per event type)",
 }
 
 
