@@ -30,7 +30,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from inventory.models import ImportMode, InventoryMovement, Location, StockImport
-from inventory.services import StockWouldGoNegative, stock_merge_staged
+from inventory.services import MergeResult, StockWouldGoNegative, stock_merge_staged
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -447,6 +447,71 @@ def _create_raw(cur, raw: str) -> None:
         cur.execute(f"CREATE TEMP TABLE {raw} (row_no integer, sku text, location text, qty text)")
 
 
+def _stage_and_validate(
+    *,
+    raw: str,
+    res: str,
+    mode: str,
+    columns: list[str],
+    fileobj: BinaryIO,
+    rest: bytes,
+    size: int,
+    progress: Callable[[int], None],
+    location_id: int | None,
+    location_map: dict,
+) -> tuple[list[RowError], int, int]:
+    """Copy the file into the staging table and resolve it into `res`: (first errors, total errors, rows)."""
+    pg = connection.vendor == "postgresql"
+    with connection.cursor() as cur:
+        _create_raw(cur, raw)
+        stage = _stage_postgresql if pg else _stage_sqlite
+        staged = stage(
+            cur=cur.cursor if pg else cur,
+            raw=raw,
+            columns=columns,
+            fileobj=fileobj,
+            rest=rest,
+            size=size,
+            progress=progress,
+        )
+        if not staged:
+            raise FileRejected("The file has a header but no data rows.")
+        if pg:
+            # No ANALYZE of the staging table: the planner sizes it from its pages, which is all the
+            # hash joins need (the merge analyzes the resolved table it plans against).
+            # Joins and duplicate checks over a million rows fit in memory instead of spilling.
+            cur.execute("SET work_mem = '256MB'")
+            cur.execute("SET jit = off")  # as in the merge: compiling costs more than it saves here
+        progress(50)
+        errors, total, rows = _validate(
+            cur=cur,
+            raw=raw,
+            res=res,
+            mode=mode,
+            columns=columns,
+            location_id=location_id,
+            location_map=location_map,
+        )
+        if pg:
+            cur.execute("RESET work_mem")
+            cur.execute("RESET jit")
+    return errors, total, rows
+
+
+def _merge_or_reject(*, res: str, mode: str, reason: str, reference: str, actor_id: int | None) -> MergeResult:
+    """Merge the resolved rows; rows that would take on hand below zero reject the file, naming each."""
+    try:
+        return stock_merge_staged(table=res, mode=mode, reason=reason, reference=reference, actor_id=actor_id)
+    except StockWouldGoNegative as exc:
+        rows_ = [
+            RowError(r.row, "delta", str(r.would_be - r.on_hand), f"on hand {r.on_hand} would become {r.would_be}")
+            for r in exc.rows
+        ]
+        raise FileRejected(
+            f"{exc.total} row(s) would take on hand below zero; nothing was applied.", rows_, exc.total
+        ) from exc
+
+
 def stock_file_apply(
     *,
     fileobj: BinaryIO,
@@ -481,39 +546,18 @@ def stock_file_apply(
     raw, res = f"stock_raw_{suffix}", f"stock_res_{suffix}"
     outcome = ImportOutcome(status="", checksum=checksum)
     with _temp_tables(raw, res, f"{raw}_map"):
-        with connection.cursor() as cur:
-            _create_raw(cur, raw)
-            stage = _stage_postgresql if pg else _stage_sqlite
-            staged = stage(
-                cur=cur.cursor if pg else cur,
-                raw=raw,
-                columns=columns,
-                fileobj=fileobj,
-                rest=rest,
-                size=size,
-                progress=progress,
-            )
-            if not staged:
-                raise FileRejected("The file has a header but no data rows.")
-            if pg:
-                # No ANALYZE of the staging table: the planner sizes it from its pages, which is all the
-                # hash joins need (the merge analyzes the resolved table it plans against).
-                # Joins and duplicate checks over a million rows fit in memory instead of spilling.
-                cur.execute("SET work_mem = '256MB'")
-                cur.execute("SET jit = off")  # as in the merge: compiling costs more than it saves here
-            progress(50)
-            errors, total, rows = _validate(
-                cur=cur,
-                raw=raw,
-                res=res,
-                mode=mode,
-                columns=columns,
-                location_id=location_id,
-                location_map=location_map or {},
-            )
-            if pg:
-                cur.execute("RESET work_mem")
-                cur.execute("RESET jit")
+        errors, total, rows = _stage_and_validate(
+            raw=raw,
+            res=res,
+            mode=mode,
+            columns=columns,
+            fileobj=fileobj,
+            rest=rest,
+            size=size,
+            progress=progress,
+            location_id=location_id,
+            location_map=location_map or {},
+        )
         outcome.rows_total = rows
         if total:
             raise FileRejected(
@@ -528,18 +572,7 @@ def stock_file_apply(
                 # the whole import (never part of it: the job's status commits with it), and it can be rerun.
                 with connection.cursor() as cur:
                     cur.execute("SET LOCAL synchronous_commit = off")
-            try:
-                merged = stock_merge_staged(table=res, mode=mode, reason=reason, reference=reference, actor_id=actor_id)
-            except StockWouldGoNegative as exc:
-                rows_ = [
-                    RowError(
-                        r.row, "delta", str(r.would_be - r.on_hand), f"on hand {r.on_hand} would become {r.would_be}"
-                    )
-                    for r in exc.rows
-                ]
-                raise FileRejected(
-                    f"{exc.total} row(s) would take on hand below zero; nothing was applied.", rows_, exc.total
-                ) from exc
+            merged = _merge_or_reject(res=res, mode=mode, reason=reason, reference=reference, actor_id=actor_id)
             outcome.rows_changed = merged.rows_changed + merged.rows_created
             outcome.rows_created = merged.rows_created
             outcome.shortages = merged.shortages_opened

@@ -49,7 +49,6 @@ LONG_FUNCTIONS = {
     "routing/lint.py::version_lint": "rule-editor files being moved into a sub-package in parallel",
     "routing/oracle.py::plan_oracle": "MILP model built in one piece; splitting it is next",
     "orders/csv_orders.py::csv_orders_parse": "one validation pass per row; next to split",
-    "inventory/imports.py::stock_file_apply": "next to split (staging, merge, result)",
 }
 
 
