@@ -47,7 +47,6 @@ LONG_FUNCTIONS = {
     "fulfillment/services.py::fulfillment_order_ship": "module being split into a package in parallel (issue 16)",
     "orders/services.py::order_ingest": "module being reworked in parallel (order editing)",
     "routing/lint.py::version_lint": "rule-editor files being moved into a sub-package in parallel",
-    "routing/oracle.py::plan_oracle": "MILP model built in one piece; splitting it is next",
     "orders/csv_orders.py::csv_orders_parse": "one validation pass per row; next to split",
 }
 
