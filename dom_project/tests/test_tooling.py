@@ -47,7 +47,6 @@ MAX_FUNCTION_LINES = 80
 LONG_FUNCTIONS = {
     "fulfillment::fulfillment_order_ship": "fulfillment/services.py is being split into a package in parallel",
     "orders::order_ingest": "orders/services.py is being reworked in parallel (order editing)",
-    "orders::csv_orders_parse": "one validation pass per row; next to split",
     "routing::version_lint": "the rule-editor files are being moved into a sub-package in parallel",
 }
 # Public services that still take a boolean flag (issue 16 §3.3), same rules as above.
