@@ -998,15 +998,15 @@ def _snapshot_apply_staged(
                 cur.execute(f"DROP TABLE {table}")
 
 
-def cycle_count_record(
+def _cycle_count_create(
     *,
     product: Product,
     location: Location,
     counted_quantity: int,
-    counted_at: datetime | None = None,
-    adjust: bool = True,
-    note: str = "",
-    actor: AbstractBaseUser | None = None,
+    counted_at: datetime | None,
+    adjust: bool,
+    note: str,
+    actor: AbstractBaseUser | None,
 ) -> CycleCount:
     """Record a physical count against the system's on hand at this moment; with `adjust`, set on hand to
     the count (ledger reason "count") and flag a shortage if it is now below reserved."""
@@ -1032,3 +1032,46 @@ def cycle_count_record(
                 actor=actor,
             )
         return count
+
+
+def cycle_count_record(
+    *,
+    product: Product,
+    location: Location,
+    counted_quantity: int,
+    counted_at: datetime | None = None,
+    note: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> CycleCount:
+    """Record a physical count and set on hand to it (ledger reason "count"); a shortage is flagged if on
+    hand is now below reserved."""
+    return _cycle_count_create(
+        product=product,
+        location=location,
+        counted_quantity=counted_quantity,
+        counted_at=counted_at,
+        adjust=True,
+        note=note,
+        actor=actor,
+    )
+
+
+def cycle_count_log(
+    *,
+    product: Product,
+    location: Location,
+    counted_quantity: int,
+    counted_at: datetime | None = None,
+    note: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> CycleCount:
+    """Record a physical count for the accuracy figures only: on hand stays as it is."""
+    return _cycle_count_create(
+        product=product,
+        location=location,
+        counted_quantity=counted_quantity,
+        counted_at=counted_at,
+        adjust=False,
+        note=note,
+        actor=actor,
+    )

@@ -53,7 +53,6 @@ LONG_FUNCTIONS = {
 FLAG_PARAMETERS = {
     "fulfillment::fulfillment_line_pick(scanned)": "fulfillment/services.py is being split in parallel",
     "fulfillment::fulfillment_order_release(force)": "fulfillment/services.py is being split in parallel",
-    "inventory::cycle_count_record(adjust)": "next: a separate count-and-adjust entry point",
 }
 
 

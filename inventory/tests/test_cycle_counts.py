@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from inventory.models import CycleCount, InventoryMovement, StockLevel
 from inventory.selectors import inventory_accuracy, stock_shortages_open
-from inventory.services import ReserveLine, cycle_count_record, stock_reserve
+from inventory.services import ReserveLine, cycle_count_log, cycle_count_record, stock_reserve
 from inventory.tests.helpers import assert_ledger_matches_levels, put_stock
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def test_a_count_records_the_system_quantity_and_adjusts_through_the_ledger(prod
 
 def test_a_count_without_adjustment_leaves_stock(product, dc):
     put_stock(product, dc, 12)
-    cycle_count_record(product=product, location=dc, counted_quantity=9, adjust=False)
+    cycle_count_log(product=product, location=dc, counted_quantity=9)
     assert StockLevel.objects.get(product=product, location=dc).on_hand == 12
 
 
