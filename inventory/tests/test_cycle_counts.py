@@ -60,3 +60,20 @@ def test_accuracy_share_within_tolerance_per_location_and_network(product, produ
     assert network.accuracy_pct == 75.0
     network, _ = inventory_accuracy()
     assert network.counts == 5
+
+
+@pytest.mark.parametrize("adjusted, on_hand", [(True, 9), (False, 12)])
+def test_the_admin_records_a_count_with_or_without_adjusting_as_ticked(
+    product, dc, django_user_model, adjusted, on_hand
+):
+    from types import SimpleNamespace
+
+    from django.contrib import admin
+
+    put_stock(product, dc, 12)
+    user = django_user_model.objects.create_superuser(username="counter", password="x")
+    obj = CycleCount(product=product, location=dc, counted_quantity=9, adjusted=adjusted, note="")
+    admin.site._registry[CycleCount].save_model(SimpleNamespace(user=user), obj, form=None, change=False)
+    count = CycleCount.objects.get(pk=obj.pk)
+    assert (count.adjusted, count.system_quantity) == (adjusted, 12)
+    assert StockLevel.objects.get(product=product, location=dc).on_hand == on_hand
