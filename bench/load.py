@@ -147,7 +147,7 @@ class _Cluster:
                 self.proc.wait()
 
 
-def bench_load(*, log, seconds: float = 30.0, threads: int = 32, orders: int = 50_000, **_) -> dict:
+def bench_load(*, log, seconds: float = 30.0, threads: int = 32, orders: int = 50_000, **_) -> dict:  # noqa: C901
     """`orders` caps the total number of requests; `seconds` bounds the run; `threads` clients."""
     from inventory.models import StockLevel
     from inventory.selectors import stock_ledger_mismatches

@@ -1328,8 +1328,8 @@ def transfer_receive(*, fo_id: int, actor=None) -> FulfillmentOrder:
         store = fo.order.pickup_location
         if store is None:
             raise ValidationError(f"Order {fo.order.number} has no pickup store to receive at.")
-        if actor is not None and getattr(actor, "is_authenticated", False):
-            if not (actor.is_superuser or user_has_role(user=actor, roles=[OPERATIONS])):
+        if actor is not None and getattr(actor, "is_authenticated", False):  # noqa: SIM102
+            if not (actor.is_superuser or user_has_role(user=actor, roles=[OPERATIONS])):  # noqa: SIM102
                 if not store.staff.filter(pk=actor.pk).exists():
                     raise PermissionDenied(f"This parcel goes to {store.code}; you can only receive at your own store.")
         if fo.status != S.IN_TRANSIT:

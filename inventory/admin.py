@@ -24,7 +24,7 @@ from inventory.models import (
 )
 from inventory.resources import CycleCountResource, LocationResource, ProductResource, StockLevelResource
 from inventory.selectors import low_stock_products
-from inventory.services import cycle_count_record, stock_shortage_resolve
+from inventory.services import cycle_count_log, cycle_count_record, stock_shortage_resolve
 
 
 @admin.register(Location)
@@ -411,11 +411,11 @@ class CycleCountAdmin(ImportExportMixin, admin.ModelAdmin):
         return obj is None and super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change) -> None:
-        saved = cycle_count_record(
+        record = cycle_count_record if obj.adjusted else cycle_count_log
+        saved = record(
             product=obj.product,
             location=obj.location,
             counted_quantity=obj.counted_quantity,
-            adjust=obj.adjusted,
             note=obj.note,
             actor=request.user,
         )

@@ -20,11 +20,13 @@ def rows_insert(*, table: str, columns: Sequence[str], rows: Iterable[Sequence])
     count = 0
     if connection.vendor == "postgresql":
         cols = ", ".join(connection.ops.quote_name(c) for c in columns)
-        with connection.cursor() as cur:
-            with cur.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
+        with (
+            connection.cursor() as cur,
+            cur.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({cols}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+                count += 1
         return count
     placeholders = ", ".join(["%s"] * len(columns))
     sql = f"INSERT INTO {connection.ops.quote_name(table)} ({', '.join(columns)}) VALUES ({placeholders})"

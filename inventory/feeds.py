@@ -21,6 +21,7 @@ import hmac
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from inventory.models import (
     WmsEvent,
     WmsFeed,
 )
-from inventory.services import stock_merge_staged
+from inventory.services import BelowZero, stock_merge_staged
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +149,9 @@ def _event_problems(e, *, products: dict, location_id, when) -> list[tuple[str, 
     return problems
 
 
-def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError], int]:
-    """Check every event in Python (types, known SKU and location through the feed's map, date) and
-    return (staging rows of the valid events, errors naming event and field, repeats of an id within the
-    document). Most events pass a quick check; only the others take the careful one that names problems."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
-        raise FileRejected('Expected a JSON object {"events": [...]}.', [RowError(0, "events", "", "missing list")])
-    raw = payload["events"]
+def _event_lookups(*, feed: WmsFeed, raw: list) -> tuple[dict[str, int], Callable, Callable]:
+    """The document's SKUs to product ids, and two memoised look-ups: a feed location (through the feed's
+    map) to a location id, and an `at` text to its stored value."""
     skus = {e.get("sku") for e in raw if type(e) is dict and type(e.get("sku")) is str}
     skus = [s for s in skus if "\x00" not in s]  # (PostgreSQL text cannot hold NUL: unknown without asking)
     products: dict[str, int] = {}
@@ -194,6 +191,36 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
             dates[at] = value
         return value
 
+    return products, location_id, when
+
+
+def _event_careful(*, n: int, e, products: dict[str, int], location_id: Callable, when: Callable) -> tuple | list:
+    """An event the quick check did not pass: its errors naming each field, or its staging row when it is
+    valid after all (an integer id, say)."""
+    problems = _event_problems(e, products=products, location_id=location_id, when=when)
+    if problems:
+        return [RowError(n, col, _shown(v), why) for col, v, why in problems]
+    at = e.get("at")
+    return (
+        n,
+        str(e["id"]),
+        e["sequence"],
+        products[e["sku"]],
+        location_id(e["location"]),
+        e["type"],
+        e["quantity"],
+        None if at is None else when(at),
+    )
+
+
+def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError], int]:
+    """Check every event in Python (types, known SKU and location through the feed's map, date) and
+    return (staging rows of the valid events, errors naming event and field, repeats of an id within the
+    document). Most events pass a quick check; only the others take the careful one that names problems."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise FileRejected('Expected a JSON object {"events": [...]}.', [RowError(0, "events", "", "missing list")])
+    raw = payload["events"]
+    products, location_id, when = _event_lookups(feed=feed, raw=raw)
     rows: list[tuple] = []
     errors: list[RowError] = []
     seen: set[str] = set()
@@ -225,29 +252,15 @@ def _parse_events(*, feed: WmsFeed, payload) -> tuple[list[tuple], list[RowError
                 seen.add(eid)
                 rows.append((n, eid, seq, pid, lid, typ, qty, at_value))
                 continue
-        problems = _event_problems(e, products=products, location_id=location_id, when=when)
-        if problems:
-            errors.extend(RowError(n, col, _shown(v), why) for col, v, why in problems)
+        found = _event_careful(n=n, e=e, products=products, location_id=location_id, when=when)
+        if isinstance(found, list):
+            errors.extend(found)
             continue
-        # Valid after all (an integer id, say): stage it like the others.
-        eid = str(e["id"])
-        if eid in seen:
+        if found[1] in seen:
             repeats += 1
             continue
-        seen.add(eid)
-        at = e.get("at")
-        rows.append(
-            (
-                n,
-                eid,
-                e["sequence"],
-                products[e["sku"]],
-                location_id(e["location"]),
-                e["type"],
-                e["quantity"],
-                None if at is None else when(at),
-            )
-        )
+        seen.add(found[1])
+        rows.append(found)
     return rows, errors, repeats
 
 
@@ -259,6 +272,35 @@ def _gaps(previous_high: int, sequences: list[int]) -> list[list[int]]:
             gaps.append([expect, s - 1])
         expect = max(expect, s + 1)
     return gaps
+
+
+def _run_report(*, run: FeedRun, counts: dict, rows: list, errors: list[RowError], repeats: int, received: int) -> None:
+    """Fill the run's figures, report and message from what the merge counted."""
+    fresh, stale, superseded = counts.get("fresh", 0), counts.get("stale", 0), counts.get("superseded", 0)
+    gaps = counts.get("gaps", [])
+    duplicates = repeats + len(rows) - fresh
+    applied = fresh - stale - superseded
+    run.rows_applied = applied
+    run.rows_rejected = len({e.row for e in errors})
+    run.report = {
+        "received": received,
+        "applied": applied,
+        "duplicates": duplicates,
+        "stale": stale,
+        "superseded": superseded,
+        "late": counts.get("late", 0),
+        "gaps": gaps,
+        "errors": [e.as_dict() for e in errors[:ERROR_CAP]],
+        "error_total": len(errors),
+    }
+    if not fresh and errors:
+        run.status = FeedRun.Status.REJECTED
+    parts = [f"{applied} event(s) applied", f"{duplicates} duplicate(s) ignored", f"{stale} stale"]
+    if gaps:
+        parts.append("gaps in sequence: " + ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in gaps[:20]))
+    if errors:
+        parts.append(f"{run.rows_rejected} event(s) rejected")
+    run.message = "; ".join(parts) + "."
 
 
 def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: str = "") -> FeedRun:
@@ -274,7 +316,16 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
         with gc_paused():  # a hundred thousand small tuples alive: no collector passes over them
             rows, errors, repeats = _parse_events(feed=feed, payload=payload)
     except FileRejected as exc:
-        return _run_failed(feed, FeedRun.Status.REJECTED, source, checksum, exc.message, exc.errors, exc.total, started)
+        return _run_failed(
+            feed=feed,
+            status=FeedRun.Status.REJECTED,
+            source=source,
+            checksum=checksum,
+            message=exc.message,
+            errors=exc.errors,
+            total=exc.total,
+            started=started,
+        )
     try:
         with transaction.atomic():
             feed = WmsFeed.objects.select_for_update().get(pk=feed_id)
@@ -290,34 +341,12 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
             with gc_paused():
                 counts = _events_merge(feed=feed, run=run, rows=rows) if rows else {}
             _levels_within_columns(rows=rows)
-            fresh, stale, superseded = counts.get("fresh", 0), counts.get("stale", 0), counts.get("superseded", 0)
-            gaps = counts.get("gaps", [])
+            _run_report(
+                run=run, counts=counts, rows=rows, errors=errors, repeats=repeats, received=len(payload["events"])
+            )
             if counts.get("high", 0) > high:
                 feed.last_sequence = counts["high"]
                 feed.save(update_fields=["last_sequence", "updated_at"])
-            duplicates = repeats + len(rows) - fresh
-            applied = fresh - stale - superseded
-            run.rows_applied = applied
-            run.rows_rejected = len({e.row for e in errors})
-            run.report = {
-                "received": len(payload["events"]),
-                "applied": applied,
-                "duplicates": duplicates,
-                "stale": stale,
-                "superseded": superseded,
-                "late": counts.get("late", 0),
-                "gaps": gaps,
-                "errors": [e.as_dict() for e in errors[:ERROR_CAP]],
-                "error_total": len(errors),
-            }
-            if not fresh and errors:
-                run.status = FeedRun.Status.REJECTED
-            parts = [f"{applied} event(s) applied", f"{duplicates} duplicate(s) ignored", f"{stale} stale"]
-            if gaps:
-                parts.append("gaps in sequence: " + ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in gaps[:20]))
-            if errors:
-                parts.append(f"{run.rows_rejected} event(s) rejected")
-            run.message = "; ".join(parts) + "."
             run.finished_at = timezone.now()
             run.save()
             if errors or run.status != FeedRun.Status.SUCCEEDED:
@@ -327,7 +356,14 @@ def wms_events_apply(*, feed_id: int, payload, source: str = "push", checksum: s
         # level holds: the whole document is refused (rolled back) and recorded as a rejected run.
         message = f"The events add up to more stock than a level can hold (at most {MAX_LEVEL:,}); nothing applied."
         return _run_failed(
-            feed, FeedRun.Status.REJECTED, source, checksum, message, [], len(payload["events"]), started
+            feed=feed,
+            status=FeedRun.Status.REJECTED,
+            source=source,
+            checksum=checksum,
+            message=message,
+            errors=[],
+            total=len(payload["events"]),
+            started=started,
         )
     return run
 
@@ -517,7 +553,7 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
         mode="mixed",
         reason=InventoryMovement.Reason.FEED,
         reference=f"feed:{feed.name}:run:{run.pk}",
-        clamp_at_zero=True,
+        below_zero=BelowZero.CLAMP,
         staged_rows=len(effects),
     )
     with connection.cursor() as cur:
@@ -529,6 +565,7 @@ def _events_merge(*, feed: WmsFeed, run: FeedRun, rows: list[tuple]) -> dict:
 
 
 def _run_failed(
+    *,
     feed: WmsFeed,
     status: str,
     source: str,
@@ -580,7 +617,16 @@ def wms_document_apply(*, feed_id: int, fileobj, source: str) -> tuple[FeedRun, 
             payload = json_body_load(fileobj.read(), refuse_nul=False)
         except (ParseError, ValidationError) as exc:
             return (
-                _run_failed(feed, FeedRun.Status.REJECTED, source, checksum, f"Not valid JSON: {exc}.", [], 1, started),
+                _run_failed(
+                    feed=feed,
+                    status=FeedRun.Status.REJECTED,
+                    source=source,
+                    checksum=checksum,
+                    message=f"Not valid JSON: {exc}.",
+                    errors=[],
+                    total=1,
+                    started=started,
+                ),
                 False,
             )
         run = wms_events_apply(feed_id=feed.pk, payload=payload, source=source, checksum=checksum)
@@ -618,7 +664,16 @@ def wms_document_apply(*, feed_id: int, fileobj, source: str) -> tuple[FeedRun, 
         )
     except FileRejected as exc:
         return (
-            _run_failed(feed, FeedRun.Status.REJECTED, source, checksum, exc.message, exc.errors, exc.total, started),
+            _run_failed(
+                feed=feed,
+                status=FeedRun.Status.REJECTED,
+                source=source,
+                checksum=checksum,
+                message=exc.message,
+                errors=exc.errors,
+                total=exc.total,
+                started=started,
+            ),
             False,
         )
     if "run" not in holder:  # another worker applied it meanwhile
@@ -639,7 +694,18 @@ def _move(path: Path, folder: str) -> None:
 
 
 def _feed_failed(feed: WmsFeed, source: str, message: str) -> list[FeedRun]:
-    return [_run_failed(feed, FeedRun.Status.FAILED, source, "", message, [], 0, timezone.now())]
+    return [
+        _run_failed(
+            feed=feed,
+            status=FeedRun.Status.FAILED,
+            source=source,
+            checksum="",
+            message=message,
+            errors=[],
+            total=0,
+            started=timezone.now(),
+        )
+    ]
 
 
 def _directory_run(feed: WmsFeed) -> list[FeedRun]:
@@ -674,7 +740,16 @@ def _pull_run(feed: WmsFeed) -> FeedRun:
     try:
         secret = wms_feed_secret(feed=feed)
     except CredentialRefused as exc:
-        return _run_failed(feed, FeedRun.Status.FAILED, feed.url, "", f"Secret refused: {exc}", [], 0, started)
+        return _run_failed(
+            feed=feed,
+            status=FeedRun.Status.FAILED,
+            source=feed.url,
+            checksum="",
+            message=f"Secret refused: {exc}",
+            errors=[],
+            total=0,
+            started=started,
+        )
     headers = {"Accept": "text/csv, application/json"}
     if secret:
         headers["Authorization"] = f"Bearer {secret}"
@@ -685,7 +760,14 @@ def _pull_run(feed: WmsFeed) -> FeedRun:
                 raise OutboundError(f"HTTP {resp.status}")
         except (OutboundRefused, OutboundTooLarge, OutboundError) as exc:
             return _run_failed(
-                feed, FeedRun.Status.FAILED, feed.url, "", f"Could not fetch the feed URL: {exc}", [], 0, started
+                feed=feed,
+                status=FeedRun.Status.FAILED,
+                source=feed.url,
+                checksum="",
+                message=f"Could not fetch the feed URL: {exc}",
+                errors=[],
+                total=0,
+                started=started,
             )
         run, _ = wms_document_apply(feed_id=feed.pk, fileobj=body, source=feed.url)
     return run

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
@@ -30,7 +30,10 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from inventory.models import ImportMode, InventoryMovement, Location, StockImport
-from inventory.services import StockWouldGoNegative, stock_merge_staged
+from inventory.services import MergeResult, StockWouldGoNegative, stock_merge_staged
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 ERROR_CAP = 100
 CHUNK_BYTES = 1 << 20
@@ -324,12 +327,11 @@ def _resolve(*, cur, raw: str, res: str, loc_join: str, loc_expr: str, qty_expr:
     )
 
 
-def _validate(
-    *, cur, raw: str, res: str, mode: str, columns: list[str], location_id: int | None, location_map: dict
-) -> tuple[list[RowError], int, int]:
-    """Resolve ids into `res` and return (first errors, total errors, rows)."""
-    pg = connection.vendor == "postgresql"
-    qty_name = QTY_COLUMN[mode]
+def _location_resolution(
+    *, cur, raw: str, columns: list[str], location_id: int | None, location_map: dict
+) -> tuple[str, str, str, list]:
+    """How the staged rows find their location: (join, id expression, raw value expression, parameters) —
+    by code through the feed's map when the file has a location column, else the one location given."""
     loc_params: list = []
     if "location" in columns:
         if location_map:
@@ -345,6 +347,57 @@ def _validate(
     else:
         loc_join, loc_expr, loc_raw = "", "%s", "NULL"
         loc_params.append(location_id)
+    return loc_join, loc_expr, loc_raw, loc_params
+
+
+def _errors_report(*, cur, raw: str, res: str, mode: str, qty_name: str, loc_raw: str) -> tuple[list[RowError], int]:
+    """The first errors (naming row, column and value) and how many there are, for a file that has any."""
+    err = f"{res}_err"
+    negative = (
+        f" UNION ALL SELECT x.row_no, '{qty_name}', r.qty, 'negative {qty_name}: must be 0 or more'"
+        f" FROM {res} x JOIN {raw} r ON r.row_no = x.row_no WHERE x.qty < 0"
+        if mode == ImportMode.SNAPSHOT
+        else ""
+    )
+    cur.execute(f"DROP TABLE IF EXISTS {err}")
+    cur.execute(
+        f"CREATE TEMP TABLE {err} AS"
+        f" SELECT x.row_no, 'sku' AS col, r.sku AS val,"
+        f" CASE WHEN r.sku IS NULL OR r.sku = '' THEN 'missing SKU' ELSE 'unknown SKU' END AS reason"
+        f" FROM {res} x JOIN {raw} r ON r.row_no = x.row_no WHERE x.product_id IS NULL"
+        f" UNION ALL SELECT x.row_no, 'location', {loc_raw},"
+        f" CASE WHEN {loc_raw} IS NULL OR {loc_raw} = '' THEN 'missing location' ELSE 'unknown location' END"
+        f" FROM {res} x JOIN {raw} r ON r.row_no = x.row_no WHERE x.location_id IS NULL"
+        f" UNION ALL SELECT x.row_no, '{qty_name}', r.qty,"
+        f" CASE WHEN r.qty IS NULL OR TRIM(r.qty) = '' THEN 'missing {qty_name}'"
+        f" ELSE 'not a whole number' END"
+        f" FROM {res} x JOIN {raw} r ON r.row_no = x.row_no WHERE x.qty IS NULL{negative}"
+        f" UNION ALL SELECT x.row_no, 'sku', r.sku, 'duplicate SKU × location (first on row ' || d.first_row || ')'"
+        f" FROM {res} x JOIN {raw} r ON r.row_no = x.row_no"
+        f" JOIN (SELECT product_id, location_id, MIN(row_no) AS first_row FROM {res}"
+        f" WHERE product_id IS NOT NULL AND location_id IS NOT NULL GROUP BY product_id, location_id"
+        f" HAVING COUNT(*) > 1) d ON d.product_id = x.product_id AND d.location_id = x.location_id"
+        f" AND x.row_no > d.first_row"
+    )
+    cur.execute(f"SELECT COUNT(*) FROM {err}")
+    (total,) = cur.fetchone()
+    errors: list[RowError] = []
+    if total:
+        cur.execute(f"SELECT row_no, col, val, reason FROM {err} ORDER BY row_no, col LIMIT %s", [ERROR_CAP])
+        errors = [RowError(int(r), c, "" if v is None else str(v), reason) for r, c, v, reason in cur.fetchall()]
+    cur.execute(f"DROP TABLE {err}")
+    return errors, total
+
+
+def _validate(
+    *, cur, raw: str, res: str, mode: str, columns: list[str], location_id: int | None, location_map: dict
+) -> tuple[list[RowError], int, int]:
+    """Resolve ids into `res` and return (first errors, total errors, rows)."""
+    pg = connection.vendor == "postgresql"
+    qty_name = QTY_COLUMN[mode]
+    loc_join, loc_expr, loc_raw, loc_params = _location_resolution(
+        cur=cur, raw=raw, columns=columns, location_id=location_id, location_map=location_map
+    )
     resolve = partial(_resolve, cur=cur, raw=raw, res=res, loc_join=loc_join, loc_expr=loc_expr)
     # The whole-number check as a regex costs ~0.8 s per million rows on PostgreSQL, so there a plain
     # cast goes first (PostgreSQL's integer input takes exactly what the regex takes, up to the range
@@ -381,40 +434,7 @@ def _validate(
         rows, dupes, bad = cur.fetchone()
     if not dupes and not bad:
         return [], 0, rows
-    err = f"{res}_err"
-    negative = (
-        f" UNION ALL SELECT x.row_no, '{qty_name}', r.qty, 'negative {qty_name}: must be 0 or more'"
-        f" FROM {res} x JOIN {raw} r ON r.row_no = x.row_no WHERE x.qty < 0"
-        if mode == ImportMode.SNAPSHOT
-        else ""
-    )
-    cur.execute(f"DROP TABLE IF EXISTS {err}")
-    cur.execute(
-        f"CREATE TEMP TABLE {err} AS"
-        f" SELECT x.row_no, 'sku' AS col, r.sku AS val,"
-        f" CASE WHEN r.sku IS NULL OR r.sku = '' THEN 'missing SKU' ELSE 'unknown SKU' END AS reason"
-        f" FROM {res} x JOIN {raw} r ON r.row_no = x.row_no WHERE x.product_id IS NULL"
-        f" UNION ALL SELECT x.row_no, 'location', {loc_raw},"
-        f" CASE WHEN {loc_raw} IS NULL OR {loc_raw} = '' THEN 'missing location' ELSE 'unknown location' END"
-        f" FROM {res} x JOIN {raw} r ON r.row_no = x.row_no WHERE x.location_id IS NULL"
-        f" UNION ALL SELECT x.row_no, '{qty_name}', r.qty,"
-        f" CASE WHEN r.qty IS NULL OR TRIM(r.qty) = '' THEN 'missing {qty_name}'"
-        f" ELSE 'not a whole number' END"
-        f" FROM {res} x JOIN {raw} r ON r.row_no = x.row_no WHERE x.qty IS NULL{negative}"
-        f" UNION ALL SELECT x.row_no, 'sku', r.sku, 'duplicate SKU × location (first on row ' || d.first_row || ')'"
-        f" FROM {res} x JOIN {raw} r ON r.row_no = x.row_no"
-        f" JOIN (SELECT product_id, location_id, MIN(row_no) AS first_row FROM {res}"
-        f" WHERE product_id IS NOT NULL AND location_id IS NOT NULL GROUP BY product_id, location_id"
-        f" HAVING COUNT(*) > 1) d ON d.product_id = x.product_id AND d.location_id = x.location_id"
-        f" AND x.row_no > d.first_row"
-    )
-    cur.execute(f"SELECT COUNT(*) FROM {err}")
-    (total,) = cur.fetchone()
-    errors: list[RowError] = []
-    if total:
-        cur.execute(f"SELECT row_no, col, val, reason FROM {err} ORDER BY row_no, col LIMIT %s", [ERROR_CAP])
-        errors = [RowError(int(r), c, "" if v is None else str(v), reason) for r, c, v, reason in cur.fetchall()]
-    cur.execute(f"DROP TABLE {err}")
+    errors, total = _errors_report(cur=cur, raw=raw, res=res, mode=mode, qty_name=qty_name, loc_raw=loc_raw)
     return errors, total, rows
 
 
@@ -428,6 +448,73 @@ def _create_raw(cur, raw: str) -> None:
         )
     else:
         cur.execute(f"CREATE TEMP TABLE {raw} (row_no integer, sku text, location text, qty text)")
+
+
+def _stage_and_validate(
+    *,
+    raw: str,
+    res: str,
+    mode: str,
+    columns: list[str],
+    fileobj: BinaryIO,
+    rest: bytes,
+    size: int,
+    progress: Callable[[int], None],
+    location_id: int | None,
+    location_map: dict,
+) -> tuple[list[RowError], int, int]:
+    """Copy the file into the staging table and resolve it into `res`: (first errors, total errors, rows)."""
+    pg = connection.vendor == "postgresql"
+    with connection.cursor() as cur:
+        _create_raw(cur, raw)
+        stage = _stage_postgresql if pg else _stage_sqlite
+        staged = stage(
+            cur=cur.cursor if pg else cur,
+            raw=raw,
+            columns=columns,
+            fileobj=fileobj,
+            rest=rest,
+            size=size,
+            progress=progress,
+        )
+        if not staged:
+            raise FileRejected("The file has a header but no data rows.")
+        if pg:
+            # No ANALYZE of the staging table: the planner sizes it from its pages, which is all the
+            # hash joins need (the merge analyzes the resolved table it plans against).
+            # Joins and duplicate checks over a million rows fit in memory instead of spilling.
+            cur.execute("SET work_mem = '256MB'")
+            cur.execute("SET jit = off")  # as in the merge: compiling costs more than it saves here
+        progress(50)
+        errors, total, rows = _validate(
+            cur=cur,
+            raw=raw,
+            res=res,
+            mode=mode,
+            columns=columns,
+            location_id=location_id,
+            location_map=location_map,
+        )
+        if pg:
+            cur.execute("RESET work_mem")
+            cur.execute("RESET jit")
+    return errors, total, rows
+
+
+def _merge_or_reject(
+    *, res: str, mode: str, reason: str, reference: str, actor_id: int | None, rows: int
+) -> MergeResult:
+    """Merge the resolved rows; rows that would take on hand below zero reject the file, naming each."""
+    try:
+        return stock_merge_staged(table=res, mode=mode, reason=reason, reference=reference, actor_id=actor_id)
+    except StockWouldGoNegative as exc:
+        rows_ = [
+            RowError(r.row, "delta", str(r.would_be - r.on_hand), f"on hand {r.on_hand} would become {r.would_be}")
+            for r in exc.rows
+        ]
+        raise FileRejected(
+            f"{exc.total} row(s) would take on hand below zero; nothing was applied.", rows_, exc.total, rows=rows
+        ) from exc
 
 
 def stock_file_apply(
@@ -464,39 +551,18 @@ def stock_file_apply(
     raw, res = f"stock_raw_{suffix}", f"stock_res_{suffix}"
     outcome = ImportOutcome(status="", checksum=checksum)
     with _temp_tables(raw, res, f"{raw}_map"):
-        with connection.cursor() as cur:
-            _create_raw(cur, raw)
-            stage = _stage_postgresql if pg else _stage_sqlite
-            staged = stage(
-                cur=cur.cursor if pg else cur,
-                raw=raw,
-                columns=columns,
-                fileobj=fileobj,
-                rest=rest,
-                size=size,
-                progress=progress,
-            )
-            if not staged:
-                raise FileRejected("The file has a header but no data rows.")
-            if pg:
-                # No ANALYZE of the staging table: the planner sizes it from its pages, which is all the
-                # hash joins need (the merge analyzes the resolved table it plans against).
-                # Joins and duplicate checks over a million rows fit in memory instead of spilling.
-                cur.execute("SET work_mem = '256MB'")
-                cur.execute("SET jit = off")  # as in the merge: compiling costs more than it saves here
-            progress(50)
-            errors, total, rows = _validate(
-                cur=cur,
-                raw=raw,
-                res=res,
-                mode=mode,
-                columns=columns,
-                location_id=location_id,
-                location_map=location_map or {},
-            )
-            if pg:
-                cur.execute("RESET work_mem")
-                cur.execute("RESET jit")
+        errors, total, rows = _stage_and_validate(
+            raw=raw,
+            res=res,
+            mode=mode,
+            columns=columns,
+            fileobj=fileobj,
+            rest=rest,
+            size=size,
+            progress=progress,
+            location_id=location_id,
+            location_map=location_map or {},
+        )
         outcome.rows_total = rows
         if total:
             raise FileRejected(
@@ -512,21 +578,9 @@ def stock_file_apply(
                 # the whole import (never part of it: the job's status commits with it), and it can be rerun.
                 with connection.cursor() as cur:
                     cur.execute("SET LOCAL synchronous_commit = off")
-            try:
-                merged = stock_merge_staged(table=res, mode=mode, reason=reason, reference=reference, actor_id=actor_id)
-            except StockWouldGoNegative as exc:
-                rows_ = [
-                    RowError(
-                        r.row, "delta", str(r.would_be - r.on_hand), f"on hand {r.on_hand} would become {r.would_be}"
-                    )
-                    for r in exc.rows
-                ]
-                raise FileRejected(
-                    f"{exc.total} row(s) would take on hand below zero; nothing was applied.",
-                    rows_,
-                    exc.total,
-                    rows=outcome.rows_total,
-                ) from exc
+            merged = _merge_or_reject(
+                res=res, mode=mode, reason=reason, reference=reference, actor_id=actor_id, rows=outcome.rows_total
+            )
             outcome.rows_changed = merged.rows_changed + merged.rows_created
             outcome.rows_created = merged.rows_created
             outcome.shortages = merged.shortages_opened
@@ -549,7 +603,7 @@ def stock_import_create(
     location: Location | None = None,
     dry_run: bool = False,
     force: bool = False,
-    user=None,
+    user: AbstractBaseUser | None = None,
 ) -> StockImport:
     """Record an import job; with `fileobj` the file is kept in media storage for the background task."""
     if mode not in QTY_COLUMN:

@@ -122,12 +122,11 @@ class _LevelDiff(resources.Diff):
         # Plain escaping: Django's format_html/escape go through lazy-string wrappers, costly per cell.
         cells = []
         for before, after in zip(self.left, self.right, strict=False):
-            if before != after and self.new:
-                before = ""
-            if before == after:
+            old = "" if before != after and self.new else before
+            if old == after:
                 cells.append(SafeString(f"<span>{html.escape(after)}</span>"))
-            elif before:
-                cells.append(SafeString(f"<del>{html.escape(before)}</del><ins>{html.escape(after)}</ins>"))
+            elif old:
+                cells.append(SafeString(f"<del>{html.escape(old)}</del><ins>{html.escape(after)}</ins>"))
             else:
                 cells.append(SafeString(f"<ins>{html.escape(after)}</ins>"))
         return cells

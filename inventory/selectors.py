@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -28,6 +28,9 @@ from inventory.models import (
     StockLevel,
     StockShortage,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # Fulfilment methods as the availability API names them.
 METHODS = ("ship", "pickup", "same_day", "ship_to_store")
@@ -533,7 +536,11 @@ class AccuracyRow:
 
 
 def inventory_accuracy(
-    *, since=None, until=None, tolerance_units: int | None = None, tolerance_pct: float | None = None
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tolerance_units: int | None = None,
+    tolerance_pct: float | None = None,
 ) -> tuple[AccuracyRow, list[AccuracyRow]]:
     """Inventory accuracy from cycle counts: the share of counts whose counted quantity is within
     tolerance of the system quantity at count time (|counted − system| ≤ max(units, pct % of system)).

@@ -68,8 +68,9 @@ class CsvOrder:
     order_in: OrderIn
 
 
-def csv_orders_parse(*, text: str) -> list[CsvOrder]:
-    """Parse the file into orders, in file order; CsvOrderErrors naming every bad row and field."""
+def _rows_read(text: str) -> list[tuple[int, dict]]:
+    """The file's non-blank rows as (row number, {column: stripped value}); a bad header, too many rows, no
+    rows or NUL characters refuse the whole file."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
@@ -92,43 +93,42 @@ def csv_orders_parse(*, text: str) -> list[CsvOrder]:
     nul = [RowError(n, k, "Null characters are not allowed.") for n, r in rows for k, v in r.items() if "\x00" in v]
     if nul:
         raise CsvOrderErrors(nul)
-    limits = OrderLimits.current()
+    return rows
 
-    skus = {r["sku"] for _, r in rows if r.get("sku")}
-    known = set(Product.objects.filter(sku__in=skus, is_active=True).values_list("sku", flat=True))
-    codes = {r["pickup_location"] for _, r in rows if r.get("pickup_location")}
-    locations = set(Location.objects.filter(code__in=codes).values_list("code", flat=True))
 
+def _row_errors(n: int, r: dict, *, known: set[str], locations: set[str], limits: OrderLimits) -> list[RowError]:
+    """Every problem of one row on its own (required values, SKU, numbers, choices, store, date)."""
     errors: list[RowError] = []
-    groups: dict[str, list[tuple[int, dict]]] = {}
-    for n, r in rows:
-        for c in REQUIRED:
-            if not r.get(c):
-                errors.append(RowError(n, c, "Required."))
-        if r.get("sku") and r["sku"] not in known:
-            errors.append(RowError(n, "sku", f"Unknown or inactive SKU {r['sku']!r}."))
-        errors += _row_numbers_errors(n, r, limits)
-        for name, choices in (
-            ("fulfillment_method", Order.Method),
-            ("service_level", Order.ServiceLevel),
-            ("payment_status", Order.PaymentStatus),
-        ):
-            if r.get(name) and r[name] not in choices.values:
-                errors.append(RowError(n, name, f"{r[name]!r} is not one of {', '.join(choices.values)}."))
-        if r.get("pickup_location") and r["pickup_location"] not in locations:
-            errors.append(RowError(n, "pickup_location", f"Unknown location {r['pickup_location']!r}."))
-        if r.get("placed_at") and _when(r["placed_at"]) is None:
-            errors.append(
-                RowError(
-                    n,
-                    "placed_at",
-                    f"{r['placed_at'][:40]!r} is not a date (YYYY-MM-DD) or a date and time with its UTC offset"
-                    " (YYYY-MM-DDTHH:MMZ or +01:00).",
-                )
+    for c in REQUIRED:
+        if not r.get(c):
+            errors.append(RowError(n, c, "Required."))
+    if r.get("sku") and r["sku"] not in known:
+        errors.append(RowError(n, "sku", f"Unknown or inactive SKU {r['sku']!r}."))
+    errors += _row_numbers_errors(n, r, limits)
+    for name, choices in (
+        ("fulfillment_method", Order.Method),
+        ("service_level", Order.ServiceLevel),
+        ("payment_status", Order.PaymentStatus),
+    ):
+        if r.get(name) and r[name] not in choices.values:
+            errors.append(RowError(n, name, f"{r[name]!r} is not one of {', '.join(choices.values)}."))
+    if r.get("pickup_location") and r["pickup_location"] not in locations:
+        errors.append(RowError(n, "pickup_location", f"Unknown location {r['pickup_location']!r}."))
+    if r.get("placed_at") and _when(r["placed_at"]) is None:
+        errors.append(
+            RowError(
+                n,
+                "placed_at",
+                f"{r['placed_at'][:40]!r} is not a date (YYYY-MM-DD) or a date and time with its UTC offset"
+                " (YYYY-MM-DDTHH:MMZ or +01:00).",
             )
-        if r.get("external_id"):
-            groups.setdefault(r["external_id"], []).append((n, r))
+        )
+    return errors
 
+
+def _group_errors(groups: dict[str, list[tuple[int, dict]]]) -> list[RowError]:
+    """Rows of one order that disagree with its first row on an order-level value."""
+    errors: list[RowError] = []
     # Order-level values come from a group's first row; a later row may repeat them or leave them blank.
     for ext, members in groups.items():
         first_n, first = members[0]
@@ -138,46 +138,63 @@ def csv_orders_parse(*, text: str) -> list[CsvOrder]:
                     errors.append(
                         RowError(n, f, f"Differs from row {first_n} of order {ext!r} ({first.get(f, '')!r}).")
                     )
+    return errors
+
+
+def _csv_order(ext: str, members: list[tuple[int, dict]]) -> CsvOrder:
+    """One order from its rows: order-level values from the first, a line per row."""
+    first_n, f = members[0]
+    method = f.get("fulfillment_method") or "ship"
+    return CsvOrder(
+        first_row=first_n,
+        order_in=OrderIn(
+            external_id=ext,
+            placed_at=_when(f["placed_at"]) if f.get("placed_at") else timezone.now(),
+            lines=[
+                LineIn(sku=r["sku"], quantity=int(r["quantity"]), unit_price=Decimal(r.get("unit_price") or 0))
+                for _, r in members
+            ],
+            customer=CustomerIn(email=f.get("customer_email", ""), name=f.get("customer_name", ""))
+            if f.get("customer_email")
+            else None,
+            shipping_address={
+                "name": f.get("ship_name", ""),
+                "line1": f.get("ship_line1", ""),
+                "line2": f.get("ship_line2", ""),
+                "city": f.get("ship_city", ""),
+                "region": f.get("ship_region", "").upper(),
+                "postal_code": f.get("ship_postal_code", ""),
+                "country": (f.get("ship_country") or "US").upper(),
+            }
+            if f.get("ship_line1") or f.get("ship_postal_code")
+            else {},
+            fulfillment_method=method,
+            pickup_location=f.get("pickup_location", ""),
+            service_level=f.get("service_level") or "standard",
+            payment_status=f.get("payment_status") or DEFAULT_PAYMENT_STATUS,
+            currency=(f.get("currency") or "USD").upper(),
+        ),
+    )
+
+
+def csv_orders_parse(*, text: str) -> list[CsvOrder]:
+    """Parse the file into orders, in file order; CsvOrderErrors naming every bad row and field."""
+    rows = _rows_read(text)
+    limits = OrderLimits.current()
+    skus = {r["sku"] for _, r in rows if r.get("sku")}
+    known = set(Product.objects.filter(sku__in=skus, is_active=True).values_list("sku", flat=True))
+    codes = {r["pickup_location"] for _, r in rows if r.get("pickup_location")}
+    locations = set(Location.objects.filter(code__in=codes).values_list("code", flat=True))
+    errors: list[RowError] = []
+    groups: dict[str, list[tuple[int, dict]]] = {}
+    for n, r in rows:
+        errors += _row_errors(n, r, known=known, locations=locations, limits=limits)
+        if r.get("external_id"):
+            groups.setdefault(r["external_id"], []).append((n, r))
+    errors += _group_errors(groups)
     if errors:
         raise CsvOrderErrors(sorted(errors, key=lambda e: (e.row, e.field)))
-
-    out = []
-    for ext, members in groups.items():
-        first_n, f = members[0]
-        method = f.get("fulfillment_method") or "ship"
-        out.append(
-            CsvOrder(
-                first_row=first_n,
-                order_in=OrderIn(
-                    external_id=ext,
-                    placed_at=_when(f["placed_at"]) if f.get("placed_at") else timezone.now(),
-                    lines=[
-                        LineIn(sku=r["sku"], quantity=int(r["quantity"]), unit_price=Decimal(r.get("unit_price") or 0))
-                        for _, r in members
-                    ],
-                    customer=CustomerIn(email=f.get("customer_email", ""), name=f.get("customer_name", ""))
-                    if f.get("customer_email")
-                    else None,
-                    shipping_address={
-                        "name": f.get("ship_name", ""),
-                        "line1": f.get("ship_line1", ""),
-                        "line2": f.get("ship_line2", ""),
-                        "city": f.get("ship_city", ""),
-                        "region": f.get("ship_region", "").upper(),
-                        "postal_code": f.get("ship_postal_code", ""),
-                        "country": (f.get("ship_country") or "US").upper(),
-                    }
-                    if f.get("ship_line1") or f.get("ship_postal_code")
-                    else {},
-                    fulfillment_method=method,
-                    pickup_location=f.get("pickup_location", ""),
-                    service_level=f.get("service_level") or "standard",
-                    payment_status=f.get("payment_status") or DEFAULT_PAYMENT_STATUS,
-                    currency=(f.get("currency") or "USD").upper(),
-                ),
-            )
-        )
-    return out
+    return [_csv_order(ext, members) for ext, members in groups.items()]
 
 
 def _row_numbers_errors(n: int, r: dict, limits: OrderLimits) -> list[RowError]:

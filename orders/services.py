@@ -195,7 +195,7 @@ def _lines_problems(*, lines, limits: OrderLimits) -> list | None:
     return None
 
 
-def order_input_errors(*, order_in: OrderIn) -> dict:
+def order_input_errors(*, order_in: OrderIn) -> dict:  # noqa: C901
     """Every problem of an order input, as {"field": [messages]} / {"lines": [{…}, …]}; {} if fine. Total:
     every value that reaches a column fits it (text lengths, NUL, amounts, quantities, lines per order, dates),
     so no door (JSON API, Shopify, B2B CSV, direct callers) can get a database error past it."""

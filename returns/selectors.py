@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
@@ -20,6 +21,9 @@ from routing.core import NetworkStatic
 from routing.models import RuleSetVersion
 from routing.rules import CompiledRuleSet
 from routing.selectors import ruleset_compiled_for, stock_state_load
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 RETURNS_RULE_SET = "returns"
 
@@ -135,14 +139,14 @@ def return_network_load(*, product_ids: list[int], static: NetworkStatic, sales_
 # --- Lists and scope ---------------------------------------------------------------------------------------
 
 
-def staff_store_ids(*, user) -> list[int]:
+def staff_store_ids(*, user: AbstractBaseUser) -> list[int]:
     """The stores a user works at; superusers every store."""
     if user.is_superuser:
         return list(Location.objects.filter(kind=LocationKind.STORE).values_list("pk", flat=True))
     return list(Location.objects.filter(staff=user).values_list("pk", flat=True))
 
 
-def rmas_visible_to(*, user) -> QuerySet[ReturnAuthorization]:
+def rmas_visible_to(*, user: AbstractBaseUser) -> QuerySet[ReturnAuthorization]:
     """Operations see every RMA; API clients their channel's; store staff the RMAs returned to their stores."""
     qs = ReturnAuthorization.objects.select_related("order", "order__customer", "order__channel", "return_location")
     if user.is_superuser or user_has_role(user=user, roles=[OPERATIONS]):
@@ -153,7 +157,9 @@ def rmas_visible_to(*, user) -> QuerySet[ReturnAuthorization]:
     return qs.filter(return_location_id__in=staff_store_ids(user=user))
 
 
-def rma_list(*, user, status: str | None = None, order_id: int | None = None) -> QuerySet[ReturnAuthorization]:
+def rma_list(
+    *, user: AbstractBaseUser, status: str | None = None, order_id: int | None = None
+) -> QuerySet[ReturnAuthorization]:
     qs = rmas_visible_to(user=user)
     if status:
         qs = qs.filter(status=status)
@@ -171,7 +177,7 @@ def rma_get(*, number: str) -> ReturnAuthorization:
     )
 
 
-def rma_search(*, query: str, user, limit: int = 20) -> list[ReturnAuthorization]:
+def rma_search(*, query: str, user: AbstractBaseUser, limit: int = 20) -> list[ReturnAuthorization]:
     """RMAs by RMA number, order number or customer email, among those the user may see (a store's staff:
     their stores' returns only, so a search never shows another store's return or its customer)."""
     q = query.strip()

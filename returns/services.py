@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,6 +36,9 @@ from returns.selectors import (
 )
 from routing.core import LineView
 from routing.selectors import network_static, order_views_load
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 RMA = ReturnAuthorization
 S = ReturnAuthorization.Status
@@ -90,7 +94,7 @@ def need_policy() -> NeedPolicy:
 # --- Scope -------------------------------------------------------------------------------------------------
 
 
-def _check_scope(*, actor, order: Order, location_id: int | None) -> None:
+def _check_scope(*, actor: AbstractBaseUser | None, order: Order, location_id: int | None) -> None:
     """Operations (and system calls without an actor) may act on any return; an API client only on its
     channel's orders; store staff only on returns received at one of their stores."""
     if actor is None or getattr(actor, "pk", None) is None:
@@ -195,25 +199,8 @@ def _resolve_lines(*, order: Order, lines: list[ReturnLineIn], now: datetime) ->
     return matched, errors
 
 
-def rma_create(
-    *,
-    order: Order,
-    lines: list[ReturnLineIn],
-    method: str = RMA.Method.MAIL,
-    store: Location | None = None,
-    source: str = "back-office",
-    idempotency_key: str = "",
-    customer_note: str = "",
-    actor=None,
-    now: datetime | None = None,
-) -> RmaCreated:
-    """Authorise a return of some of an order's shipped units, or refuse it naming every problem (nothing
-    stored). Mail-in returns are routed to a return location by the returns rule set and cost; in-store
-    returns are received at `store`. Approved at once unless `DOM["RETURNS_AUTO_APPROVE"]` is off.
-
-    The same idempotency key on the same order returns the first RMA (created=False) and writes nothing.
-    """
-    now = now or timezone.now()
+def _rma_request_check(*, method: str, store: Location | None, lines: list[ReturnLineIn]) -> None:
+    """Refuse a return request whose method, store or lines cannot make a return (before any lock)."""
     if method not in RMA.Method.values:
         raise ValidationError({"method": f"{method!r} is not a return method; use mail or in_store."})
     if method == RMA.Method.IN_STORE:
@@ -225,6 +212,46 @@ def rma_create(
         raise ValidationError({"store": "Only in-store returns name a store; mail-in returns are routed."})
     if not lines:
         raise ValidationError({"lines": ["Give at least one line to return."]})
+
+
+def _return_lines_create(*, rma: ReturnAuthorization, matched: list) -> list[ReturnLine]:
+    return ReturnLine.objects.bulk_create(
+        [
+            ReturnLine(
+                rma=rma,
+                order_line=ol,
+                product_id=ol.product_id,
+                sku=ol.sku,
+                quantity=ln.quantity,
+                reason=ln.reason,
+                reason_note=ln.note[:300],
+                unit_price=ol.unit_price,
+            )
+            for ol, ln in matched
+        ]
+    )
+
+
+def rma_create(
+    *,
+    order: Order,
+    lines: list[ReturnLineIn],
+    method: str = RMA.Method.MAIL,
+    store: Location | None = None,
+    source: str = "back-office",
+    idempotency_key: str = "",
+    customer_note: str = "",
+    actor: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> RmaCreated:
+    """Authorise a return of some of an order's shipped units, or refuse it naming every problem (nothing
+    stored). Mail-in returns are routed to a return location by the returns rule set and cost; in-store
+    returns are received at `store`. Approved at once unless `DOM["RETURNS_AUTO_APPROVE"]` is off.
+
+    The same idempotency key on the same order returns the first RMA (created=False) and writes nothing.
+    """
+    now = now or timezone.now()
+    _rma_request_check(method=method, store=store, lines=lines)
     with transaction.atomic():
         order = _lock_order(order.pk)
         _check_scope(actor=actor, order=order, location_id=store.pk if store else None)
@@ -254,21 +281,7 @@ def rma_create(
             currency=order.currency,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        created = ReturnLine.objects.bulk_create(
-            [
-                ReturnLine(
-                    rma=rma,
-                    order_line=ol,
-                    product_id=ol.product_id,
-                    sku=ol.sku,
-                    quantity=ln.quantity,
-                    reason=ln.reason,
-                    reason_note=ln.note[:300],
-                    unit_price=ol.unit_price,
-                )
-                for ol, ln in matched
-            ]
-        )
+        created = _return_lines_create(rma=rma, matched=matched)
         rma.refund_amount = sum((rl.unit_price * rl.quantity for rl in created), Decimal("0"))
         rma.save(update_fields=["refund_amount"])
         order_event_add(
@@ -317,7 +330,7 @@ def _origin_view(*, rma: ReturnAuthorization, lines: list[ReturnLine]):
     )
 
 
-def _route(*, rma: ReturnAuthorization, actor=None) -> ReturnRoutingDecision:
+def _route(*, rma: ReturnAuthorization, actor: AbstractBaseUser | None = None) -> ReturnRoutingDecision:
     """Choose and store the return location (and the explanation). In-store returns stay at their store."""
     lines = list(rma.lines.select_related("product").order_by("pk"))
     if rma.method == RMA.Method.IN_STORE:
@@ -371,7 +384,7 @@ def _route(*, rma: ReturnAuthorization, actor=None) -> ReturnRoutingDecision:
     )
 
 
-def _approve(*, rma: ReturnAuthorization, actor) -> ReturnAuthorization:
+def _approve(*, rma: ReturnAuthorization, actor: AbstractBaseUser | None) -> ReturnAuthorization:
     decision = _route(rma=rma, actor=actor)
     rma.return_location_id = decision.location_id
     rma.status = S.APPROVED
@@ -389,7 +402,7 @@ def _approve(*, rma: ReturnAuthorization, actor) -> ReturnAuthorization:
     return rma
 
 
-def rma_approve(*, rma: ReturnAuthorization, actor=None) -> ReturnAuthorization:
+def rma_approve(*, rma: ReturnAuthorization, actor: AbstractBaseUser | None = None) -> ReturnAuthorization:
     """Approve a requested return and choose where it goes (when returns are not approved automatically)."""
     with transaction.atomic():
         _lock_order(rma.order_id)
@@ -402,7 +415,7 @@ def rma_approve(*, rma: ReturnAuthorization, actor=None) -> ReturnAuthorization:
         return _approve(rma=rma, actor=actor)
 
 
-def rma_reject(*, rma: ReturnAuthorization, reason: str, actor=None) -> ReturnAuthorization:
+def rma_reject(*, rma: ReturnAuthorization, reason: str, actor: AbstractBaseUser | None = None) -> ReturnAuthorization:
     """Refuse a return that has not arrived yet; its units are free to be returned on another RMA."""
     reason = (reason or "").strip()
     if not reason:
@@ -431,7 +444,9 @@ def rma_reject(*, rma: ReturnAuthorization, reason: str, actor=None) -> ReturnAu
         return rma
 
 
-def rma_mark_in_transit(*, rma: ReturnAuthorization, tracking_number: str = "", actor=None) -> ReturnAuthorization:
+def rma_mark_in_transit(
+    *, rma: ReturnAuthorization, tracking_number: str = "", actor: AbstractBaseUser | None = None
+) -> ReturnAuthorization:
     """The customer sent the parcel (mail-in only). Safe to repeat: a second call only updates the tracking."""
     with transaction.atomic():
         rma = _lock_rma(rma.pk)
@@ -493,8 +508,64 @@ def _receive_errors(*, rma: ReturnAuthorization, by_id: dict[int, ReturnLine], l
     return errors
 
 
+def _receipt_events_add(
+    *,
+    order: Order,
+    rma: ReturnAuthorization,
+    rma_lines: list[ReturnLine],
+    location: Location,
+    actor: AbstractBaseUser | None,
+) -> None:
+    """The timeline of a receipt: what arrived (and what did not), then how it was inspected."""
+    received = [rl for rl in rma_lines if rl.quantity_received]
+    short = [rl for rl in rma_lines if rl.quantity_received < rl.quantity]
+    order_event_add(
+        order=order,
+        type="return_received",
+        message=f"Return {rma.number} received at {location.code}: "
+        + ", ".join(f"{rl.sku} × {rl.quantity_received}" for rl in received)
+        + (
+            f"; not received: {', '.join(f'{rl.sku} × {rl.quantity - rl.quantity_received}' for rl in short)}"
+            if short
+            else ""
+        )
+        + ".",
+        data={"rma": rma.number, "location": location.code},
+        actor=actor,
+    )
+    order_event_add(
+        order=order,
+        type="return_inspected",
+        message=f"Return {rma.number} inspected: "
+        + ", ".join(
+            f"{rl.sku} × {rl.quantity_received} {rl.get_condition_display().lower()} → "
+            f"{D(rl.disposition).label.split(' (')[0].lower()}"
+            for rl in received
+        )
+        + f". Refund pending: {rma.refund_amount} {rma.currency}.",
+        data={
+            "rma": rma.number,
+            "lines": [
+                {
+                    "sku": rl.sku,
+                    "quantity": rl.quantity_received,
+                    "condition": rl.condition,
+                    "disposition": rl.disposition,
+                }
+                for rl in received
+            ],
+            "refund_amount": str(rma.refund_amount),
+        },
+        actor=actor,
+    )
+
+
 def rma_receive(
-    *, rma: ReturnAuthorization, lines: list[ReceiveLineIn], actor=None, now: datetime | None = None
+    *,
+    rma: ReturnAuthorization,
+    lines: list[ReceiveLineIn],
+    actor: AbstractBaseUser | None = None,
+    now: datetime | None = None,
 ) -> ReturnAuthorization:
     """The units arrived at the return location: record per line how many, their condition and disposition.
 
@@ -543,52 +614,12 @@ def rma_receive(
         rma.received_at = rma.inspected_at = now
         rma.received_by = actor if getattr(actor, "pk", None) else None
         rma.save()
-        received = [rl for rl in rma_lines if rl.quantity_received]
-        short = [rl for rl in rma_lines if rl.quantity_received < rl.quantity]
-        order_event_add(
-            order=order,
-            type="return_received",
-            message=f"Return {rma.number} received at {location.code}: "
-            + ", ".join(f"{rl.sku} × {rl.quantity_received}" for rl in received)
-            + (
-                f"; not received: {', '.join(f'{rl.sku} × {rl.quantity - rl.quantity_received}' for rl in short)}"
-                if short
-                else ""
-            )
-            + ".",
-            data={"rma": rma.number, "location": location.code},
-            actor=actor,
-        )
-        order_event_add(
-            order=order,
-            type="return_inspected",
-            message=f"Return {rma.number} inspected: "
-            + ", ".join(
-                f"{rl.sku} × {rl.quantity_received} {rl.get_condition_display().lower()} → "
-                f"{D(rl.disposition).label.split(' (')[0].lower()}"
-                for rl in received
-            )
-            + f". Refund pending: {rma.refund_amount} {rma.currency}.",
-            data={
-                "rma": rma.number,
-                "lines": [
-                    {
-                        "sku": rl.sku,
-                        "quantity": rl.quantity_received,
-                        "condition": rl.condition,
-                        "disposition": rl.disposition,
-                    }
-                    for rl in received
-                ],
-                "refund_amount": str(rma.refund_amount),
-            },
-            actor=actor,
-        )
+        _receipt_events_add(order=order, rma=rma, rma_lines=rma_lines, location=location, actor=actor)
         _order_status_after_return(order=order, actor=actor, rma=rma)
         return rma
 
 
-def _order_status_after_return(*, order: Order, actor, rma: ReturnAuthorization) -> None:
+def _order_status_after_return(*, order: Order, actor: AbstractBaseUser | None, rma: ReturnAuthorization) -> None:
     """Returned when every unit that left came back and nothing is still to ship; else partially returned.
     Orders still partly shipping keep their status (the lifecycle allows returns only after shipping)."""
     lines = list(OrderLine.objects.filter(order=order))
@@ -603,7 +634,9 @@ def _order_status_after_return(*, order: Order, actor, rma: ReturnAuthorization)
 # --- Refund ------------------------------------------------------------------------------------------------
 
 
-def rma_refund_issue(*, rma: ReturnAuthorization, reference: str = "", actor=None) -> ReturnAuthorization:
+def rma_refund_issue(
+    *, rma: ReturnAuthorization, reference: str = "", actor: AbstractBaseUser | None = None
+) -> ReturnAuthorization:
     """Record that the refund was paid (by the payment system or a person) and close the return.
     Safe to repeat: an issued refund is returned unchanged."""
     with transaction.atomic():

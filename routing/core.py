@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -366,6 +367,319 @@ def _exclude(excluded: dict[str, list[int]], reason: str, loc_id: int) -> None:
     excluded.setdefault(reason, []).append(loc_id)
 
 
+@dataclass(slots=True)
+class _Order:
+    """What pricing a location for one order needs, worked out once per order."""
+
+    order: OrderView
+    static: NetworkStatic
+    state: NetworkState
+    ctx: RuleContext
+    service: str
+    method: str
+    exclude_ids: frozenset[int]
+    exclude_reason: str
+    policy_mode: bool
+    pickup_store: LocationView | None
+    dist: dict
+    promised: date
+    quantities: tuple[int, ...]
+    same_day_rates: object
+    ship_rates: object
+    ship_memo: dict = field(default_factory=dict)
+    deliver_memo: dict = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Floors:
+    """Lower bounds on what placing the order's units costs anywhere (see `_visit_order`)."""
+
+    unit: float = 0.0
+    kg: float = 0.0
+    per_kg: float = 0.0
+    handling_unit: float = 0.0
+
+
+def _order_context(
+    *,
+    order: OrderView,
+    static: NetworkStatic,
+    state: NetworkState,
+    ctx: RuleContext,
+    service: str,
+    method: str,
+    exclude_ids: frozenset[int],
+    exclude_reason: str,
+    policy_mode: bool,
+) -> _Order:
+    locs = static.locations
+    pickup_store = locs.get(order.pickup_location_id) if method == "pickup" else None
+    if pickup_store is not None:
+        dest_lat, dest_lon = pickup_store.latitude, pickup_store.longitude
+    else:
+        dest_lat, dest_lon = order.latitude, order.longitude
+    dist = static.distances(dest_lat, dest_lon) if dest_lat is not None and dest_lon is not None else {}
+    promised = order.promise or promise_date(placed_at=order.placed_at, service_level=order.service_level)
+    # Quantities after the channel pool (units beyond the pool cannot be sold to this channel).
+    quantities = tuple(
+        min(ln.quantity, max(0, state.pool_left[ln.product_id])) if ln.product_id in state.pool_left else ln.quantity
+        for ln in order.lines
+    )
+    same_day_rates = static.rates.get("same_day")
+    ship_rates = same_day_rates if method == "same_day" and same_day_rates else static.rates.get(service)
+    if pickup_store is not None:
+        ship_rates = static.rates.get("standard")
+    return _Order(
+        order=order,
+        static=static,
+        state=state,
+        ctx=ctx,
+        service=service,
+        method=method,
+        exclude_ids=exclude_ids,
+        exclude_reason=exclude_reason,
+        policy_mode=policy_mode,
+        pickup_store=pickup_store,
+        dist=dist,
+        promised=promised,
+        quantities=quantities,
+        same_day_rates=same_day_rates,
+        ship_rates=ship_rates,
+    )
+
+
+def _pickup_store_bound(o: _Order, first: set[int]) -> float | None:
+    """The pickup store's own bound (no package, only its handling), or None when it is out (then in `first`)."""
+    store = o.pickup_store
+    ctx = o.ctx
+    if (
+        store.id in o.exclude_ids
+        or not store.is_active
+        or (o.order.channel_online and not store.sell_online)
+        or ((ctx.allowed or ctx.excluded) and ctx.exclusion_reason(store))
+    ):
+        first.add(store.id)
+        return None
+    return store.handling_per_order
+
+
+def _visit_order(o: _Order, ids: set[int], prune: bool) -> tuple[list[tuple[float, int]], _Floors]:
+    """The locations in the order of a lower bound on the cost of any plan that ships from them, so that once
+    the bound exceeds the best whole-order cost found so far, the rest can be dropped unpriced (exact: every
+    optimal plan then places every unit and costs at most that). The bound is the location's least fixed cost
+    (package base + handling per order, less any preference) plus `unit_floor`, what placing every unit costs
+    at the least: each unit pays at least the cheapest per-kg rate of any source and the network's least
+    handling per unit. Ineligible or unreachable locations come first (bound -inf) so they get their own reason."""
+    floors = _Floors(handling_unit=o.static.unit_handling_min)
+    if not (prune and o.ship_rates is not None and o.dist):
+        return [(-math.inf, i) for i in sorted(ids)], floors
+    lines, quantities, ctx, locs = o.order.lines, o.quantities, o.ctx, o.static.locations
+    floors.per_kg = 0.0 if o.pickup_store is not None else min(b.per_kg for b in o.ship_rates.bands)
+    floors.kg = min((ln.weight_kg for ln, q in zip(lines, quantities, strict=True) if q), default=0.0)
+    floors.unit = sum(
+        q * (floors.per_kg * ln.weight_kg + floors.handling_unit) for ln, q in zip(lines, quantities, strict=True)
+    )
+    dest = o.pickup_store if o.pickup_store is not None else o.order
+    fixed_floor = o.static.ship_bounds(dest.latitude, dest.longitude, o.ship_rates, o.order.channel_online)
+    first = ids.difference(fixed_floor)
+    fit = ids.intersection(fixed_floor)
+    if o.exclude_ids:
+        first |= fit & o.exclude_ids
+        fit -= o.exclude_ids
+    if ctx.allowed or ctx.excluded:
+        ruled = {i for i in fit if ctx.exclusion_reason(locs[i])}
+        first |= ruled
+        fit -= ruled
+    store_bound = None
+    if o.pickup_store is not None:
+        first.discard(o.pickup_store.id)
+        fit.discard(o.pickup_store.id)
+        store_bound = _pickup_store_bound(o, first)
+    ranked = [(fixed_floor[i], i) for i in fit]
+    if store_bound is not None:
+        ranked.append((store_bound, o.pickup_store.id))
+    if ctx.adjustments:
+        ranked = [(max(0.0, b + min(0.0, ctx.adjustment(locs[i]))), i) for b, i in ranked]
+    ranked.sort()
+    return [(-math.inf, i) for i in sorted(first)] + ranked, floors
+
+
+def _method_reason(o: _Order, loc: LocationView, at_store: bool) -> str | None:
+    """Why the location cannot serve the order's method (pickup, same day, shipping), or None."""
+    if o.pickup_store is not None and not at_store:
+        if o.ctx.pickup_fallback != "ship_to_store":
+            return "method: pickup orders are fulfilled only at their store"
+        if not loc.can_ship:
+            return "method: cannot ship to the pickup store"
+    elif at_store and not loc.can_pickup:
+        return "method: store does not offer pickup"
+    elif o.method == "same_day" and not loc.can_same_day:
+        return "method: no same-day delivery here"
+    elif o.method in ("ship", "ship_to_store") and not loc.can_ship:
+        return "method: does not ship"
+    return None
+
+
+def _eligibility_reason(o: _Order, loc: LocationView, loc_id: int, at_store: bool) -> str | None:
+    """Why the location is out before looking at its stock (exclusions, activity, channel, method, rules)."""
+    if loc_id in o.exclude_ids:
+        return o.exclude_reason
+    if not loc.is_active:
+        return "inactive"
+    if o.order.channel_online and not loc.sell_online:
+        return "method: does not sell to online channels"
+    return _method_reason(o, loc, at_store) or o.ctx.exclusion_reason(loc)
+
+
+def _distance(o: _Order, loc_id: int, at_store: bool) -> tuple[float | None, str | None]:
+    """The distance to the destination, or the reason there is none usable."""
+    km = 0.0 if at_store else o.dist.get(loc_id)
+    if km is None:
+        return (
+            None,
+            "distance: location has no coordinates" if o.dist else "destination: the address could not be located",
+        )
+    max_km = o.ctx.max_km
+    if max_km is not None and km > max_km[1] and not at_store:
+        return None, f"rule “{max_km[0]}”: farther than {max_km[1]:g} km"
+    return km, None
+
+
+def _available(o: _Order, loc: LocationView, loc_id: int, at_store: bool) -> tuple[list[int], str | None]:
+    """Units per line the location can send (handling classes, protected store units), or why none."""
+    protect = o.ctx.protect_store_units if (loc.kind == "store" and not at_store) else 0
+    stock = o.state.stock
+    avail = []
+    handled_any = stocked_any = False
+    for ln in o.order.lines:
+        a = stock.get(ln.product_id, {}).get(loc_id, 0)
+        if ln.handling_class not in loc.handling_classes:
+            avail.append(0)
+            stocked_any |= a > 0
+            continue
+        handled_any = True
+        a -= protect
+        avail.append(a if a > 0 else 0)
+    if any(avail):
+        return avail, None
+    if stocked_any and not handled_any:
+        return avail, "handling class: cannot handle these items"
+    if protect:
+        return avail, "no stock: only protected store units left"
+    return avail, "no stock"
+
+
+def _shipping(o: _Order, loc: LocationView, km: float, band) -> tuple[str, str, object, str | None]:
+    """(fulfilment method, service, rate band, reason) for shipping from the location (not the pickup store)."""
+    svc = "standard" if o.pickup_store is not None else o.service
+    if band is None:
+        rates = o.same_day_rates if o.method == "same_day" and o.same_day_rates else o.static.rates.get(svc)
+        band = rate_for(rates=rates, distance_km=km) if rates else None
+    if band is None and o.policy_mode and svc == "express":
+        # Baseline policies ignore reach: this shipment is priced and sent overnight instead.
+        svc = "overnight"
+        band = rate_for(rates=o.static.rates["overnight"], distance_km=km)
+    if band is None:
+        return "", svc, None, f"service: {svc} cannot reach {km:.0f} km away"
+    if o.pickup_store is not None:
+        fmethod = "transfer"
+    elif o.method == "same_day":
+        fmethod = "same_day"
+    elif loc.kind == "dropship":
+        fmethod = "dropship"
+    else:
+        fmethod = "ship"
+    return fmethod, svc, band, None
+
+
+def _price(
+    o: _Order, *, loc: LocationView, loc_id: int, at_store: bool, km: float, band, avail: list[int], day: date
+) -> tuple[Candidate, CandidateInfo] | str:
+    """Price the location: shipping band (none for the pickup store itself), handling, rule adjustments,
+    promise, look-ahead premiums. Returns the candidate and its explanation, or why it is out."""
+    if at_store:
+        fmethod, svc, base, per_kg, transit = "pickup", "pickup", 0.0, 0.0, 0
+    else:
+        fmethod, svc, band, reason = _shipping(o, loc, km, band)
+        if reason:
+            return reason
+        base, per_kg, transit = band.base, band.per_kg, band.transit_days
+    dkey = (day, transit)
+    arrive = o.deliver_memo.get(dkey)
+    if arrive is None:
+        arrive = o.deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit)
+    met = o.pickup_store is not None or arrive <= o.promised
+    late = 0.0
+    if not met:
+        if svc in HARD_PROMISE and not o.policy_mode:
+            return f"promise: {svc} would arrive {arrive.isoformat()}, after {o.promised}"
+        late = o.static.late_penalty
+    adjustment = o.ctx.adjustment(loc) if o.ctx.adjustments else 0.0
+    fixed = base + loc.handling_per_order + adjustment + late
+    lines = o.order.lines
+    unit_costs = tuple(
+        (per_kg * ln.weight_kg + loc.handling_per_unit) if a > 0 else math.inf
+        for ln, a in zip(lines, avail, strict=True)
+    )
+    bids, slot = (), 0.0
+    if o.state.lookahead is not None:  # bid prices on scarce store units and slots (routing.lookahead)
+        bids, slot = lookahead_premiums(
+            lookahead=o.state.lookahead,
+            location_id=loc_id,
+            lines=lines,
+            available=avail,
+            quantities=o.quantities,
+            day=day,
+            state=o.state,
+        )
+        unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
+        fixed += slot
+    fixed = max(0.0, fixed)
+    info = CandidateInfo(
+        location_id=loc_id,
+        distance_km=km,
+        method=fmethod,
+        service=svc,
+        transit_days=transit,
+        ship_date=day,
+        delivery_date=arrive,
+        promise_met=met,
+        shipping_base=base,
+        per_kg=per_kg,
+        handling_order=loc.handling_per_order,
+        handling_unit=loc.handling_per_unit,
+        adjustment=adjustment,
+        late_penalty=late,
+        available=tuple(avail),
+        lookahead=bids,
+        lookahead_slot=slot,
+    )
+    return Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)), info
+
+
+def _candidate(o: _Order, loc_id: int, band) -> tuple[Candidate, CandidateInfo] | str | None:
+    """Check and price one location: its candidate and explanation, the reason it is out, or None when it is
+    not in the network."""
+    loc = o.static.locations.get(loc_id)
+    if loc is None:
+        return None
+    at_store = o.pickup_store is not None and loc_id == o.pickup_store.id
+    reason = _eligibility_reason(o, loc, loc_id, at_store)
+    if reason:
+        return reason
+    km, reason = _distance(o, loc_id, at_store)
+    if reason:
+        return reason
+    avail, reason = _available(o, loc, loc_id, at_store)
+    if reason:
+        return reason
+    # Capacity on the day this location would dispatch.
+    day = _ship_day(loc, o.order.clock, o.ship_memo)
+    if o.state.capacity_left(loc, day) <= 0:
+        return f"capacity: no orders left for {day.isoformat()}"
+    return _price(o, loc=loc, loc_id=loc_id, at_store=at_store, km=km, band=band, avail=avail, day=day)
+
+
 def _build(
     *,
     order: OrderView,
@@ -380,85 +694,32 @@ def _build(
     policy_mode: bool = False,
 ) -> _Built:
     """Eligibility and pricing of every location holding one of the order's products."""
-    lines = order.lines
-    locs = static.locations
-    pickup_store = locs.get(order.pickup_location_id) if method == "pickup" else None
-    if pickup_store is not None:
-        dest_lat, dest_lon = pickup_store.latitude, pickup_store.longitude
-    else:
-        dest_lat, dest_lon = order.latitude, order.longitude
-    dist = static.distances(dest_lat, dest_lon) if dest_lat is not None and dest_lon is not None else {}
-    promised = order.promise or promise_date(placed_at=order.placed_at, service_level=order.service_level)
-    # Quantities after the channel pool (units beyond the pool cannot be sold to this channel).
-    quantities = tuple(
-        min(ln.quantity, max(0, state.pool_left[ln.product_id])) if ln.product_id in state.pool_left else ln.quantity
-        for ln in lines
+    o = _order_context(
+        order=order,
+        static=static,
+        state=state,
+        ctx=ctx,
+        service=service,
+        method=method,
+        exclude_ids=exclude_ids,
+        exclude_reason=exclude_reason,
+        policy_mode=policy_mode,
     )
+    locs, quantities = static.locations, o.quantities
     ids: set[int] = set()
-    for ln in lines:
+    for ln in order.lines:
         ids.update(state.stock.get(ln.product_id, ()))
-    if pickup_store is not None:
-        ids.add(pickup_store.id)
+    pickup_id = o.pickup_store.id if o.pickup_store is not None else None
+    if pickup_id is not None:
+        ids.add(pickup_id)
     excluded: dict[str, list[int]] = {}
     infos: list[CandidateInfo] = []
     cands: list[Candidate] = []
-    ship_memo: dict = {}
-    deliver_memo: dict = {}
-    same_day_rates = static.rates.get("same_day")
-    ship_rates = same_day_rates if method == "same_day" and same_day_rates else static.rates.get(service)
-    if pickup_store is not None:
-        ship_rates = static.rates.get("standard")
-    # Visit locations in the order of a lower bound on the cost of any plan that ships from them, so that once
-    # the bound exceeds the best whole-order cost found so far, the rest can be dropped unpriced (exact: every
-    # optimal plan then places every unit and costs at most that). The bound is the location's least fixed cost
-    # (package base + handling per order, less any preference) plus `unit_floor`, what placing every unit costs
-    # at the least: each unit pays at least the cheapest per-kg rate of any source and the network's least
-    # handling per unit. Ineligible or unreachable locations come first (bound -inf) so they get their own reason.
-    pickup_id = pickup_store.id if pickup_store is not None else None
-    unit_floor = kg_floor = per_kg_floor = 0.0
-    hu_floor = static.unit_handling_min
-    if prune and ship_rates is not None and dist:
-        per_kg_floor = 0.0 if pickup_store is not None else min(b.per_kg for b in ship_rates.bands)
-        kg_floor = min((ln.weight_kg for ln, q in zip(lines, quantities, strict=True) if q), default=0.0)
-        unit_floor = sum(q * (per_kg_floor * ln.weight_kg + hu_floor) for ln, q in zip(lines, quantities, strict=True))
-        fixed_floor = static.ship_bounds(dest_lat, dest_lon, ship_rates, order.channel_online)
-        first = ids.difference(fixed_floor)
-        fit = ids.intersection(fixed_floor)
-        if exclude_ids:
-            first |= fit & exclude_ids
-            fit -= exclude_ids
-        if ctx.allowed or ctx.excluded:
-            ruled = {i for i in fit if ctx.exclusion_reason(locs[i])}
-            first |= ruled
-            fit -= ruled
-        store_bound = None
-        if pickup_id is not None:  # the store itself: no package, only its handling
-            first.discard(pickup_id)
-            fit.discard(pickup_id)
-            store = pickup_store
-            if (
-                pickup_id in exclude_ids
-                or not store.is_active
-                or (order.channel_online and not store.sell_online)
-                or ((ctx.allowed or ctx.excluded) and ctx.exclusion_reason(store))
-            ):
-                first.add(pickup_id)
-            else:
-                store_bound = store.handling_per_order
-        ranked = [(fixed_floor[i], i) for i in fit]
-        if store_bound is not None:
-            ranked.append((store_bound, pickup_id))
-        if ctx.adjustments:
-            ranked = [(max(0.0, b + min(0.0, ctx.adjustment(locs[i]))), i) for b, i in ranked]
-        first = sorted(first)
-        ranked.sort()
-        seq = [(-math.inf, i) for i in first] + ranked
-    else:
-        seq = [(-math.inf, i) for i in sorted(ids)]
+    seq, floors = _visit_order(o, ids, prune)
     best = math.inf
     best_key = 0
     for pos, (bound, loc_id) in enumerate(seq):
-        if bound + unit_floor > best + 1e-9:
+        if bound + floors.unit > best + 1e-9:
             excluded.setdefault(_cost_reason(best, locs[best_key].code), []).extend(i for _, i in seq[pos:])
             break
         band = None
@@ -467,161 +728,26 @@ def _build(
             # from here, at this location's per-kg rate and handling per unit rather than the floor's.
             loc = locs[loc_id]
             if loc_id == pickup_id:
-                extra = loc.handling_per_unit - hu_floor
+                extra = loc.handling_per_unit - floors.handling_unit
             else:
-                band = rate_for(rates=ship_rates, distance_km=dist[loc_id])
-                extra = (band.per_kg - per_kg_floor) * kg_floor + loc.handling_per_unit - hu_floor
-            if bound + unit_floor + extra > best + 1e-9:
+                band = rate_for(rates=o.ship_rates, distance_km=o.dist[loc_id])
+                extra = (band.per_kg - floors.per_kg) * floors.kg + loc.handling_per_unit - floors.handling_unit
+            if bound + floors.unit + extra > best + 1e-9:
                 _exclude(excluded, _cost_reason(best, locs[best_key].code), loc_id)
                 continue
-        loc = locs.get(loc_id)
-        if loc is None:
+        found = _candidate(o, loc_id, band)
+        if found is None:
             continue
-        if loc_id in exclude_ids:
-            _exclude(excluded, exclude_reason, loc_id)
+        if isinstance(found, str):
+            _exclude(excluded, found, loc_id)
             continue
-        if not loc.is_active:
-            _exclude(excluded, "inactive", loc_id)
-            continue
-        if order.channel_online and not loc.sell_online:
-            _exclude(excluded, "method: does not sell to online channels", loc_id)
-            continue
-        at_store = pickup_store is not None and loc_id == pickup_store.id
-        if pickup_store is not None and not at_store:
-            if ctx.pickup_fallback != "ship_to_store":
-                _exclude(excluded, "method: pickup orders are fulfilled only at their store", loc_id)
-                continue
-            if not loc.can_ship:
-                _exclude(excluded, "method: cannot ship to the pickup store", loc_id)
-                continue
-        elif at_store and not loc.can_pickup:
-            _exclude(excluded, "method: store does not offer pickup", loc_id)
-            continue
-        elif method == "same_day" and not loc.can_same_day:
-            _exclude(excluded, "method: no same-day delivery here", loc_id)
-            continue
-        elif method in ("ship", "ship_to_store") and not loc.can_ship:
-            _exclude(excluded, "method: does not ship", loc_id)
-            continue
-        reason = ctx.exclusion_reason(loc)
-        if reason:
-            _exclude(excluded, reason, loc_id)
-            continue
-        km = 0.0 if at_store else dist.get(loc_id)
-        if km is None:
-            why = "distance: location has no coordinates" if dist else "destination: the address could not be located"
-            _exclude(excluded, why, loc_id)
-            continue
-        if ctx.max_km is not None and km > ctx.max_km[1] and not at_store:
-            _exclude(excluded, f"rule “{ctx.max_km[0]}”: farther than {ctx.max_km[1]:g} km", loc_id)
-            continue
-        # Handling classes and stock, per line.
-        protect = ctx.protect_store_units if (loc.kind == "store" and not at_store) else 0
-        avail = []
-        handled_any = stocked_any = False
-        for ln in lines:
-            a = state.stock.get(ln.product_id, {}).get(loc_id, 0)
-            if ln.handling_class not in loc.handling_classes:
-                avail.append(0)
-                stocked_any |= a > 0
-                continue
-            handled_any = True
-            a -= protect
-            avail.append(a if a > 0 else 0)
-        if not any(avail):
-            if stocked_any and not handled_any:
-                _exclude(excluded, "handling class: cannot handle these items", loc_id)
-            elif protect:
-                _exclude(excluded, "no stock: only protected store units left", loc_id)
-            else:
-                _exclude(excluded, "no stock", loc_id)
-            continue
-        # Capacity on the day this location would dispatch.
-        day = _ship_day(loc, order.clock, ship_memo)
-        if state.capacity_left(loc, day) <= 0:
-            _exclude(excluded, f"capacity: no orders left for {day.isoformat()}", loc_id)
-            continue
-        # Price it: shipping band (none for the pickup store itself), handling, rule adjustments, promise.
-        if at_store:
-            fmethod, svc, base, per_kg, transit = "pickup", "pickup", 0.0, 0.0, 0
-        else:
-            svc = "standard" if pickup_store is not None else service
-            if band is None:
-                rates = same_day_rates if method == "same_day" and same_day_rates else static.rates.get(svc)
-                band = rate_for(rates=rates, distance_km=km) if rates else None
-            if band is None and policy_mode and svc == "express":
-                # Baseline policies ignore reach: this shipment is priced and sent overnight instead.
-                svc = "overnight"
-                band = rate_for(rates=static.rates["overnight"], distance_km=km)
-            if band is None:
-                _exclude(excluded, f"service: {svc} cannot reach {km:.0f} km away", loc_id)
-                continue
-            base, per_kg, transit = band.base, band.per_kg, band.transit_days
-            if pickup_store is not None:
-                fmethod = "transfer"
-            elif method == "same_day":
-                fmethod = "same_day"
-            elif loc.kind == "dropship":
-                fmethod = "dropship"
-            else:
-                fmethod = "ship"
-        dkey = (day, transit)
-        arrive = deliver_memo.get(dkey)
-        if arrive is None:
-            arrive = deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit)
-        met = pickup_store is not None or arrive <= promised
-        late = 0.0
-        if not met:
-            if svc in HARD_PROMISE and not policy_mode:
-                _exclude(excluded, f"promise: {svc} would arrive {arrive.isoformat()}, after {promised}", loc_id)
-                continue
-            late = static.late_penalty
-        adjustment = ctx.adjustment(loc) if ctx.adjustments else 0.0
-        fixed = base + loc.handling_per_order + adjustment + late
-        unit_costs = tuple(
-            (per_kg * ln.weight_kg + loc.handling_per_unit) if a > 0 else math.inf
-            for ln, a in zip(lines, avail, strict=True)
-        )
-        bids, slot = (), 0.0
-        if state.lookahead is not None:  # bid prices on scarce store units and slots (routing.lookahead)
-            bids, slot = lookahead_premiums(
-                lookahead=state.lookahead,
-                location_id=loc_id,
-                lines=lines,
-                available=avail,
-                quantities=quantities,
-                day=day,
-                state=state,
-            )
-            unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
-            fixed += slot
-        fixed = max(0.0, fixed)
-        cands.append(Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)))
-        if all(a >= q for a, q in zip(avail, quantities, strict=True)):
-            whole = fixed + sum(q * u for q, u in zip(quantities, unit_costs, strict=True) if q)
+        cand, info = found
+        cands.append(cand)
+        infos.append(info)
+        if all(a >= q for a, q in zip(cand.available, quantities, strict=True)):
+            whole = cand.fixed_cost + sum(q * u for q, u in zip(quantities, cand.unit_costs, strict=True) if q)
             if whole < best:
                 best, best_key = whole, loc_id
-        infos.append(
-            CandidateInfo(
-                location_id=loc_id,
-                distance_km=km,
-                method=fmethod,
-                service=svc,
-                transit_days=transit,
-                ship_date=day,
-                delivery_date=arrive,
-                promise_met=met,
-                shipping_base=base,
-                per_kg=per_kg,
-                handling_order=loc.handling_per_order,
-                handling_unit=loc.handling_per_unit,
-                adjustment=adjustment,
-                late_penalty=late,
-                available=tuple(avail),
-                lookahead=bids,
-                lookahead_slot=slot,
-            )
-        )
     if prune and cands:
         cands, infos = _prune(cands, infos, quantities, static, excluded)
     problem = Problem(
@@ -700,6 +826,51 @@ def network_prime(*, static: NetworkStatic, orders: list[OrderView]) -> None:
         static.ship_bounds_prime(points=pts, rates=rates, online=online)
 
 
+def _method_effective(*, order: OrderView, static: NetworkStatic, ctx: RuleContext, notes: list[str]) -> str:
+    """The method routing plans for: ship-to-store is pickup with shipping to the store as the fallback; a
+    pickup order without a known store ships to the address (noted)."""
+    method = order.method
+    if method == "ship_to_store":  # the customer collects at the store: its own stock, else sent there
+        method = "pickup"
+        ctx.pickup_fallback = "ship_to_store"
+    if method == "pickup" and order.pickup_location_id not in static.locations:
+        notes.append("pickup order without a known pickup store: shipped to the address instead")
+        method = "ship"
+    return method
+
+
+def _solve(
+    *,
+    order: OrderView,
+    static: NetworkStatic,
+    state: NetworkState,
+    ctx: RuleContext,
+    service: str,
+    method: str,
+    exclude_ids: frozenset[int],
+    exclude_reason: str,
+    prune: bool,
+    policy_mode: bool,
+    optimize: Callable[..., Plan],
+) -> tuple[_Built, Plan, float]:
+    """Build and solve the order for a service and method; returns (built, plan, seconds the solver took)."""
+    built = _build(
+        order=order,
+        static=static,
+        state=state,
+        ctx=ctx,
+        service=service,
+        method=method,
+        exclude_ids=exclude_ids,
+        exclude_reason=exclude_reason,
+        prune=prune,
+        policy_mode=policy_mode,
+    )
+    start = _time.perf_counter()
+    plan = optimize(problem=built.problem)
+    return built, plan, _time.perf_counter() - start
+
+
 def order_decide(
     *,
     order: OrderView,
@@ -722,58 +893,30 @@ def order_decide(
     """
     ctx = static.rules.apply(order)
     notes: list[str] = []
-    method = order.method
-    if method == "ship_to_store":  # the customer collects at the store: its own stock, else sent there
-        method = "pickup"
-        ctx.pickup_fallback = "ship_to_store"
-    if method == "pickup" and order.pickup_location_id not in static.locations:
-        notes.append("pickup order without a known pickup store: shipped to the address instead")
-        method = "ship"
+    method = _method_effective(order=order, static=static, ctx=ctx, notes=notes)
     service = order.service_level
-    excl = frozenset(exclude_location_ids)
-    built = _build(
+    attempt = partial(
+        _solve,
         order=order,
         static=static,
         state=state,
         ctx=ctx,
-        service=service,
-        method=method,
-        exclude_ids=excl,
+        exclude_ids=frozenset(exclude_location_ids),
         exclude_reason=exclude_reason,
         prune=prune,
         policy_mode=policy_mode,
+        optimize=optimize,
     )
-    t0 = _time.perf_counter()
-    plan = optimize(problem=built.problem)
-    elapsed = _time.perf_counter() - t0
+    built, plan, elapsed = attempt(service=service, method=method)
     wanted = sum(built.quantities)
-
-    def attempt(alt_service: str, alt_method: str):
-        """Build and solve the same order for another service or method; returns (built, plan, seconds)."""
-        alt = _build(
-            order=order,
-            static=static,
-            state=state,
-            ctx=ctx,
-            service=alt_service,
-            method=alt_method,
-            exclude_ids=excl,
-            exclude_reason=exclude_reason,
-            prune=prune,
-            policy_mode=policy_mode,
-        )
-        start = _time.perf_counter()
-        alt_plan = optimize(problem=alt.problem)
-        return alt, alt_plan, _time.perf_counter() - start
-
     if method == "same_day" and _placed(plan) < wanted:
-        alt, alt_plan, seconds = attempt(service, "ship")
+        alt, alt_plan, seconds = attempt(service=service, method="ship")
         elapsed += seconds
         if _placed(alt_plan) > _placed(plan):
             notes.append(f"same-day not available for every unit: shipped {service} instead")
             built, plan, method = alt, alt_plan, "ship"
     if service == "express" and method != "pickup" and _placed(plan) < wanted:
-        alt, alt_plan, seconds = attempt("overnight", method)
+        alt, alt_plan, seconds = attempt(service="overnight", method=method)
         elapsed += seconds
         if _placed(alt_plan) > _placed(plan):
             notes.append("express cannot be kept by ground from the locations holding stock: upgraded to overnight")

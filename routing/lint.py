@@ -204,9 +204,7 @@ def conditions_imply(a: Any, b: Any) -> bool:
         return _leaf_implies(a, b)
     if "any" in b and any(conditions_imply(a, y) for y in b["any"]):
         return True
-    if "all" in a and any(conditions_imply(x, b) for x in a["all"]):
-        return True
-    return False
+    return "all" in a and any(conditions_imply(x, b) for x in a["all"])
 
 
 def conditions_disjoint(a: Any, b: Any) -> bool:

@@ -28,11 +28,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from routing.costs import rate_for
+
+if TYPE_CHECKING:
+    from routing.core import NetworkState, NetworkStatic
 
 STORE = "store"
 TYPICAL_KG = 0.5  # the weight a slot's (or an unknown product's) saving is reckoned at
@@ -232,7 +236,7 @@ class Lookahead:
 
 def lookahead_build(
     *,
-    static,
+    static: NetworkStatic,
     stock: dict[int, dict[int, int]],
     history: list[tuple[PastOrder, int]],
     lines: tuple[tuple[int, int], ...] = (),
@@ -283,7 +287,9 @@ def _point(lat, lon) -> tuple[float, float] | None:
         return None
 
 
-def lookahead_load(*, static, state, product_ids: list[int], clock: datetime) -> Lookahead | None:
+def lookahead_load(
+    *, static: NetworkStatic, state: NetworkState, product_ids: list[int], clock: datetime
+) -> Lookahead | None:
     """The batch's Lookahead from the orders placed in the look-back window before `clock`, for the batch's
     products (None when the look-ahead is switched off in the routing settings, or without history).
 
@@ -318,8 +324,8 @@ def lookahead_load(*, static, state, product_ids: list[int], clock: datetime) ->
         .annotate(n=Count("id"))
     )
     history: list[tuple[PastOrder, int]] = []
-    for method, svc, pickup, zip_code, lat, lon, n in groups:
-        point = _point(lat, lon) or (zip_centroid(postal_code=zip_code) if zip_code else None)
+    for method, svc, pickup, zip_code, raw_lat, raw_lon, n in groups:
+        point = _point(raw_lat, raw_lon) or (zip_centroid(postal_code=zip_code) if zip_code else None)
         lat, lon = point if point else (None, None)
         history.append((PastOrder(method, svc, lat, lon, pickup, ()), n))
     units = (
@@ -346,7 +352,14 @@ def lookahead_load(*, static, state, product_ids: list[int], clock: datetime) ->
 
 
 def lookahead_premiums(
-    *, lookahead: Lookahead, location_id: int, lines, available, quantities, day: date, state
+    *,
+    lookahead: Lookahead,
+    location_id: int,
+    lines,
+    available: list[int],
+    quantities: tuple[int, ...],
+    day: date,
+    state: NetworkState,
 ) -> tuple[tuple[float, ...], float]:
     """For one priced candidate: per order line the bid price per unit (empty when every one is zero, the
     common case) and the bid price of its order slot on `day`. Called for every priced candidate, hence the

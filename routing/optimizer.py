@@ -198,42 +198,38 @@ def plan_from_set(*, problem: Problem, chosen: list[int], optimal: bool = True, 
     )
 
 
-def plan_optimize(*, problem: Problem, node_limit: int = 200_000) -> Plan:
-    """The lexicographically best plan: most units placed, then least cost (see the module docstring).
-
-    Exact unless `node_limit` nodes were explored (then `optimal` is False and the best plan found is
-    returned). ship_complete with anything unplaceable returns the empty plan.
-
-    Requires fixed_cost + split_penalty ≥ 0 for every candidate (true of any real cost model: a preference
-    adjustment must not make a shipment pay for itself, or "ship one unit from there" would become a bonus
-    the per-line fill does not see); raises ValueError naming the candidate otherwise. Unit costs may be
-    negative."""
-    problem_check(problem=problem)
+def _fixed_costs_check(problem: Problem) -> None:
     for i, cand in enumerate(problem.candidates):
         if cand.fixed_cost + problem.split_penalty < 0:
             raise ValueError(
                 f"candidate {i} (key {cand.key}): fixed cost {cand.fixed_cost} + split penalty "
                 f"{problem.split_penalty} is negative; clamp preference adjustments so it is ≥ 0"
             )
-    q = problem.quantities
-    n_lines = len(q)
-    lines = range(n_lines)
-    pen = float(problem.split_penalty)
-    cap = problem.max_shipments
-    split = problem.line_split
 
-    # Flat per-order arrays over the useful candidates only (index c here; orig[c] in the problem).
-    orig: list[int] = []
-    avail: list[list[int]] = []  # units c can send for each line (capped at the quantity; 0 or qty w/o split)
-    ucost: list[tuple[float, ...]] = []
-    fixed: list[float] = []  # fixed cost + split penalty (the penalty is refunded once for a non-empty plan)
+
+@dataclass(slots=True)
+class _Useful:
+    """Flat per-order arrays over the useful candidates only (index c here; orig[c] in the problem)."""
+
+    orig: list[int]
+    avail: list[list[int]]  # units c can send for each line (capped at the quantity; 0 or qty w/o split)
+    ucost: list[tuple[float, ...]]
+    fixed: list[float]  # fixed cost + split penalty (the penalty is refunded once for a non-empty plan)
+
+
+def _useful_candidates(problem: Problem) -> _Useful:
+    q = problem.quantities
+    lines = range(len(q))
+    pen = float(problem.split_penalty)
+    split = problem.line_split
+    out = _Useful([], [], [], [])
     for i, cand in enumerate(problem.candidates):
         f = cand.fixed_cost
         if not (-INF < f < INF):
             continue
         uc = cand.unit_costs
         av = cand.available
-        row = [0] * n_lines
+        row = [0] * len(q)
         useful = False
         for line in lines:
             qty = q[line]
@@ -247,71 +243,89 @@ def plan_optimize(*, problem: Problem, node_limit: int = 200_000) -> Plan:
                     row[line] = qty
                     useful = True
         if useful:
-            orig.append(i)
-            avail.append(row)
-            ucost.append(uc)
-            fixed.append(f + pen)
-    n = len(orig)
-    supply = [sum(avail[c][line] for c in range(n)) for line in lines]
-    reach = [min(q[line], supply[line]) for line in lines]
-    total_q = sum(q)
-    if sum(reach) == 0 or cap == 0 or (problem.ship_complete and sum(reach) < total_q):
-        return plan_empty(problem=problem)
+            out.orig.append(i)
+            out.avail.append(row)
+            out.ucost.append(uc)
+            out.fixed.append(f + pen)
+    return out
 
-    lines_of = [tuple(line for line in lines if avail[c][line]) for c in range(n)]
-    # Amortised unit cost of an undecided candidate: unit cost + its share of the fixed cost.
-    by_e_c: list[tuple[int, ...]] = []
-    by_e_e: list[tuple[float, ...]] = []
-    by_a: list[tuple[int, ...]] = []
-    for line in lines:
-        ents = []
-        for c in range(n):
-            a = avail[c][line]
-            if a:
-                f = fixed[c]
-                ents.append((ucost[c][line] + f / (len(lines_of[c]) * a), c))
-        ents.sort()
-        by_e_c.append(tuple(c for _, c in ents))
-        by_e_e.append(tuple(e for e, _ in ents))
-        by_a.append(tuple(sorted((c for _, c in ents), key=lambda c, line=line: -avail[c][line])))
 
-    # Incumbent: (placed, cost, chosen set). ship_complete demands everything, so it starts at "all, ∞".
-    if problem.ship_complete:
-        best_p, best_c, best_s = total_q, INF, None
-    else:
-        best_p, best_c, best_s = 0, 0.0, ()
+class _Search:
+    """Depth-first branch and bound over which candidates ship (include/exclude), keeping the incumbent
+    (placed, cost, chosen set). The hot loops read the arrays through locals."""
 
-    # Single-location plans first.
-    for c in range(n):
-        row = avail[c]
-        p = sum(row)
-        if p < best_p:
-            continue
-        uc = ucost[c]
-        cost = fixed[c] - pen
-        for line in lines_of[c]:
-            cost += uc[line] * row[line]
-        if p > best_p or cost < best_c - _TOL:
-            best_p, best_c, best_s = p, cost, (c,)
+    __slots__ = (
+        "q", "lines", "pen", "cap", "n", "avail", "ucost", "fixed", "lines_of", "by_e_c", "by_e_e", "by_a",
+        "state", "chosen", "in_ucost", "ai", "au", "cnt_u", "target", "fixed_in", "nodes", "node_limit",
+        "hit_limit", "best_p", "best_c", "best_s",
+    )  # fmt: skip
 
-    state = bytearray(n)  # 0 undecided, 1 in, 2 out
-    chosen: list[int] = []
-    in_ucost: list[list[tuple[float, int]]] = [[] for _ in lines]  # per line, chosen (unit cost, c) sorted
-    ai = [0] * n_lines  # units the chosen set can send per line
-    au = supply[:]  # units the undecided set can send per line
-    cnt_u = [len(by_e_c[line]) for line in lines]
-    target = [0] * n_lines  # scratch: per-line placement bound of the current node
-    fixed_in = 0.0
-    nodes = 0
-    hit_limit = False
+    def __init__(self, *, problem: Problem, useful: _Useful, supply: list[int], node_limit: int) -> None:
+        q = self.q = problem.quantities
+        lines = self.lines = range(len(q))
+        self.pen = float(problem.split_penalty)
+        self.cap = problem.max_shipments
+        n = self.n = len(useful.orig)
+        avail = self.avail = useful.avail
+        self.ucost = useful.ucost
+        self.fixed = useful.fixed
+        self.lines_of = [tuple(line for line in lines if avail[c][line]) for c in range(n)]
+        self._line_orders()
+        self.state = bytearray(n)  # 0 undecided, 1 in, 2 out
+        self.chosen: list[int] = []
+        self.in_ucost: list[list[tuple[float, int]]] = [[] for _ in lines]  # per line, chosen (unit cost, c)
+        self.ai = [0] * len(q)  # units the chosen set can send per line
+        self.au = supply[:]  # units the undecided set can send per line
+        self.cnt_u = [len(self.by_e_c[line]) for line in lines]
+        self.target = [0] * len(q)  # scratch: per-line placement bound of the current node
+        self.fixed_in = 0.0
+        self.nodes = 0
+        self.node_limit = node_limit
+        self.hit_limit = False
+        # Incumbent: (placed, cost, chosen set). ship_complete demands everything, so it starts at "all, ∞".
+        if problem.ship_complete:
+            self.best_p, self.best_c, self.best_s = sum(q), INF, None
+        else:
+            self.best_p, self.best_c, self.best_s = 0, 0.0, ()
 
-    def evaluate() -> None:
-        # The chosen set's own plan: fill each line cheapest first; only used candidates pay their fixed cost.
-        nonlocal best_p, best_c, best_s
+    def _line_orders(self) -> None:
+        """Per line, the candidates by amortised unit cost (unit cost + its share of the fixed cost) and by
+        units they can send."""
+        avail, fixed, ucost, lines_of = self.avail, self.fixed, self.ucost, self.lines_of
+        self.by_e_c, self.by_e_e, self.by_a = [], [], []
+        for line in self.lines:
+            ents = []
+            for c in range(self.n):
+                a = avail[c][line]
+                if a:
+                    ents.append((ucost[c][line] + fixed[c] / (len(lines_of[c]) * a), c))
+            ents.sort()
+            self.by_e_c.append(tuple(c for _, c in ents))
+            self.by_e_e.append(tuple(e for e, _ in ents))
+            self.by_a.append(tuple(sorted((c for _, c in ents), key=lambda c, line=line: -avail[c][line])))
+
+    def singles(self) -> None:
+        """Single-location plans first."""
+        avail, ucost, fixed, pen = self.avail, self.ucost, self.fixed, self.pen
+        for c in range(self.n):
+            row = avail[c]
+            p = sum(row)
+            if p < self.best_p:
+                continue
+            uc = ucost[c]
+            cost = fixed[c] - pen
+            for line in self.lines_of[c]:
+                cost += uc[line] * row[line]
+            if p > self.best_p or cost < self.best_c - _TOL:
+                self.best_p, self.best_c, self.best_s = p, cost, (c,)
+
+    def evaluate(self) -> None:
+        """The chosen set's own plan: fill each line cheapest first; only used candidates pay their fixed cost."""
+        q, avail, in_ucost = self.q, self.avail, self.in_ucost
         placed = 0
-        cost = -pen
+        cost = -self.pen
         used = 0
-        for line in lines:
+        for line in self.lines:
             need = q[line]
             for u, c in in_ucost[line]:
                 if need == 0:
@@ -322,26 +336,23 @@ def plan_optimize(*, problem: Problem, node_limit: int = 200_000) -> Plan:
                 cost += u * take
                 need -= take
                 used |= 1 << c
-        if placed < best_p or placed == 0:
+        if placed < self.best_p or placed == 0:
             return
-        for c in chosen:
+        fixed = self.fixed
+        for c in self.chosen:
             if used >> c & 1:
                 cost += fixed[c]
-        if placed > best_p or cost < best_c - _TOL:
-            best_p, best_c = placed, cost
-            best_s = tuple(c for c in chosen if used >> c & 1)
+        if placed > self.best_p or cost < self.best_c - _TOL:
+            self.best_p, self.best_c = placed, cost
+            self.best_s = tuple(c for c in self.chosen if used >> c & 1)
 
-    def node() -> None:
-        nonlocal nodes, hit_limit, fixed_in
-        nodes += 1
-        if nodes > node_limit:
-            hit_limit = True
-            return
-        k_left = n if cap is None else cap - len(chosen)
-        if k_left <= 0:
-            return
+    def placement_bound(self, k_left: int) -> int:
+        """Units the node can place at most (sets `target` per line)."""
+        q, ai, au, cnt_u, by_a, state, avail, target = (
+            self.q, self.ai, self.au, self.cnt_u, self.by_a, self.state, self.avail, self.target,
+        )  # fmt: skip
         bound_p = 0
-        for line in lines:
+        for line in self.lines:
             if k_left >= cnt_u[line]:
                 t = ai[line] + au[line]
             else:  # only k_left more locations: the k_left largest undecided suppliers
@@ -353,26 +364,30 @@ def plan_optimize(*, problem: Problem, node_limit: int = 200_000) -> Plan:
                         k -= 1
                         if k == 0:
                             break
-            if t > q[line]:
-                t = q[line]
+            t = min(t, q[line])
             target[line] = t
             bound_p += t
-        if bound_p < best_p or bound_p == 0:
-            return
-        lb = fixed_in - pen
+        return bound_p
+
+    def cost_bound(self) -> tuple[float, int]:
+        """A lower bound on the cost of placing `target` and the candidate to branch on (-1 if none)."""
+        in_ucost, avail, state, target, ai, cnt_u = (
+            self.in_ucost, self.avail, self.state, self.target, self.ai, self.cnt_u,
+        )  # fmt: skip
+        lb = self.fixed_in - self.pen
         branch_line = -1
-        branch_cnt = n + 1
+        branch_cnt = self.n + 1
         branch_c = -1
         any_u = -1
-        for line in lines:
+        for line in self.lines:
             need = target[line]
             if need == 0:
                 continue
             iu = in_ucost[line]
             ni = len(iu)
             pi = 0
-            ce = by_e_c[line]
-            ee = by_e_e[line]
+            ce = self.by_e_c[line]
+            ee = self.by_e_e[line]
             ne = len(ce)
             pe = 0
             first_u = -1
@@ -402,41 +417,84 @@ def plan_optimize(*, problem: Problem, node_limit: int = 200_000) -> Plan:
                     any_u = first_u
                 if ai[line] < target[line] and cnt_u[line] < branch_cnt:
                     branch_line, branch_cnt, branch_c = line, cnt_u[line], first_u
-        if bound_p == best_p and lb >= best_c - _TOL:
+        return lb, (branch_c if branch_line >= 0 else any_u)
+
+    def node(self) -> None:
+        self.nodes += 1
+        if self.nodes > self.node_limit:
+            self.hit_limit = True
             return
-        c = branch_c if branch_line >= 0 else any_u
+        k_left = self.n if self.cap is None else self.cap - len(self.chosen)
+        if k_left <= 0:
+            return
+        bound_p = self.placement_bound(k_left)
+        if bound_p < self.best_p or bound_p == 0:
+            return
+        lb, c = self.cost_bound()
+        if bound_p == self.best_p and lb >= self.best_c - _TOL:
+            return
         if c < 0:
             return  # the chosen set already does best for this subtree (and was evaluated)
-        row = avail[c]
-        lc = lines_of[c]
-        uc = ucost[c]
-        # Include c.
+        self.branch(c)
+
+    def branch(self, c: int) -> None:
+        """Explore with c included, then with c excluded."""
+        row = self.avail[c]
+        lc = self.lines_of[c]
+        uc = self.ucost[c]
+        ai, au, cnt_u, in_ucost, state = self.ai, self.au, self.cnt_u, self.in_ucost, self.state
         state[c] = 1
-        chosen.append(c)
-        fixed_in += fixed[c]
+        self.chosen.append(c)
+        self.fixed_in += self.fixed[c]
         for line in lc:
             ai[line] += row[line]
             au[line] -= row[line]
             cnt_u[line] -= 1
             insort(in_ucost[line], (uc[line], c))
-        evaluate()
-        node()
+        self.evaluate()
+        self.node()
         for line in lc:
             ai[line] -= row[line]
             in_ucost[line].remove((uc[line], c))
-        chosen.pop()
-        fixed_in -= fixed[c]
-        if hit_limit:
+        self.chosen.pop()
+        self.fixed_in -= self.fixed[c]
+        if self.hit_limit:
             return
-        # Exclude c.
         state[c] = 2
-        node()
+        self.node()
         state[c] = 0
         for line in lc:
             au[line] += row[line]
             cnt_u[line] += 1
 
-    node()
-    if best_s is None or best_p == 0:
-        return plan_empty(problem=problem, optimal=not hit_limit, nodes=nodes)
-    return plan_from_set(problem=problem, chosen=[orig[c] for c in best_s], optimal=not hit_limit, nodes=nodes)
+
+def plan_optimize(*, problem: Problem, node_limit: int = 200_000) -> Plan:
+    """The lexicographically best plan: most units placed, then least cost (see the module docstring).
+
+    Exact unless `node_limit` nodes were explored (then `optimal` is False and the best plan found is
+    returned). ship_complete with anything unplaceable returns the empty plan.
+
+    Requires fixed_cost + split_penalty ≥ 0 for every candidate (true of any real cost model: a preference
+    adjustment must not make a shipment pay for itself, or "ship one unit from there" would become a bonus
+    the per-line fill does not see); raises ValueError naming the candidate otherwise. Unit costs may be
+    negative."""
+    problem_check(problem=problem)
+    _fixed_costs_check(problem)
+    q = problem.quantities
+    useful = _useful_candidates(problem)
+    n = len(useful.orig)
+    supply = [sum(useful.avail[c][line] for c in range(n)) for line in range(len(q))]
+    reach = sum(min(q[line], supply[line]) for line in range(len(q)))
+    if reach == 0 or problem.max_shipments == 0 or (problem.ship_complete and reach < sum(q)):
+        return plan_empty(problem=problem)
+    search = _Search(problem=problem, useful=useful, supply=supply, node_limit=node_limit)
+    search.singles()
+    search.node()
+    if search.best_s is None or search.best_p == 0:
+        return plan_empty(problem=problem, optimal=not search.hit_limit, nodes=search.nodes)
+    return plan_from_set(
+        problem=problem,
+        chosen=[useful.orig[c] for c in search.best_s],
+        optimal=not search.hit_limit,
+        nodes=search.nodes,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from routing.optimizer import Plan, Problem, plan_cost, plan_empty, problem_check
@@ -102,6 +103,46 @@ def plan_single_dc(*, problem: Problem, info: dict[int, LocationInfo]) -> Plan:
     return _fill(problem=problem, supply=supply, order=dcs)
 
 
+def _best_pair(*, problem: Problem, supply: list, ranked: list[int], rank: Callable) -> tuple[int, int] | None:
+    """The best-ranked pair of locations that covers the order together (all pairs are tried), or None."""
+    q = problem.quantities
+    best = None
+    for i, j in itertools.combinations(ranked, 2):
+        si, sj = supply[i], supply[j]
+        if problem.line_split:
+            covers = all(si[line] + sj[line] >= qty for line, qty in enumerate(q))
+        else:
+            covers = all(si[line] >= qty or sj[line] >= qty for line, qty in enumerate(q))
+        if covers:
+            ri, rj = rank(i), rank(j)
+            key = (ri[0] + rj[0], ri[1] + rj[1], ri, rj)
+            if best is None or key < best[0]:
+                best = (key, i, j)
+    return None if best is None else (best[1], best[2])
+
+
+def _greedy_cover(*, problem: Problem, supply: list, ranked: list[int]) -> list[int]:
+    """Greedy cover: the location sending the most units still wanted, ties by rank, within the cap."""
+    q = problem.quantities
+    cap = problem.max_shipments
+    need = list(q)
+    chosen: list[int] = []
+    left = list(ranked)
+    while any(need) and left and (cap is None or len(chosen) < cap):
+        pick, most = -1, 0
+        for i in left:  # rank order, so the first of equal gains wins
+            gain = sum(min(supply[i][line], need[line]) for line in range(len(q)))
+            if gain > most:
+                pick, most = i, gain
+        if pick < 0:
+            break
+        chosen.append(pick)
+        left.remove(pick)
+        for line in range(len(q)):
+            need[line] -= min(supply[pick][line], need[line])
+    return chosen
+
+
 def plan_shopify_default(*, problem: Problem, info: dict[int, LocationInfo], destination_country: str) -> Plan:
     """Shopify's default order routing among all candidates: the fewest packages first, then locations in the
     destination's country, then the closest. One location if any has everything; else the best pair that
@@ -122,36 +163,9 @@ def plan_shopify_default(*, problem: Problem, info: dict[int, LocationInfo], des
     for i in ranked:
         if _has_all(problem, supply[i]):
             return _fill(problem=problem, supply=supply, order=[i])
-    q = problem.quantities
     if cap is None or cap >= 2:
-        best = None
-        for i, j in itertools.combinations(ranked, 2):
-            si, sj = supply[i], supply[j]
-            if problem.line_split:
-                covers = all(si[line] + sj[line] >= qty for line, qty in enumerate(q))
-            else:
-                covers = all(si[line] >= qty or sj[line] >= qty for line, qty in enumerate(q))
-            if covers:
-                ri, rj = rank(i), rank(j)
-                key = (ri[0] + rj[0], ri[1] + rj[1], ri, rj)
-                if best is None or key < best[0]:
-                    best = (key, i, j)
-        if best is not None:
-            return _fill(problem=problem, supply=supply, order=[best[1], best[2]])
-    # Greedy cover: the location sending the most units still wanted, ties by rank.
-    need = list(q)
-    chosen: list[int] = []
-    left = list(ranked)
-    while any(need) and left and (cap is None or len(chosen) < cap):
-        pick, most = -1, 0
-        for i in left:  # rank order, so the first of equal gains wins
-            gain = sum(min(supply[i][line], need[line]) for line in range(len(q)))
-            if gain > most:
-                pick, most = i, gain
-        if pick < 0:
-            break
-        chosen.append(pick)
-        left.remove(pick)
-        for line in range(len(q)):
-            need[line] -= min(supply[pick][line], need[line])
+        pair = _best_pair(problem=problem, supply=supply, ranked=ranked, rank=rank)
+        if pair is not None:
+            return _fill(problem=problem, supply=supply, order=list(pair))
+    chosen = _greedy_cover(problem=problem, supply=supply, ranked=ranked)
     return _fill(problem=problem, supply=supply, order=sorted(chosen, key=rank))

@@ -341,6 +341,34 @@ def decisions_of_order(*, order_id: int, limit: int = 20) -> list[RoutingDecisio
     return list(RoutingDecision.objects.filter(order_id=order_id).order_by("-id")[:limit])
 
 
+def _candidate_explain(*, row: list, locs: dict, lines: dict, line_ids: list[int], wanted: list[int]) -> dict:
+    """One stored candidate row as an object with its cost breakdown (and the cost of sending every unit
+    from that one location, when it could)."""
+    c = dict(zip(CANDIDATE_COLUMNS, row, strict=False))
+    c["location"] = locs.get(c["location_id"], c["location_id"])
+    avail = c["available"]
+    c["available"] = {
+        lines.get(lid, (str(lid), 0))[0]: a for lid, a in zip(line_ids, avail, strict=False) if lid in lines
+    }
+    bids = c.get("lookahead") or [0.0] * len(line_ids)  # look-ahead bid price per unit, per line
+    c["lookahead"] = {
+        lines.get(lid, (str(lid), 0))[0]: b for lid, b in zip(line_ids, bids, strict=False) if lid in lines and b
+    }
+    fixed = c["shipping_base"] + c["handling_order"] + c["adjustment"] + c["late_penalty"]
+    fixed += c.get("lookahead_slot") or 0.0
+    c["fixed_cost"] = round(fixed, 2)
+    covers = bool(line_ids) and all(a >= q for a, q in zip(avail, wanted, strict=False))
+    if covers:
+        variable = sum(
+            q * (c["per_kg"] * lines.get(lid, ("", 0))[1] / 1000.0 + c["handling_unit"] + b)
+            for lid, q, b in zip(line_ids, wanted, bids, strict=False)
+        )
+        c["cost_if_all_from_here"] = round(fixed + variable, 2)
+    else:
+        c["cost_if_all_from_here"] = None
+    return c
+
+
 def decision_explain(*, decision: RoutingDecision) -> dict:
     """A decision with location codes and SKUs filled in, candidates as objects with their cost breakdown
     (including the cost of sending every unit from that one location when it could)."""
@@ -359,31 +387,7 @@ def decision_explain(*, decision: RoutingDecision) -> dict:
             "pk", "sku", "product__weight_grams"
         )
     }
-    candidates = []
-    for row in rows:
-        c = dict(zip(CANDIDATE_COLUMNS, row, strict=False))
-        c["location"] = locs.get(c["location_id"], c["location_id"])
-        avail = c["available"]
-        c["available"] = {
-            lines.get(lid, (str(lid), 0))[0]: a for lid, a in zip(line_ids, avail, strict=False) if lid in lines
-        }
-        bids = c.get("lookahead") or [0.0] * len(line_ids)  # look-ahead bid price per unit, per line
-        c["lookahead"] = {
-            lines.get(lid, (str(lid), 0))[0]: b for lid, b in zip(line_ids, bids, strict=False) if lid in lines and b
-        }
-        fixed = c["shipping_base"] + c["handling_order"] + c["adjustment"] + c["late_penalty"]
-        fixed += c.get("lookahead_slot") or 0.0
-        c["fixed_cost"] = round(fixed, 2)
-        covers = bool(line_ids) and all(a >= q for a, q in zip(avail, wanted, strict=False))
-        if covers:
-            variable = sum(
-                q * (c["per_kg"] * lines.get(lid, ("", 0))[1] / 1000.0 + c["handling_unit"] + b)
-                for lid, q, b in zip(line_ids, wanted, bids, strict=False)
-            )
-            c["cost_if_all_from_here"] = round(fixed + variable, 2)
-        else:
-            c["cost_if_all_from_here"] = None
-        candidates.append(c)
+    candidates = [_candidate_explain(row=row, locs=locs, lines=lines, line_ids=line_ids, wanted=wanted) for row in rows]
     plan = []
     for s in decision.plan:
         plan.append(

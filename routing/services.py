@@ -15,10 +15,11 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -48,6 +49,9 @@ from routing.selectors import (
     orders_backordered,
     pools_load,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 log = logging.getLogger(__name__)
 
@@ -115,76 +119,114 @@ def _decision_json(d: Decision) -> dict:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class BatchMode:
+    """How a batch locks and what it hands back (one value instead of flags on every call)."""
+
+    skip_locked: bool = False  # skip orders another worker holds (PostgreSQL), for the background runs
+    lock_all: bool = False  # lock every stock row of the batch's products before reading it (the last retry)
+    records: bool = True  # return the stored RoutingDecision records; counting callers go without
+
+
+INTERACTIVE = BatchMode()
+BACKGROUND = BatchMode(skip_locked=True, records=False)
+
+
+def _orders_lock(*, ids: list[int], skip_locked: bool) -> dict[int, tuple[str, int]]:
+    """Lock the orders (primary-key order): {order id: (status, channel id)}."""
+    return {
+        pk: (status, channel_id)
+        for pk, status, channel_id in Order.objects.select_for_update(skip_locked=skip_locked)
+        .filter(pk__in=ids_in(ids))
+        .order_by("pk")
+        .values_list("pk", "status", "channel_id")
+    }
+
+
+def _jobs_routable(*, jobs: list[_Job], locked: dict[int, tuple[str, int]], skipped: list[int]) -> list[_Job]:
+    """The jobs whose order is in a status their kind may route; the others' ids go to `skipped`."""
+    todo = []
+    for j in jobs:
+        status = locked.get(j.order_id, (None,))[0]
+        ok = status in ROUTABLE_STATUSES if j.kind == RoutingDecision.Kind.ROUTE else status in REROUTABLE_STATUSES
+        (todo if ok else skipped).append(j if ok else j.order_id)
+    return todo
+
+
+def _views_load(*, todo: list[_Job], now: datetime) -> dict:
+    """The order views to decide: partial quantities one order at a time, the plain orders in one read."""
+    views = {}
+    for j in todo:
+        if j.quantities is not None:
+            views.update(order_views_load(order_ids=[j.order_id], now=now, quantities=j.quantities))
+    plain = [j.order_id for j in todo if j.quantities is None]
+    if plain:
+        views.update(order_views_load(order_ids=plain, now=now))
+    return views
+
+
+def _decide_all(
+    *, todo: list[_Job], views: dict, static: NetworkStatic, now: datetime, lock_all: bool, skipped: list[int]
+) -> list[tuple[_Job, Decision]]:
+    """Load the network state for the batch's products and decide its orders in turn, each seeing what the
+    earlier ones took."""
+    product_ids = sorted({ln.product_id for v in views.values() for ln in v.lines})
+    clock = min((v.clock for v in views.values()), default=now)
+    state, _ = network_state_load(product_ids=product_ids, static=static, clock=clock, lock=lock_all)
+    state.lookahead = lookahead_load(static=static, state=state, product_ids=product_ids, clock=clock)
+    pools = pools_load(channel_codes={v.channel for v in views.values()}, stock=state.stock, static=static)
+    network_prime(static=static, orders=[views[j.order_id] for j in todo])
+    decided: list[tuple[_Job, Decision]] = []
+    for j in todo:
+        view = views[j.order_id]
+        state.pool_left = pools.get(view.channel, {})
+        d = order_decide(
+            order=view,
+            static=static,
+            state=state,
+            exclude_location_ids=j.exclude_location_ids,
+            exclude_reason=f"re-route: {j.reason or 'excluded'}",
+        )
+        if j.require_progress and not d.shipments:
+            skipped.append(j.order_id)
+            continue
+        state.apply(d)
+        decided.append((j, d))
+    return decided
+
+
 def _route_batch(
     *,
     jobs: list[_Job],
     now: datetime | None,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
     observer: Callable[[Decision], None] | None = None,
-    skip_locked: bool = False,
-    lock_all: bool = False,
-    records: bool = True,
+    mode: BatchMode = INTERACTIVE,
 ) -> BatchResult:
     """Decide and write a batch of orders in one transaction (see the module docstring).
 
     By default stock is read without locks and only the rows the batch reserves are then locked (primary-key
     order) and re-checked: if any has less ATS than the batch takes, StockMoved is raised and the caller
-    retries with `lock_all`, which locks every stock row of the batch's products before reading them."""
+    retries with `mode.lock_all`, which locks every stock row of the batch's products before reading them."""
     result = BatchResult()
     if not jobs:
         return result
     now = now or timezone.now()
     with transaction.atomic():
-        ids = [j.order_id for j in jobs]
-        locked = {
-            pk: (status, channel_id)
-            for pk, status, channel_id in Order.objects.select_for_update(skip_locked=skip_locked)
-            .filter(pk__in=ids_in(ids))
-            .order_by("pk")
-            .values_list("pk", "status", "channel_id")
-        }
-        todo = []
-        for j in jobs:
-            status = locked.get(j.order_id, (None,))[0]
-            ok = status in ROUTABLE_STATUSES if j.kind == RoutingDecision.Kind.ROUTE else status in REROUTABLE_STATUSES
-            (todo if ok else result.skipped).append(j if ok else j.order_id)
+        locked = _orders_lock(ids=[j.order_id for j in jobs], skip_locked=mode.skip_locked)
+        todo = _jobs_routable(jobs=jobs, locked=locked, skipped=result.skipped)
         if not todo:
             return result
         static = network_static()
-        views = {}
-        for j in todo:
-            if j.quantities is not None:
-                views.update(order_views_load(order_ids=[j.order_id], now=now, quantities=j.quantities))
-        plain = [j.order_id for j in todo if j.quantities is None]
-        if plain:
-            views.update(order_views_load(order_ids=plain, now=now))
-        product_ids = sorted({ln.product_id for v in views.values() for ln in v.lines})
-        clock = min((v.clock for v in views.values()), default=now)
-        state, _ = network_state_load(product_ids=product_ids, static=static, clock=clock, lock=lock_all)
-        state.lookahead = lookahead_load(static=static, state=state, product_ids=product_ids, clock=clock)
-        pools = pools_load(channel_codes={v.channel for v in views.values()}, stock=state.stock, static=static)
-        network_prime(static=static, orders=[views[j.order_id] for j in todo])
-        decided: list[tuple[_Job, Decision]] = []
-        for j in todo:
-            view = views[j.order_id]
-            state.pool_left = pools.get(view.channel, {})
-            d = order_decide(
-                order=view,
-                static=static,
-                state=state,
-                exclude_location_ids=j.exclude_location_ids,
-                exclude_reason=f"re-route: {j.reason or 'excluded'}",
-            )
-            if j.require_progress and not d.shipments:
-                result.skipped.append(j.order_id)
-                continue
-            state.apply(d)
-            decided.append((j, d))
-        if not lock_all:
+        views = _views_load(todo=todo, now=now)
+        decided = _decide_all(
+            todo=todo, views=views, static=static, now=now, lock_all=mode.lock_all, skipped=result.skipped
+        )
+        if not mode.lock_all:
             _stock_recheck(decided=decided, static=static)
         channel_of = {pk: channel_id for pk, (_, channel_id) in locked.items()}
         result.decisions = _persist(
-            decided=decided, static=static, channel_of=channel_of, actor=actor, now=now, records=records
+            decided=decided, static=static, channel_of=channel_of, actor=actor, now=now, records=mode.records
         )
         result.outcomes = [d.outcome for _, d in decided]
     if observer is not None:
@@ -221,22 +263,9 @@ def _stock_recheck(*, decided: list[tuple[_Job, Decision]], static: NetworkStati
         raise StockMoved(f"{len(short)} stock row(s) changed while deciding")
 
 
-def _persist(
-    *,
-    decided: list[tuple[_Job, Decision]],
-    static: NetworkStatic,
-    channel_of: dict[int, int],
-    actor,
-    now: datetime,
-    records: bool = True,
-) -> list:
-    """Set-based writes for a batch of decisions (inside the caller's transaction); `channel_of` maps each
-    order id to its channel id. Returns the stored decisions as model instances (none without `records`:
-    route_pending only counts outcomes)."""
-    if not decided:
-        return []
-    order_ids = [d.order_id for _, d in decided]
-    # 1. Capacity first: a location-day that filled up meanwhile aborts the batch before anything is written.
+def _capacity_take(*, decided: list[tuple[_Job, Decision]], static: NetworkStatic) -> None:
+    """One order's worth of capacity per shipment's location-day; a location-day that filled up meanwhile
+    aborts the batch before anything else is written."""
     increments: dict[tuple[int, object], int] = defaultdict(int)
     for _, d in decided:
         for s in d.shipments:
@@ -250,10 +279,14 @@ def _persist(
             ignore_conflicts=True,
         )
         _capacity_consume(increments=increments)
-    # 2. Reservations, one per fulfilment order, and the stock they hold (inventory's bulk service: one ledger
-    # movement per product × location per batch, the reservation lines hold the per-order detail).
-    shipments = [(d, s) for _, d in decided for s in d.shipments]
-    res_ids = reservations_hold_bulk(
+
+
+def _reservations_hold(
+    *, shipments: list, channel_of: dict[int, int], order_ids: list[int], actor: AbstractBaseUser | None
+) -> list[int]:
+    """Reservations, one per fulfilment order, and the stock they hold (inventory's bulk service: one ledger
+    movement per product × location per batch, the reservation lines hold the per-order detail)."""
+    return reservations_hold_bulk(
         holds=[
             ReservationHold(
                 channel_id=channel_of[d.order_id],
@@ -279,6 +312,85 @@ def _persist(
         ),
         actor=actor,
     )
+
+
+def _decision_row(*, j: _Job, d: Decision, fo_of: dict[tuple[int, int], int], actor_id: int | None) -> dict:
+    """The stored decision (the explanation) as a row."""
+    return {
+        "order_id": d.order_id,
+        "kind": j.kind,
+        "outcome": d.outcome,
+        "reason": j.reason[:300],
+        "rule_set_version_id": d.rule_set_version_id,
+        "service_level": d.service_level,
+        "method": d.method,
+        "rules_fired": d.rules_fired,
+        "candidates": _decision_json(d),
+        "excluded": {"by_reason": d.excluded, "others_without_stock": d.unlisted_locations},
+        "plan": [
+            {
+                "location_id": s.location_id,
+                "fulfillment_order_id": fo_of[(d.order_id, s.location_id)],
+                "method": s.method,
+                "service": s.service,
+                "lines": [[lid, q] for lid, q in s.lines],
+                "ship_date": s.ship_date.isoformat(),
+                "delivery_date": s.delivery_date.isoformat(),
+                "promise_met": s.promise_met,
+                "shipping": round(s.shipping, 2),
+                "handling": round(s.handling, 2),
+                "adjustment": round(s.adjustment, 2),
+            }
+            for s in d.shipments
+        ],
+        "unplaced": {str(k): v for k, v in d.unplaced.items()},
+        "notes": d.notes,
+        "promise_date": d.promise,
+        "cost": _money(d.cost),
+        "model_cost": _money(d.model_cost),
+        "optimal": d.optimal,
+        "compute_ms": round(d.compute_ms, 4),
+        "actor_id": actor_id,
+    }
+
+
+def _timeline_event(*, dec_id: int, j: _Job, d: Decision, static: NetworkStatic, actor_id: int | None) -> dict:
+    where = ", ".join(f"{static.locations[s.location_id].code} ({s.method})" for s in d.shipments) or "nowhere"
+    verb = "Re-routed" if j.kind == RoutingDecision.Kind.REROUTE else "Routed"
+    msg = f"{verb} to {where}, cost ${d.model_cost:.2f}"
+    if d.unplaced:
+        msg += f"; {sum(d.unplaced.values())} unit(s) backordered"
+    if j.reason:
+        msg += f" ({j.reason})"
+    return {
+        "order_id": d.order_id,
+        "type": "rerouted" if j.kind == RoutingDecision.Kind.REROUTE else d.outcome,
+        "message": msg,
+        "data": {"decision_id": dec_id, "outcome": d.outcome, "fulfillment_orders": len(d.shipments)},
+        "actor_id": actor_id,
+    }
+
+
+def _persist(
+    *,
+    decided: list[tuple[_Job, Decision]],
+    static: NetworkStatic,
+    channel_of: dict[int, int],
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    records: bool = True,
+) -> list:
+    """Set-based writes for a batch of decisions (inside the caller's transaction); `channel_of` maps each
+    order id to its channel id. Returns the stored decisions as model instances (none without `records`:
+    route_pending only counts outcomes)."""
+    if not decided:
+        return []
+    order_ids = [d.order_id for _, d in decided]
+    # 1. Capacity first: a location-day that filled up meanwhile aborts the batch before anything is written.
+    _capacity_take(decided=decided, static=static)
+    # 2. Reservations and the stock they hold.
+    shipments = [(d, s) for _, d in decided for s in d.shipments]
+    res_ids = _reservations_hold(shipments=shipments, channel_of=channel_of, order_ids=order_ids, actor=actor)
     # 3. Fulfilment orders and their lines (fulfilment's bulk service).
     fo_ids = fulfillment_orders_create_bulk(
         orders=[
@@ -300,46 +412,7 @@ def _persist(
     }
     # 4. The decisions (the explanation).
     actor_id = actor.pk if getattr(actor, "pk", None) else None
-    rows = []
-    for j, d in decided:
-        rows.append(
-            {
-                "order_id": d.order_id,
-                "kind": j.kind,
-                "outcome": d.outcome,
-                "reason": j.reason[:300],
-                "rule_set_version_id": d.rule_set_version_id,
-                "service_level": d.service_level,
-                "method": d.method,
-                "rules_fired": d.rules_fired,
-                "candidates": _decision_json(d),
-                "excluded": {"by_reason": d.excluded, "others_without_stock": d.unlisted_locations},
-                "plan": [
-                    {
-                        "location_id": s.location_id,
-                        "fulfillment_order_id": fo_of[(d.order_id, s.location_id)],
-                        "method": s.method,
-                        "service": s.service,
-                        "lines": [[lid, q] for lid, q in s.lines],
-                        "ship_date": s.ship_date.isoformat(),
-                        "delivery_date": s.delivery_date.isoformat(),
-                        "promise_met": s.promise_met,
-                        "shipping": round(s.shipping, 2),
-                        "handling": round(s.handling, 2),
-                        "adjustment": round(s.adjustment, 2),
-                    }
-                    for s in d.shipments
-                ],
-                "unplaced": {str(k): v for k, v in d.unplaced.items()},
-                "notes": d.notes,
-                "promise_date": d.promise,
-                "cost": _money(d.cost),
-                "model_cost": _money(d.model_cost),
-                "optimal": d.optimal,
-                "compute_ms": round(d.compute_ms, 4),
-                "actor_id": actor_id,
-            }
-        )
+    rows = [_decision_row(j=j, d=d, fo_of=fo_of, actor_id=actor_id) for j, d in decided]
     stamp = timezone.now()
     decision_ids = model_rows_insert(model=RoutingDecision, rows=rows, now=stamp)
     # 5. Order lines: allocated units go up (one UPDATE for the batch, through orders.services).
@@ -353,24 +426,10 @@ def _persist(
     # else routed (orders routing does not own, e.g. partially shipped, keep theirs).
     orders_allocation_status_apply(order_ids=order_ids, statuses_from=_STATUS_OWNED, now=stamp)
     # 7. The timeline.
-    events = []
-    for dec_id, (j, d) in zip(decision_ids, decided, strict=True):
-        where = ", ".join(f"{static.locations[s.location_id].code} ({s.method})" for s in d.shipments) or "nowhere"
-        verb = "Re-routed" if j.kind == RoutingDecision.Kind.REROUTE else "Routed"
-        msg = f"{verb} to {where}, cost ${d.model_cost:.2f}"
-        if d.unplaced:
-            msg += f"; {sum(d.unplaced.values())} unit(s) backordered"
-        if j.reason:
-            msg += f" ({j.reason})"
-        events.append(
-            {
-                "order_id": d.order_id,
-                "type": "rerouted" if j.kind == RoutingDecision.Kind.REROUTE else d.outcome,
-                "message": msg,
-                "data": {"decision_id": dec_id, "outcome": d.outcome, "fulfillment_orders": len(d.shipments)},
-                "actor_id": actor_id,
-            }
-        )
+    events = [
+        _timeline_event(dec_id=dec_id, j=j, d=d, static=static, actor_id=actor_id)
+        for dec_id, (j, d) in zip(decision_ids, decided, strict=True)
+    ]
     order_events_add_bulk(events=events, now=stamp)
     if not records:
         return []
@@ -390,7 +449,7 @@ def _rowcount(cur) -> int:
     return cur.fetchone()[0]
 
 
-def location_capacity_day_set(*, location_id: int, day, capacity: int) -> None:
+def location_capacity_day_set(*, location_id: int, day: date, capacity: int) -> None:
     """Set the limit of a location's capacity row for `day`, if routing has opened one (a day without a row
     takes the location's daily capacity when first routed). Never below what the day has already taken."""
     LocationCapacity.objects.filter(location_id=location_id, day=day).update(
@@ -427,14 +486,16 @@ def _capacity_consume(*, increments: dict[tuple[int, object], int]) -> None:
 
 
 def _run(
-    *, jobs: list[_Job], now, actor=None, observer=None, skip_locked: bool = False, records: bool = True
+    *,
+    jobs: list[_Job],
+    now: datetime | None,
+    actor: AbstractBaseUser | None = None,
+    observer: Callable[[Decision], None] | None = None,
+    mode: BatchMode = INTERACTIVE,
 ) -> BatchResult:
     """Run a batch, retrying on fresh figures when stock or capacity moved under it (the last attempt
     locks every stock row it reads, so it cannot be overtaken on stock)."""
-    lock_all = False
-    route = partial(
-        _route_batch, jobs=jobs, now=now, actor=actor, observer=observer, skip_locked=skip_locked, records=records
-    )
+    route = partial(_route_batch, jobs=jobs, now=now, actor=actor, observer=observer)
     # No cyclic-GC passes while a batch runs: it keeps ~100 objects per order alive until it ends (views,
     # candidates, decisions, rows to write) and makes no cycles, yet they set off a full collection over the
     # process's whole heap every few hundred orders (≈8 % of a 10,000-order run, measured). The collector
@@ -442,18 +503,21 @@ def _run(
     with gc_paused():
         for attempt in range(_CAPACITY_ATTEMPTS):
             try:
-                return route(lock_all=lock_all)
+                return route(mode=mode)
             except (CapacityTaken, StockMoved) as exc:
                 log.info("routing batch retried (%s), attempt %s", exc, attempt + 1)
-                lock_all = lock_all or isinstance(exc, StockMoved)
-        return route(lock_all=True)
+                if isinstance(exc, StockMoved):
+                    mode = replace(mode, lock_all=True)
+        return route(mode=replace(mode, lock_all=True))
 
 
 # ---------------------------------------------------------------------------------------------------------
 # The interfaces other apps call
 
 
-def order_route(*, order_id: int, now: datetime | None = None, actor=None) -> RoutingDecision:
+def order_route(
+    *, order_id: int, now: datetime | None = None, actor: AbstractBaseUser | None = None
+) -> RoutingDecision:
     """Route an order (created or validated) in one transaction and return the decision.
 
     Safe to run twice: an order that is already routed or backordered is not routed again; its latest
@@ -477,7 +541,7 @@ def order_reroute(
     quantities: dict[int, int],
     exclude_location_ids: list[int],
     reason: str,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
     now: datetime | None = None,
 ) -> RoutingDecision:
     """Route again `quantities` ({order line id: units}) that are not currently allocated, never to the
@@ -602,8 +666,7 @@ def orders_route_pending(
                 jobs=[_Job(order_id=i, kind=RoutingDecision.Kind.ROUTE) for i in ids],
                 now=now,
                 observer=observer,
-                skip_locked=True,
-                records=False,
+                mode=BACKGROUND,
             )
             out.batches += 1
             for outcome in result.outcomes:
@@ -628,12 +691,15 @@ def backorders_retry(*, limit: int = 500, batch: int = 200, now: datetime | None
             _Job(order_id=i, kind=RoutingDecision.Kind.REROUTE, reason="stock arrived", require_progress=True)
             for i in ids[start : start + batch]
         ]
-        moved += len(_run(jobs=jobs, now=now, skip_locked=True, records=False).outcomes)
+        moved += len(_run(jobs=jobs, now=now, mode=BACKGROUND).outcomes)
     return moved
 
 
 def shortages_reroute(
-    *, shortages: list[tuple[int, int]], reason: str = "stock shortage at the location", actor=None
+    *,
+    shortages: list[tuple[int, int]],
+    reason: str = "stock shortage at the location",
+    actor: AbstractBaseUser | None = None,
 ) -> list[RoutingDecision]:
     """A WMS snapshot (or a count) found fewer units than are reserved at (product_id, location_id): take
     the shortfall off the newest open fulfilment orders there (release their reserved units) and re-route
@@ -703,7 +769,7 @@ def shortages_reroute(
 # Rule sets
 
 
-def shortages_reroute_now(*, shortage_ids: list[int], actor=None) -> int:
+def shortages_reroute_now(*, shortage_ids: list[int], actor: AbstractBaseUser | None = None) -> int:
     """Re-route, now, what the chosen open shortages leave uncovered, then close them (the "re-route now"
     of the shortages screen; the scheduled task does the same for every open shortage). Returns how many."""
     from inventory.selectors import stock_shortages_open
@@ -717,7 +783,7 @@ def shortages_reroute_now(*, shortage_ids: list[int], actor=None) -> int:
     return handled
 
 
-def shortages_open_reroute(*, limit: int = 200, actor=None) -> int:
+def shortages_open_reroute(*, limit: int = 200, actor: AbstractBaseUser | None = None) -> int:
     """Re-route what every open inventory shortage leaves uncovered, then close the shortage. Idempotent:
     a shortage with nothing left to move is simply closed. Returns how many shortages were handled."""
     from inventory.selectors import stock_shortages_open
@@ -731,7 +797,7 @@ def shortages_open_reroute(*, limit: int = 200, actor=None) -> int:
     return handled
 
 
-def ruleset_version_publish(*, version: RuleSetVersion, actor=None) -> RuleSetVersion:
+def ruleset_version_publish(*, version: RuleSetVersion, actor: AbstractBaseUser | None = None) -> RuleSetVersion:
     """Publish a draft: the rule set's published version is archived, this one published, and every
     process's compiled rules invalidated."""
     with transaction.atomic():
@@ -748,7 +814,9 @@ def ruleset_version_publish(*, version: RuleSetVersion, actor=None) -> RuleSetVe
         return version
 
 
-def ruleset_version_draft(*, version: RuleSetVersion, actor=None, note: str = "") -> RuleSetVersion:
+def ruleset_version_draft(
+    *, version: RuleSetVersion, actor: AbstractBaseUser | None = None, note: str = ""
+) -> RuleSetVersion:
     """A new draft copying `version`'s rules, to edit and publish."""
     from routing.models import RoutingRule
 

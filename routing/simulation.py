@@ -19,6 +19,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -35,6 +36,11 @@ from routing.selectors import (
     pools_load,
     ruleset_compiled_for,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.contrib.auth.models import AbstractBaseUser
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +190,7 @@ def simulate_pair(
     published: NetworkStatic,
     draft: NetworkStatic,
     snapshot: Snapshot,
-    progress=None,
+    progress: Callable[[int], None] | None = None,
     every: int = 200,
 ) -> PairResult:
     """Route `views` in order with both rule sets, each on its own copy of the snapshot."""
@@ -377,7 +383,7 @@ def _orders_in_range(*, date_from: date, date_to: date, channel_code: str | None
 def simulation_create(
     *,
     draft: RuleSetVersion,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
     channel_code: str | None = None,
@@ -528,7 +534,9 @@ class TriedOrder:
     record: dict  # decision_record_json output
 
 
-def order_try(*, order: Order, versions: list[tuple[str, RuleSetVersion | None]], actor=None) -> list[TriedOrder]:
+def order_try(
+    *, order: Order, versions: list[tuple[str, RuleSetVersion | None]], actor: AbstractBaseUser | None = None
+) -> list[TriedOrder]:
     """Route one order with each version on today's stock, in memory: which rules matched, which locations
     were considered and why others did not qualify. Reserves nothing; only the audit trail is written."""
     from routing.editor import ruleset_event_add

@@ -229,12 +229,10 @@ def _form_context(
         if complete and not state.name.strip():
             errors.setdefault("name", []).append("Give the rule a name, e.g. “Hazmat only from DCs”.")
         found: dict[str, list[str]] = {}
-        if conditions is not None:
-            if c := conditions_validate(conditions):
-                found["conditions"] = c
-        if action is not None:
-            if a := action_validate(action):
-                found["action"] = a
+        if conditions is not None and (c := conditions_validate(conditions)):
+            found["conditions"] = c
+        if action is not None and (a := action_validate(action)):
+            found["action"] = a
         for k, v in rule_messages(errors=found).items():
             errors.setdefault(k, []).extend(v)
         if conditions is not None and action is not None and not errors.get("conditions") and not errors.get("action"):

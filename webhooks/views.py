@@ -30,18 +30,17 @@ def _secret_once(request, *, subscription: Subscription, secret: str, created: b
 @never_cache
 def subscription_list(request):
     form = SubscriptionForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            d = form.cleaned_data
-            try:
-                sub, secret = services.subscription_create(
-                    name=d["name"], url=d["url"], event_types=d["event_types"], channel=d["channel"]
-                )
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                return _secret_once(request, subscription=sub, secret=secret, created=True)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            sub, secret = services.subscription_create(
+                name=d["name"], url=d["url"], event_types=d["event_types"], channel=d["channel"]
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            return _secret_once(request, subscription=sub, secret=secret, created=True)
     context = {"subscriptions": selectors.subscriptions_with_counts(), "form": form}
     return render(request, "webhooks/subscriptions.html", context, status=400 if form.errors else 200)
 

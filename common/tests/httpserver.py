@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 import time
@@ -57,10 +58,8 @@ def http_server(routes: dict[str, Route], *, tls: tuple[str, str] | None = None)
             else:
                 self.send_header("Connection", "close")
             self.end_headers()
-            try:
+            with contextlib.suppress(OSError):  # the client hung up (a refused body)
                 self.wfile.write(route.body)
-            except OSError:
-                pass  # the client hung up (a refused body)
 
         do_GET = do_POST = _answer  # noqa: N815
 

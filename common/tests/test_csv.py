@@ -61,7 +61,7 @@ def test_response_is_an_attachment():
 
 
 def test_admin_export_format_is_safe_and_the_only_one():
-    assert settings.EXPORT_FORMATS == [SafeCSV]
+    assert [SafeCSV] == settings.EXPORT_FORMATS
     data = tablib.Dataset(["+1", '=HYPERLINK("x")', 5, -2], headers=["sku", "name", "qty", "delta"])
     assert read(SafeCSV().export_data(data)) == [
         ["sku", "name", "qty", "delta"],
@@ -85,15 +85,15 @@ def _csv_writers(tree: ast.AST) -> list[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "csv":
             lines += [node.lineno for a in node.names if a.name in {"writer", "DictWriter"}]
-        if isinstance(node, ast.Attribute) and node.attr in {"writer", "DictWriter"}:
-            if isinstance(node.value, ast.Name) and node.value.id == "csv":
-                lines.append(node.lineno)
-        if isinstance(node, ast.keyword) and node.arg == "content_type":
-            if isinstance(node.value, ast.Constant) and str(node.value.value).startswith("text/csv"):
-                lines.append(node.lineno)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "export":
-            if node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in {"csv", "tsv"}:
-                lines.append(node.lineno)  # tablib Dataset.export("csv")
+        csv_module = isinstance(node, ast.Attribute) and node.attr in {"writer", "DictWriter"}
+        if csv_module and isinstance(node.value, ast.Name) and node.value.id == "csv":
+            lines.append(node.lineno)
+        csv_type = isinstance(node, ast.keyword) and node.arg == "content_type"
+        if csv_type and isinstance(node.value, ast.Constant) and str(node.value.value).startswith("text/csv"):
+            lines.append(node.lineno)
+        export = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "export"
+        if export and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in {"csv", "tsv"}:
+            lines.append(node.lineno)  # tablib Dataset.export("csv")
     return lines
 
 

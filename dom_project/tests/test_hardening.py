@@ -244,7 +244,9 @@ def _production_env(tmp_path, **extra) -> dict:
 
 def _settings_value(env: dict, expr: str) -> str:
     code = f"import django; django.setup(); from django.conf import settings as s; print({expr})"
-    out = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from inventory.models import CycleCount, InventoryMovement, StockLevel
 from inventory.selectors import inventory_accuracy, stock_shortages_open
-from inventory.services import ReserveLine, cycle_count_record, stock_reserve
+from inventory.services import ReserveLine, cycle_count_log, cycle_count_record, stock_reserve
 from inventory.tests.helpers import assert_ledger_matches_levels, put_stock
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def test_a_count_records_the_system_quantity_and_adjusts_through_the_ledger(prod
 
 def test_a_count_without_adjustment_leaves_stock(product, dc):
     put_stock(product, dc, 12)
-    cycle_count_record(product=product, location=dc, counted_quantity=9, adjust=False)
+    cycle_count_log(product=product, location=dc, counted_quantity=9)
     assert StockLevel.objects.get(product=product, location=dc).on_hand == 12
 
 
@@ -60,3 +60,20 @@ def test_accuracy_share_within_tolerance_per_location_and_network(product, produ
     assert network.accuracy_pct == 75.0
     network, _ = inventory_accuracy()
     assert network.counts == 5
+
+
+@pytest.mark.parametrize("adjusted, on_hand", [(True, 9), (False, 12)])
+def test_the_admin_records_a_count_with_or_without_adjusting_as_ticked(
+    product, dc, django_user_model, adjusted, on_hand
+):
+    from types import SimpleNamespace
+
+    from django.contrib import admin
+
+    put_stock(product, dc, 12)
+    user = django_user_model.objects.create_superuser(username="counter", password="x")
+    obj = CycleCount(product=product, location=dc, counted_quantity=9, adjusted=adjusted, note="")
+    admin.site._registry[CycleCount].save_model(SimpleNamespace(user=user), obj, form=None, change=False)
+    count = CycleCount.objects.get(pk=obj.pk)
+    assert (count.adjusted, count.system_quantity) == (adjusted, 12)
+    assert StockLevel.objects.get(product=product, location=dc).on_hand == on_hand

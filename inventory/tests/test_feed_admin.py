@@ -122,10 +122,7 @@ def test_an_inventory_manager_pauses_resumes_and_runs_a_feed(
 
 @pytest.mark.parametrize("who", ["admin", "holder"])
 def test_admins_and_holders_of_the_permission_configure_feeds_within_the_rules(feed, who):
-    if who == "admin":
-        c = superuser()
-    else:
-        c = staff("cfg", roles.INVENTORY_MANAGER, perms=("inventory.configure_wmsfeed",))
+    c = superuser() if who == "admin" else staff("cfg", roles.INVENTORY_MANAGER, perms=("inventory.configure_wmsfeed",))
     assert c.get(f"{FEEDS}add/").status_code == 200
     resp = c.post(f"{FEEDS}{feed.pk}/change/", form(feed, secret_env="SECRET_KEY"))
     assert resp.status_code == 200 and "DOM_FEED_" in resp.content.decode()

@@ -243,7 +243,7 @@ def test_a_busy_store_with_its_last_slot_leaves_a_standard_order_to_the_dc():
     static, state, day = _busy_store(used=3, limit=8)  # 3 expected over the horizon, 5 slots left
     d = order_decide(order=order, static=static, state=state)
     slot = next(c for c in d.candidates if c.location_id == STORE).lookahead_slot
-    assert [s.location_id for s in d.shipments] == [STORE] and 0 < slot
+    assert [s.location_id for s in d.shipments] == [STORE] and slot > 0
     assert d.cost == pytest.approx(d.model_cost + slot)
 
 

@@ -109,7 +109,7 @@ def test_store_pickup_flow_on_a_phone(page, bopis, store, product, monkeypatch, 
     # Every tab of the queue (and the active one) is on screen.
     for tab in page.locator(".tabs a[role=tab]").all():
         box = tab.bounding_box()
-        assert box and 0 <= box["x"] and box["x"] + box["width"] <= width
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width
     if shots:
         page.screenshot(path=str(SCREENS / "store-queue-phone.png"), full_page=True)
 

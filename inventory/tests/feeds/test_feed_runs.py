@@ -172,7 +172,7 @@ def test_real_cluster_runs_a_scheduled_feed(qcluster, tmp_path, product, dc):
         what="the cluster to run the feed",
     )
     assert on_hand(product, dc) == 33
-    wait_for(lambda: (tmp_path / "inbox" / "archive" / "s.csv").exists(), timeout=10, what="the archive")
+    wait_for((tmp_path / "inbox" / "archive" / "s.csv").exists, timeout=10, what="the archive")
     assert_ledger_matches_levels()
 
 

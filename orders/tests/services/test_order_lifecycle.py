@@ -224,10 +224,10 @@ def test_validation_enqueues_routing_after_commit(settings, web, catalogue, djan
     with django_capture_on_commit_callbacks(execute=True):
         order = ingest(web)
         held = ingest(web, external_id="H-1", payment_status="pending")
-    assert ROUTED == [order.pk]
+    assert [order.pk] == ROUTED
     with django_capture_on_commit_callbacks(execute=True):
         order_hold_release(hold=held.holds.get(), actor=None)
-    assert ROUTED == [order.pk, held.pk]
+    assert [order.pk, held.pk] == ROUTED
 
 
 def test_without_a_routing_task_orders_wait_as_validated(settings, web, catalogue, django_capture_on_commit_callbacks):

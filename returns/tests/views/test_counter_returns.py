@@ -48,9 +48,7 @@ def test_the_create_page_refuses_an_order_the_clerk_did_not_find_with_a_second_f
     assert r.status_code == 404 and not ReturnAuthorization.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "proof", ["ann@example.com", "  ANN@Example.COM ", "10001", " 10001 ", "100-01"], ids=lambda p: repr(p)
-)
+@pytest.mark.parametrize("proof", ["ann@example.com", "  ANN@Example.COM ", "10001", " 10001 ", "100-01"], ids=repr)
 def test_order_number_and_email_or_postal_code_start_a_return_at_the_clerks_store(delivered, store_user, proof):
     c = _client(store_user)
     r = _start(c, delivered.number.lower(), proof)
