@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import django_filters
+from django.db.models import BooleanField
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -11,6 +12,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.api import StrictBooleanField
 from common.parsers import GuardedJSONParser, json_body_load
 from common.query import query_params_validate
 from common.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
@@ -26,6 +28,10 @@ READERS = STAFF_ROLES + (API_CLIENT,)
 
 
 class LocationSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        BooleanField: StrictBooleanField,
+    }
     country = serializers.RegexField(
         r"^[A-Za-z]{2}$", max_length=2, required=False, help_text="ISO 3166-1 alpha-2, e.g. US."
     )
@@ -105,6 +111,11 @@ class LocationDetailApi(generics.RetrieveUpdateAPIView):
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        BooleanField: StrictBooleanField,
+    }
+
     class Meta:
         model = Product
         fields = [
@@ -152,6 +163,9 @@ def _resolve_channel(request, code: str | None) -> Channel | None:
     return channel_resolve(user=request.user, code=code)
 
 
+MAX_SKUS = 500  # SKUs per availability call: well within Django's 1000 query fields
+
+
 class AvailabilityApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
@@ -169,7 +183,7 @@ class AvailabilityApi(APIView):
         parameters=[
             OpenApiParameter(
                 "sku",
-                {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": 1000},
+                {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": MAX_SKUS},
                 required=True,
                 style="form",
                 explode=True,
@@ -185,8 +199,8 @@ class AvailabilityApi(APIView):
         skus = request.query_params.getlist("sku")
         if not skus:
             return Response({"sku": ["Give at least one ?sku=…"]}, status=status.HTTP_400_BAD_REQUEST)
-        if len(skus) > 1000:
-            return Response({"sku": ["At most 1000 SKUs per call."]}, status=status.HTTP_400_BAD_REQUEST)
+        if len(skus) > MAX_SKUS:
+            return Response({"sku": [f"At most {MAX_SKUS} SKUs per call."]}, status=status.HTTP_400_BAD_REQUEST)
         method = request.query_params.get("method")
         channel = _resolve_channel(request, request.query_params.get("channel"))
         try:

@@ -104,7 +104,7 @@ class ReturnListCreateApi(generics.GenericAPIView):
         method = serializers.ChoiceField(choices=ReturnAuthorization.Method.choices, default="mail")
         store = serializers.CharField(required=False, allow_blank=True, help_text="In-store returns: the store code.")
         customer_note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
-        lines = ReturnLineInput(many=True, allow_empty=False, min_length=1, max_length=500)
+        lines = ReturnLineInput(many=True, allow_empty=False, max_length=500)
 
     @extend_schema(
         parameters=[

@@ -338,14 +338,12 @@ def test_the_schema_states_the_limits_the_api_enforces(client):
 
     assert param("/api/v1/orders/", "page")["minimum"] == 1
     sku = param("/api/v1/availability/", "sku")
-    assert sku["items"]["minLength"] == 1 and sku["minItems"] == 1 and sku["maxItems"] == 1000
+    assert sku["items"]["minLength"] == 1 and sku["minItems"] == 1 and sku["maxItems"] == 500
     assert param("/api/v1/promise/", "sku")["minLength"] == 1
     assert param("/api/v1/promise/", "quantity")["minimum"] == 1
     assert param("/api/v1/availability/pickup/", "channel")["minLength"] == 1
     location = doc["components"]["schemas"]["LocationRequest"]["properties"]
     assert location["country"]["pattern"] == "^[A-Za-z]{2}$"
-    lines = doc["components"]["schemas"]["ReturnCreateInputRequest"]["properties"]["lines"]
-    assert lines["minItems"] == 1
     assert list(doc["paths"]["/api/v1/products/"]["post"]["requestBody"]["content"]) == ["application/json"]
 
 
