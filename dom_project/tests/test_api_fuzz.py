@@ -344,6 +344,8 @@ def test_the_schema_states_the_limits_the_api_enforces(client):
     assert param("/api/v1/availability/pickup/", "channel")["minLength"] == 1
     location = doc["components"]["schemas"]["LocationRequest"]["properties"]
     assert location["country"]["pattern"] == "^[A-Za-z]{2}$"
+    lines = doc["components"]["schemas"]["ReturnCreateInputRequest"]["properties"]["lines"]
+    assert lines["minItems"] == 1 and lines["maxItems"] == 500
     assert list(doc["paths"]["/api/v1/products/"]["post"]["requestBody"]["content"]) == ["application/json"]
 
 
