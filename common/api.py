@@ -99,6 +99,42 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid", input=data)
 
 
+def _json_typed(base: type, json_types: tuple[type, ...], schema_type: str) -> type:
+    """`base`, refusing a JSON value not of `json_types` (DRF coerces 0 to "0" and "5" to 5)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, json_types):
+            raise serializers.ValidationError(f"Give a JSON {schema_type}.", code="invalid")
+        return base.to_internal_value(self, data)
+
+    return type(f"Strict{base.__name__}", (base,), {"to_internal_value": to_internal_value})
+
+
+StrictCharField = _json_typed(serializers.CharField, (str,), "string")
+StrictDecimalField = _json_typed(serializers.DecimalField, (str,), "string (a decimal number)")
+StrictIntegerField = _json_typed(serializers.IntegerField, (int,), "integer")
+StrictFloatField = _json_typed(serializers.FloatField, (int, float), "number")
+
+
+def strict_json_field_mapping() -> dict:
+    """ModelSerializer.serializer_field_mapping whose fields take exactly the JSON types the schema states."""
+    from django.db import models
+
+    return {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.BooleanField: StrictBooleanField,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.SlugField: StrictCharField,
+        models.DecimalField: StrictDecimalField,
+        models.IntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.SmallIntegerField: StrictIntegerField,
+        models.FloatField: StrictFloatField,
+    }
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 date-time that must carry its UTC offset: a naive one (no `Z` or `+01:00`) is refused
     rather than silently taken as the server's time zone; dates beyond what UTC can hold are refused too."""

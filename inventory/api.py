@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import django_filters
-from django.db.models import BooleanField
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -12,7 +11,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import StrictBooleanField
+from common.api import strict_json_field_mapping
 from common.parsers import GuardedJSONParser, json_body_load
 from common.query import query_params_validate
 from common.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
@@ -28,10 +27,7 @@ READERS = STAFF_ROLES + (API_CLIENT,)
 
 
 class LocationSerializer(serializers.ModelSerializer):
-    serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping,
-        BooleanField: StrictBooleanField,
-    }
+    serializer_field_mapping = strict_json_field_mapping()
     country = serializers.RegexField(
         r"^[A-Za-z]{2}$", max_length=2, required=False, help_text="ISO 3166-1 alpha-2, e.g. US."
     )
@@ -111,10 +107,7 @@ class LocationDetailApi(generics.RetrieveUpdateAPIView):
 
 
 class ProductSerializer(serializers.ModelSerializer):
-    serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping,
-        BooleanField: StrictBooleanField,
-    }
+    serializer_field_mapping = strict_json_field_mapping()
 
     class Meta:
         model = Product

@@ -33,7 +33,7 @@ from inventory.models import WmsFeed
 from orders.models import Channel
 from orders.shopify import shopify_signature
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 
 # Every check Schemathesis has (`--checks all`), less these, each excluded by name for the reason beside it.
 EXCLUDED_CHECKS = {
@@ -325,6 +325,15 @@ def test_master_data_takes_json_only(inventory_user):
     api = api_for(inventory_user)
     r = api.post("/api/v1/products/", {"sku": "F-1", "name": "Form", "is_active": "0"}, format="multipart")
     assert r.status_code == 415
+    wrong_types = {"is_active": 0, "country_of_origin": 0, "weight_grams": "5", "name": 1}
+    r = api.post("/api/v1/products/", {"sku": "F-1", "name": "Json", **wrong_types}, format="json")
+    assert r.status_code == 400 and set(r.json()) == set(wrong_types), r.content
+    r = api.post(
+        "/api/v1/locations/",
+        {"code": "L-1", "name": "L", "latitude": "1.5", "handling_cost_per_order": 2.5},
+        format="json",
+    )
+    assert r.status_code == 400 and {"latitude", "handling_cost_per_order"} <= set(r.json()), r.content
     r = api.post("/api/v1/products/", {"sku": "F-1", "name": "Json", "is_active": False}, format="json")
     assert r.status_code == 201, r.content
 
