@@ -69,6 +69,10 @@ for _label in (
     "POST /api/v1/returns/",  # the order (and its lines' SKUs, the store) must exist
 ):
     EXCLUDED_BY_OPERATION.setdefault(_label, {})["positive_data_acceptance"] = EXISTENCE
+EXCLUDED_BY_OPERATION["POST /api/v1/products/"] = {
+    "positive_data_acceptance": "the SKU must not be taken (examples repeat the shortest SKU): the database's"
+    " content, not the request's shape",
+}
 EXCLUDED_BY_OPERATION["POST /api/v1/locations/"] = {
     "positive_data_acceptance": "a US location's ZIP code must exist (its coordinates come from it) and the code"
     " must not be taken: the database's content, not the request's shape",
