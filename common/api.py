@@ -6,7 +6,8 @@ Error shape (every 4xx of the API): {"detail": "…"} or {"<field>": ["…", …
 import datetime as dt
 
 import django_filters
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 from django_filters.fields import IsoDateTimeField
@@ -20,12 +21,16 @@ from common.parsers import RequestTooLarge, too_large_detail
 
 def exception_handler(exc, context):
     """DRF's handler, plus Django ValidationErrors raised by services become 400s naming the problem, and a
-    body beyond the upload limit is a 413 in the same shape (not Django's HTML 400 page)."""
+    body beyond the upload limit is a 413 and too many fields a 400, in the same shape (not Django's HTML
+    400 page)."""
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = ValidationError(detail=detail)
     elif isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge(too_large_detail())
+    elif isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        exc = ValidationError({"detail": f"Too many query or form fields: at most {limit}."})
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, list):
         response.data = {"detail": response.data}
@@ -82,6 +87,52 @@ def schema_no_nul_text(result: dict, generator, request, public) -> dict:
                 walk(operation.get("parameters", []))
                 walk(operation.get("requestBody", {}))
     return result
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean is true or false: DRF's field also takes 0, 1, "yes", "on" …, which the schema's
+    `boolean` does not allow."""
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+
+
+def _json_typed(base: type, json_types: tuple[type, ...], schema_type: str) -> type:
+    """`base`, refusing a JSON value not of `json_types` (DRF coerces 0 to "0" and "5" to 5)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, json_types):
+            raise serializers.ValidationError(f"Give a JSON {schema_type}.", code="invalid")
+        return base.to_internal_value(self, data)
+
+    return type(f"Strict{base.__name__}", (base,), {"to_internal_value": to_internal_value})
+
+
+StrictCharField = _json_typed(serializers.CharField, (str,), "string")
+StrictDecimalField = _json_typed(serializers.DecimalField, (str,), "string (a decimal number)")
+StrictIntegerField = _json_typed(serializers.IntegerField, (int,), "integer")
+StrictFloatField = _json_typed(serializers.FloatField, (int, float), "number")
+
+
+def strict_json_field_mapping() -> dict:
+    """ModelSerializer.serializer_field_mapping whose fields take exactly the JSON types the schema states."""
+    from django.db import models
+
+    return {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.BooleanField: StrictBooleanField,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.SlugField: StrictCharField,
+        models.DecimalField: StrictDecimalField,
+        models.IntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.SmallIntegerField: StrictIntegerField,
+        models.FloatField: StrictFloatField,
+    }
 
 
 class AwareDateTimeField(serializers.DateTimeField):

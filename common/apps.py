@@ -12,6 +12,7 @@ class CommonConfig(AppConfig):
     verbose_name = "Common"
 
     def ready(self) -> None:
+        import common.schema  # noqa: F401 — registers the drf-spectacular extensions
         from common.audit import audit_models_register
 
         audit_models_register(config=getattr(settings, "AUDIT_LOG_MODELS", {}))

@@ -11,7 +11,9 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.api import strict_json_field_mapping
 from common.parsers import GuardedJSONParser, json_body_load
+from common.query import query_params_validate
 from common.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
 from common.security import FeedThrottle
 from inventory.models import HandlingClass, Location, Product, Reservation
@@ -25,6 +27,10 @@ READERS = STAFF_ROLES + (API_CLIENT,)
 
 
 class LocationSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = strict_json_field_mapping()
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$", max_length=2, required=False, help_text="ISO 3166-1 alpha-2, e.g. US."
+    )
     handling_classes = serializers.ListField(
         child=serializers.ChoiceField(choices=HandlingClass.choices), required=False
     )
@@ -81,6 +87,7 @@ class LocationFilter(django_filters.FilterSet):
 
 class LocationListCreateApi(generics.ListCreateAPIView):
     queryset = Location.objects.all()
+    parser_classes = [GuardedJSONParser]  # master data is JSON: a form cannot carry its booleans and lists
     serializer_class = LocationSerializer
     filterset_class = LocationFilter
     permission_classes = [HasRole]
@@ -90,6 +97,7 @@ class LocationListCreateApi(generics.ListCreateAPIView):
 
 class LocationDetailApi(generics.RetrieveUpdateAPIView):
     queryset = Location.objects.all()
+    parser_classes = [GuardedJSONParser]
     serializer_class = LocationSerializer
     lookup_field = "code"
     permission_classes = [HasRole]
@@ -99,6 +107,8 @@ class LocationDetailApi(generics.RetrieveUpdateAPIView):
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = strict_json_field_mapping()
+
     class Meta:
         model = Product
         fields = [
@@ -122,6 +132,7 @@ class ProductFilter(django_filters.FilterSet):
 
 class ProductListCreateApi(generics.ListCreateAPIView):
     queryset = Product.objects.all()
+    parser_classes = [GuardedJSONParser]  # master data is JSON: form booleans follow checkbox rules, not the schema
     serializer_class = ProductSerializer
     filterset_class = ProductFilter
     permission_classes = [HasRole]
@@ -131,6 +142,7 @@ class ProductListCreateApi(generics.ListCreateAPIView):
 
 class ProductDetailApi(generics.RetrieveUpdateAPIView):
     queryset = Product.objects.all()
+    parser_classes = [GuardedJSONParser]
     serializer_class = ProductSerializer
     lookup_field = "sku"
     lookup_value_regex = "[^/]+"
@@ -142,6 +154,9 @@ class ProductDetailApi(generics.RetrieveUpdateAPIView):
 
 def _resolve_channel(request, code: str | None) -> Channel | None:
     return channel_resolve(user=request.user, code=code)
+
+
+MAX_SKUS = 500  # SKUs per availability call: well within Django's 1000 query fields
 
 
 class AvailabilityApi(APIView):
@@ -159,24 +174,27 @@ class AvailabilityApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("sku", OpenApiTypes.STR, many=True, required=True, description="Repeat for each SKU."),
+            OpenApiParameter(
+                "sku",
+                {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": MAX_SKUS},
+                required=True,
+                style="form",
+                explode=True,
+                description="Repeat for each SKU.",
+            ),
             OpenApiParameter("channel", OpenApiTypes.STR),
             OpenApiParameter("method", OpenApiTypes.STR, enum=list(METHODS)),
         ],
         responses={200: inline_serializer("AvailabilityResponse", {"results": OutputSerializer(many=True)})},
     )
     def get(self, request):
-        skus = [s for s in request.query_params.getlist("sku") if s]
-        errors = {}
+        query_params_validate(params=request.query_params, typed=["sku"], choices={"method": METHODS})
+        skus = request.query_params.getlist("sku")
         if not skus:
-            errors["sku"] = ["Give at least one ?sku=…"]
-        elif len(skus) > 1000:
-            errors["sku"] = ["At most 1000 SKUs per call."]
-        method = request.query_params.get("method") or None
-        if method and method not in METHODS:
-            errors["method"] = [f"Unknown method {method!r}; use one of {', '.join(METHODS)}."]
-        if errors:
-            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"sku": ["Give at least one ?sku=…"]}, status=status.HTTP_400_BAD_REQUEST)
+        if len(skus) > MAX_SKUS:
+            return Response({"sku": [f"At most {MAX_SKUS} SKUs per call."]}, status=status.HTTP_400_BAD_REQUEST)
+        method = request.query_params.get("method")
         channel = _resolve_channel(request, request.query_params.get("channel"))
         try:
             rows = availability_by_sku(skus=skus, channel=channel, method=method)

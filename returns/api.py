@@ -10,6 +10,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.query import query_params_validate
 from common.roles import API_CLIENT, OPERATIONS, HasRole
 from inventory.models import Location
 from orders.models import Order
@@ -113,6 +114,7 @@ class ReturnListCreateApi(generics.GenericAPIView):
         responses={200: ReturnSummaryOut(many=True)},
     )
     def get(self, request):
+        query_params_validate(params=request.query_params, choices={"status": ReturnAuthorization.Status.values})
         qs = rma_list(user=request.user, status=request.query_params.get("status") or None)
         if request.query_params.get("order"):
             qs = qs.filter(order__number=request.query_params["order"])

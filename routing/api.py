@@ -2,7 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -64,12 +64,7 @@ class PromiseApi(APIView):
         channel = serializers.CharField(required=False)
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("sku", OpenApiTypes.STR, required=True),
-            OpenApiParameter("quantity", OpenApiTypes.INT),
-            OpenApiParameter("postal_code", OpenApiTypes.STR, required=True),
-            OpenApiParameter("channel", OpenApiTypes.STR),
-        ],
+        parameters=[InputSerializer],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
