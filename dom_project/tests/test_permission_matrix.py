@@ -112,6 +112,9 @@ MATRIX: dict[str, list[Case]] = {
     "inventory:import-detail": [GET(outcomes({"inv"}, inv="ok404"), "missing_pk")],
     "inventory:import-errors": [GET(outcomes({"inv"}, inv="ok404"), "missing_pk")],
     "routing:shortages": [GET(outcomes({"inv", "ops"}))],
+    "routing:shortages-reroute": [POST(outcomes({"inv", "ops"}), data={})],
+    "inventory:feeds": [GET(outcomes({"inv", "ops"}))],
+    "inventory:feed-action": [POST(outcomes({"inv", "ops"}), "wms_feed_pk", data={})],
     "inventory:accuracy": [GET(outcomes({"inv", "ops"}))],
     # Public, but authenticated by the feed's shared secret: without it everyone is refused (403).
     "api-wms-events": [POST(api(set(), anon=403, denied=403), "wms_feed", data={"events": []})],
@@ -122,6 +125,9 @@ MATRIX: dict[str, list[Case]] = {
     ],
     # --- orders -------------------------------------------------------------------------------------------
     "orders:list": [GET(outcomes(OPS))],
+    "orders:bulk": [POST(outcomes(OPS), data={})],
+    "orders:filter-save": [POST(outcomes(OPS), data={})],
+    "orders:filter-delete": [POST(outcomes(OPS), "missing_pk")],
     "orders:detail": [GET(outcomes(OPS), "order_x")],
     "orders:cancel": [POST(outcomes(OPS), "order_x", data={"reason": "test"})],
     "orders:holds": [GET(outcomes(OPS))],
@@ -151,6 +157,7 @@ MATRIX: dict[str, list[Case]] = {
             ("editor-publish", "draft"),
             ("editor-rollback", "version"),
             ("editor-test", "draft"),
+            ("editor-test-orders", "draft"),
             ("editor-simulate", "draft"),
             ("editor-rule-edit", "rule"),
         ]
@@ -306,6 +313,7 @@ def world(db, web, marketplace, dc, store, store_b, product):
         None: {},
         "missing_pk": {"pk": 999999},
         "wms_feed": {"feed": feed.name},
+        "wms_feed_pk": {"pk": feed.pk},
         "rule_set": {"rule_set_id": published.rule_set_id},
         "version": {"version_id": published.pk},
         "draft": {"version_id": draft.pk},
