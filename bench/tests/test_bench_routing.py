@@ -1,6 +1,10 @@
 """`bench routing` end to end on the small world: every policy's figures and the floor under them."""
 
+import json
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from bench.routing import bench_routing
 
@@ -28,3 +32,16 @@ def test_bench_routing_signs_its_decisions_independently_of_database_ids():
     assert again["decisions_sha256"] == first["decisions_sha256"]
     fewer = bench_routing(log=lambda *_a, **_k: None, orders=39, scale="small", oracle=False)
     assert fewer["decisions_sha256"] != first["decisions_sha256"]
+
+
+@pytest.mark.django_db
+def test_every_bench_json_carries_the_calibration_of_its_run(monkeypatch):
+    from bench.management.commands import bench as bench_command
+
+    monkeypatch.setattr(bench_command, "benchmarks_declared", lambda: {"tiny": lambda log, **_: {"figure": 1}})
+    out = StringIO()
+    call_command("bench", "tiny", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    calibration = result["calibration"]
+    assert result["figure"] == 1
+    assert calibration["python_ms"] > 0 and calibration["sql_round_trips_ms"] > 0 and calibration["sql_scan_ms"] > 0

@@ -2,13 +2,16 @@
 
 Each module of the bench package listed in BENCH_MODULES declares its benchmarks as
 `BENCHMARKS = {"name": function}`; a function takes the parsed options as keyword arguments and returns a dict
-of figures.
+of figures. The command adds `calibration` (bench.calibration): fixed Python and SQL workloads timed in the
+same run, so figures from two machines can be compared.
 """
 
 import json
 from importlib import import_module
 
 from django.core.management.base import BaseCommand, CommandError
+
+from bench.calibration import calibration_measure
 
 BENCH_MODULES = (
     "bench.analytics",
@@ -52,6 +55,8 @@ class Command(BaseCommand):
             if k in ("rows", "orders", "iterations", "threads", "seconds", "scale", "only") and v is not None
         }
         result = found[name](log=(lambda *_: None) if json else self.stderr.write, **opts)
+        if isinstance(result, dict):
+            result["calibration"] = calibration_measure()  # same run, same machine: figures compare across machines
         self.stdout.write(_dumps(result))
 
 
