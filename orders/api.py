@@ -16,7 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.exceptions import ValidationError as DrfValidationError
-from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
+from rest_framework.pagination import BasePagination, CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from common.api import AwareDateTimeField, AwareUtcIsoDateTimeFilter, UtcIsoDateTimeFilter
 from common.parsers import GuardedJSONParser, json_body_load
+from common.query import StrictPageNumberPagination
 from common.roles import API_CLIENT, OPERATIONS, HasRole
 from common.security import WebhookThrottle
 from orders.csv_orders import CsvOrderErrors
@@ -229,10 +230,19 @@ class OrderListPagination(BasePagination):
     over (updated_at, id) for polling clients (OrderChangesPagination)."""
 
     def __init__(self) -> None:
-        self.pages, self.cursor = PageNumberPagination(), OrderChangesPagination()
+        self.pages, self.cursor = StrictPageNumberPagination(), OrderChangesPagination()
         self.active: BasePagination = self.pages
 
     def paginate_queryset(self, queryset, request, view=None):
+        size = request.query_params.get(self.cursor.page_size_query_param)
+        if size is not None and not (size.isascii() and size.isdigit() and 1 <= int(size) <= self.cursor.max_page_size):
+            raise DrfValidationError(
+                {
+                    self.cursor.page_size_query_param: [
+                        f"A page size is an integer from 1 to {self.cursor.max_page_size}."
+                    ]
+                }
+            )
         polling = "cursor" in request.query_params or "updated_since" in request.query_params
         self.active = self.cursor if polling else self.pages
         return self.active.paginate_queryset(queryset, request, view)
@@ -247,7 +257,12 @@ class OrderListPagination(BasePagination):
         return out
 
     def get_schema_operation_parameters(self, view):
-        return self.pages.get_schema_operation_parameters(view) + self.cursor.get_schema_operation_parameters(view)
+        parameters = self.pages.get_schema_operation_parameters(view)
+        parameters += self.cursor.get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.cursor.page_size_query_param:
+                parameter["schema"] = {**parameter["schema"], "minimum": 1, "maximum": self.cursor.max_page_size}
+        return parameters
 
 
 class OrderListIngestApi(generics.GenericAPIView):

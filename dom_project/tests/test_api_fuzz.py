@@ -69,6 +69,10 @@ for _label in (
     "POST /api/v1/returns/",  # the order (and its lines' SKUs, the store) must exist
 ):
     EXCLUDED_BY_OPERATION.setdefault(_label, {})["positive_data_acceptance"] = EXISTENCE
+EXCLUDED_BY_OPERATION["GET /api/v1/orders/"] = {
+    "positive_data_acceptance": "`cursor` is an opaque token the API issued (in `next`); one it did not issue is"
+    " refused with a 400 naming `cursor`: what the server issued, not the request's shape",
+}
 EXCLUDED_BY_OPERATION["POST /api/v1/products/"] = {
     "positive_data_acceptance": "the SKU must not be taken (examples repeat the shortest SKU): the database's"
     " content, not the request's shape",
