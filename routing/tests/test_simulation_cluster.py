@@ -17,10 +17,7 @@ from routing.tests.helpers import make_order, stock
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Order-dependent: passes alone; in the full CI run the cluster finished the simulation but no Success row was found; under investigation",
-)
+@pytest.mark.xfail(strict=False, reason="order-dependent: passes alone, no Success row in one full CI run; open")
 def test_simulation_runs_on_the_cluster(qcluster, monkeypatch, web, dc, dc_west, product, merch_user):
     # The test settings run tasks inline; here the task must really go through the broker to the cluster.
     monkeypatch.setattr(Conf, "SYNC", False)
