@@ -285,16 +285,21 @@ def delivery_deliver(*, delivery_id: int, now: datetime | None = None) -> Delive
     timeout = _dom("OUTBOX_TIMEOUT_SECONDS")
     claimable = Q(status=Delivery.Status.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
     claimable |= Q(status=Delivery.Status.SENDING, claimed_until__lt=now)  # a worker died mid-send
-    claimed = (
-        Delivery.objects.filter(claimable, pk=delivery_id, subscription__is_active=True)
-        .exclude(Exists(_earlier_open()))
-        .update(
-            status=Delivery.Status.SENDING,
-            claimed_until=now + timedelta(seconds=timeout * 3),
-            attempts=F("attempts") + 1,
-            last_attempt_at=now,
+    with transaction.atomic():
+        # Lock the row first: the claim below filters through a join, which Django writes as `id IN
+        # (subquery)`, and PostgreSQL does not re-check such a subquery after waiting for a row lock; taken
+        # after the lock, the claim's own snapshot sees another worker's committed claim.
+        Delivery.objects.select_for_update().filter(pk=delivery_id).values_list("pk", flat=True).first()
+        claimed = (
+            Delivery.objects.filter(claimable, pk=delivery_id, subscription__is_active=True)
+            .exclude(Exists(_earlier_open()))
+            .update(
+                status=Delivery.Status.SENDING,
+                claimed_until=now + timedelta(seconds=timeout * 3),
+                attempts=F("attempts") + 1,
+                last_attempt_at=now,
+            )
         )
-    )
     d = Delivery.objects.select_related("event", "subscription").get(pk=delivery_id)
     if not claimed:
         return d
