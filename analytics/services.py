@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from analytics.models import KpiFact, RollupState
 from analytics.registry import DURATION, KPIS, Acc, as_number, bucket_of
-from inventory.bulk import rows_insert
+from common.bulk import rows_insert
 
 COLUMNS = ["kpi", "day", "channel_id", "location_id", "bucket", "num", "den", "count"]
 

@@ -1,6 +1,6 @@
 """`python manage.py bench dashboard --orders 1000000 --json`: the dashboard's render time on a large history.
 
-Generates a year of order history set-based (PostgreSQL COPY through `inventory.bulk.rows_insert`; ids are
+Generates a year of order history set-based (PostgreSQL COPY through `common.bulk.rows_insert`; ids are
 assigned here, so each table is one stream): orders, lines, fulfilment orders and lines, shipments, routing
 decisions, capacity days. Then builds the KPI rollup once (timed), refreshes the last two days as the schedule
 does (timed), and renders the dashboard through the Django test client for several periods, plus a
@@ -97,7 +97,7 @@ class _Table:
         self.rows.append(tuple(row))
 
     def flush(self) -> int:
-        from inventory.bulk import rows_insert
+        from common.bulk import rows_insert
 
         n = rows_insert(table=self.model._meta.db_table, columns=self.columns, rows=self.rows)
         self.rows.clear()

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 
 from bench.world import build_world
 from common import roles
-from inventory.bulk import rows_insert
+from common.bulk import rows_insert
 from inventory.models import (
     InventoryMovement,
     Location,

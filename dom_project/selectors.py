@@ -1,6 +1,9 @@
 """What each role sees on the landing page. Apps add panels here as they grow."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.urls import reverse
 
@@ -8,6 +11,9 @@ from common.roles import INVENTORY_MANAGER, MERCHANDISER, OPERATIONS, STORE_STAF
 from inventory.models import Location, Reservation
 from inventory.selectors import low_stock_products
 from orders.models import Order
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 
 @dataclass
@@ -18,7 +24,7 @@ class Panel:
     link_text: str = "Open"
 
 
-def home_panels(*, user) -> list[Panel]:
+def home_panels(*, user: AbstractBaseUser) -> list[Panel]:
     panels: list[Panel] = []
     if user_has_role(user=user, roles=[STORE_STAFF]):
         stores = Location.objects.filter(staff=user) if not user.is_superuser else Location.objects.none()
@@ -70,7 +76,7 @@ def home_panels(*, user) -> list[Panel]:
     return panels
 
 
-def _returns_panels(*, user) -> list[Panel]:
+def _returns_panels(*, user: AbstractBaseUser) -> list[Panel]:
     """Returns to receive (store staff: at their stores) and refunds waiting (Operations)."""
     from returns.models import ReturnAuthorization
     from returns.selectors import returns_awaiting, staff_store_ids

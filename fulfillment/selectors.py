@@ -4,29 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from common.geo import haversine_km, zip_centroid
 from common.roles import OPERATIONS, user_has_role
 from fulfillment.models import FulfillmentLine, FulfillmentOrder, RejectionReason, Shipment, StoreSettings
-from inventory.geo import haversine_km, zip_centroid
 from inventory.models import Location, LocationKind, StockLevel
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 S = FulfillmentOrder.Status
 M = FulfillmentOrder.Method
 
 
-def staff_stores(*, user) -> QuerySet[Location]:
+def staff_stores(*, user: AbstractBaseUser) -> QuerySet[Location]:
     """The stores a user works at (`Location.staff`); superusers see every store."""
     if user.is_superuser:
         return Location.objects.filter(kind=LocationKind.STORE, is_active=True)
     return Location.objects.filter(staff=user, is_active=True)
 
 
-def fulfillment_orders_visible_to(*, user) -> QuerySet[FulfillmentOrder]:
+def fulfillment_orders_visible_to(*, user: AbstractBaseUser) -> QuerySet[FulfillmentOrder]:
     """Fulfilment orders a user may see: operations all; everyone else only their own locations' work,
     plus transfers heading to one of their stores."""
     qs = FulfillmentOrder.objects.all()

@@ -70,7 +70,7 @@ class LocationSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, attrs: dict) -> dict:
-        from inventory.geo import zip_centroid
+        from common.geo import zip_centroid
 
         country = attrs.get("country", getattr(self.instance, "country", "US"))
         postal = attrs.get("postal_code", getattr(self.instance, "postal_code", ""))

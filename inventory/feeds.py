@@ -32,11 +32,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ParseError, ValidationError
 
+from common.bulk import gc_paused, rows_insert
 from common.credentials import CredentialRefused, credential_env_read
 from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, outbound_request
 from common.parsers import json_body_load
 from common.pathguard import PathRefused, path_inside_root, path_under_root
-from inventory.bulk import gc_paused, rows_insert
 from inventory.imports import ERROR_CAP, FileRejected, ImportOutcome, RowError, stock_file_apply
 from inventory.models import (
     FeedRun,

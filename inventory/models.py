@@ -100,7 +100,7 @@ class Location(models.Model):
 
     def save(self, *args, **kwargs):
         if (self.latitude is None or self.longitude is None) and self.country == "US" and self.postal_code:
-            from inventory.geo import zip_centroid
+            from common.geo import zip_centroid
 
             centroid = zip_centroid(postal_code=self.postal_code)
             if centroid:

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.utils.safestring import SafeString
 from import_export import fields, resources, widgets
 
-from inventory.bulk import gc_paused
+from common.bulk import gc_paused
 from inventory.models import CycleCount, InventoryMovement, Location, Product, StockLevel
 from inventory.services import cycle_count_record, stock_snapshot_apply
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F, Q, Sum
 
-from inventory.geo import haversine_km, zip_centroid
+from common.geo import haversine_km, zip_centroid
 from inventory.models import (
     ChannelAllocation,
     Location,
@@ -31,6 +31,8 @@ from inventory.models import (
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from orders.models import Channel
 
 # Fulfilment methods as the availability API names them.
 METHODS = ("ship", "pickup", "same_day", "ship_to_store")
@@ -210,11 +212,13 @@ def _location_table_for(*, stamp: int | None) -> _LocationTable:
     return table
 
 
-def _channel_is_online(channel) -> bool:
+def _channel_is_online(channel: Channel | None) -> bool:
     return channel is not None and channel.kind != "pos"
 
 
-def channel_pool_caps(*, channel, product_ids: list[int], network_ats: dict[int, int]) -> dict[int, int]:
+def channel_pool_caps(
+    *, channel: Channel | None, product_ids: list[int], network_ats: dict[int, int]
+) -> dict[int, int]:
     """How many more units `channel` may sell per product, for products under an allocation pool.
 
     A percentage pool is a share of what is sellable plus what the channel already holds, so that a
@@ -274,7 +278,7 @@ def _ats_query(
     *,
     product_sql: str,
     product_params: list,
-    channel,
+    channel: Channel | None,
     method: str | None,
     location_ids: Iterable[int] | None,
     positive_only: bool = False,
@@ -335,7 +339,7 @@ def _ats_query(
     return result, has_pool
 
 
-def _apply_pools(*, result: dict[int, ProductAts], channel, has_pool: bool | None) -> None:
+def _apply_pools(*, result: dict[int, ProductAts], channel: Channel | None, has_pool: bool | None) -> None:
     if channel is not None and has_pool is not False:
         network = {pid: pa.available for pid, pa in result.items()}
         caps = channel_pool_caps(channel=channel, product_ids=list(result), network_ats=network)
@@ -346,7 +350,7 @@ def _apply_pools(*, result: dict[int, ProductAts], channel, has_pool: bool | Non
 def ats_for_products(
     *,
     product_ids: list[int],
-    channel=None,
+    channel: Channel | None = None,
     method: str | None = None,
     location_ids: Iterable[int] | None = None,
     for_update: bool = False,
@@ -381,7 +385,9 @@ def ats_for_products(
     return result
 
 
-def availability_by_sku(*, skus: list[str], channel=None, method: str | None = None) -> list[ProductAts]:
+def availability_by_sku(
+    *, skus: list[str], channel: Channel | None = None, method: str | None = None
+) -> list[ProductAts]:
     """ATS for SKUs in the order asked (one query in the common case); raises UnknownSkus listing any
     SKU that does not exist. Each product lists only the locations that can sell at least one unit."""
     wanted = list(dict.fromkeys(skus))
@@ -419,7 +425,7 @@ class PickupOption:
 
 
 def pickup_stores_near(
-    *, sku: str, quantity: int, postal_code: str, radius_km: float, channel=None
+    *, sku: str, quantity: int, postal_code: str, radius_km: float, channel: Channel | None = None
 ) -> list[PickupOption]:
     """Stores that can hand over `quantity` of `sku` within `radius_km` of a US ZIP, nearest first."""
     origin = zip_centroid(postal_code=postal_code)

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from inventory.geo import haversine_km, zip_centroid, zip_state
+from common.geo import haversine_km, zip_centroid, zip_state
 
 PAID_STATUSES = frozenset({"authorized", "paid"})
 # Methods that deliver to the customer's address (pickup and ship-to-store go to a store).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -11,8 +12,11 @@ from django.utils import timezone
 from orders.models import ApiClient, Channel, FraudSettings, Order, OrderEvent, OrderHold
 from orders.shopify import shopify_signature_valid
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
-def channel_for_client(*, user) -> Channel | None:
+
+def channel_for_client(*, user: AbstractBaseUser) -> Channel | None:
     """The channel an API-client user is bound to, or None for back-office users."""
     if not user or not user.is_authenticated:
         return None
@@ -127,7 +131,7 @@ def order_ids_awaiting_routing(*, limit: int = 1000) -> list[int]:
     )
 
 
-def channel_resolve(*, user, code: str | None) -> Channel | None:
+def channel_resolve(*, user: AbstractBaseUser, code: str | None) -> Channel | None:
     """The channel a request acts for: an API client is bound to its own channel (naming another is an
     error); back-office users may name any active channel, or none."""
     from django.core.exceptions import ValidationError

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,7 +23,7 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from inventory.bulk import model_rows_insert, values_cte
+from common.bulk import model_rows_insert, values_cte
 from inventory.models import Location, Product, RefType, Reservation
 from inventory.services import reservation_release
 from orders.checks import (
@@ -40,6 +41,11 @@ from orders.promise import promise_for
 from orders.selectors import fraud_settings_get, order_find_existing
 from orders.signals import order_cancelled
 from webhooks.services import TimelineRow, webhook_events_emit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from orders.models import FraudSettings
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +123,7 @@ EARLIEST_PLACED_AT = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(days=366)
 
 
-def _text_problem(value, limit: int) -> str | None:
+def _text_problem(value: object, limit: int) -> str | None:
     if not isinstance(value, str):
         return f"Must be text, got {type(value).__name__}."
     if "\x00" in value:
@@ -127,7 +133,7 @@ def _text_problem(value, limit: int) -> str | None:
     return None
 
 
-def _amount_problem(value, limits: OrderLimits) -> str | None:
+def _amount_problem(value: object, limits: OrderLimits) -> str | None:
     if not isinstance(value, Decimal) or not value.is_finite():
         return f"Must be an amount, got {value!r}."
     if value < 0:
@@ -137,7 +143,7 @@ def _amount_problem(value, limits: OrderLimits) -> str | None:
     return None
 
 
-def _placed_at_problem(value) -> str | None:
+def _placed_at_problem(value: object) -> str | None:
     if not isinstance(value, datetime) or timezone.is_naive(value):
         return "A date and time with its UTC offset is required, e.g. 2026-03-02T10:15:00Z or +01:00."
     try:
@@ -150,7 +156,7 @@ def _placed_at_problem(value) -> str | None:
     return None
 
 
-def _address_problems_by_field(*, name: str, address) -> dict:
+def _address_problems_by_field(*, name: str, address: object) -> dict:
     errors: dict = {}
     if not isinstance(address, dict):
         return {name: ["Must be an object."]}
@@ -164,7 +170,7 @@ def _address_problems_by_field(*, name: str, address) -> dict:
     return errors
 
 
-def _line_problems(*, ln, limits: OrderLimits) -> dict:
+def _line_problems(*, ln: object, limits: OrderLimits) -> dict:
     e: dict = {}
     if not isinstance(ln.quantity, int) or isinstance(ln.quantity, bool) or ln.quantity <= 0:
         e["quantity"] = [f"Quantity must be a positive whole number, got {ln.quantity!r}."]
@@ -180,7 +186,7 @@ def _line_problems(*, ln, limits: OrderLimits) -> dict:
     return e
 
 
-def _lines_problems(*, lines, limits: OrderLimits) -> list | None:
+def _lines_problems(*, lines: object, limits: OrderLimits) -> list | None:
     """The lines' problems in line order ([{...}, {}, ...]), a list of messages about the list, or None."""
     if not isinstance(lines, list) or not lines:
         return ["An order needs at least one line."]
@@ -261,7 +267,9 @@ def _event_type(type: str) -> str:
 _EVENT_TYPES = frozenset(OrderEvent.Type.values)
 
 
-def order_event_add(*, order: Order, type: str, message: str = "", data: dict | None = None, actor=None) -> OrderEvent:
+def order_event_add(
+    *, order: Order, type: str, message: str = "", data: dict | None = None, actor: AbstractBaseUser | None = None
+) -> OrderEvent:
     """Append an entry to the order's timeline (any app may call this); `type` is one of OrderEvent.Type."""
     event = OrderEvent.objects.create(
         order=order,
@@ -307,7 +315,7 @@ def order_ingest(
     idempotency_key: str = "",
     raw_payload: dict | None = None,
     source: str = "api",
-    actor=None,
+    actor: AbstractBaseUser | None = None,
 ) -> IngestResult:
     """Take one order from any channel exactly once, check it, screen it, prioritise it.
 
@@ -443,7 +451,9 @@ def order_ingest(
     return IngestResult(order, True)
 
 
-def _intake_events(*, order: Order, source: str, key: str, score: int, reasons: list, holds: list, actor) -> list:
+def _intake_events(
+    *, order: Order, source: str, key: str, score: int, reasons: list, holds: list, actor: AbstractBaseUser | None
+) -> list:
     """The timeline of a new order: received, screened, each hold, and created → validated / on hold."""
     events = [
         OrderEvent(
@@ -534,7 +544,14 @@ def _customer_upsert(*, channel: Channel, customer_in: CustomerIn | None) -> tup
 
 
 def _fraud_facts(
-    *, order_in: OrderIn, customer, customer_is_new: bool, total: Decimal, addr_key: str, rules, now: datetime
+    *,
+    order_in: OrderIn,
+    customer: Customer,
+    customer_is_new: bool,
+    total: Decimal,
+    addr_key: str,
+    rules: FraudSettings,
+    now: datetime,
 ) -> FraudFacts:
     since = now - timedelta(minutes=rules.velocity_window_minutes)
     # One query for both counts; an order with neither a customer nor an address has nothing to count.
@@ -558,7 +575,9 @@ def _fraud_facts(
 
 
 # --- Lifecycle ----------------------------------------------------------------------------------------
-def _transition(*, order: Order, to: str, actor=None, message: str = "", data: dict | None = None) -> bool:
+def _transition(
+    *, order: Order, to: str, actor: AbstractBaseUser | None = None, message: str = "", data: dict | None = None
+) -> bool:
     """Move a (locked or just created) order to `to`, writing the timeline; False when already there."""
     frm = order.status
     if frm == to:
@@ -585,7 +604,9 @@ def _lock(order: Order) -> Order:
     return Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
 
 
-def order_status_set(*, order: Order, status: str, actor=None, message: str = "", data: dict | None = None) -> Order:
+def order_status_set(
+    *, order: Order, status: str, actor: AbstractBaseUser | None = None, message: str = "", data: dict | None = None
+) -> Order:
     """Move an order to `status` if the lifecycle allows it (routing and fulfilment call this).
 
     Raises ValidationError for a move the lifecycle forbids, and when leaving a hold while holds are active.
@@ -634,7 +655,9 @@ def orders_status_set_bulk(*, paths: dict[int, tuple[str, ...]], now: datetime |
     )
 
 
-def orders_allocation_status_apply(*, order_ids: list[int], statuses_from: tuple[str, ...], now=None) -> int:
+def orders_allocation_status_apply(
+    *, order_ids: list[int], statuses_from: tuple[str, ...], now: datetime = None
+) -> int:
     """After allocation changed: each order in one of `statuses_from` becomes backordered while any unit is
     neither allocated nor cancelled, else routed (through `orders_status_set_bulk`; a created order passes
     through validated)."""
@@ -724,7 +747,7 @@ def order_routing_enqueue(*, order_id: int) -> bool:
 
 
 # --- Holds --------------------------------------------------------------------------------------------
-def order_hold_place(*, order: Order, kind: str, reason: str, actor=None) -> OrderHold:
+def order_hold_place(*, order: Order, kind: str, reason: str, actor: AbstractBaseUser | None = None) -> OrderHold:
     """Put an order on hold (by hand, or by another app), with a reason in the timeline."""
     if kind not in HoldKind.values:
         raise ValidationError({"kind": [f"Unknown hold kind {kind!r}."]})
@@ -746,7 +769,7 @@ def order_hold_place(*, order: Order, kind: str, reason: str, actor=None) -> Ord
     return hold
 
 
-def order_hold_release(*, hold: OrderHold, actor, note: str = "") -> Order:
+def order_hold_release(*, hold: OrderHold, actor: AbstractBaseUser | None, note: str = "") -> Order:
     """Release one hold (Operations). When it was the last one the order becomes validated and is routed.
 
     An unknown-item hold is released only once every line's SKU is a known, active product (they are linked
@@ -798,7 +821,7 @@ def _lines_link_products(*, order: Order) -> None:
 
 
 # --- Cancellation -------------------------------------------------------------------------------------
-def order_cancel(*, order: Order, actor, reason: str) -> Order:
+def order_cancel(*, order: Order, actor: AbstractBaseUser | None, reason: str) -> Order:
     """Cancel what has not shipped: lines' open units become cancelled, the order's active reservations
     (reference "order:<pk>") are released, active holds close, and `order_cancelled` is sent (fulfilment
     cancels its open work) — all in one transaction. A partly shipped order ends `shipped`; otherwise
@@ -895,7 +918,7 @@ class CsvImportResult:
     existing: list[Order]
 
 
-def order_csv_import(*, channel: Channel, text: str, actor=None) -> CsvImportResult:
+def order_csv_import(*, channel: Channel, text: str, actor: AbstractBaseUser | None = None) -> CsvImportResult:
     """Import B2B orders from CSV text (one order per external_id group) through `order_ingest`, all or
     nothing: any bad row raises CsvOrderErrors naming every row and field, and nothing is stored.
     Orders already taken (same external_id on the channel) are reported as existing, not duplicated."""
@@ -931,7 +954,7 @@ def channel_secret_clean(*, new_secret: str) -> str:
 
 
 def channel_secret_rotate(
-    *, channel: Channel, new_secret: str, actor=None, overlap: timedelta | None = None
+    *, channel: Channel, new_secret: str, actor: AbstractBaseUser | None = None, overlap: timedelta | None = None
 ) -> Channel:
     """Set or rotate a channel's webhook secret. The current secret (if any) becomes the previous one and
     keeps verifying for `overlap` (default: the DOM["CHANNEL_SECRET_OVERLAP_HOURS"] setting; zero: not at all)
@@ -962,7 +985,7 @@ def channel_secret_rotate(
     return channel
 
 
-def channel_secret_retire_previous(*, channel: Channel, actor=None) -> Channel:
+def channel_secret_retire_previous(*, channel: Channel, actor: AbstractBaseUser | None = None) -> Channel:
     """Stop accepting the previous webhook secret now (the end of a rotation's overlap)."""
     with transaction.atomic():
         locked = Channel.objects.select_for_update().get(pk=channel.pk)
@@ -986,7 +1009,7 @@ SAVED_FILTER_FIELDS = ("q", "channel", "status", "fulfillment_method", "hold", "
 BULK_MAX = 500
 
 
-def order_filter_save(*, user, name: str, query: dict[str, str]) -> SavedOrderFilter:
+def order_filter_save(*, user: AbstractBaseUser, name: str, query: dict[str, str]) -> SavedOrderFilter:
     """Save (or replace) the user's filter `name` with the list's filter fields only (no page, no junk)."""
     from urllib.parse import urlencode
 
@@ -1000,7 +1023,7 @@ def order_filter_save(*, user, name: str, query: dict[str, str]) -> SavedOrderFi
     return saved
 
 
-def order_filter_delete(*, user, filter_id: int) -> None:
+def order_filter_delete(*, user: AbstractBaseUser, filter_id: int) -> None:
     SavedOrderFilter.objects.filter(user=user, pk=filter_id).delete()
 
 
@@ -1018,7 +1041,7 @@ def _bulk_orders(order_ids: list[int]) -> list[Order]:
     return list(Order.objects.filter(pk__in=order_ids).order_by("placed_at", "pk"))
 
 
-def orders_bulk_holds_release(*, order_ids: list[int], actor) -> BulkResult:
+def orders_bulk_holds_release(*, order_ids: list[int], actor: AbstractBaseUser | None) -> BulkResult:
     """Release every active hold of each order (each through order_hold_release, so the last release
     routes the order). An order whose hold cannot be released yet is skipped with the reason."""
     result = BulkResult(done=[], skipped=[])
@@ -1037,7 +1060,7 @@ def orders_bulk_holds_release(*, order_ids: list[int], actor) -> BulkResult:
     return result
 
 
-def orders_bulk_cancel(*, order_ids: list[int], actor, reason: str) -> BulkResult:
+def orders_bulk_cancel(*, order_ids: list[int], actor: AbstractBaseUser | None, reason: str) -> BulkResult:
     """Cancel each order through order_cancel; orders that cannot be cancelled are skipped with why."""
     if not (reason or "").strip():
         raise ValidationError({"reason": ["Say why the orders are cancelled."]})

@@ -18,9 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from routing.core import LineView, LocationView, OrderView
-from routing.costs import ServiceRates, rate_for
-from routing.rules import CompiledRuleSet
+from routing.network import CompiledRuleSet, LineView, LocationView, OrderView, ServiceRates, rate_for
 
 MAX_LISTED_CANDIDATES = 12
 

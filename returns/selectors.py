@@ -17,9 +17,8 @@ from inventory.models import InventoryMovement, Location, LocationKind
 from orders.models import Order, OrderLine
 from orders.selectors import channel_for_client
 from returns.models import OPEN_STATUSES, ReturnAuthorization, ReturnLine, ReturnRoutingDecision
-from routing.core import NetworkStatic
 from routing.models import RuleSetVersion
-from routing.rules import CompiledRuleSet
+from routing.network import CompiledRuleSet, NetworkStatic
 from routing.selectors import ruleset_compiled_for, stock_state_load
 
 if TYPE_CHECKING:

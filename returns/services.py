@@ -34,7 +34,7 @@ from returns.selectors import (
     returns_rules_compiled,
     staff_store_ids,
 )
-from routing.core import LineView
+from routing.network import LineView
 from routing.selectors import network_static, order_views_load
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class RmaCreated:
     created: bool
 
 
-def _setting(name: str, default):
+def _setting(name: str, default: object):
     return settings.DOM.get(name, default)
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from inventory.geo import EARTH_RADIUS_KM
+from common.geo import EARTH_RADIUS_KM
 from routing.costs import (
     ServiceRates,
     delivery_date,

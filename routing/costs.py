@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from inventory.geo import haversine_km  # noqa: F401  (re-exported: one great-circle formula in the project)
+from common.geo import haversine_km  # noqa: F401  (re-exported: one great-circle formula in the project)
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,7 +298,7 @@ def lookahead_load(
     from django.db.models import Count, Min, Sum
     from django.db.models.fields.json import KeyTextTransform
 
-    from inventory.geo import zip_centroid
+    from common.geo import zip_centroid
     from orders.models import Order, OrderLine
     from routing.models import RoutingSettings
 

@@ -237,5 +237,5 @@ class RoutingDecision(models.Model):
         return f"Decision {self.pk} for order {self.order_id} ({self.outcome})"
 
 
-# The rule editor's audit trail and what-if simulations (owned by the editor; see routing/models_editor.py).
-from routing.models_editor import RuleLineage, RuleSetEvent, Simulation  # noqa: E402, F401
+# The rule editor's audit trail and what-if simulations (owned by the editor; see routing/editor/models.py).
+from routing.editor.models import RuleLineage, RuleSetEvent, Simulation  # noqa: E402, F401

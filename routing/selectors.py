@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from inventory.geo import zip_centroid, zip_state
+from common.geo import zip_centroid, zip_state
 from inventory.models import ChannelAllocation, Location, LocationGroup, Product
 from inventory.selectors import SafetyStock, channel_pool_caps, sql_in_list
 from orders.models import Channel, Order, OrderLine

@@ -14,8 +14,8 @@ from fulfillment.models import Endpoint
 from fulfillment.services import outbox_message_add, outbox_message_deliver
 from inventory.models import Location, Product, StockImport
 from orders.models import Channel, Order
-from routing import editor
-from routing.models_editor import Simulation
+from routing.editor import services as editor
+from routing.editor.models import Simulation
 from routing.tests.editor_helpers import published_version
 from routing.tests.helpers import make_order
 

@@ -206,9 +206,9 @@ def test_admin_changes_and_rule_publishing_are_audited_and_visible_in_the_admin(
 
 @pytest.mark.django_db
 def test_rule_changes_made_in_the_editor_are_audited_and_listed_in_the_admin(client, merch_user):
-    from routing.editor import rule_enable, ruleset_draft_create
+    from routing.editor.models import RuleSetEvent
+    from routing.editor.services import rule_enable, ruleset_draft_create
     from routing.models import RuleSetVersion
-    from routing.models_editor import RuleSetEvent
 
     published = RuleSetVersion.objects.get(rule_set__is_active=True, status="published")
     draft = ruleset_draft_create(rule_set=published.rule_set, actor=merch_user, comment="peak prep")

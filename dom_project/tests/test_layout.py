@@ -4,7 +4,10 @@
   on test helpers);
 - no app imports `dom_project` (settings, URLs, WSGI: the apps get what they share from `common`);
 - `common` imports no other app of the project;
-- the production apps never import `bench` (benchmarks and the demo world sit on top of them, not inside).
+- the production apps never import `bench` (benchmarks and the demo world sit on top of them, not inside);
+- a production app uses another app only through its public modules: `models`, `services`, `selectors`,
+  `signals`, `kpis` (the dashboard's contract) and routing's `network`, and only the package's exported names
+  (`fulfillment.services`, never `fulfillment.services.picking`).
 
 Imports inside functions count as much as module-level ones; only `tests` packages are exempt.
 """
@@ -22,6 +25,18 @@ PRODUCTION_APPS = ("inventory", "orders", "routing", "fulfillment", "returns", "
 PROJECT_PACKAGES = (*PRODUCTION_APPS, "bench", "dom_project")
 # Inventory is the bottom of the domain: routing, fulfilment, returns and outbound events build on it.
 INVENTORY_NEVER_IMPORTS = {"routing", "fulfillment", "returns", "webhooks"}
+PUBLIC_MODULES = {"models", "services", "selectors", "signals", "kpis"}
+PUBLIC_MODULES_OF = {"routing": PUBLIC_MODULES | {"network"}}
+
+
+def public_violation(*, package: str, imported: str) -> str:
+    """Why `imported` is not another app's public surface, or ""."""
+    names = imported.split(".")
+    if package not in PRODUCTION_APPS or names[0] not in PRODUCTION_APPS or names[0] in {package, "common"}:
+        return ""
+    if len(names) == 2 and names[1] in PUBLIC_MODULES_OF.get(names[0], PUBLIC_MODULES):
+        return ""
+    return f"{imported} is not public: import from {names[0]}.services, .selectors, .models or .signals"
 
 
 def imports_of(*, source: str, module: str) -> list[tuple[int, str]]:
@@ -68,6 +83,8 @@ def layout_violations() -> list[str]:
                 violations.append(f"{rel}:{line} imports {imported}: common imports no other app")
             if package in PRODUCTION_APPS and top == "bench":
                 violations.append(f"{rel}:{line} imports {imported}: production apps never import bench")
+            if reason := public_violation(package=package, imported=imported):
+                violations.append(f"{rel}:{line} imports {reason}")
             if package == "inventory" and top in INVENTORY_NEVER_IMPORTS:
                 violations.append(f"{rel}:{line} imports {imported}: inventory sits below {top}")
     return violations
@@ -117,3 +134,21 @@ def test_each_rule_flags_its_breach(tmp_path, monkeypatch, package, source, what
     (tmp_path / package / "breach.py").write_text(source)
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert any(what in v for v in layout_violations())
+
+
+@pytest.mark.parametrize(
+    ("package", "imported", "public"),
+    [
+        ("returns", "routing.network", True),
+        ("returns", "routing.core", False),
+        ("routing", "fulfillment.services", True),
+        ("routing", "fulfillment.services.picking", False),
+        ("orders", "inventory.selectors", True),
+        ("orders", "inventory.feeds", False),
+        ("routing", "routing.core", True),
+        ("bench", "routing.core", True),
+        ("fulfillment", "common.geo", True),
+    ],
+)
+def test_other_apps_are_used_through_their_public_modules(package, imported, public):
+    assert (public_violation(package=package, imported=imported) == "") is public

@@ -30,7 +30,7 @@ from inventory.services import ReserveLine, stock_reserve
 from orders.models import ApiClient, Channel, Order, OrderHold
 from returns.services import ReturnLineIn, rma_create
 from returns.tests.conftest import shipped_order
-from routing.editor import ruleset_draft_create
+from routing.editor.services import ruleset_draft_create
 from routing.models import RuleSetVersion
 from routing.services import order_route
 from routing.tests.helpers import make_order, stock

@@ -146,7 +146,7 @@ def test_large_admin_batches_merge_set_based_through_the_ledger(db, dc, store, b
     from inventory.services import SNAPSHOT_SET_BASED_ROWS, stock_snapshot_apply
 
     # Both ways the merge may join the stock table on PostgreSQL (see stock_merge_staged).
-    monkeypatch.setattr("inventory.services._merge_by_index", lambda **_: by_index)
+    monkeypatch.setattr("inventory.services.merge._merge_by_index", lambda **_: by_index)
     products = Product.objects.bulk_create([Product(sku=f"BULK-{i:04d}", name="b") for i in range(400)])
     levels = [(p.pk, loc.pk, i % 9) for i, p in enumerate(products) for loc in (dc, store)]
     assert len(levels) > SNAPSHOT_SET_BASED_ROWS

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from inventory.bulk import rows_insert
+from common.bulk import rows_insert
 from inventory.maintenance import stock_layout, stock_table_cluster
 from inventory.models import InventoryMovement, Location, Product, StockLevel
 from inventory.services import stock_merge_staged

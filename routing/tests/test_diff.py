@@ -1,6 +1,6 @@
-"""Diff of a draft against the published version: added, removed, changed, moved (routing.diff, pure)."""
+"""Diff of a draft against the published version: added, removed, changed, moved (routing.editor.diff, pure)."""
 
-from routing.diff import RuleRow, versions_diff
+from routing.editor.diff import RuleRow, versions_diff
 
 HAZMAT = {"any": [{"field": "any_line.handling_class", "op": "in", "value": ["hazmat"]}]}
 B2B = {"all": [{"field": "order.channel", "op": "eq", "value": "b2b"}]}

@@ -3,10 +3,10 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from routing import editor
-from routing.editor_selectors import rule_rows, ruleset_history, version_diff, version_published
+from routing.editor import services as editor
+from routing.editor.models import RuleSetEvent
+from routing.editor.selectors import rule_rows, ruleset_history, version_diff, version_published
 from routing.models import RoutingRule, RuleSetVersion
-from routing.models_editor import RuleSetEvent
 from routing.rules import rule_validate
 from routing.selectors import network_static
 from routing.tests.editor_helpers import published_version

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from conftest import browser_login, nav_click
 from inventory.models import LocationGroup
+from routing.editor.models import RuleSetEvent, Simulation
 from routing.models import RuleSetVersion
-from routing.models_editor import RuleSetEvent, Simulation
 from routing.tests.editor_helpers import published_version
 from routing.tests.helpers import make_order, stock
 

@@ -10,9 +10,9 @@ from playwright.sync_api import expect
 
 from conftest import browser_login, nav_click
 from inventory.models import LocationGroup
-from routing import editor
+from routing.editor import services as editor
+from routing.editor.models import Simulation
 from routing.models import RuleSetVersion
-from routing.models_editor import Simulation
 from routing.tests.editor_helpers import published_version
 from routing.tests.helpers import make_order, stock
 

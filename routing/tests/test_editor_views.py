@@ -13,10 +13,10 @@ from django.utils import timezone
 from common import roles
 from conftest import make_user
 from inventory.models import LocationGroup
-from routing import editor
-from routing.editor_selectors import rule_rows
+from routing.editor import services as editor
+from routing.editor.models import RuleSetEvent, Simulation
+from routing.editor.selectors import rule_rows
 from routing.models import RoutingRule, RuleSetVersion
-from routing.models_editor import RuleSetEvent, Simulation
 from routing.tests.editor_helpers import live_snapshot, published_version
 from routing.tests.helpers import make_order, stock
 
@@ -435,7 +435,7 @@ def test_simulation_screens(draft, merch, web, dc, dc_west, product, merch_user)
     assert resp.status_code == 302
     sim = Simulation.objects.get()
     # Tests run tasks inline (on commit): run it as the worker would.
-    from routing.simulation import simulation_run
+    from routing.editor.simulation import simulation_run
 
     simulation_run(simulation_id=sim.pk)
     body = merch.get(resp["Location"]).content.decode()
@@ -487,7 +487,7 @@ def test_no_change_says_which_rule_would_have_to_differ(draft, merch, web, dc, p
         version=draft, name="Two packages", conditions={}, action={"type": "max_shipments", "max": 2}, actor=merch_user
     )
     make_order(channel=web, lines=[(product, 1)], placed_at=timezone.now())
-    from routing.simulation import simulation_run
+    from routing.editor.simulation import simulation_run
 
     resp = merch.post(reverse("routing:editor-simulate", args=[draft.pk]), {"source": "range"})
     sim = Simulation.objects.get()

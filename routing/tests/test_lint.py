@@ -4,15 +4,15 @@ import pytest
 
 from inventory.models import Location, LocationGroup
 from orders.models import Channel
-from routing.diff import RuleRow
-from routing.editor_selectors import lint_context_load
-from routing.lint import (
+from routing.editor.diff import RuleRow
+from routing.editor.lint import (
     LintContext,
     LocationFact,
     conditions_disjoint,
     conditions_imply,
     version_lint,
 )
+from routing.editor.selectors import lint_context_load
 
 CTX = LintContext(
     channels=frozenset({"web", "b2b", "mkt"}),

@@ -48,7 +48,8 @@ def test_capacity_is_consumed_atomically_never_past_its_limit(dc):
 
     from django.db import transaction
 
-    from routing.services import CapacityTaken, _capacity_consume
+    from routing.services import CapacityTaken
+    from routing.services.batch import _capacity_consume
 
     day = date(2026, 3, 2)
     LocationCapacity.objects.create(location=dc, day=day, capacity=2, used=1)

@@ -1,9 +1,9 @@
-"""inventory.bulk.model_rows_insert, routing's batch writer (COPY on PostgreSQL, bulk_create elsewhere)."""
+"""common.bulk.model_rows_insert, routing's batch writer (COPY on PostgreSQL, bulk_create elsewhere)."""
 
 import pytest
 from django.db import connection
 
-from inventory.bulk import model_rows_insert
+from common.bulk import model_rows_insert
 from inventory.models import InventoryMovement
 from orders.models import OrderEvent
 from routing.models import RoutingDecision

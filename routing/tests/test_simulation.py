@@ -9,10 +9,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from inventory.selectors import stock_ledger_mismatches
-from routing import editor
-from routing.models_editor import RuleSetEvent, Simulation
+from routing.editor import services as editor
+from routing.editor.models import RuleSetEvent, Simulation
+from routing.editor.simulation import order_try, simulation_create, simulation_run
 from routing.services import order_route
-from routing.simulation import order_try, simulation_create, simulation_run
 from routing.tests.editor_helpers import live_snapshot, published_version
 from routing.tests.helpers import make_order, stock
 
@@ -146,7 +146,7 @@ def test_csv_upload_picks_orders_and_names_bad_rows(world, merch_user):
 
 
 def test_task_skips_a_simulation_whose_draft_was_discarded(world, merch_user):
-    from routing.tasks_editor import simulate
+    from routing.editor.tasks import simulate
 
     day = timezone.localdate()
     sim = simulation_create(draft=world["draft"], actor=merch_user, date_from=day - timedelta(days=7), date_to=day)

@@ -8,9 +8,9 @@ from django_q.conf import Conf
 from django_q.models import Success
 
 from conftest import wait_for
-from routing import editor
-from routing.models_editor import Simulation
-from routing.simulation import simulation_create
+from routing.editor import services as editor
+from routing.editor.models import Simulation
+from routing.editor.simulation import simulation_create
 from routing.tests.editor_helpers import live_snapshot, published_version
 from routing.tests.helpers import make_order, stock
 
@@ -45,7 +45,7 @@ def test_simulation_runs_on_the_cluster(qcluster, monkeypatch, web, dc, dc_west,
     assert done.results["draft"]["load"] == {"DC-WEST": 3}
     assert done.results["changed_count"] == 3
     # The cluster's monitor records the task's success just after the task itself marks the simulation done.
-    successes = Success.objects.filter(func="routing.tasks_editor.simulate")
+    successes = Success.objects.filter(func="routing.editor.tasks.simulate")
     wait_for(successes.exists, timeout=30, what="the cluster to record the task's success")
     assert successes.count() == 1
     assert live_snapshot() == before

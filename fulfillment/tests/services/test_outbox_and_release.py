@@ -12,6 +12,7 @@ from fulfillment.models import Endpoint, FulfillmentOrder, OutboxMessage
 from fulfillment.services import (
     fulfillment_event_apply,
     fulfillment_order_release,
+    fulfillment_order_release_now,
     fulfillment_orders_release_due,
     outbox_deliver_due,
     outbox_message_add,
@@ -120,7 +121,7 @@ def test_high_priority_goes_at_once_and_takes_held_siblings(web, dc, product, pr
 
 
 def test_3pl_events_apply_once_and_refuse_what_does_not_fit(dc_fo, product, dc):
-    fulfillment_order_release(fo_id=dc_fo.pk, force=True)
+    fulfillment_order_release_now(fo_id=dc_fo.pk)
     fo, dup = fulfillment_event_apply(fo_id=dc_fo.pk, event_id="e1", type="picked", payload={})
     assert (fo.status, dup) == (S.PICKING, False)
     fo, dup = fulfillment_event_apply(fo_id=dc_fo.pk, event_id="e1", type="picked", payload={})
@@ -150,7 +151,7 @@ def test_3pl_events_apply_once_and_refuse_what_does_not_fit(dc_fo, product, dc):
 
 
 def test_3pl_rejection_releases_and_reroutes(dc_fo, product, dc):
-    fulfillment_order_release(fo_id=dc_fo.pk, force=True)
+    fulfillment_order_release_now(fo_id=dc_fo.pk)
     with pytest.raises(ValidationError, match="Say why"):
         fulfillment_event_apply(fo_id=dc_fo.pk, event_id="r0", type="rejected", payload={})
     fo, _ = fulfillment_event_apply(

@@ -257,7 +257,7 @@ def test_random_streams_match_the_reference_rules(feed, dc, seed, by_index, monk
 
     # Both ways the merge may join the stock table on PostgreSQL (by index when a document is small
     # against the stock table, as a feed's usually is; the test tables are too small to choose it).
-    monkeypatch.setattr("inventory.services._merge_by_index", lambda **_: by_index)
+    monkeypatch.setattr("inventory.services.merge._merge_by_index", lambda **_: by_index)
     rng = random.Random(seed)
     products = {s: Product.objects.create(sku=s, name=s) for s in ("R-1", "R-2", "R-3")}
     ref = _Reference()

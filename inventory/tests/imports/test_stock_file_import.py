@@ -19,7 +19,7 @@ def merge_joins(request, monkeypatch):
     """Every import both ways the merge may join the stock table on PostgreSQL: by index lookups when the
     file is small against the stock table (the test tables are too small for that to be chosen), or as the
     planner likes."""
-    monkeypatch.setattr("inventory.services._merge_by_index", lambda **_: request.param == "index-joins")
+    monkeypatch.setattr("inventory.services.merge._merge_by_index", lambda **_: request.param == "index-joins")
 
 
 def run(data: bytes | str, **kwargs) -> StockImport:

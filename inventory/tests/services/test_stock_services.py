@@ -199,7 +199,8 @@ def test_deleting_a_user_keeps_their_ledger_rows_without_the_actor(product, dc, 
 def test_a_merge_by_index_lookups_leaves_the_callers_planner_settings(product, product_b, dc, store, monkeypatch):
     from django.db import connection
 
-    from inventory.services import _merge_by_index, stock_merge_staged
+    from inventory.services import stock_merge_staged
+    from inventory.services.merge import _merge_by_index
     from inventory.tests.helpers import stage_rows
 
     assert _merge_by_index(staged=1_000, stock_rows=1_000_000)
@@ -207,7 +208,7 @@ def test_a_merge_by_index_lookups_leaves_the_callers_planner_settings(product, p
     assert not _merge_by_index(staged=10, stock_rows=-1)  # never analyzed: leave it to the planner
     if connection.vendor != "postgresql":
         pytest.skip("planner settings are PostgreSQL's")
-    monkeypatch.setattr("inventory.services._merge_by_index", lambda **_: True)
+    monkeypatch.setattr("inventory.services.merge._merge_by_index", lambda **_: True)
 
     def settings() -> tuple:
         with connection.cursor() as cur:

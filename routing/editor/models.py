@@ -1,8 +1,8 @@
 """Models of the merchandiser rule editor: the audit trail of every editor action and the what-if
 `Simulation` record. Imported by `routing.models` so they belong to the routing app.
 
-The behaviour lives in `routing.editor` (edits, publish, rollback), `routing.simulation` (the what-if run)
-and `routing.editor_selectors` (reads).
+The behaviour lives in `routing.editor` (edits, publish, rollback), `routing.editor.simulation` (the what-if run)
+and `routing.editor.selectors` (reads).
 """
 
 from django.conf import settings

@@ -10,11 +10,11 @@ from django.db.models import Count, Prefetch, Q
 
 from inventory.models import Location, LocationGroup, Product
 from orders.models import Channel, Order
-from routing.diff import RuleRow, VersionDiff, versions_diff
-from routing.lint import US_REGIONS, LintContext, LintReport, LocationFact, version_lint
+from routing.editor.diff import RuleRow, VersionDiff, versions_diff
+from routing.editor.lint import US_REGIONS, LintContext, LintReport, LocationFact, version_lint
+from routing.editor.models import RuleSetEvent, Simulation
+from routing.editor.rule_text import action_summary, conditions_summary
 from routing.models import RoutingRule, RuleSet, RuleSetVersion
-from routing.models_editor import RuleSetEvent, Simulation
-from routing.rule_text import action_summary, conditions_summary
 
 
 def rulesets_list() -> list[RuleSet]:
@@ -96,7 +96,7 @@ def rule_lines(*, version: RuleSetVersion) -> list[RuleLine]:
 def _skus_named(rows: list[RuleRow]) -> set[str]:
     out: set[str] = set()
 
-    def walk(node):
+    def walk(node: object):
         if not isinstance(node, dict):
             return
         if node.get("field") in ("any_line.sku", "all_lines.sku"):

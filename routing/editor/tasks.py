@@ -1,7 +1,7 @@
 """django-q2 entry points of the rule editor. Thin: they take primary keys and are safe to run twice."""
 
-from routing.models_editor import Simulation
-from routing.simulation import simulation_run
+from routing.editor.models import Simulation
+from routing.editor.simulation import simulation_run
 
 
 def simulate(simulation_id: int) -> str:

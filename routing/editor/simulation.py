@@ -27,8 +27,8 @@ from django.utils import timezone
 
 from orders.models import Order, OrderLine
 from routing.core import Decision, NetworkState, NetworkStatic, OrderView, order_decide
+from routing.editor.models import RuleSetEvent, Simulation
 from routing.models import RoutingDecision, RuleSetVersion
-from routing.models_editor import RuleSetEvent, Simulation
 from routing.selectors import (
     network_state_load,
     network_static,
@@ -392,7 +392,7 @@ def simulation_create(
     """Choose the past orders (a date range, by default the last seven days, and optional channel, or an
     uploaded CSV of order numbers),
     record a queued Simulation and enqueue its run after commit. Nothing is created when the choice is bad."""
-    from routing.editor import ruleset_event_add
+    from routing.editor.services import ruleset_event_add
 
     if draft.status == RuleSetVersion.Status.PUBLISHED:
         raise ValidationError("This version is the published one; simulate a draft to compare it with.")
@@ -444,7 +444,7 @@ def simulation_create(
 def _enqueue(simulation_id: int) -> None:
     from django_q.tasks import async_task
 
-    async_task("routing.tasks_editor.simulate", simulation_id, task_name=f"simulation-{simulation_id}")
+    async_task("routing.editor.tasks.simulate", simulation_id, task_name=f"simulation-{simulation_id}")
 
 
 def _claim(simulation_id: int, now: datetime) -> bool:
@@ -539,7 +539,7 @@ def order_try(
 ) -> list[TriedOrder]:
     """Route one order with each version on today's stock, in memory: which rules matched, which locations
     were considered and why others did not qualify. Reserves nothing; only the audit trail is written."""
-    from routing.editor import ruleset_event_add
+    from routing.editor.services import ruleset_event_add
 
     now = timezone.now()
     base = network_static()

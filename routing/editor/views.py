@@ -1,5 +1,5 @@
 """Screens of the merchandiser rule editor (Merchandiser and Operations only). Thin: they parse input, call
-`routing.editor` / `routing.simulation` (writes) and `routing.editor_selectors` (reads), and render
+`routing.editor` / `routing.editor.simulation` (writes) and `routing.editor.selectors` (reads), and render
 templates/routing/editor/*; htmx requests get the partial they replace."""
 
 from __future__ import annotations
@@ -15,9 +15,13 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from common.csv import csv_response
 from common.roles import MERCHANDISER, OPERATIONS, role_required
-from routing import editor, simulation
-from routing.diff import RuleRow
-from routing.editor_selectors import (
+from routing.editor import services as editor
+from routing.editor import simulation
+from routing.editor.diff import RuleRow
+from routing.editor.forms import rows_fill_options, rule_messages, state_entered, state_from_post, state_from_rule
+from routing.editor.lint import version_lint
+from routing.editor.models import Simulation
+from routing.editor.selectors import (
     lint_context_load,
     order_find,
     orders_recent_search,
@@ -34,10 +38,7 @@ from routing.editor_selectors import (
     version_lint_report,
     version_published,
 )
-from routing.forms_editor import rows_fill_options, rule_messages, state_entered, state_from_post, state_from_rule
-from routing.lint import version_lint
 from routing.models import RoutingRule, RuleSet, RuleSetVersion
-from routing.models_editor import Simulation
 from routing.rules import action_validate, conditions_validate
 from routing.selectors import decision_explain
 

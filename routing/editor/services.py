@@ -12,25 +12,28 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from routing.diff import VersionDiff
-from routing.editor_selectors import version_diff, version_draft, version_lint_report, version_published
-from routing.lint import LintWarning
+from routing.editor.diff import VersionDiff
+from routing.editor.lint import LintWarning
+from routing.editor.models import RuleLineage, RuleSetEvent
+from routing.editor.rule_text import action_summary, conditions_summary
+from routing.editor.selectors import version_diff, version_draft, version_lint_report, version_published
 from routing.models import RoutingRule, RuleSet, RuleSetVersion
-from routing.models_editor import RuleLineage, RuleSetEvent
-from routing.rule_text import action_summary, conditions_summary
 from routing.rules import rule_validate
 from routing.services import ruleset_version_draft, ruleset_version_publish
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 PRIORITY_STEP = 10
 
 
-def _actor(actor):
+def _actor(actor: AbstractBaseUser | None):
     return actor if getattr(actor, "pk", None) else None
 
 
@@ -42,7 +45,7 @@ def ruleset_event_add(
     summary: str,
     comment: str = "",
     data: dict | None = None,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
 ) -> RuleSetEvent:
     """Append one entry to the rule set's history."""
     return RuleSetEvent.objects.create(
@@ -82,7 +85,9 @@ def _lock_draft(version: RuleSetVersion) -> RuleSetVersion:
     return locked
 
 
-def ruleset_draft_create(*, rule_set: RuleSet, actor=None, comment: str = "") -> RuleSetVersion:
+def ruleset_draft_create(
+    *, rule_set: RuleSet, actor: AbstractBaseUser | None = None, comment: str = ""
+) -> RuleSetVersion:
     """A new draft copying the published version (or the newest version when none is published).
     One draft at a time per rule set: a second one is refused, naming the open draft."""
     with transaction.atomic():
@@ -112,7 +117,7 @@ def ruleset_draft_create(*, rule_set: RuleSet, actor=None, comment: str = "") ->
         return draft
 
 
-def ruleset_draft_discard(*, version: RuleSetVersion, actor=None, comment: str = "") -> None:
+def ruleset_draft_discard(*, version: RuleSetVersion, actor: AbstractBaseUser | None = None, comment: str = "") -> None:
     """Delete a draft and its rules (published and archived versions are never deleted)."""
     with transaction.atomic():
         draft = _lock_draft(version)
@@ -159,7 +164,7 @@ def rule_add(
     conditions: Any,
     action: Any,
     enabled: bool = True,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
     comment: str = "",
 ) -> RoutingRule:
     """Add a rule at the end of a draft. ValidationError({'name'|'conditions'|'action': [...]}) when invalid."""
@@ -195,7 +200,7 @@ def rule_update(
     conditions: Any,
     action: Any,
     enabled: bool,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
     comment: str = "",
 ) -> RoutingRule:
     """Change a draft's rule (name, conditions, action, enabled); validated like a new one."""
@@ -218,7 +223,9 @@ def rule_update(
         return rule
 
 
-def rule_enable(*, rule: RoutingRule, enabled: bool, actor=None, comment: str = "") -> RoutingRule:
+def rule_enable(
+    *, rule: RoutingRule, enabled: bool, actor: AbstractBaseUser | None = None, comment: str = ""
+) -> RoutingRule:
     """Switch a draft's rule on or off."""
     with transaction.atomic():
         draft = _lock_draft(rule.version)
@@ -238,7 +245,7 @@ def rule_enable(*, rule: RoutingRule, enabled: bool, actor=None, comment: str = 
         return rule
 
 
-def rule_delete(*, rule: RoutingRule, actor=None, comment: str = "") -> None:
+def rule_delete(*, rule: RoutingRule, actor: AbstractBaseUser | None = None, comment: str = "") -> None:
     """Delete a rule from a draft."""
     with transaction.atomic():
         draft = _lock_draft(rule.version)
@@ -255,7 +262,9 @@ def rule_delete(*, rule: RoutingRule, actor=None, comment: str = "") -> None:
         rule.delete()
 
 
-def rules_reorder(*, version: RuleSetVersion, rule_ids: list[int], actor=None, comment: str = "") -> None:
+def rules_reorder(
+    *, version: RuleSetVersion, rule_ids: list[int], actor: AbstractBaseUser | None = None, comment: str = ""
+) -> None:
     """Persist a new order of a draft's rules: priorities become 10, 20, 30… in the order given.
     `rule_ids` must name every rule of the draft exactly once."""
     with transaction.atomic():
@@ -315,7 +324,7 @@ def lint_warning_key(warning: LintWarning) -> str:
 def version_publish(
     *,
     version: RuleSetVersion,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
     comment: str = "",
     fingerprint: str | None = None,
     acknowledged: set[str] | None = None,
@@ -354,7 +363,9 @@ def version_publish(
         return published
 
 
-def version_rollback(*, version: RuleSetVersion, actor=None, comment: str = "") -> RuleSetVersion:
+def version_rollback(
+    *, version: RuleSetVersion, actor: AbstractBaseUser | None = None, comment: str = ""
+) -> RuleSetVersion:
     """Make an earlier version current again as a NEW published version copying its rules (history is
     never rewritten: the old version stays archived, the current one is archived in turn)."""
     with transaction.atomic():

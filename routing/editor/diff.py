@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from routing.rule_text import action_summary, conditions_summary, rule_summary
+from routing.editor.rule_text import action_summary, conditions_summary, rule_summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class RuleRow:
     enabled: bool
     conditions: Any
     action: Any
-    key: str | None = None  # lineage key: the same rule across versions (routing.models_editor.RuleLineage)
+    key: str | None = None  # lineage key: the same rule across versions (routing.editor.models.RuleLineage)
 
     @property
     def summary(self) -> str:

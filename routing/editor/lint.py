@@ -1,5 +1,5 @@
 """Lint for a rule-set version: warnings shown beside each rule in the editor. Pure: the database facts it
-needs come in a `LintContext` (built by `routing.editor_selectors.lint_context_load`).
+needs come in a `LintContext` (built by `routing.editor.selectors.lint_context_load`).
 
 Checks:
 - never fires: an earlier enabled "stop" rule matches every order this rule matches (a catch-all stop rule,
@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from routing.diff import RuleRow
+from routing.editor.diff import RuleRow
 from routing.rules import FIELDS
 
 US_REGIONS = frozenset(
@@ -346,80 +346,82 @@ def version_lint(*, rules: list[RuleRow], ctx: LintContext) -> LintReport:
     position = {r.id: i + 1 for i, r in enumerate(ordered)}
     for idx, rule in enumerate(enabled):
         earlier = enabled[:idx]
-        action = rule.action if isinstance(rule.action, dict) else {}
         # 1. Never fires.
-        if _self_contradictory(rule.conditions):
-            report.warnings.append(
-                LintWarning(
-                    rule.id,
-                    "contradictory_conditions",
-                    "Never fires: its conditions contradict each other, so no order can match them all.",
-                )
-            )
-        for e in earlier:
-            if (
-                isinstance(e.action, dict)
-                and e.action.get("type") == "stop"
-                and conditions_imply(rule.conditions, e.conditions)
-            ):
-                catch = "every order" if _empty(e.conditions) else "every order this rule matches"
-                report.warnings.append(
-                    LintWarning(
-                        rule.id,
-                        "never_fires",
-                        f"Never fires: rule #{position[e.id]} “{e.name}” catches {catch} first and stops.",
-                    )
-                )
-                break
+        report.warnings.extend(_never_fires(rule, earlier, position))
         # 2. Empty groups, inactive locations, restrictions to nothing.
         report.warnings.extend(_selector_warnings(rule, ctx))
         # 3. Contradictions with earlier rules that can fire on the same orders.
         for e in earlier:
-            ea = e.action if isinstance(e.action, dict) else {}
-            if conditions_disjoint(rule.conditions, e.conditions):
-                continue
-            if action.get("type") == "restrict" and ea.get("type") == "restrict":
-                mine, theirs = _active(_selected(action, ctx), ctx), _active(_selected(ea, ctx), ctx)
-                if mine and theirs and not (mine & theirs):
-                    report.warnings.append(
-                        LintWarning(
-                            rule.id,
-                            "contradiction",
-                            f"Contradicts rule #{position[e.id]} “{e.name}”: an order matching both may only use "
-                            f"{_names(mine)} and only {_names(theirs)} — no location is left, so it is backordered.",
-                        )
-                    )
-            restrict, exclude = (
-                (action, ea)
-                if action.get("type") == "restrict" and ea.get("type") == "exclude"
-                else (ea, action)
-                if ea.get("type") == "restrict" and action.get("type") == "exclude"
-                else (None, None)
-            )
-            if restrict is not None:
-                allowed = _active(_selected(restrict, ctx), ctx)
-                if allowed and allowed <= _selected(exclude, ctx):
-                    report.warnings.append(
-                        LintWarning(
-                            rule.id,
-                            "contradiction",
-                            f"Contradicts rule #{position[e.id]} “{e.name}”: every location one allows "
-                            f"({_names(allowed)}) the other excludes, so matching orders are backordered.",
-                        )
-                    )
-            if (
-                action.get("type") == "pickup_fallback"
-                and ea.get("type") == "pickup_fallback"
-                and action.get("fallback") != ea.get("fallback")
-            ):
-                report.warnings.append(
-                    LintWarning(
-                        rule.id,
-                        "contradiction",
-                        f"Contradicts rule #{position[e.id]} “{e.name}” on the pickup fallback; for orders matching "
-                        "both, this later rule wins.",
-                    )
-                )
+            if not conditions_disjoint(rule.conditions, e.conditions):
+                report.warnings.extend(_contradictions(rule, e, f"rule #{position[e.id]} “{e.name}”", ctx))
         # 4. Values that match nothing.
         report.warnings.extend(_unknown_values(rule, ctx))
     return report
+
+
+def _never_fires(rule: RuleRow, earlier: list[RuleRow], position: dict[int, int]) -> list[LintWarning]:
+    """The rule's conditions contradict themselves, or an earlier stop rule catches all it matches."""
+    out = []
+    if _self_contradictory(rule.conditions):
+        out.append(
+            LintWarning(
+                rule.id,
+                "contradictory_conditions",
+                "Never fires: its conditions contradict each other, so no order can match them all.",
+            )
+        )
+    for e in earlier:
+        if (
+            isinstance(e.action, dict)
+            and e.action.get("type") == "stop"
+            and conditions_imply(rule.conditions, e.conditions)
+        ):
+            catch = "every order" if _empty(e.conditions) else "every order this rule matches"
+            return [
+                LintWarning(
+                    rule.id,
+                    "never_fires",
+                    f"Never fires: rule #{position[e.id]} “{e.name}” catches {catch} first and stops.",
+                )
+            ]
+    return []
+
+
+def _contradictions(rule: RuleRow, e: RuleRow, other: str, ctx: LintContext) -> list[LintWarning]:
+    """What `rule` contradicts in the earlier rule `e` (named `other`) for orders matching both."""
+    action = rule.action if isinstance(rule.action, dict) else {}
+    ea = e.action if isinstance(e.action, dict) else {}
+    kinds = (action.get("type"), ea.get("type"))
+    out = []
+    if kinds == ("restrict", "restrict"):
+        mine, theirs = _active(_selected(action, ctx), ctx), _active(_selected(ea, ctx), ctx)
+        if mine and theirs and not (mine & theirs):
+            out.append(
+                LintWarning(
+                    rule.id,
+                    "contradiction",
+                    f"Contradicts {other}: an order matching both may only use "
+                    f"{_names(mine)} and only {_names(theirs)} — no location is left, so it is backordered.",
+                )
+            )
+    if kinds in {("restrict", "exclude"), ("exclude", "restrict")}:
+        restrict, exclude = (action, ea) if kinds[0] == "restrict" else (ea, action)
+        allowed = _active(_selected(restrict, ctx), ctx)
+        if allowed and allowed <= _selected(exclude, ctx):
+            out.append(
+                LintWarning(
+                    rule.id,
+                    "contradiction",
+                    f"Contradicts {other}: every location one allows "
+                    f"({_names(allowed)}) the other excludes, so matching orders are backordered.",
+                )
+            )
+    if kinds == ("pickup_fallback", "pickup_fallback") and action.get("fallback") != ea.get("fallback"):
+        out.append(
+            LintWarning(
+                rule.id,
+                "contradiction",
+                f"Contradicts {other} on the pickup fallback; for orders matching both, this later rule wins.",
+            )
+        )
+    return out

@@ -1,18 +1,11 @@
-"""Writes of routing: route and re-route orders, route everything pending in set-based batches, retry
-backorders, re-route after shortages, publish rule sets, bump the cache revision.
-
-Every routing runs in one transaction: lock the orders, lock the stock rows of their products in primary-key
-order and read fresh ATS, decide in memory with the pure core (`routing.core.order_decide`), then write
-capacity (conditional updates, never past the limit) and the decision itself, and have each owning app write
-the rest through its bulk services: reservations and the stock they hold (`inventory.services`), fulfilment
-orders (`fulfillment.services`), allocated units, order status through the lifecycle and the timeline event
-(`orders.services`) — together or not at all.
-"""
+"""Routing in set-based batches: lock the orders, lock their stock rows in primary-key order and read fresh
+ATS, decide in memory with the pure core, then take capacity (conditional updates, never past a limit) and
+have each owning app write the rest through its bulk services, together or not at all. Everything pending is
+routed through here, in batches."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -28,37 +21,43 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from fulfillment.models import FulfillmentLine, FulfillmentOrder
-from fulfillment.services import FulfillmentOrderNew, fulfillment_line_take_back, fulfillment_orders_create_bulk
-from inventory.bulk import gc_paused, model_rows_insert, values_cte
-from inventory.models import RefType, ReservationLine, StockLevel
+from common.bulk import gc_paused, model_rows_insert, values_cte
+from fulfillment.services import FulfillmentOrderNew, fulfillment_orders_create_bulk
+from inventory.models import RefType
 from inventory.selectors import SafetyStock
-from inventory.services import HoldLine, ReservationHold, reservation_release, reservations_hold_bulk
-from orders.models import Order, OrderLine
+from inventory.services import HoldLine, ReservationHold, reservations_hold_bulk
+from orders.models import Order
 from orders.services import order_events_add_bulk, order_lines_allocated_add, orders_allocation_status_apply
 from routing.core import Decision, NetworkStatic, network_prime, order_decide
 from routing.lookahead import lookahead_load
-from routing.models import LocationCapacity, RoutingDecision, RoutingSettings, RuleSetVersion
+from routing.models import LocationCapacity, RoutingDecision
 from routing.selectors import (
-    decision_latest,
     ids_in,
     network_state_load,
     network_static,
     order_ids_pending,
     order_views_load,
-    orders_backordered,
     pools_load,
 )
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+    from django.db.backends.utils import CursorWrapper
+
 
 log = logging.getLogger(__name__)
 
+
 ROUTABLE_STATUSES = (Order.Status.CREATED, Order.Status.VALIDATED)
+
+
 REROUTABLE_STATUSES = (Order.Status.ROUTED, Order.Status.BACKORDERED, Order.Status.PARTIALLY_SHIPPED)
+
+
 # Statuses routing may move between routed and backordered (never touches shipped, cancelled, …).
 _STATUS_OWNED = (*ROUTABLE_STATUSES, Order.Status.ROUTED, Order.Status.BACKORDERED)
+
+
 _CAPACITY_ATTEMPTS = 3
 
 
@@ -68,19 +67,6 @@ class CapacityTaken(Exception):
 
 class StockMoved(Exception):
     """Stock read without locks changed before the chosen rows were locked; the batch is retried locked."""
-
-
-def routing_revision_bump() -> None:
-    """Invalidate every process's cached rules, rates and network (they compare this value on each routing).
-
-    A fresh random value rather than a counter, so a restored (or rolled-back) database never meets a cache
-    built for different data under the same number."""
-    token = secrets.randbits(62)
-    if not RoutingSettings.objects.filter(pk=1).update(revision=token):
-        RoutingSettings.objects.create(pk=1, revision=token)
-
-
-# ---------------------------------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -102,7 +88,7 @@ class BatchResult:
     skipped: list[int] = field(default_factory=list)  # order ids not routable now (status) or without progress
 
 
-def _ship_by(static: NetworkStatic, location_id: int, day) -> datetime:
+def _ship_by(static: NetworkStatic, location_id: int, day: date) -> datetime:
     loc = static.locations[location_id]
     return datetime.combine(day, loc.cutoff, tzinfo=ZoneInfo(loc.timezone))
 
@@ -129,6 +115,8 @@ class BatchMode:
 
 
 INTERACTIVE = BatchMode()
+
+
 BACKGROUND = BatchMode(skip_locked=True, records=False)
 
 
@@ -441,7 +429,7 @@ def _persist(
     return out
 
 
-def _rowcount(cur) -> int:
+def _rowcount(cur: CursorWrapper) -> int:
     """Rows changed by the last statement (Python's sqlite3 reports -1 for a statement starting with WITH)."""
     if cur.rowcount >= 0:
         return cur.rowcount
@@ -511,126 +499,6 @@ def _run(
         return route(mode=replace(mode, lock_all=True))
 
 
-# ---------------------------------------------------------------------------------------------------------
-# The interfaces other apps call
-
-
-def order_route(
-    *, order_id: int, now: datetime | None = None, actor: AbstractBaseUser | None = None
-) -> RoutingDecision:
-    """Route an order (created or validated) in one transaction and return the decision.
-
-    Safe to run twice: an order that is already routed or backordered is not routed again; its latest
-    decision is returned. Orders on hold or cancelled are refused with a ValidationError.
-    """
-    result = _run(jobs=[_Job(order_id=order_id, kind=RoutingDecision.Kind.ROUTE)], now=now, actor=actor)
-    if result.decisions:
-        return result.decisions[0]
-    latest = decision_latest(order_id=order_id)
-    if latest is not None:
-        return latest
-    order = Order.objects.filter(pk=order_id).values_list("number", "status").first()
-    if order is None:
-        raise ValidationError(f"Order {order_id} does not exist.")
-    raise ValidationError(f"Order {order[0]} is {order[1]}; only created or validated orders are routed.")
-
-
-def order_reroute(
-    *,
-    order_id: int,
-    quantities: dict[int, int],
-    exclude_location_ids: list[int],
-    reason: str,
-    actor: AbstractBaseUser | None = None,
-    now: datetime | None = None,
-) -> RoutingDecision:
-    """Route again `quantities` ({order line id: units}) that are not currently allocated, never to the
-    excluded locations; a new decision on the order's timeline.
-
-    Units that are already allocated again (a second delivery of the same task) are skipped, so running it
-    twice is safe; when nothing is left to place the latest decision is returned unchanged.
-    """
-    quantities = {int(k): int(v) for k, v in quantities.items()}
-    rows = {
-        pk: (line_no, qty - alloc - cancelled)
-        for pk, line_no, qty, alloc, cancelled in OrderLine.objects.filter(order_id=order_id).values_list(
-            "pk", "line_number", "quantity", "quantity_allocated", "quantity_cancelled"
-        )
-    }
-    errors = []
-    for line_id, q in quantities.items():
-        if line_id not in rows:
-            errors.append(f"Order line {line_id} does not belong to order {order_id}.")
-        elif q < 0:
-            errors.append(f"Line {rows[line_id][0]}: cannot re-route a negative quantity ({q}).")
-    if errors:
-        raise ValidationError(errors)
-    todo = {k: min(q, rows[k][1]) for k, q in quantities.items() if min(q, rows[k][1]) > 0}
-    if todo:
-        result = _run(
-            jobs=[
-                _Job(
-                    order_id=order_id,
-                    kind=RoutingDecision.Kind.REROUTE,
-                    reason=reason,
-                    quantities=todo,
-                    exclude_location_ids=frozenset(exclude_location_ids),
-                )
-            ],
-            now=now,
-            actor=actor,
-        )
-        if result.decisions:
-            return result.decisions[0]
-        status = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
-        raise ValidationError(f"Order {order_id} is {status}; it cannot be re-routed.")
-    latest = decision_latest(order_id=order_id)
-    if latest is None:
-        raise ValidationError(f"Order {order_id} has nothing to re-route and has never been routed.")
-    return latest
-
-
-def orders_reroute_now(*, order_ids: list[int], actor=None) -> list[tuple[str, str]]:
-    """Route each chosen order now (the orders list's bulk "re-route"): orders not yet routed are routed,
-    orders with units still unplaced (backordered, partly placed) have those units routed again. Orders
-    whose units are all placed, or that are on hold, cancelled or shipped, are left alone with the reason.
-    Returns (order number, what happened) per order."""
-    out = []
-    for order in Order.objects.filter(pk__in=order_ids).order_by("placed_at", "pk"):
-        try:
-            if order.status in (Order.Status.CREATED, Order.Status.VALIDATED):
-                order_route(order_id=order.pk, actor=actor)
-                out.append((order.number, "routed"))
-                continue
-            open_units = {
-                pk: qty - alloc - cancelled
-                for pk, qty, alloc, cancelled in order.lines.values_list(
-                    "pk", "quantity", "quantity_allocated", "quantity_cancelled"
-                )
-                if qty - alloc - cancelled > 0
-            }
-            if order.status not in (Order.Status.BACKORDERED, Order.Status.ROUTED) or not open_units:
-                out.append(
-                    (
-                        order.number,
-                        f"left alone: it is {order.get_status_display().lower()}"
-                        + ("" if open_units else " with nothing left to place"),
-                    )
-                )
-                continue
-            order_reroute(
-                order_id=order.pk,
-                quantities=open_units,
-                exclude_location_ids=[],
-                reason="re-routed by operations",
-                actor=actor,
-            )
-            out.append((order.number, "unplaced units routed again"))
-        except ValidationError as exc:
-            out.append((order.number, "left alone: " + " ".join(exc.messages)))
-    return out
-
-
 @dataclass(slots=True)
 class PendingResult:
     orders: int = 0
@@ -679,172 +547,3 @@ def orders_route_pending(
                     out.backordered += 1
             del result
     return out
-
-
-def backorders_retry(*, limit: int = 500, batch: int = 200, now: datetime | None = None) -> int:
-    """Try again to place the open units of backordered orders (stock may have arrived); writes a new
-    decision only for orders where at least one more unit could be placed. Returns how many moved."""
-    ids = orders_backordered(limit=limit)
-    moved = 0
-    for start in range(0, len(ids), batch):
-        jobs = [
-            _Job(order_id=i, kind=RoutingDecision.Kind.REROUTE, reason="stock arrived", require_progress=True)
-            for i in ids[start : start + batch]
-        ]
-        moved += len(_run(jobs=jobs, now=now, mode=BACKGROUND).outcomes)
-    return moved
-
-
-def shortages_reroute(
-    *,
-    shortages: list[tuple[int, int]],
-    reason: str = "stock shortage at the location",
-    actor: AbstractBaseUser | None = None,
-) -> list[RoutingDecision]:
-    """A WMS snapshot (or a count) found fewer units than are reserved at (product_id, location_id): take
-    the shortfall off the newest open fulfilment orders there (release their reserved units) and re-route
-    those units elsewhere, excluding that location. Idempotent: with no shortfall left it does nothing."""
-    decisions = []
-    for product_id, location_id in shortages:
-        with transaction.atomic():
-            level = (
-                StockLevel.objects.select_for_update()
-                .filter(product_id=product_id, location_id=location_id)
-                .values_list("on_hand", "reserved")
-                .first()
-            )
-            if level is None or level[1] <= level[0]:
-                continue
-            short = level[1] - level[0]
-            moved: dict[int, dict[int, int]] = defaultdict(dict)  # order id → {line id: units}
-            fls = (
-                FulfillmentLine.objects.select_related("fulfillment_order", "order_line")
-                .filter(
-                    fulfillment_order__location_id=location_id,
-                    fulfillment_order__status__in=[FulfillmentOrder.Status.CREATED, FulfillmentOrder.Status.RELEASED],
-                    order_line__product_id=product_id,
-                    quantity_picked=0,
-                )
-                .order_by("-fulfillment_order__created_at", "-pk")
-            )
-            for fl in fls:
-                if short <= 0:
-                    break
-                take = min(short, fl.quantity)
-                fo = fl.fulfillment_order
-                if fo.reservation_id:
-                    rl = ReservationLine.objects.filter(
-                        reservation_id=fo.reservation_id,
-                        product_id=product_id,
-                        location_id=location_id,
-                        ref_type=RefType.ORDER_LINE,
-                        ref_id=fl.order_line_id,
-                    ).first()
-                    if rl is not None and rl.quantity_open > 0:
-                        reservation_release(
-                            reservation=fo.reservation,
-                            quantities={rl.pk: min(take, rl.quantity_open)},
-                            reference=f"shortage:order:{fo.order_id}",
-                            actor=actor,
-                        )
-                fulfillment_line_take_back(line=fl, quantity=take)
-                order_lines_allocated_add(amounts={fl.order_line_id: -take})
-                moved[fo.order_id][fl.order_line_id] = moved[fo.order_id].get(fl.order_line_id, 0) + take
-                short -= take
-            # In the same transaction: the released units are either placed elsewhere or backordered.
-            for order_id, qty in moved.items():
-                decisions.append(
-                    order_reroute(
-                        order_id=order_id,
-                        quantities=qty,
-                        exclude_location_ids=[location_id],
-                        reason=reason,
-                        actor=actor,
-                    )
-                )
-    return decisions
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Rule sets
-
-
-def shortages_reroute_now(*, shortage_ids: list[int], actor: AbstractBaseUser | None = None) -> int:
-    """Re-route, now, what the chosen open shortages leave uncovered, then close them (the "re-route now"
-    of the shortages screen; the scheduled task does the same for every open shortage). Returns how many."""
-    from inventory.selectors import stock_shortages_open
-    from inventory.services import stock_shortage_resolve
-
-    handled = 0
-    for shortage in stock_shortages_open().filter(pk__in=shortage_ids):
-        shortages_reroute(shortages=[(shortage.product_id, shortage.location_id)], actor=actor)
-        stock_shortage_resolve(shortage_id=shortage.pk, actor=actor)
-        handled += 1
-    return handled
-
-
-def shortages_open_reroute(*, limit: int = 200, actor: AbstractBaseUser | None = None) -> int:
-    """Re-route what every open inventory shortage leaves uncovered, then close the shortage. Idempotent:
-    a shortage with nothing left to move is simply closed. Returns how many shortages were handled."""
-    from inventory.selectors import stock_shortages_open
-    from inventory.services import stock_shortage_resolve
-
-    handled = 0
-    for shortage in stock_shortages_open()[:limit]:
-        shortages_reroute(shortages=[(shortage.product_id, shortage.location_id)], actor=actor)
-        stock_shortage_resolve(shortage_id=shortage.pk, actor=actor)
-        handled += 1
-    return handled
-
-
-def ruleset_version_publish(*, version: RuleSetVersion, actor: AbstractBaseUser | None = None) -> RuleSetVersion:
-    """Publish a draft: the rule set's published version is archived, this one published, and every
-    process's compiled rules invalidated."""
-    with transaction.atomic():
-        version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
-        if version.status != RuleSetVersion.Status.DRAFT:
-            raise ValidationError(f"Only drafts can be published; {version} is {version.status}.")
-        RuleSetVersion.objects.filter(rule_set_id=version.rule_set_id, status=RuleSetVersion.Status.PUBLISHED).update(
-            status=RuleSetVersion.Status.ARCHIVED
-        )
-        version.status = RuleSetVersion.Status.PUBLISHED
-        version.published_at = timezone.now()
-        version.save(update_fields=["status", "published_at"])
-        routing_revision_bump()
-        return version
-
-
-def ruleset_version_draft(
-    *, version: RuleSetVersion, actor: AbstractBaseUser | None = None, note: str = ""
-) -> RuleSetVersion:
-    """A new draft copying `version`'s rules, to edit and publish."""
-    from routing.models import RoutingRule
-
-    with transaction.atomic():
-        number = (
-            RuleSetVersion.objects.filter(rule_set_id=version.rule_set_id)
-            .order_by("-number")
-            .values_list("number", flat=True)
-            .first()
-            or 0
-        ) + 1
-        draft = RuleSetVersion.objects.create(
-            rule_set_id=version.rule_set_id,
-            number=number,
-            note=note or f"copy of v{version.number}",
-            created_by=actor if getattr(actor, "pk", None) else None,
-        )
-        RoutingRule.objects.bulk_create(
-            [
-                RoutingRule(
-                    version=draft,
-                    priority=r.priority,
-                    name=r.name,
-                    enabled=r.enabled,
-                    conditions=r.conditions,
-                    action=r.action,
-                )
-                for r in version.rules.all()
-            ]
-        )
-        return draft

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from routing import views_editor as v
+from routing.editor import views as v
 
 urlpatterns = [
     path("", v.editor_home, name="editor-home"),
