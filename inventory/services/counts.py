@@ -14,11 +14,11 @@ from inventory.models import (
     Location,
     Product,
 )
+from inventory.services.merge import stock_snapshot_apply
+from inventory.services.stock import Reason, _lock_levels
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
-from inventory.services.merge import stock_snapshot_apply
-from inventory.services.stock import Reason, _lock_levels
 
 
 def _cycle_count_create(

@@ -16,14 +16,14 @@ from django.utils import timezone
 from inventory.models import (
     StockLevel,
 )
+from inventory.services.shortages import _shortages_from_diff, stock_shortages_sync
+from inventory.services.stock import Reason, StockChange, _lock_levels, stock_apply_changes
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from django.contrib.auth.models import AbstractBaseUser
     from django.db.backends.utils import CursorWrapper
-from inventory.services.shortages import _shortages_from_diff, stock_shortages_sync
-from inventory.services.stock import Reason, StockChange, _lock_levels, stock_apply_changes
 
 # Above this many rows a merge takes an EXCLUSIVE lock on the stock table (PostgreSQL) instead of locking
 # each row: reads go on, writers queue for the few seconds the merge takes, and nobody can deadlock with it.

@@ -20,12 +20,12 @@ from inventory.models import (
     ReservationLine,
 )
 from inventory.selectors import ats_for_products
+from inventory.services.stock import InsufficientStock, Reason, Shortage, StockChange, stock_apply_changes
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
     from orders.models import Channel
-from inventory.services.stock import InsufficientStock, Reason, Shortage, StockChange, stock_apply_changes
 
 
 @dataclass(frozen=True, slots=True)

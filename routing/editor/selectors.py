@@ -199,12 +199,11 @@ def regions_by_use(*, days: int = 90) -> list[tuple[str, str]]:
     used = (
         Order.objects.filter(placed_at__gte=since)
         .annotate(r=KT("shipping_address__region"))
-        .exclude(r__isnull=True)
-        .exclude(r="")
         .values("r")
         .annotate(n=Count("id"))
         .order_by("-n", "r")
     )
+    # Blank and missing regions are left out here: comparing the extracted text in SQL fails on SQLite.
     first = [row["r"] for row in used[:60] if row["r"] in US_REGIONS]
     rest = sorted(
         (c for c in US_REGIONS if c not in first), key=lambda c: (c in _MILITARY_REGIONS, region_name(code=c))

@@ -12,10 +12,10 @@ from routing.models import RoutingDecision
 from routing.selectors import (
     decision_latest,
 )
+from routing.services.batch import _Job, _run
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
-from routing.services.batch import _Job, _run
 
 
 def order_route(

@@ -17,11 +17,11 @@ from routing.models import RoutingDecision
 from routing.selectors import (
     orders_backordered,
 )
+from routing.services.batch import BACKGROUND, _Job, _run
+from routing.services.live import order_reroute
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
-from routing.services.batch import BACKGROUND, _Job, _run
-from routing.services.live import order_reroute
 
 
 def backorders_retry(*, limit: int = 500, batch: int = 200, now: datetime | None = None) -> int:
