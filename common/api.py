@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.errors import StateConflict
 from common.parsers import RequestTooLarge, too_large_detail
 
 
@@ -23,6 +24,8 @@ def exception_handler(exc, context):
     """DRF's handler, plus Django ValidationErrors raised by services become 400s naming the problem, and a
     body beyond the upload limit is a 413 and too many fields a 400, in the same shape (not Django's HTML
     400 page)."""
+    if isinstance(exc, StateConflict):
+        return Response({"detail": exc.messages}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = ValidationError(detail=detail)

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import StateConflict
 from fulfillment.carriers import carrier_service_get, handling_problems
 from fulfillment.models import (
     FulfillmentLine,
@@ -181,7 +182,7 @@ def _ship_quantities(fo: FulfillmentOrder) -> tuple[list[FulfillmentLine], dict[
     without pick events has its open units counted as picked; a store must pick or short every line first."""
     if fo.status in (S.SHIPPED, S.DELIVERED, S.IN_TRANSIT, S.RECEIVED):
         tn = fo.shipments.exclude(tracking_number="").values_list("tracking_number", flat=True).first()
-        raise ValidationError(
+        raise StateConflict(
             f"FO-{fo.pk} was already shipped" + (f" (tracking {tn})" if tn else "") + "; nothing to confirm."
         )
     if fo.method == M.PICKUP:

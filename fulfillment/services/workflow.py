@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from common.errors import StateConflict
 from common.roles import OPERATIONS, user_has_role
 from fulfillment.models import (
     FulfillmentLine,
@@ -121,7 +122,7 @@ def _transition(
     if to in (S.REJECTED, S.CANCELLED):
         allowed = allowed | ({to} if fo.status in OPEN_STATUSES else set())
     if to not in allowed:
-        raise ValidationError(
+        raise StateConflict(
             f"FO-{fo.pk} is {fo.get_status_display().lower()}; a {fo.get_method_display().lower()} fulfilment "
             f"order cannot become {S(to).label.lower()} from there."
         )

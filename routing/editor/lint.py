@@ -377,14 +377,15 @@ def _never_fires(rule: RuleRow, earlier: list[RuleRow], position: dict[int, int]
             and conditions_imply(rule.conditions, e.conditions)
         ):
             catch = "every order" if _empty(e.conditions) else "every order this rule matches"
-            return [
+            out.append(
                 LintWarning(
                     rule.id,
                     "never_fires",
                     f"Never fires: rule #{position[e.id]} “{e.name}” catches {catch} first and stops.",
                 )
-            ]
-    return []
+            )
+            break
+    return out
 
 
 def _contradictions(rule: RuleRow, e: RuleRow, other: str, ctx: LintContext) -> list[LintWarning]:

@@ -44,9 +44,11 @@ def test_3pl_confirms_picked_shipped_delivered_and_duplicates_are_ignored(tpl_ap
     assert tpl_api.post(url(tpl_fo), body, format="json").json() == {"status": "shipped", "duplicate": True}
     assert level(product, tpl) == (8, 0)
     r = tpl_api.post(url(tpl_fo), {**body, "event_id": "s2"}, format="json")
-    assert r.status_code == 400 and "already shipped" in str(r.json())
+    assert r.status_code == 409 and "already shipped" in str(r.json())  # the state forbids it: a conflict
     r = tpl_api.post(url(tpl_fo), {"event_id": "d1", "type": "delivered"}, format="json")
     assert r.json()["status"] == "delivered"
+    r = tpl_api.post(url(tpl_fo), {"event_id": "d2", "type": "delivered"}, format="json")
+    assert r.status_code == 409 and "cannot become delivered" in str(r.json())
     detail = tpl_api.get(f"/api/v1/fulfillment-orders/{tpl_fo.pk}/").json()
     assert detail["shipments"][0]["tracking_number"] == "1Z1" and detail["lines"][0]["quantity_shipped"] == 2
 
