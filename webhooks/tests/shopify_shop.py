@@ -17,6 +17,7 @@ import json
 import re
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = "2025-07"
@@ -49,7 +50,9 @@ class Shop:
         self.requests: list[dict] = []  # every request: {"token", "operation", "variables"}
         self.mutations: list[tuple[str, dict]] = []  # accepted mutations (operation, variables)
         self.rejected: list[str] = []
-        self.fail_next_after_apply = 0  # answer 500 after applying (an answer lost on the way back)
+        self.fail_next_after_apply = 0  # answer 502 after applying (an answer lost on the way back)
+        self.mode = "ok"  # "500": every request answered 500 untouched; "slow": answered after `slow_seconds`
+        self.slow_seconds = 2.5
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -215,6 +218,11 @@ class Shop:
 
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if shop.mode == "500":
+                    return self._send(500, {"errors": "Internal Server Error"})
+                if shop.mode == "slow":
+                    time.sleep(shop.slow_seconds)
+                    return self._send(200, {"errors": [{"message": "too late"}]})
                 token = self.headers.get("X-Shopify-Access-Token")
                 if self.path != f"/admin/api/{VERSION}/graphql.json":
                     return self._send(404, {"errors": "Not Found"})
@@ -248,3 +256,26 @@ class Shop:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+# --- Our side of the test: the Shopify channel's webhook door --------------------------------------------
+
+CHANNEL_SECRET = "hush-test-secret"
+# The real fixture's line items (orders/tests/fixtures/shopify_order.json): (id, sku, quantity).
+LINE_ITEMS = [(466157049, "IPOD2008GREEN", 1), (518995019, "IPOD2008RED", 1), (703073504, "IPOD2008BLACK", 1)]
+
+
+def shopify_webhook(client, payload: dict, *, webhook_id: str = "wh-1"):
+    """POST an orders/create webhook to the "shop" channel, signed as Shopify signs it."""
+    from orders.shopify import shopify_signature
+
+    body = json.dumps(payload).encode()
+    return client.post(
+        "/api/v1/channels/shop/shopify/orders-create",
+        data=body,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_HMAC_SHA256=shopify_signature(secret=CHANNEL_SECRET, body=body),
+        HTTP_X_SHOPIFY_WEBHOOK_ID=webhook_id,
+        HTTP_X_SHOPIFY_TOPIC="orders/create",
+        HTTP_X_SHOPIFY_SHOP_DOMAIN="brand.myshopify.com",
+    )

@@ -2,7 +2,6 @@
 cancellation `orderCancel` (nothing shipped) or `fulfillmentOrderCancel` (after a partial shipment), sent
 through the outbox to a real local HTTP server that checks the documented shape and the token header."""
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -11,68 +10,17 @@ from django.test import Client
 from django.utils import timezone
 
 from fulfillment.services import fulfillment_order_ship
-from inventory.models import Product
 from inventory.tests.helpers import put_stock
-from orders.models import Channel, Order
+from orders.models import Order
 from orders.services import order_cancel
-from orders.shopify import shopify_signature
 from orders.tests.conftest import shopify_order
 from routing.services import order_route
 from webhooks.models import Delivery, Subscription
 from webhooks.services import deliveries_deliver_due, subscription_create
 from webhooks.shopify_out import shopify_cancel_reason
-from webhooks.tests.shopify_shop import Shop
+from webhooks.tests.shopify_shop import LINE_ITEMS, shopify_webhook
 
 pytestmark = pytest.mark.django_db
-
-SECRET = "hush-test-secret"
-LINE_ITEMS = [(466157049, "IPOD2008GREEN", 1), (518995019, "IPOD2008RED", 1), (703073504, "IPOD2008BLACK", 1)]
-
-
-@pytest.fixture
-def shop():
-    s = Shop().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def shopify_channel(db):
-    return Channel.objects.create(code="shop", name="Shopify store", kind="web", webhook_secret=SECRET)
-
-
-@pytest.fixture
-def ipods(dc):
-    products = [Product.objects.create(sku=sku, name=sku) for _, sku, _ in LINE_ITEMS]
-    for p in products:
-        put_stock(p, dc, 10)
-    return products
-
-
-@pytest.fixture
-def shopify_sub(shop, shopify_channel):
-    sub, _ = subscription_create(
-        name="Shop fulfilments",
-        kind="shopify",
-        url=shop.url,
-        access_token=shop.token,
-        event_types=["fulfillment.shipped", "order.cancelled"],
-        channel=shopify_channel,
-    )
-    return sub
-
-
-def shopify_webhook(client: Client, payload: dict, *, webhook_id: str = "wh-1"):
-    body = json.dumps(payload).encode()
-    return client.post(
-        "/api/v1/channels/shop/shopify/orders-create",
-        data=body,
-        content_type="application/json",
-        HTTP_X_SHOPIFY_HMAC_SHA256=shopify_signature(secret=SECRET, body=body),
-        HTTP_X_SHOPIFY_WEBHOOK_ID=webhook_id,
-        HTTP_X_SHOPIFY_TOPIC="orders/create",
-        HTTP_X_SHOPIFY_SHOP_DOMAIN="brand.myshopify.com",
-    )
 
 
 def placed(shop, *, fo_ids=(1001,)) -> Order:
@@ -135,6 +83,30 @@ def test_a_lost_answer_is_retried_without_a_second_fulfilment(shopify_channel, i
     d.refresh_from_db()
     assert d.status == "delivered" and "already has a fulfilment" in d.last_response
     assert [op for op, _ in shop.mutations] == ["fulfillmentCreate"]
+
+
+def test_a_shop_that_is_down_for_a_while_gets_the_fulfilment_once_when_it_returns(
+    shopify_channel, ipods, shop, shopify_sub, settings
+):
+    settings.DOM = {**settings.DOM, "OUTBOX_BACKOFF_SECONDS": 1, "OUTBOX_TIMEOUT_SECONDS": 1, "OUTBOX_MAX_ATTEMPTS": 8}
+    order = placed(shop)
+    order_route(order_id=order.pk)
+    fulfillment_order_ship(fo_id=order.fulfillment_orders.get().pk, service="ups_ground", tracking_number="1ZDOWN")
+    t = timezone.now()
+    shop.stop()  # connection refused
+    deliveries_deliver_due(now=t)
+    shop.start()
+    shop.mode = "500"
+    deliveries_deliver_due(now=t + timedelta(seconds=1))
+    shop.mode = "slow"  # the sender times out
+    deliveries_deliver_due(now=t + timedelta(seconds=3))
+    d = Delivery.objects.get()
+    assert (d.status, d.attempts) == ("pending", 3) and "timed out" in d.last_error.lower()
+    shop.mode = "ok"
+    assert deliveries_deliver_due(now=t + timedelta(seconds=7)) == 1
+    assert deliveries_deliver_due(now=t + timedelta(seconds=60)) == 0
+    assert [op for op, _ in shop.mutations] == ["fulfillmentCreate"] and shop.rejected == []
+    assert Delivery.objects.get().status == "delivered"
 
 
 def test_a_wrong_token_fails_and_is_retried_then_dead(shopify_channel, ipods, shop, shopify_sub, settings):
