@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("routing.urls_api")),
     path("", include("fulfillment.urls_api")),
     path("", include("returns.urls_api")),
+    path("", include("webhooks.urls_api")),
 ]
 
 urlpatterns = [

@@ -516,6 +516,9 @@ SHOPIFY_ORDER_SCHEMA = inline_serializer(
             child=inline_serializer(
                 "ShopifyLineItem",
                 {
+                    "id": serializers.IntegerField(
+                        min_value=1, max_value=2**63 - 1, required=False, help_text="Kept to report fulfilments back."
+                    ),
                     "quantity": serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY),
                     "price": serializers.RegexField(MONEY_TEXT, required=False),
                     "sku": _shopify_text(64),

@@ -13,6 +13,7 @@ class LineIn:
     quantity: int
     unit_price: Decimal = Decimal("0")
     name: str = ""
+    external_id: str = ""  # the channel's own line id (Shopify: the line item id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,8 @@ class OrderLine(models.Model):
     product = models.ForeignKey("inventory.Product", null=True, blank=True, on_delete=models.PROTECT)
     sku = models.CharField(max_length=64, blank=True, help_text="As received, even when the product is unknown.")
     name = models.CharField(max_length=255, blank=True, help_text="The item's title as the channel sent it.")
+    # The channel's own id of the line (Shopify: the line item id), used when reporting back to the channel.
+    external_id = models.CharField(max_length=64, blank=True)
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     quantity_allocated = models.PositiveIntegerField(default=0)

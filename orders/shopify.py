@@ -166,8 +166,11 @@ def _line_items(items, errors: dict) -> list[LineIn]:
         price = _money(item.get("price"), "price", e)
         sku = _text(item.get("sku"), "sku", e).strip()
         name = _text(item.get("name"), "name", e) or _text(item.get("title"), "title", e)
+        line_id = _text(item.get("id"), "id", e).strip()
+        if len(line_id) > 64:
+            e["id"] = ["A line item id has at most 64 characters."]
         if not e:
-            lines.append(LineIn(sku=sku, quantity=qty, unit_price=price, name=name))
+            lines.append(LineIn(sku=sku, quantity=qty, unit_price=price, name=name, external_id=line_id))
         bad |= bool(e)
         line_errors.append(e)
     if bad:

@@ -35,11 +35,23 @@ class EventType(models.TextChoices):
     STOCK_LOW = "stock.low", "Stock low"
 
 
+# What a Shopify subscription reports back to the shop (webhooks.shopify_out).
+SHOPIFY_EVENT_TYPES = (EventType.FULFILLMENT_SHIPPED.value, EventType.ORDER_CANCELLED.value)
+
+
 class Subscription(models.Model):
     """Where a channel's events go (no channel: every channel's). The secret signs every delivery; after a
-    rotation the previous secret keeps signing too until `previous_secret_expires_at`."""
+    rotation the previous secret keeps signing too until `previous_secret_expires_at`.
+
+    Kind "shopify": the URL is the shop's Admin API GraphQL endpoint and deliveries are Shopify mutations
+    (webhooks.shopify_out) authenticated with `access_token` (write-only) instead of signed events."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Signed webhook"
+        SHOPIFY = "shopify", "Shopify Admin API"
 
     name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEBHOOK)
     channel = models.ForeignKey(
         "orders.Channel", null=True, blank=True, on_delete=models.CASCADE, related_name="subscriptions"
     )
@@ -47,6 +59,8 @@ class Subscription(models.Model):
     secret = models.CharField(max_length=100, editable=False)
     previous_secret = models.CharField(max_length=100, blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Shopify: the shop's Admin API access token (X-Shopify-Access-Token). Write-only: never shown or returned.
+    access_token = models.CharField(max_length=200, blank=True, editable=False)
     event_types = models.JSONField(default=list)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -63,6 +77,26 @@ class Subscription(models.Model):
             raise ValidationError({"event_types": ["Choose at least one event type."]})
         if bad:
             raise ValidationError({"event_types": [f"Unknown event type(s): {', '.join(map(str, bad))}."]})
+        if self.kind == self.Kind.SHOPIFY:
+            self._clean_shopify()
+
+    def _clean_shopify(self) -> None:
+        errors = {}
+        other = sorted(set(self.event_types) - set(SHOPIFY_EVENT_TYPES))
+        if other:
+            errors["event_types"] = [
+                f"A Shopify subscription reports only {', '.join(SHOPIFY_EVENT_TYPES)}; not {', '.join(other)}."
+            ]
+        if self.channel_id is None:
+            errors["channel"] = ["A Shopify subscription belongs to the channel of the shop."]
+        if not (self.url or "").split("?", 1)[0].endswith("/graphql.json"):
+            errors["url"] = [
+                "The shop's Admin API GraphQL URL, e.g. https://SHOP.myshopify.com/admin/api/2025-07/graphql.json."
+            ]
+        if not self.access_token:
+            errors["access_token"] = ["The shop's Admin API access token is required."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class Event(models.Model):

@@ -31,6 +31,7 @@ from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, ou
 from inventory.selectors import low_stock_products
 from orders.models import Channel, Order
 from webhooks.models import Delivery, Event, EventType, LowStockMark, Subscription
+from webhooks.shopify_out import ShopifyFailed, shopify_delivery_send
 from webhooks.signing import webhook_headers_sign, webhook_secret_generate
 
 SCHEMA_VERSION = 1
@@ -46,22 +47,58 @@ def _dom(name: str):
 
 
 def subscription_create(
-    *, name: str, url: str, event_types: list[str], channel: Channel | None = None, is_active: bool = True
+    *,
+    name: str,
+    url: str,
+    event_types: list[str],
+    channel: Channel | None = None,
+    is_active: bool = True,
+    kind: str = Subscription.Kind.WEBHOOK,
+    access_token: str = "",
 ) -> tuple[Subscription, str]:
     """Create a subscription with a new secret; returns it with the secret (shown once, never again).
+    Kind "shopify" takes the shop's Admin API access token instead (write-only; docs/shopify.md).
     Raises ValidationError naming the field (URL refused by the outbound guard, unknown event type)."""
     secret = webhook_secret_generate()
     sub = Subscription(
         name=(name or "").strip(),
+        kind=kind,
         url=(url or "").strip(),
         event_types=sorted(set(event_types or [])),
         channel=channel,
         is_active=is_active,
         secret=secret,
+        access_token=(access_token or "").strip(),
     )
     sub.full_clean()
     sub.save()
     return sub, secret
+
+
+UPDATABLE = ("name", "url", "event_types", "is_active", "access_token")
+
+
+def subscription_update(*, subscription: Subscription, changes: dict) -> Subscription:
+    """Change a subscription's name, URL, event types, active flag or (Shopify) access token; the same
+    validation as on creation, nothing written when anything is refused. Keys outside UPDATABLE are refused."""
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise ValidationError({k: ["This field cannot be changed."] for k in unknown})
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        for key, raw in changes.items():
+            if key == "event_types":
+                setattr(sub, key, sorted(set(raw or [])))
+            else:
+                setattr(sub, key, raw.strip() if isinstance(raw, str) else raw)
+        sub.full_clean()
+        sub.save()
+    return sub
+
+
+def subscription_delete(*, subscription: Subscription) -> None:
+    """Delete a subscription with its deliveries (the events stay: other subscriptions may have them)."""
+    Subscription.objects.filter(pk=subscription.pk).delete()
 
 
 def subscription_active_set(*, subscription: Subscription, is_active: bool) -> Subscription:
@@ -244,6 +281,11 @@ class _Failed(Exception):
 
 def _post(delivery: Delivery, *, now: datetime) -> tuple[int, str]:
     sub, event = delivery.subscription, delivery.event
+    if sub.kind == Subscription.Kind.SHOPIFY:
+        try:
+            return shopify_delivery_send(delivery=delivery)
+        except ShopifyFailed as exc:
+            raise _Failed(str(exc), code=exc.code, body=exc.body) from exc
     body = event_body(event=event)
     headers = webhook_headers_sign(
         msg_id=event.uid,

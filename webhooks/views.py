@@ -34,7 +34,12 @@ def subscription_list(request):
         d = form.cleaned_data
         try:
             sub, secret = services.subscription_create(
-                name=d["name"], url=d["url"], event_types=d["event_types"], channel=d["channel"]
+                name=d["name"],
+                kind=d["kind"],
+                url=d["url"],
+                event_types=d["event_types"],
+                channel=d["channel"],
+                access_token=d["access_token"],
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

@@ -69,6 +69,16 @@ for _label in (
     "POST /api/v1/returns/",  # the order (and its lines' SKUs, the store) must exist
 ):
     EXCLUDED_BY_OPERATION.setdefault(_label, {})["positive_data_acceptance"] = EXISTENCE
+SUBSCRIPTION = (
+    "the channel must exist; the URL's host is checked by the outbound guard (common.netguard) against the"
+    " settings; a Shopify subscription needs its channel, access token, Shopify event types and a graphql.json"
+    " URL: the database, the settings and relations between values, not the request's shape"
+)
+EXCLUDED_BY_OPERATION["POST /api/v1/webhook-subscriptions/"] = {"positive_data_acceptance": SUBSCRIPTION}
+EXCLUDED_BY_OPERATION["PATCH /api/v1/webhook-subscriptions/{id}/"] = {"positive_data_acceptance": SUBSCRIPTION}
+EXCLUDED_BY_OPERATION["POST /api/v1/webhook-deliveries/{id}/resend"] = {
+    "positive_data_acceptance": "a delivery still pending or sending is refused (400): its state, not the request",
+}
 EXCLUDED_BY_OPERATION["GET /api/v1/orders/"] = {
     "positive_data_acceptance": "`cursor` is an opaque token the API issued (in `next`); one it did not issue is"
     " refused with a 400 naming `cursor`: what the server issued, not the request's shape",

@@ -216,6 +216,15 @@ MATRIX: dict[str, list[Case]] = {
     "webhooks:toggle": [POST(outcomes(OPS), "subscription")],
     "webhooks:rotate": [POST(outcomes(OPS), "subscription")],
     "webhooks:resend": [POST(outcomes(OPS), "delivery")],
+    "api-subscription-list": [GET(api(OPS)), POST(api(OPS), data={})],
+    "api-subscription-detail": [
+        GET(api(OPS), "subscription"),
+        Case("patch", api(OPS), "subscription", data={"name": "Renamed"}),
+        Case("delete", api(OPS), "subscription"),
+    ],
+    "api-subscription-rotate": [POST(api(OPS), "subscription")],
+    "api-subscription-deliveries": [GET(api(OPS), "subscription")],
+    "api-delivery-resend": [POST(api(OPS), "delivery")],
 }
 
 

@@ -1,9 +1,12 @@
 import pytest
 
+from inventory.models import Product
 from inventory.tests.helpers import put_stock
+from orders.models import Channel
 from webhooks.models import EventType
 from webhooks.services import subscription_create
 from webhooks.tests.receiver import Receiver
+from webhooks.tests.shopify_shop import CHANNEL_SECRET, LINE_ITEMS, Shop
 
 
 @pytest.fixture
@@ -30,3 +33,39 @@ def subscribed(web, receiver):
 def stocked(dc, product):
     put_stock(product, dc, 10)
     return dc
+
+
+@pytest.fixture
+def shop():
+    """A local stand-in for the shop's Admin GraphQL API (webhooks/tests/shopify_shop.py)."""
+    s = Shop().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def shopify_channel(db):
+    return Channel.objects.create(code="shop", name="Shopify store", kind="web", webhook_secret=CHANNEL_SECRET)
+
+
+@pytest.fixture
+def ipods(dc):
+    """The real Shopify fixture's three products, ten of each at the DC."""
+    products = [Product.objects.create(sku=sku, name=sku) for _, sku, _ in LINE_ITEMS]
+    for p in products:
+        put_stock(p, dc, 10)
+    return products
+
+
+@pytest.fixture
+def shopify_sub(shop, shopify_channel):
+    """The Shopify channel's fulfilment reporting, pointed at the local shop."""
+    sub, _ = subscription_create(
+        name="Shop fulfilments",
+        kind="shopify",
+        url=shop.url,
+        access_token=shop.token,
+        event_types=["fulfillment.shipped", "order.cancelled"],
+        channel=shopify_channel,
+    )
+    return sub

@@ -122,3 +122,19 @@ def test_other_roles_get_403(role, web, receiver):
         assert getattr(c, method)(url).status_code == 403
     sub.refresh_from_db()
     assert sub.secret == secret
+
+
+def test_a_shopify_subscription_is_made_on_the_screen_and_its_token_never_shown(web, ops_user):
+    ops = Client()
+    ops.force_login(ops_user)
+    url = "https://brand.myshopify.com/admin/api/2025-07/graphql.json"
+    data = {"name": "shop", "kind": "shopify", "channel": "web", "url": url, "event_types": ["fulfillment.shipped"]}
+    r = ops.post("/webhooks/", {**data, "access_token": "shpat_typed_secret", "event_types": ["order.routed"]})
+    assert r.status_code == 400 and "shpat_typed_secret" not in r.content.decode()  # not rendered back on error
+    assert not Subscription.objects.exists()
+    r = ops.post("/webhooks/", {**data, "access_token": "shpat_typed_secret"})
+    assert r.status_code == 200 and "shpat_typed_secret" not in r.content.decode()
+    sub = Subscription.objects.get()
+    assert (sub.kind, sub.access_token) == ("shopify", "shpat_typed_secret")
+    for page in (ops.get("/webhooks/"), ops.get(f"/webhooks/{sub.pk}/")):
+        assert "shpat_typed_secret" not in page.content.decode()

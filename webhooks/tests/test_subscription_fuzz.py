@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from webhooks.models import EventType, Subscription
 
-FIELDS = {"name", "channel", "url", "event_types"}
+FIELDS = {"name", "kind", "channel", "url", "event_types", "access_token"}
 urls = st.one_of(
     st.text(max_size=80),
     st.sampled_from(["https://hooks.example.com/x", "http://127.0.0.1:1/x", "https://[::1]/", "ftp://a/b", ""]),
@@ -24,7 +24,7 @@ def test_subscription_form_never_500s_and_writes_only_valid(ops_user, web, name,
     c = Client()
     c.force_login(ops_user)
     before = Subscription.objects.count()
-    data = {"name": name, "channel": channel, "url": url, "event_types": event_types}
+    data = {"name": name, "kind": "webhook", "channel": channel, "url": url, "event_types": event_types}
     r = c.post("/webhooks/", data)
     assert r.status_code in (200, 400), r.status_code
     if r.status_code == 400:

@@ -19,6 +19,7 @@ BENCH_MODULES = (
     "bench.inventory",
     "bench.load",
     "bench.orders",
+    "bench.outbox",
     "bench.returns",
     "bench.routing",
 )
