@@ -671,6 +671,7 @@ class InboundShipment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("import_inboundshipment", "Can import inbound shipments (CSV)")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number}"
