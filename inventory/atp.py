@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from django.db import connection
 from django.utils import timezone
 
+from inventory import selectors as inventory_selectors
 from inventory.models import Product
 from inventory.selectors import (
     UnknownSkus,
@@ -115,7 +116,8 @@ def _states(
 ) -> list[_State]:
     ids = [p.pk for p in products]
     now = ats_for_products(product_ids=ids, channel=channel, method=method, location_ids=location_ids)
-    table = _location_table_for(stamp=None)
+    # The location table the ATS read just validated (PostgreSQL: against its stamp), else read afresh.
+    table = inventory_selectors._location_table or _location_table_for(stamp=None)
     serving = table.serving[(method, _channel_is_online(channel))]
     if location_ids is not None:
         serving = serving & set(location_ids)
