@@ -82,6 +82,7 @@ FO_API = {"ops", "api_x", "store_a", "store_b"}
 EDITORS = {"merch", "ops"}
 RETURNS_STAFF = {"store_a", "store_b", "ops"}
 SUPPLY = {"inv", "ops", "api_x"}
+RECEIVERS = {"store_a", "store_b", "inv", "ops"}
 
 # url name -> the requests to make. Screens answer anonymous users with a redirect to sign in, the API with 401.
 MATRIX: dict[str, list[Case]] = {
@@ -117,6 +118,11 @@ MATRIX: dict[str, list[Case]] = {
     "inventory:feeds": [GET(outcomes({"inv", "ops"}))],
     "inventory:feed-action": [POST(outcomes({"inv", "ops"}), "wms_feed_pk", data={})],
     "inventory:accuracy": [GET(outcomes({"inv", "ops"}))],
+    # Receiving: store staff at their own locations (another location's delivery is a 404), inventory
+    # managers and Operations anywhere.
+    "inventory:receiving": [GET(outcomes(RECEIVERS))],
+    "inventory:receiving-inbound": [GET(outcomes(set(), **dict.fromkeys(RECEIVERS, "ok404")), "po_missing")],
+    "inventory:receiving-transfer": [GET(outcomes(set(), **dict.fromkeys(RECEIVERS, "ok404")), "transfer_missing")],
     # Public, but authenticated by the feed's shared secret: without it everyone is refused (403).
     "api-wms-events": [POST(api(set(), anon=403, denied=403), "wms_feed", data={"events": []})],
     "api-availability-timeline": [GET(api(SIGNED), query="?sku=SKU-A")],
