@@ -18,7 +18,7 @@ from common.parsers import GuardedJSONParser, json_body_load
 from common.query import query_params_validate
 from common.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
 from common.security import FeedThrottle
-from inventory.models import HandlingClass, Location, Product, Reservation
+from inventory.models import HandlingClass, Location, LocationKind, Product, Reservation
 from inventory.selectors import METHODS, UnknownSkus, availability_by_sku, pickup_stores_near
 from inventory.services import InsufficientStock, ReserveLine, reservation_release, stock_reserve
 from orders.models import Channel
@@ -64,6 +64,11 @@ class LocationSerializer(serializers.ModelSerializer):
             "handling_cost_per_order",
             "handling_cost_per_unit",
         ]
+
+    def validate_kind(self, value: str) -> str:
+        if value == LocationKind.TRANSIT:
+            raise serializers.ValidationError("The transit location is the system's own; choose another kind.")
+        return value
 
     def validate_country(self, value: str) -> str:
         value = value.upper()

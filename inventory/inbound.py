@@ -13,7 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inventory.models import (
@@ -122,6 +122,13 @@ def inbound_create(*, data: InboundIn, actor: AbstractBaseUser | None = None) ->
         errors["lines"] = line_problems
     if errors:
         raise ValidationError(errors)
+    try:
+        return _inbound_write(data=data, location=location, products=products, actor=actor)
+    except IntegrityError as exc:  # the same number created at the same moment by another request
+        raise ValidationError({"number": [f"Inbound shipment {data.number.strip()} already exists."]}) from exc
+
+
+def _inbound_write(*, data: InboundIn, location: Location, products: dict[str, Product], actor) -> InboundShipment:
     with transaction.atomic():
         shipment = InboundShipment.objects.create(
             number=data.number.strip(),

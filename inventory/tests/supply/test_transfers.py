@@ -108,3 +108,23 @@ def test_bad_transfers_are_refused_whole(product, dc, store):
         transfer_cancel(transfer_id=transfer.pk)
     assert on_hand(product, "STORE-0001") == 0
     assert_ledger_matches_levels()
+
+
+def test_routing_never_plans_from_units_in_transit(web, product, dc, store):
+    from routing.services import order_route
+    from routing.tests.helpers import make_order
+
+    put_stock(product, dc, 3)
+    transfer = make([TransferLineIn("SKU-A", 3)])
+    transfer_ship(transfer_id=transfer.pk)
+    assert on_hand(product, TRANSIT_CODE) == 3
+    order = make_order(channel=web, lines=[(product, 1)])
+    order_route(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == "backordered"
+    assert not order.fulfillment_orders.exists()
+    transfer_receive(transfer_id=transfer.pk)
+    order2 = make_order(channel=web, lines=[(product, 1)])
+    order_route(order_id=order2.pk)
+    assert order2.fulfillment_orders.get().location == store
+    assert_ledger_matches_levels()
