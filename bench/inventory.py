@@ -156,29 +156,33 @@ def _inbound_seed(*, log, lines: int = INBOUND_LINES) -> int:
     locations = list(Location.objects.filter(kind="warehouse", is_active=True).values_list("pk", flat=True))
     today, per = timezone.localdate(), 10
     start = InboundShipment.objects.filter(number__startswith="BENCH-IN-").count()
-    shipments = InboundShipment.objects.bulk_create(
-        [
-            InboundShipment(
-                number=f"BENCH-IN-{start + i:06d}", supplier="Bench supplier", location_id=rng.choice(locations)
-            )
-            for i in range((lines - have + per - 1) // per)
-        ]
-    )
     weights = [1.0 / (i + 1) ** 0.8 for i in range(len(products))]
-    rows = []
-    for sh in shipments:
-        for pid in dict.fromkeys(rng.choices(products, weights=weights, k=per)):
-            rows.append(
-                InboundLine(
-                    shipment_id=sh.pk,
-                    product_id=pid,
-                    quantity=rng.randint(10, 500),
-                    expected_date=today + timedelta(days=rng.randint(1, 120)),
+    while have < lines:
+        shipments = InboundShipment.objects.bulk_create(
+            [
+                InboundShipment(
+                    number=f"BENCH-IN-{start + i:06d}", supplier="Bench supplier", location_id=rng.choice(locations)
                 )
+                for i in range((lines - have + per - 1) // per)
+            ]
+        )
+        start += len(shipments)
+        rows = [
+            InboundLine(
+                shipment_id=sh.pk,
+                location_id=sh.location_id,
+                product_id=pid,
+                quantity=rng.randint(10, 500),
+                expected_date=today + timedelta(days=rng.randint(1, 120)),
             )
-    InboundLine.objects.bulk_create(rows, batch_size=5000)
-    with connection.cursor() as cur:
-        cur.execute("ANALYZE inventory_inboundline" if connection.vendor == "postgresql" else "ANALYZE")
+            for sh in shipments
+            for pid in dict.fromkeys(rng.choices(products, weights=weights, k=per))
+        ][: lines - have]
+        InboundLine.objects.bulk_create(rows, batch_size=5000)
+        have += len(rows)
+    if connection.vendor == "postgresql":  # as autovacuum would: statistics, and the visibility map that lets
+        with connection.cursor() as cur:  # the open lines be read by index only
+            cur.execute("VACUUM ANALYZE inventory_inboundline")
     total = InboundLine.objects.filter(shipment__number__startswith="BENCH-IN-", is_open=True).count()
     log(f"inbound: {total} open lines ({time.perf_counter() - t:.1f}s)")
     return total

@@ -21,12 +21,11 @@ from django.db import connection
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
-from inventory.models import Product
 from inventory.selectors import (
     UnknownSkus,
+    _ats_query,
     _channel_is_online,
     _location_table_for,
-    ats_for_products,
     channel_pool_caps,
     sql_in_list,
 )
@@ -74,28 +73,33 @@ class DateInPast(ValueError):
     pass
 
 
-def _supply(*, product_ids: list[int], until: date, today: date) -> dict[int, dict[int, list[tuple[date, int]]]]:
-    """product → location → [(arrival date, units)]: open inbound less promised, and shipped transfers."""
+def _supply(
+    *, product_ids: list[int], until: date, today: date, by_date: bool
+) -> dict[int, dict[int, list[tuple[date, int]]]]:
+    """product → location → [(arrival date, units)]: open inbound less promised, and shipped transfers. Without
+    `by_date` one total per product and location (dated `today`): the on-date answer needs no more."""
     in_sql, params = sql_in_list("ln.product_id", product_ids)
     tin_sql, tparams = sql_in_list("tl.product_id", product_ids)
+    open_units = "ln.quantity - ln.quantity_received - ln.quantity_closed - ln.quantity_promised"
+    group = ", ln.expected_date" if by_date else ""
+    tgroup = ", t.expected_date" if by_date else ""
     sql = f"""
-        SELECT ln.product_id, s.location_id, ln.expected_date,
-               SUM(CASE WHEN ln.quantity - ln.quantity_received - ln.quantity_closed - ln.quantity_promised > 0
-                        THEN ln.quantity - ln.quantity_received - ln.quantity_closed - ln.quantity_promised ELSE 0 END)
-        FROM inventory_inboundline ln JOIN inventory_inboundshipment s ON s.id = ln.shipment_id
+        SELECT ln.product_id, ln.location_id{group or ", NULL"},
+               SUM(CASE WHEN {open_units} > 0 THEN {open_units} ELSE 0 END)
+        FROM inventory_inboundline ln
         WHERE ln.is_open AND {in_sql} AND ln.expected_date <= %s
-        GROUP BY ln.product_id, s.location_id, ln.expected_date
+        GROUP BY ln.product_id, ln.location_id{group}
         UNION ALL
-        SELECT tl.product_id, t.destination_id, t.expected_date, SUM(tl.quantity_shipped - tl.quantity_received)
+        SELECT tl.product_id, t.destination_id{tgroup or ", NULL"}, SUM(tl.quantity_shipped - tl.quantity_received)
         FROM inventory_transferline tl JOIN inventory_transferorder t ON t.id = tl.transfer_id
         WHERE t.status IN ('in_transit', 'partial') AND {tin_sql} AND t.expected_date <= %s
-        GROUP BY tl.product_id, t.destination_id, t.expected_date"""
+        GROUP BY tl.product_id, t.destination_id{tgroup}"""
     out: dict[int, dict[int, list[tuple[date, int]]]] = defaultdict(lambda: defaultdict(list))
     with connection.cursor() as cur:
         cur.execute(sql, [*params, until, *tparams, until])
         for pid, lid, raw_due, units in cur.fetchall():
             if units and units > 0:
-                due = date.fromisoformat(raw_due) if isinstance(raw_due, str) else raw_due
+                due = date.fromisoformat(raw_due) if isinstance(raw_due, str) else (raw_due or today)
                 out[pid][lid].append((max(due, today), int(units)))
     return out
 
@@ -112,33 +116,45 @@ class _State:
 
 
 def _states(
-    *, products: list[Product], channel, method: str | None, location_ids: list[int] | None, until: date, today: date
-) -> list[_State]:
-    ids = [p.pk for p in products]
-    now = ats_for_products(product_ids=ids, channel=channel, method=method, location_ids=location_ids)
+    *,
+    skus: list[str],
+    channel,
+    method: str | None,
+    location_ids: list[int] | None,
+    until: date,
+    today: date,
+    by_date: bool,
+) -> tuple[list[_State], bool | None]:
+    """Each SKU's starting point (in the order asked) and whether the channel has a pool. One ATS read, the same
+    as today's availability query, and one read of the supply; raises UnknownSkus."""
+    wanted = list(dict.fromkeys(skus))
+    product_sql, product_params = sql_in_list("p.sku", wanted)
+    now, has_pool = _ats_query(
+        product_sql=product_sql,
+        product_params=product_params,
+        channel=channel,
+        method=method,
+        location_ids=location_ids,
+    )
+    by_sku = {pa.sku: pa for pa in now.values()}
+    if missing := [s for s in wanted if s not in by_sku]:
+        raise UnknownSkus(missing)
     # The location table the ATS read just validated (PostgreSQL: against its stamp), else read afresh.
     table = inventory_selectors._location_table or _location_table_for(stamp=None)
     serving = table.serving[(method, _channel_is_online(channel))]
     if location_ids is not None:
         serving = serving & set(location_ids)
-    supply = _supply(product_ids=ids, until=until, today=today)
+    supply = _supply(product_ids=list(now), until=until, today=today, by_date=by_date)
     states = []
-    for p in products:
-        base = {la.location_id: la.on_hand - la.reserved - la.safety for la in now[p.pk].locations}
-        mine = {lid: rows for lid, rows in supply.get(p.pk, {}).items() if lid in serving}
+    for sku in wanted:
+        pa = by_sku[sku]
+        base = {la.location_id: la.on_hand - la.reserved - la.safety for la in pa.locations}
+        mine = {lid: rows for lid, rows in supply.get(pa.product_id, {}).items() if lid in serving}
         for lid in mine:
             base.setdefault(lid, -table.info[lid][2])  # no stock row yet: only the location's safety stock
         codes = {lid: table.info[lid][0] for lid in base}
-        states.append(_State(p.pk, p.sku, base, codes, mine))
-    return states
-
-
-def _products(skus: list[str]) -> list[Product]:
-    wanted = list(dict.fromkeys(skus))
-    found = {p.sku: p for p in Product.objects.filter(sku__in=wanted).only("pk", "sku")}
-    if missing := [s for s in wanted if s not in found]:
-        raise UnknownSkus(missing)
-    return [found[s] for s in wanted]
+        states.append(_State(pa.product_id, sku, base, codes, mine))
+    return states, has_pool
 
 
 def availability_on_date(
@@ -149,11 +165,11 @@ def availability_on_date(
     today = timezone.localdate()
     if on < today:
         raise DateInPast(f"{on} is in the past; ask for today ({today}) or later.")
-    products = _products(skus)
+    states, has_pool = _states(
+        skus=skus, channel=channel, method=method, location_ids=location_ids, until=on, today=today, by_date=False
+    )
     result = []
-    for st in _states(
-        products=products, channel=channel, method=method, location_ids=location_ids, until=on, today=today
-    ):
+    for st in states:
         row = DatedAts(st.product_id, st.sku, on, 0, 0, 0)
         for lid, raw in st.base.items():
             arriving = sum(q for _, q in st.supply.get(lid, ()))
@@ -165,7 +181,8 @@ def availability_on_date(
                 row.locations.append(DatedLocation(lid, st.codes[lid], now, then - now, then))
         row.locations.sort(key=lambda dl: (-dl.available, dl.location_code))
         result.append(row)
-    _cap_by_pool(rows=result, channel=channel)
+    if has_pool:
+        _cap_by_pool(rows=result, channel=channel)
     return result
 
 
@@ -198,8 +215,8 @@ def availability_timeline(
     """The network ATP of one SKU today and on every later date where supply arrives (within `days`)."""
     today = timezone.localdate()
     until = today + timedelta(days=days)
-    (st,) = _states(
-        products=_products([sku]), channel=channel, method=method, location_ids=location_ids, until=until, today=today
+    (st,), has_pool = _states(
+        skus=[sku], channel=channel, method=method, location_ids=location_ids, until=until, today=today, by_date=True
     )
     running = dict(st.base)
     total = sum(max(0, v) for v in running.values())
@@ -216,7 +233,7 @@ def availability_timeline(
             points[-1] = TimelinePoint(due, total)
         else:
             points.append(TimelinePoint(due, total))
-    if channel is not None:
+    if has_pool:
         points = _capped_points(points=points, channel=channel, product_id=st.product_id)
     return Timeline(st.sku, points)
 

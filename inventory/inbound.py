@@ -141,6 +141,7 @@ def _inbound_write(*, data: InboundIn, location: Location, products: dict[str, P
             [
                 InboundLine(
                     shipment=shipment,
+                    location=location,
                     product=products[ln.sku],
                     quantity=ln.quantity,
                     expected_date=ln.expected_date,

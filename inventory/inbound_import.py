@@ -186,10 +186,12 @@ def _write(*, by_number: dict, rows: list[_Row], products: dict, locations: dict
             ]
         )
         ids = dict(InboundShipment.objects.filter(number__in=list(by_number)).values_list("number", "pk"))
+        where = {r.values["number"]: locations[r.values["location"]].pk for r in rows}
         InboundLine.objects.bulk_create(
             [
                 InboundLine(
                     shipment_id=ids[r.values["number"]],
+                    location_id=where[r.values["number"]],
                     product_id=products[r.values["sku"]],
                     quantity=r.quantity,
                     expected_date=r.expected,

@@ -683,6 +683,9 @@ class InboundLine(models.Model):
 
     shipment = models.ForeignKey(InboundShipment, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="inbound_lines")
+    # The shipment's receiving location, copied onto its lines (a shipment never changes location) so the dated
+    # availability query reads open lines from one covering index, without a join.
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField()
     quantity_received = models.PositiveIntegerField(default=0)
     quantity_closed = models.PositiveIntegerField(default=0, help_text="Units no longer expected (closed short).")
@@ -703,7 +706,12 @@ class InboundLine(models.Model):
             models.UniqueConstraint(fields=["shipment", "product"], name="inbound_line_one_per_sku"),
         ]
         indexes = [
-            models.Index(fields=["product", "expected_date"], condition=Q(is_open=True), name="inbound_open_by_date")
+            models.Index(
+                fields=["product", "expected_date"],
+                include=["location", "quantity", "quantity_received", "quantity_closed", "quantity_promised"],
+                condition=Q(is_open=True),
+                name="inbound_open_by_date",
+            )
         ]
 
     def __str__(self) -> str:
