@@ -195,7 +195,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"HandlingClassEnum": "inventory.models.HandlingClass"},
+    "ENUM_NAME_OVERRIDES": {
+        "HandlingClassEnum": "inventory.models.HandlingClass",
+        "InboundKindEnum": "inventory.models.InboundShipment.Kind",
+    },
     # Hardening: local wall-clock times are documented as HH:MM[:SS], not RFC 3339 "time" (which needs an
     # offset the values do not have); found by the API fuzzer (dom_project/tests/test_api_fuzz.py).
     "POSTPROCESSING_HOOKS": [

@@ -421,3 +421,7 @@ class CycleCountAdmin(ImportExportMixin, admin.ModelAdmin):
         )
         obj.pk = saved.pk
         obj.system_quantity = saved.system_quantity
+
+
+# Inbound supply and transfers (read-only) live in their own module.
+from inventory import admin_supply  # noqa: E402, F401

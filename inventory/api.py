@@ -1,9 +1,11 @@
 """Inventory API: master data, availability, reservations. Thin views over selectors and services."""
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 
 import django_filters
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -16,7 +18,7 @@ from common.parsers import GuardedJSONParser, json_body_load
 from common.query import query_params_validate
 from common.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
 from common.security import FeedThrottle
-from inventory.models import HandlingClass, Location, Product, Reservation
+from inventory.models import HandlingClass, Location, LocationKind, Product, Reservation
 from inventory.selectors import METHODS, UnknownSkus, availability_by_sku, pickup_stores_near
 from inventory.services import InsufficientStock, ReserveLine, reservation_release, stock_reserve
 from orders.models import Channel
@@ -62,6 +64,11 @@ class LocationSerializer(serializers.ModelSerializer):
             "handling_cost_per_order",
             "handling_cost_per_unit",
         ]
+
+    def validate_kind(self, value: str) -> str:
+        if value == LocationKind.TRANSIT:
+            raise serializers.ValidationError("The transit location is the system's own; choose another kind.")
+        return value
 
     def validate_country(self, value: str) -> str:
         value = value.upper()
@@ -156,10 +163,15 @@ def _resolve_channel(request, code: str | None) -> Channel | None:
     return channel_resolve(user=request.user, code=code)
 
 
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_SKUS = 500  # SKUs per availability call: well within Django's 1000 query fields
 
 
 class AvailabilityApi(APIView):
+    """ATS now per SKU, or with `date` the available to promise on that date (inventory.atp: today's ATS plus
+    inbound and shipped transfers due by then, less what is promised against inbound); `location` narrows
+    both to one location."""
+
     permission_classes = [HasRole]
     allowed_roles = READERS
 
@@ -167,9 +179,14 @@ class AvailabilityApi(APIView):
         class LocationOut(serializers.Serializer):
             location = serializers.CharField()
             available = serializers.IntegerField()
+            available_now = serializers.IntegerField(required=False, help_text="With `date`: ATS today.")
+            supply = serializers.IntegerField(required=False, help_text="With `date`: units arriving by then.")
 
         sku = serializers.CharField()
         available = serializers.IntegerField()
+        date = serializers.DateField(required=False, help_text="With `date`: the date answered.")
+        available_now = serializers.IntegerField(required=False, help_text="With `date`: ATS today.")
+        supply = serializers.IntegerField(required=False, help_text="With `date`: units arriving by then.")
         locations = LocationOut(many=True)
 
     @extend_schema(
@@ -184,11 +201,17 @@ class AvailabilityApi(APIView):
             ),
             OpenApiParameter("channel", OpenApiTypes.STR),
             OpenApiParameter("method", OpenApiTypes.STR, enum=list(METHODS)),
+            OpenApiParameter(
+                "date", OpenApiTypes.DATE, description="Available to promise on this date (today or later)."
+            ),
+            OpenApiParameter("location", OpenApiTypes.STR, description="One location's figures only."),
         ],
         responses={200: inline_serializer("AvailabilityResponse", {"results": OutputSerializer(many=True)})},
     )
     def get(self, request):
-        query_params_validate(params=request.query_params, typed=["sku"], choices={"method": METHODS})
+        query_params_validate(
+            params=request.query_params, typed=["sku", "date", "location", "channel"], choices={"method": METHODS}
+        )
         skus = request.query_params.getlist("sku")
         if not skus:
             return Response({"sku": ["Give at least one ?sku=…"]}, status=status.HTTP_400_BAD_REQUEST)
@@ -196,6 +219,8 @@ class AvailabilityApi(APIView):
             return Response({"sku": [f"At most {MAX_SKUS} SKUs per call."]}, status=status.HTTP_400_BAD_REQUEST)
         method = request.query_params.get("method")
         channel = _resolve_channel(request, request.query_params.get("channel"))
+        if "date" in request.query_params or "location" in request.query_params:
+            return _dated_availability(request, skus=skus, channel=channel, method=method)
         try:
             rows = availability_by_sku(skus=skus, channel=channel, method=method)
         except UnknownSkus as exc:
@@ -213,6 +238,51 @@ class AvailabilityApi(APIView):
                 ]
             }
         )
+
+
+def _dated_availability(request, *, skus: list[str], channel, method: str | None) -> Response:
+    from inventory.api_supply import location_ids_for
+    from inventory.atp import DateInPast, availability_on_date
+
+    raw = request.query_params.get("date")
+    try:
+        on = date.fromisoformat(raw) if raw is not None and DATE_PATTERN.match(raw) else None
+    except ValueError:
+        on = None
+    if raw is not None and on is None:
+        return Response({"date": [f"{raw!r} is not a date (YYYY-MM-DD)."]}, status=status.HTTP_400_BAD_REQUEST)
+    location_ids = location_ids_for(code=request.query_params.get("location"))
+    try:
+        rows = availability_on_date(
+            skus=skus, on=on or timezone.localdate(), channel=channel, method=method, location_ids=location_ids
+        )
+    except UnknownSkus as exc:
+        return Response({"sku": [f"Unknown SKU {s!r}." for s in exc.skus]}, status=status.HTTP_400_BAD_REQUEST)
+    except DateInPast as exc:
+        return Response({"date": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+    return Response(
+        {
+            "results": [
+                {
+                    "sku": r.sku,
+                    "date": r.on,
+                    "available": r.available,
+                    "available_now": r.available_now,
+                    "supply": r.supply,
+                    "locations": [
+                        {
+                            "location": dl.location_code,
+                            "available": dl.available,
+                            "available_now": dl.available_now,
+                            "supply": dl.supply,
+                        }
+                        for dl in r.locations
+                    ],
+                }
+                for r in rows
+            ]
+        }
+    )
 
 
 class PickupAvailabilityApi(APIView):

@@ -54,6 +54,9 @@ class LocationKind(models.TextChoices):
     STORE = "store", "Store"
     THIRD_PARTY = "3pl", "3PL"
     DROPSHIP = "dropship", "Dropship supplier"
+    # Units shipped by a transfer order and not yet received sit at the network's one transit location
+    # (inventory.transfers): never active, never sells, so no availability query or routing plan counts it.
+    TRANSIT = "transit", "In transit (transfers)"
 
 
 def _default_handling_classes() -> list[str]:
@@ -316,6 +319,8 @@ class InventoryMovement(models.Model):
         CONSUME = "consume", "Shipped"
         RETURN = "return", "Returned to stock"
         DAMAGE = "damage", "Damaged / not sellable"
+        TRANSFER_OUT = "transfer_out", "Transfer shipped"
+        TRANSFER_IN = "transfer_in", "Transfer received"
 
     # The ledger is append-only and written only by inventory.services from ids it has just read, so it
     # carries no database FK checks (they cost ~7 s per million rows on bulk imports, and ~1–2 s even for
@@ -631,3 +636,184 @@ class CycleCount(models.Model):
     @property
     def variance(self) -> int:
         return self.counted_quantity - self.system_quantity
+
+
+# --- Supply over time: inbound shipments (purchase orders, ASNs) and transfer orders -------------------
+
+
+class InboundShipment(models.Model):
+    """Supply on its way into one of our locations: a purchase order, or a supplier's advance ship notice.
+
+    Not fulfillment's dropship PurchaseOrder (the supplier ships a customer's lines directly): these units
+    come into our own stock. Written only by inventory.inbound.
+    """
+
+    class Kind(models.TextChoices):
+        PURCHASE_ORDER = "po", "Purchase order"
+        ASN = "asn", "Advance ship notice"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PARTIAL = "partial", "Partly received"
+        RECEIVED = "received", "Received"
+        CANCELLED = "cancelled", "Cancelled"
+
+    number = models.CharField(max_length=64, unique=True, help_text="The supplier's or buyer's PO / ASN number.")
+    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.PURCHASE_ORDER)
+    supplier = models.CharField(max_length=200, help_text="Who ships it (supplier code or name).")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="inbound_shipments")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("import_inboundshipment", "Can import inbound shipments (CSV)")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+
+class InboundLine(models.Model):
+    """One SKU of an inbound shipment. Open units = quantity − received − closed short (never below 0);
+    `is_open` is kept by the services so the dated availability query reads only open lines by index."""
+
+    shipment = models.ForeignKey(InboundShipment, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="inbound_lines")
+    # The shipment's receiving location, copied onto its lines (a shipment never changes location) so the dated
+    # availability query reads open lines from one covering index, without a join.
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    quantity_received = models.PositiveIntegerField(default=0)
+    quantity_closed = models.PositiveIntegerField(default=0, help_text="Units no longer expected (closed short).")
+    quantity_promised = models.PositiveIntegerField(
+        default=0, help_text="Units already promised to customers against this line (not available to promise)."
+    )
+    expected_date = models.DateField()
+    is_open = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["expected_date", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="inbound_line_quantity_positive"),
+            models.CheckConstraint(condition=Q(quantity_closed__lte=F("quantity")), name="inbound_line_closed_le_qty"),
+            models.CheckConstraint(
+                condition=Q(quantity_promised__lte=F("quantity")), name="inbound_line_promised_le_qty"
+            ),
+            models.UniqueConstraint(fields=["shipment", "product"], name="inbound_line_one_per_sku"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["product", "expected_date"],
+                include=["location", "quantity", "quantity_received", "quantity_closed", "quantity_promised"],
+                condition=Q(is_open=True),
+                name="inbound_open_by_date",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id} due {self.expected_date}"
+
+    @property
+    def quantity_open(self) -> int:
+        return max(0, self.quantity - self.quantity_received - self.quantity_closed)
+
+
+class InboundReceipt(models.Model):
+    """Units of an inbound line counted in (a partial receipt is one of several). Over or under the open
+    quantity needs a reason, kept here."""
+
+    line = models.ForeignKey(InboundLine, on_delete=models.CASCADE, related_name="receipts")
+    quantity = models.PositiveIntegerField()
+    quantity_expected = models.PositiveIntegerField(help_text="Units still open when this receipt was recorded.")
+    reason = models.CharField(max_length=200, blank=True, help_text="Why more or fewer units than open arrived.")
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Received {self.quantity} of line {self.line_id}"
+
+
+class InboundDateChange(models.Model):
+    """A delay (or an earlier arrival): the line's expected date before and after, with why."""
+
+    line = models.ForeignKey(InboundLine, on_delete=models.CASCADE, related_name="date_changes")
+    old_date = models.DateField()
+    new_date = models.DateField()
+    reason = models.CharField(max_length=200)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Line {self.line_id}: {self.old_date} → {self.new_date}"
+
+
+class TransferOrder(models.Model):
+    """Units moved between two of our locations (rebalancing). Shipping moves them from the source's on hand
+    to the transit location; receiving moves them from there into the destination's on hand. Written only by
+    inventory.transfers."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_TRANSIT = "in_transit", "In transit"
+        PARTIAL = "partial", "Partly received"
+        RECEIVED = "received", "Received"
+        CANCELLED = "cancelled", "Cancelled"
+
+    number = models.CharField(max_length=32, unique=True)
+    source = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="transfers_out")
+    destination = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="transfers_in")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    expected_date = models.DateField(help_text="When the units are expected at the destination.")
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(source=F("destination")), name="transfer_source_not_destination")
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class TransferLine(models.Model):
+    transfer = models.ForeignKey(TransferOrder, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    quantity_shipped = models.PositiveIntegerField(default=0)
+    quantity_received = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transfer_line_quantity_positive"),
+            models.CheckConstraint(condition=Q(quantity_shipped__lte=F("quantity")), name="transfer_line_shipped_le"),
+            models.CheckConstraint(
+                condition=Q(quantity_received__lte=F("quantity_shipped")), name="transfer_line_received_le"
+            ),
+            models.UniqueConstraint(fields=["transfer", "product"], name="transfer_line_one_per_sku"),
+        ]
+
+    @property
+    def quantity_in_transit(self) -> int:
+        return self.quantity_shipped - self.quantity_received

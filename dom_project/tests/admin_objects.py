@@ -92,6 +92,8 @@ def _makers(world) -> dict[str, Callable[[], object]]:
         "inventory.stockshortage": lambda: StockShortage.objects.create(
             product=product, location=store, on_hand=0, reserved=1, detected_at=now
         ),
+        "inventory.inboundshipment": lambda: _inbound(store, product),
+        "inventory.transferorder": lambda: _transfer(store, world["store_b"], product),
         "inventory.wmsevent": lambda: WmsEvent.objects.create(
             feed=feed,
             event_id="e-1",
@@ -103,6 +105,24 @@ def _makers(world) -> dict[str, Callable[[], object]]:
             outcome="applied",
         ),
     }
+
+
+def _inbound(store, product):
+    from inventory.inbound import InboundIn, InboundLineIn, inbound_create
+
+    line = InboundLineIn(product.sku, 5, timezone.localdate())
+    return inbound_create(data=InboundIn(number="PO-IN-1", supplier="Acme", location_code=store.code, lines=[line]))
+
+
+def _transfer(store, store_b, product):
+    from inventory.transfers import TransferLineIn, transfer_create
+
+    return transfer_create(
+        source_code=store.code,
+        destination_code=store_b.code,
+        lines=[TransferLineIn(product.sku, 1)],
+        expected_date=timezone.localdate(),
+    )
 
 
 def admin_objects_ensure(*, world) -> dict:

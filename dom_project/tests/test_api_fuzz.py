@@ -67,6 +67,14 @@ for _label in (
     "GET /api/v1/availability/pickup/",  # the SKU, the channel and the ZIP code must exist
     "GET /api/v1/promise/",  # the SKU, the channel and the ZIP code must exist
     "POST /api/v1/returns/",  # the order (and its lines' SKUs, the store) must exist
+    "GET /api/v1/availability/timeline/",  # the SKU (and the channel, the location) must exist
+    "POST /api/v1/inbound/import/",  # every row's SKU and location must exist, its number must be new
+    "POST /api/v1/inbound/{number}/receive/",  # the shipment, and each SKU on it, must exist
+    "POST /api/v1/inbound/{number}/redate/",  # the shipment and the SKU on it must exist
+    "POST /api/v1/inbound/{number}/close-line/",  # the shipment and an open line of the SKU must exist
+    "POST /api/v1/transfers/{number}/ship/",  # the transfer must exist, and the source hold the units
+    "POST /api/v1/transfers/{number}/receive/",  # the transfer must exist and be in transit
+    "POST /api/v1/transfers/{number}/cancel/",  # the transfer must exist and not have shipped
 ):
     EXCLUDED_BY_OPERATION.setdefault(_label, {})["positive_data_acceptance"] = EXISTENCE
 SUBSCRIPTION = (
@@ -91,6 +99,11 @@ EXCLUDED_BY_OPERATION["POST /api/v1/locations/"] = {
     "positive_data_acceptance": "a US location's ZIP code must exist (its coordinates come from it) and the code"
     " must not be taken: the database's content, not the request's shape",
 }
+for _label in ("POST /api/v1/inbound/", "POST /api/v1/transfers/"):
+    EXCLUDED_BY_OPERATION[_label] = {
+        "positive_data_acceptance": "SKUs and locations must exist, a PO number must be new and expected dates"
+        " today or later: the database's content and today's date, not the request's shape",
+    }
 SIGNED = "the harness signs every request itself, so a request the check strips of its signature is re-signed"
 for _label in ("POST /api/v1/channels/{code}/shopify/orders-create", "POST /api/v1/wms/{feed}/events"):
     EXCLUDED_BY_OPERATION[_label]["missing_required_header"] = SIGNED

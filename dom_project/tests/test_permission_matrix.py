@@ -81,6 +81,8 @@ INV_WRITERS = {"inv", "api_x"}
 FO_API = {"ops", "api_x", "store_a", "store_b"}
 EDITORS = {"merch", "ops"}
 RETURNS_STAFF = {"store_a", "store_b", "ops"}
+SUPPLY = {"inv", "ops", "api_x"}
+RECEIVERS = {"store_a", "store_b", "inv", "ops"}
 
 # url name -> the requests to make. Screens answer anonymous users with a redirect to sign in, the API with 401.
 MATRIX: dict[str, list[Case]] = {
@@ -116,8 +118,29 @@ MATRIX: dict[str, list[Case]] = {
     "inventory:feeds": [GET(outcomes({"inv", "ops"}))],
     "inventory:feed-action": [POST(outcomes({"inv", "ops"}), "wms_feed_pk", data={})],
     "inventory:accuracy": [GET(outcomes({"inv", "ops"}))],
+    # Receiving: store staff at their own locations (another location's delivery is a 404), inventory
+    # managers and Operations anywhere.
+    "inventory:receiving": [GET(outcomes(RECEIVERS))],
+    "inventory:receiving-inbound": [GET(outcomes(set(), **dict.fromkeys(RECEIVERS, "ok404")), "po_missing")],
+    "inventory:receiving-transfer": [GET(outcomes(set(), **dict.fromkeys(RECEIVERS, "ok404")), "transfer_missing")],
     # Public, but authenticated by the feed's shared secret: without it everyone is refused (403).
     "api-wms-events": [POST(api(set(), anon=403, denied=403), "wms_feed", data={"events": []})],
+    "api-availability-timeline": [GET(api(SIGNED), query="?sku=SKU-A")],
+    # Inbound supply and transfers: inventory managers, Operations and machine clients (store staff receive
+    # through their store's receiving screen).
+    "api-inbound-list": [GET(api(SUPPLY)), POST(api(SUPPLY), data={})],
+    "api-inbound-import": [POST(api(SUPPLY), data={}, content_type="multipart")],
+    "api-inbound-detail": [GET(api(set(), **dict.fromkeys(SUPPLY, "ok404")), "po_missing")],
+    **{
+        f"api-inbound-{n}": [POST(api(set(), **dict.fromkeys(SUPPLY, "ok404")), "po_missing", data={})]
+        for n in ("receive", "redate", "close-line")
+    },
+    "api-transfer-list": [GET(api(SUPPLY)), POST(api(SUPPLY), data={})],
+    "api-transfer-detail": [GET(api(set(), **dict.fromkeys(SUPPLY, "ok404")), "transfer_missing")],
+    **{
+        f"api-transfer-{n}": [POST(api(set(), **dict.fromkeys(SUPPLY, "ok404")), "transfer_missing", data={})]
+        for n in ("ship", "receive", "cancel")
+    },
     "api-reservation-create": [POST(api(ORDER_API), data={})],
     "api-reservation-detail": [
         GET(api(ORDER_API), "reservation_x"),
@@ -345,6 +368,7 @@ def world(db, web, marketplace, dc, store, store_b, product):
         "shipment_a": {"pk": shipment.pk},
         "shipment_a_slip": {"pk": shipment.pk, "kind": "packing-slip"},
         "po_missing": {"number": "PO-DOES-NOT-EXIST"},
+        "transfer_missing": {"number": "TO-DOES-NOT-EXIST"},
         "reset_link": {"uidb64": "MQ", "token": "set-password"},
         "subscription": {"pk": subscription.pk},
         "delivery": {"pk": subscription.deliveries.get().pk},
@@ -571,6 +595,8 @@ ADMIN_ACCESS: dict[str, set[str]] = {
             "stockimport",
             "stocklevel",
             "stockshortage",
+            "inboundshipment",
+            "transferorder",
             "wmsevent",
             "wmsfeed",
         )

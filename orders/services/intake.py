@@ -346,6 +346,7 @@ def _intake_write(
                 product=p.products.get(ln.sku),
                 sku=ln.sku,
                 name=ln.name[:255],
+                external_id=ln.external_id[:64],
                 quantity=ln.quantity,
                 unit_price=ln.unit_price,
             )
