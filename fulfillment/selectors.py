@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from common.geo import haversine_km, zip_centroid
@@ -75,6 +75,7 @@ class Card:
     late: bool
     handling: list[str]
     lines: list[CardLine] = field(default_factory=list)
+    here: bool = False  # the customer checked in and waits at the store
 
     @property
     def age(self) -> timedelta:
@@ -92,9 +93,13 @@ def _tab_filter(key: str) -> Q:
 
 
 def store_queue_counts(*, location: Location) -> dict[str, int]:
-    """How many fulfilment orders sit in each tab of the store's queue (one query)."""
+    """How many fulfilment orders sit in each tab of the store's queue, and how many customers checked in
+    and wait ("here"), in one query."""
     qs = FulfillmentOrder.objects.filter(location=location)
-    return qs.aggregate(**{k: Count("pk", filter=_tab_filter(k)) for k, *_ in TABS})
+    return qs.aggregate(
+        **{k: Count("pk", filter=_tab_filter(k)) for k, *_ in TABS},
+        here=Count("pk", filter=_WAITING_CUSTOMER & Q(method=M.PICKUP)),
+    )
 
 
 def _search(qs: QuerySet[FulfillmentOrder], query: str) -> QuerySet[FulfillmentOrder]:
@@ -113,14 +118,22 @@ def _search(qs: QuerySet[FulfillmentOrder], query: str) -> QuerySet[FulfillmentO
     ).distinct()
 
 
+# A customer who checked in ("I'm here") on a pickup still to hand over: their card goes first.
+_WAITING_CUSTOMER = Q(
+    customer_arrived_at__isnull=False, status__in=[S.CREATED, S.RELEASED, S.PICKING, S.READY_FOR_PICKUP]
+)
+
+
 def store_queue(*, location: Location, tab: str, query: str = "", limit: int = 100) -> list[Card]:
-    """The cards of one tab: most urgent first (higher order priority, then the earliest deadline, then
-    the oldest), with each line's quantity and the store's stock."""
+    """The cards of one tab: customers who said "I'm here" first (earliest arrival first), then most urgent
+    (higher order priority, then the earliest deadline, then the oldest), with each line's quantity and the
+    store's stock."""
     qs = (
         _search(FulfillmentOrder.objects.filter(location=location).filter(_tab_filter(tab)), query)
         .select_related("order", "order__customer")
         .prefetch_related("lines__order_line__product")
-        .order_by("-order__priority", "pickup_by", "ship_by", "created_at", "pk")[:limit]
+        .annotate(here=Case(When(_WAITING_CUSTOMER, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .order_by("here", "customer_arrived_at", "-order__priority", "pickup_by", "ship_by", "created_at", "pk")[:limit]
     )
     fos = list(qs)
     product_ids = {ln.order_line.product_id for fo in fos for ln in fo.lines.all() if ln.order_line.product_id}
@@ -153,6 +166,7 @@ def store_queue(*, location: Location, tab: str, query: str = "", limit: int = 1
                 else fo.order.number,
                 deadline=deadline,
                 late=bool(deadline and deadline < now and fo.status not in (S.PICKED_UP, S.SHIPPED, S.DELIVERED)),
+                here=fo.here == 0,
                 handling=sorted({cl.handling_class for cl in lines if cl.handling_class != "ambient"}),
                 lines=lines,
             )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fulfillment import views
+from fulfillment import views, views_public
 
 app_name = "fulfillment"
 urlpatterns = [
@@ -11,5 +11,6 @@ urlpatterns = [
     path("store/handoff/", views.handoff, name="handoff"),
     path("store/receive/", views.receive, name="receive"),
     path("store/settings/", views.store_settings, name="settings"),
+    path("here/<str:token>/", views_public.checkin, name="checkin"),
     path("store/shipments/<int:pk>/<slug:kind>.pdf", views.shipment_document, name="shipment-document"),
 ]
