@@ -20,6 +20,15 @@ from fulfillment.services.checkin import (
     pickup_checkin_token,
     pickup_checkin_url,
 )
+from fulfillment.services.counts import (
+    COUNT_MAX_LINES,
+    CountLine,
+    CountOutcome,
+    store_count_effect,
+    store_count_on_hand,
+    store_count_record,
+    store_count_validate,
+)
 from fulfillment.services.creation import (
     FulfillmentOrderNew,
     fulfillment_line_take_back,
@@ -88,6 +97,13 @@ from fulfillment.services.workflow import (
 )
 
 __all__ = [
+    "COUNT_MAX_LINES",
+    "store_count_validate",
+    "CountLine",
+    "CountOutcome",
+    "store_count_effect",
+    "store_count_on_hand",
+    "store_count_record",
     "CHECKIN_OPEN",
     "CheckinClosed",
     "CheckinLinkExpired",
