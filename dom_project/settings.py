@@ -233,6 +233,9 @@ if env("REDIS_URL", default=""):
 else:
     Q_CLUSTER["orm"] = "default"
 
+# Where customers reach this site: links in e-mails (the "I'm here" check-in link) are made absolute with it.
+DOM_PUBLIC_BASE_URL = env("DOM_PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
+
 # --- Domain settings -----------------------------------------------------------------------------------
 DOM = {
     "LOW_STOCK_THRESHOLD": env.int("DOM_LOW_STOCK_THRESHOLD", default=5),
@@ -262,6 +265,10 @@ DOM = {
     "OUTBOX_TIMEOUT_SECONDS": env.int("DOM_OUTBOX_TIMEOUT_SECONDS", default=10),
     "PICKUP_HOLD_DAYS": env.int("DOM_PICKUP_HOLD_DAYS", default=3),
     "PICKUP_REMINDER_DAYS_BEFORE": env.int("DOM_PICKUP_REMINDER_DAYS_BEFORE", default=1),
+    # "I'm here" check-in links (fulfillment.services.pickup_checkin_url): valid this many days after they
+    # are made; a client may open this many check-in pages per minute (then HTTP 429).
+    "CHECKIN_LINK_DAYS": env.int("DOM_CHECKIN_LINK_DAYS", default=14),
+    "CHECKIN_REQUESTS_PER_MINUTE": env.int("DOM_CHECKIN_REQUESTS_PER_MINUTE", default=30),
     "SAME_DAY_RADIUS_KM": env.float("DOM_SAME_DAY_RADIUS_KM", default=40.0),
     # Returns: approve eligible RMAs at once (off = Operations approve each), and the stock-need preference of
     # return routing: recent sales window, days of cover a location wants, $ credit per returned unit it lacks.

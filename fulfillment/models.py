@@ -101,6 +101,9 @@ class FulfillmentOrder(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     rejection_reason = models.CharField(max_length=200, blank=True)
+    # "I'm here": when the customer said they arrived (from the check-in link), and where they wait.
+    customer_arrived_at = models.DateTimeField(null=True, blank=True)
+    customer_arrival_note = models.CharField(max_length=120, blank=True, help_text="Parking spot or car.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

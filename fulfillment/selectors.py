@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from common.geo import haversine_km, zip_centroid
 from common.roles import OPERATIONS, user_has_role
 from fulfillment.models import FulfillmentLine, FulfillmentOrder, RejectionReason, Shipment, StoreSettings
-from inventory.models import Location, LocationKind, StockLevel
+from inventory.models import Location, LocationKind, Product, StockLevel
+from inventory.selectors import ats_for_products
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -75,6 +76,7 @@ class Card:
     late: bool
     handling: list[str]
     lines: list[CardLine] = field(default_factory=list)
+    here: bool = False  # the customer checked in and waits at the store
 
     @property
     def age(self) -> timedelta:
@@ -92,9 +94,13 @@ def _tab_filter(key: str) -> Q:
 
 
 def store_queue_counts(*, location: Location) -> dict[str, int]:
-    """How many fulfilment orders sit in each tab of the store's queue (one query)."""
+    """How many fulfilment orders sit in each tab of the store's queue, and how many customers checked in
+    and wait ("here"), in one query."""
     qs = FulfillmentOrder.objects.filter(location=location)
-    return qs.aggregate(**{k: Count("pk", filter=_tab_filter(k)) for k, *_ in TABS})
+    return qs.aggregate(
+        **{k: Count("pk", filter=_tab_filter(k)) for k, *_ in TABS},
+        here=Count("pk", filter=_WAITING_CUSTOMER & Q(method=M.PICKUP)),
+    )
 
 
 def _search(qs: QuerySet[FulfillmentOrder], query: str) -> QuerySet[FulfillmentOrder]:
@@ -113,14 +119,22 @@ def _search(qs: QuerySet[FulfillmentOrder], query: str) -> QuerySet[FulfillmentO
     ).distinct()
 
 
+# A customer who checked in ("I'm here") on a pickup still to hand over: their card goes first.
+_WAITING_CUSTOMER = Q(
+    customer_arrived_at__isnull=False, status__in=[S.CREATED, S.RELEASED, S.PICKING, S.READY_FOR_PICKUP]
+)
+
+
 def store_queue(*, location: Location, tab: str, query: str = "", limit: int = 100) -> list[Card]:
-    """The cards of one tab: most urgent first (higher order priority, then the earliest deadline, then
-    the oldest), with each line's quantity and the store's stock."""
+    """The cards of one tab: customers who said "I'm here" first (earliest arrival first), then most urgent
+    (higher order priority, then the earliest deadline, then the oldest), with each line's quantity and the
+    store's stock."""
     qs = (
         _search(FulfillmentOrder.objects.filter(location=location).filter(_tab_filter(tab)), query)
         .select_related("order", "order__customer")
         .prefetch_related("lines__order_line__product")
-        .order_by("-order__priority", "pickup_by", "ship_by", "created_at", "pk")[:limit]
+        .annotate(here=Case(When(_WAITING_CUSTOMER, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .order_by("here", "customer_arrived_at", "-order__priority", "pickup_by", "ship_by", "created_at", "pk")[:limit]
     )
     fos = list(qs)
     product_ids = {ln.order_line.product_id for fo in fos for ln in fo.lines.all() if ln.order_line.product_id}
@@ -153,6 +167,7 @@ def store_queue(*, location: Location, tab: str, query: str = "", limit: int = 1
                 else fo.order.number,
                 deadline=deadline,
                 late=bool(deadline and deadline < now and fo.status not in (S.PICKED_UP, S.SHIPPED, S.DELIVERED)),
+                here=fo.here == 0,
                 handling=sorted({cl.handling_class for cl in lines if cl.handling_class != "ambient"}),
                 lines=lines,
             )
@@ -355,3 +370,80 @@ def orders_holding_stock(*, pairs: list[tuple[int, int]]) -> dict[tuple[int, int
         .distinct()
     )
     return {k: [(o, numbers.get(o, str(o))) for o in v] for k, v in ids.items()}
+
+
+# --- Stock lookup across nearby stores (store staff, read-only) --------------------------------------------
+
+LOOKUP_NEARBY_STORES = 5
+
+
+@dataclass(frozen=True)
+class StoreStock:
+    """One store's stock of a product as the lookup screen shows it."""
+
+    location: Location
+    on_hand: int
+    available: int
+    distance_km: float | None  # from the clerk's store; None for the store itself or without coordinates
+    own: bool
+
+
+def products_search(*, query: str, limit: int = 20) -> list[Product]:
+    """Active products whose SKU is `query` (first) or whose SKU or name contains it."""
+    query = (query or "").strip()[:100]
+    if not query:
+        return []
+    exact = list(Product.objects.filter(sku__iexact=query, is_active=True))
+    rest = (
+        Product.objects.filter(Q(sku__icontains=query) | Q(name__icontains=query), is_active=True)
+        .exclude(pk__in=[p.pk for p in exact])
+        .order_by("sku")[: max(0, limit - len(exact))]
+    )
+    return exact + list(rest)
+
+
+def store_stock_nearby(*, product: Product, location: Location, limit: int = LOOKUP_NEARBY_STORES) -> list[StoreStock]:
+    """The product's on hand and available (ATS, after reservations and safety stock) at `location` and at
+    the `limit` nearest other active stores, nearest first (stores without coordinates last)."""
+    stores = list(Location.objects.filter(kind=LocationKind.STORE, is_active=True).exclude(pk=location.pk))
+
+    def distance(other: Location) -> float | None:
+        if None in (location.latitude, location.longitude, other.latitude, other.longitude):
+            return None
+        return round(haversine_km(location.latitude, location.longitude, other.latitude, other.longitude), 1)
+
+    ranked = sorted(((s, distance(s)) for s in stores), key=lambda x: (x[1] is None, x[1] or 0.0, x[0].code))[:limit]
+    wanted = [location, *(s for s, _ in ranked)]
+    on_hand = dict(
+        StockLevel.objects.filter(product=product, location__in=wanted).values_list("location_id", "on_hand")
+    )
+    ats = ats_for_products(product_ids=[product.pk], location_ids=[w.pk for w in wanted]).get(product.pk)
+    available = {la.location_id: la.available for la in (ats.locations if ats else [])}
+    rows = [StoreStock(location, on_hand.get(location.pk, 0), available.get(location.pk, 0), None, True)]
+    rows += [StoreStock(s, on_hand.get(s.pk, 0), available.get(s.pk, 0), d, False) for s, d in ranked]
+    return rows
+
+
+def store_count_lines(*, location: Location, skus: list[str]) -> tuple[list[tuple[Product, int]], list[str]]:
+    """For a cycle count at `location`: each known SKU (in the order given, once) with its on hand now, and
+    the SKUs that are not products."""
+    wanted = list(dict.fromkeys(s.strip() for s in skus if s and s.strip()))
+    by_sku = {p.sku.lower(): p for p in Product.objects.filter(sku__in=wanted)}
+    for p in Product.objects.filter(
+        Q(*[Q(sku__iexact=s) for s in wanted if s.lower() not in by_sku], _connector=Q.OR)
+        if any(s.lower() not in by_sku for s in wanted)
+        else Q(pk__in=[])
+    ):
+        by_sku[p.sku.lower()] = p
+    on_hand = dict(
+        StockLevel.objects.filter(location=location, product__in=by_sku.values()).values_list("product_id", "on_hand")
+    )
+    found, missing, seen = [], [], set()
+    for s in wanted:
+        p = by_sku.get(s.lower())
+        if p is None:
+            missing.append(s)
+        elif p.pk not in seen:
+            seen.add(p.pk)
+            found.append((p, on_hand.get(p.pk, 0)))
+    return found, missing

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fulfillment import views
+from fulfillment import views, views_public, views_stock
 
 app_name = "fulfillment"
 urlpatterns = [
@@ -11,5 +11,8 @@ urlpatterns = [
     path("store/handoff/", views.handoff, name="handoff"),
     path("store/receive/", views.receive, name="receive"),
     path("store/settings/", views.store_settings, name="settings"),
+    path("store/stock/", views_stock.stock_lookup, name="stock"),
+    path("store/count/", views_stock.count, name="count"),
+    path("here/<str:token>/", views_public.checkin, name="checkin"),
     path("store/shipments/<int:pk>/<slug:kind>.pdf", views.shipment_document, name="shipment-document"),
 ]

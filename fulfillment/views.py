@@ -72,12 +72,14 @@ def queue(request):
     if tab not in {k for k, *_ in selectors.TABS}:
         tab = "pickup_open"
     query = request.GET.get("q", "")
+    counts = selectors.store_queue_counts(location=store)
     context = {
         "store": store,
         "stores": stores,
         "tab": tab,
         "query": query,
-        "tab_groups": _tab_groups(selectors.store_queue_counts(location=store)),
+        "tab_groups": _tab_groups(counts),
+        "here": counts["here"],
         "cards": selectors.store_queue(location=store, tab=tab, query=query),
         "released_today": selectors.store_released_today(location=store),
         "incoming": selectors.store_incoming_transfers(location=store).count(),
@@ -121,6 +123,7 @@ def _work_context(
         "error": error,
         "notice": notice,
         "scan": scan,
+        "checkin_open": services.CHECKIN_OPEN,
     }
 
 

@@ -22,7 +22,7 @@ from inventory.models import HandlingClass, Location, LocationKind, Product, Res
 from inventory.selectors import METHODS, UnknownSkus, availability_by_sku, pickup_stores_near
 from inventory.services import InsufficientStock, ReserveLine, reservation_release, stock_reserve
 from orders.models import Channel
-from orders.selectors import channel_for_client, channel_resolve
+from orders.selectors import channel_for_client, channel_resolve, customer_preferred_store_code
 
 MASTER_DATA_WRITERS = (INVENTORY_MANAGER, API_CLIENT)
 READERS = STAFF_ROLES + (API_CLIENT,)
@@ -295,6 +295,9 @@ class PickupAvailabilityApi(APIView):
         postal_code = serializers.CharField()
         radius_km = serializers.FloatField(min_value=0.1, max_value=5000, default=50)
         channel = serializers.CharField(required=False)
+        customer = serializers.EmailField(
+            required=False, help_text="The customer's e-mail: their preferred store comes first when it can."
+        )
 
     @extend_schema(
         parameters=[InputSerializer],
@@ -311,6 +314,7 @@ class PickupAvailabilityApi(APIView):
                             "available": serializers.IntegerField(),
                             "postal_code": serializers.CharField(),
                             "city": serializers.CharField(),
+                            "preferred": serializers.BooleanField(),
                         },
                         many=True,
                     )
@@ -330,6 +334,7 @@ class PickupAvailabilityApi(APIView):
                 postal_code=d["postal_code"],
                 radius_km=d["radius_km"],
                 channel=channel,
+                preferred_location_code=customer_preferred_store_code(email=d.get("customer", ""), channel=channel),
             )
         except UnknownSkus as exc:
             return Response({"sku": [f"Unknown SKU {s!r}." for s in exc.skus]}, status=status.HTTP_400_BAD_REQUEST)
@@ -345,6 +350,7 @@ class PickupAvailabilityApi(APIView):
                         "available": o.available,
                         "postal_code": o.postal_code,
                         "city": o.city,
+                        "preferred": o.preferred,
                     }
                     for o in options
                 ]

@@ -422,12 +422,20 @@ class PickupOption:
     available: int
     postal_code: str
     city: str
+    preferred: bool = False  # the customer's preferred store
 
 
 def pickup_stores_near(
-    *, sku: str, quantity: int, postal_code: str, radius_km: float, channel: Channel | None = None
+    *,
+    sku: str,
+    quantity: int,
+    postal_code: str,
+    radius_km: float,
+    channel: Channel | None = None,
+    preferred_location_code: str = "",
 ) -> list[PickupOption]:
-    """Stores that can hand over `quantity` of `sku` within `radius_km` of a US ZIP, nearest first."""
+    """Stores that can hand over `quantity` of `sku` within `radius_km` of a US ZIP, nearest first; the
+    customer's preferred store (`preferred_location_code`) first when it can, even beyond the radius."""
     origin = zip_centroid(postal_code=postal_code)
     if origin is None:
         raise ValueError(f"Unknown US postal code {postal_code!r}.")
@@ -444,9 +452,10 @@ def pickup_stores_near(
         if lat is None or lon is None:
             continue
         d = haversine_km(origin[0], origin[1], lat, lon)
-        if d <= radius_km:
-            options.append(PickupOption(code, name, round(d, 1), by_location[pk], zip_, city))
-    options.sort(key=lambda o: (o.distance_km, o.location_code))
+        preferred = bool(preferred_location_code) and code == preferred_location_code
+        if d <= radius_km or preferred:
+            options.append(PickupOption(code, name, round(d, 1), by_location[pk], zip_, city, preferred))
+    options.sort(key=lambda o: (not o.preferred, o.distance_km, o.location_code))
     return options
 
 

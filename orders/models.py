@@ -268,6 +268,7 @@ class OrderEvent(models.Model):
         FO_EMAIL_SENT = "fulfillment.email_sent", "Pickup email sent"
         FO_EMAIL_FAILED = "fulfillment.email_failed", "Pickup email failed"
         FO_REMINDER_SENT = "fulfillment.reminder_sent", "Pickup reminder sent"
+        FO_CUSTOMER_ARRIVED = "fulfillment.customer_arrived", "Customer is here"
         # Returns.
         RETURN_REQUESTED = "return_requested", "Return requested"
         RETURN_APPROVED = "return_approved", "Return approved"

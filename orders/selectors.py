@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from orders.models import ApiClient, Channel, FraudSettings, Order, OrderEvent, OrderHold
+from orders.models import ApiClient, Channel, Customer, FraudSettings, Order, OrderEvent, OrderHold
 from orders.shopify import shopify_signature_valid
 
 if TYPE_CHECKING:
@@ -147,3 +149,64 @@ def channel_resolve(*, user: AbstractBaseUser, code: str | None) -> Channel | No
     if channel is None:
         raise ValidationError({"channel": [f"Unknown or inactive channel {code!r}."]})
     return channel
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """What the customer page shows: the customer, their recent orders, figures over all their orders."""
+
+    customer: Customer
+    orders: list[Order]
+    order_count: int
+    open_orders: int
+    lifetime_value: Decimal
+    returns: list  # returns.models.ReturnAuthorization, newest first
+
+
+CUSTOMER_ORDERS_SHOWN = 50
+
+
+def customer_profile(*, pk: int) -> CustomerProfile:
+    """One customer's profile; DoesNotExist when there is none. Lifetime value is the sum of the totals of
+    their orders that were not cancelled (intake's running `Customer.lifetime_value` also counts orders
+    cancelled later)."""
+    from returns.selectors import rmas_of_customer
+
+    customer = Customer.objects.select_related("preferred_store").get(pk=pk)
+    orders = customer.orders.exclude(status=Order.Status.CANCELLED)
+    figures = orders.aggregate(n=Count("pk"), value=Sum("total"))
+    recent = list(
+        customer.orders.select_related("channel", "pickup_location").order_by("-placed_at", "-pk")[
+            :CUSTOMER_ORDERS_SHOWN
+        ]
+    )
+    open_statuses = [
+        Order.Status.CREATED,
+        Order.Status.VALIDATED,
+        Order.Status.ON_HOLD,
+        Order.Status.ROUTED,
+        Order.Status.BACKORDERED,
+        Order.Status.PARTIALLY_SHIPPED,
+    ]
+    return CustomerProfile(
+        customer=customer,
+        orders=recent,
+        order_count=customer.orders.count(),
+        open_orders=customer.orders.filter(status__in=open_statuses).count(),
+        lifetime_value=figures["value"] or Decimal("0"),
+        returns=list(rmas_of_customer(customer_id=customer.pk)),
+    )
+
+
+def customer_preferred_store_code(*, email: str, channel: Channel | None = None) -> str:
+    """The preferred pickup store (its code) of the customer with this e-mail, or "". With `channel`, only a
+    customer who has ordered through that channel counts, so a channel never learns about another's
+    customers."""
+    email = (email or "").strip()
+    if not email or len(email) > 254:
+        return ""
+    customers = Customer.objects.filter(email__iexact=email, preferred_store__isnull=False)
+    if channel is not None:
+        customers = customers.filter(orders__channel=channel)
+    code = customers.values_list("preferred_store__code", flat=True).first()
+    return code or ""

@@ -14,4 +14,5 @@ urlpatterns = [
     path("holds/<int:pk>/release/", views.hold_release_view, name="hold-release"),
     path("holds/<int:pk>/cancel-order/", views.hold_cancel_order_view, name="hold-cancel-order"),
     path("import/", views.order_import_view, name="import"),
+    path("customers/<int:pk>/", views.customer_view, name="customer"),
 ]

@@ -10,15 +10,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from common.audit import audit_entries
 from common.csv import csv_response
 from common.roles import OPERATIONS, role_required
+from inventory.models import Location, LocationKind
 from orders.csv_orders import COLUMNS, CsvOrderErrors
 from orders.filters import OrderScreenFilter
-from orders.models import Channel, Order, OrderHold, SavedOrderFilter
-from orders.selectors import hold_counts, hold_queue, order_detail, order_list
+from orders.models import Channel, Customer, Order, OrderHold, SavedOrderFilter
+from orders.selectors import customer_profile, hold_counts, hold_queue, order_detail, order_list
 from orders.services import (
     BULK_MAX,
     NOT_CANCELLABLE,
+    customer_profile_update,
     order_cancel,
     order_csv_import,
     order_filter_delete,
@@ -247,3 +250,36 @@ def orders_bulk_view(request):
     for number, why in skipped:
         messages.warning(request, f"{number} not changed: {why}.")
     return redirect(back)
+
+
+@role_required(OPERATIONS)
+def customer_view(request, pk: int):
+    """A customer's page: orders, returns, lifetime value; tier and preferred store editable (POST)."""
+    error = notice = ""
+    if request.method == "POST":
+        try:
+            changed = customer_profile_update(
+                customer_id=pk,
+                tier=request.POST.get("tier", ""),
+                preferred_store_code=request.POST.get("preferred_store", ""),
+                actor=request.user,
+            )
+            notice = " ".join(changed) or "Nothing changed."
+        except Customer.DoesNotExist as exc:
+            raise Http404(f"No customer {pk}.") from exc
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    try:
+        profile = customer_profile(pk=pk)
+    except Customer.DoesNotExist as exc:
+        raise Http404(f"No customer {pk}.") from exc
+    context = {
+        "profile": profile,
+        "customer": profile.customer,
+        "tiers": Customer.Tier.choices,
+        "stores": Location.objects.filter(kind=LocationKind.STORE, is_active=True, can_pickup=True).order_by("name"),
+        "changes": audit_entries(model_label="orders.customer", object_pk=str(pk))[:20],
+        "error": error,
+        "notice": notice,
+    }
+    return render(request, "orders/customer.html", context, status=400 if error else 200)

@@ -280,3 +280,12 @@ def decision_explain(*, decision: ReturnRoutingDecision | None) -> dict | None:
 
 def decision_latest(*, rma: ReturnAuthorization) -> ReturnRoutingDecision | None:
     return rma.routing_decisions.select_related("location", "rule_set_version__rule_set").order_by("-pk").first()
+
+
+def rmas_of_customer(*, customer_id: int, limit: int = 50) -> QuerySet[ReturnAuthorization]:
+    """A customer's returns, newest first (the customer page of Operations)."""
+    return (
+        ReturnAuthorization.objects.filter(order__customer_id=customer_id)
+        .select_related("order", "return_location")
+        .order_by("-created_at", "-pk")[:limit]
+    )

@@ -25,9 +25,10 @@ from rest_framework.test import APIClient
 from common import roles
 from conftest import api_for, make_user
 from fulfillment.models import Shipment
+from fulfillment.services import pickup_checkin_token
 from inventory.models import Location, WmsFeed
 from inventory.services import ReserveLine, stock_reserve
-from orders.models import ApiClient, Channel, Order, OrderHold
+from orders.models import ApiClient, Channel, Customer, Order, OrderHold
 from returns.services import ReturnLineIn, rma_create
 from returns.tests.conftest import shipped_order
 from routing.editor.services import ruleset_draft_create
@@ -157,6 +158,7 @@ MATRIX: dict[str, list[Case]] = {
     "orders:hold-release": [POST(outcomes(OPS), "hold")],
     "orders:hold-cancel-order": [POST(outcomes(OPS), "hold", data={"reason": "test"})],
     "orders:import": [GET(outcomes(OPS)), POST(outcomes(OPS), data={})],
+    "orders:customer": [GET(outcomes(OPS), "customer_x"), POST(outcomes(OPS), "customer_x", data={})],
     "api-order-list": [GET(api(ORDER_API)), POST(api(ORDER_API), data={})],
     "api-order-import": [POST(api(ORDER_API), data={}, content_type="multipart")],
     "api-order-detail": [GET(api(ORDER_API), "order_x")],
@@ -201,6 +203,11 @@ MATRIX: dict[str, list[Case]] = {
     "fulfillment:handoff": [GET(outcomes(STORE))],
     "fulfillment:receive": [GET(outcomes(STORE))],
     "fulfillment:settings": [GET(outcomes(STORE))],
+    # Stock lookup (other stores read-only) and counts at the clerk's own store.
+    "fulfillment:stock": [GET(outcomes(STORE), query="?q=SKU")],
+    "fulfillment:count": [GET(outcomes(STORE)), POST(outcomes(STORE), data={})],
+    # The customer's "I'm here" page: public (the signed link is the credential), for everyone.
+    "fulfillment:checkin": [GET(outcomes(set(ROLES)), "checkin_a"), POST(outcomes(set(ROLES)), "checkin_a", data={})],
     "fulfillment:shipment-document": [GET(outcomes({"store_a"}, store_b=404), "shipment_a_slip")],
     "api-fulfillment-order-list": [GET(api(FO_API))],
     "api-fulfillment-order-detail": [GET(api({"ops", "store_a"}, store_b=404, api_x=404), "fo_a")],
@@ -364,6 +371,8 @@ def world(db, web, marketplace, dc, store, store_b, product):
         "hold": {"pk": hold.pk},
         "channel_x": {"code": web.code},
         "fo_a": {"pk": fo_a.pk},
+        "checkin_a": {"token": pickup_checkin_token(fo=fo_a)},
+        "customer_x": {"pk": Customer.objects.create(email="matrix-customer@example.com").pk},
         "fo_a_pick": {"pk": fo_a.pk, "action": "pick"},
         "shipment_a": {"pk": shipment.pk},
         "shipment_a_slip": {"pk": shipment.pk, "kind": "packing-slip"},

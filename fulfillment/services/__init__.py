@@ -9,6 +9,26 @@ to routing for a new location (`routing.tasks.reroute_order`, enqueued on commit
 from fulfillment.services.cancellation import (
     fulfillment_orders_cancel_for_order,
 )
+from fulfillment.services.checkin import (
+    CHECKIN_OPEN,
+    CheckinClosed,
+    CheckinLinkExpired,
+    CheckinLinkInvalid,
+    CheckinResult,
+    pickup_checkin_record,
+    pickup_checkin_resolve,
+    pickup_checkin_token,
+    pickup_checkin_url,
+)
+from fulfillment.services.counts import (
+    COUNT_MAX_LINES,
+    CountLine,
+    CountOutcome,
+    store_count_effect,
+    store_count_on_hand,
+    store_count_record,
+    store_count_validate,
+)
 from fulfillment.services.creation import (
     FulfillmentOrderNew,
     fulfillment_line_take_back,
@@ -77,6 +97,22 @@ from fulfillment.services.workflow import (
 )
 
 __all__ = [
+    "COUNT_MAX_LINES",
+    "store_count_validate",
+    "CountLine",
+    "CountOutcome",
+    "store_count_effect",
+    "store_count_on_hand",
+    "store_count_record",
+    "CHECKIN_OPEN",
+    "CheckinClosed",
+    "CheckinLinkExpired",
+    "CheckinLinkInvalid",
+    "CheckinResult",
+    "pickup_checkin_record",
+    "pickup_checkin_resolve",
+    "pickup_checkin_token",
+    "pickup_checkin_url",
     "PickSource",
     "CLOSED_STATUSES",
     "CSV_COLUMNS",

@@ -24,6 +24,9 @@ from orders.services.channels import (
     channel_secret_retire_previous,
     channel_secret_rotate,
 )
+from orders.services.customers import (
+    customer_profile_update,
+)
 from orders.services.holds import (
     HOLDABLE,
     order_hold_place,
@@ -63,6 +66,7 @@ from orders.services.timeline import (
 )
 
 __all__ = [
+    "customer_profile_update",
     "ALLOWED_TRANSITIONS",
     "BULK_MAX",
     "BulkResult",

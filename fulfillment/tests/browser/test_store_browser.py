@@ -87,7 +87,7 @@ def test_bopis_pick_with_one_line_short_ready_and_handover(page, world, store, p
     code = re.search(r"Pickup code: (\w+)", mail.outbox[0].body).group(1)
 
     # Handover: find by order number, a wrong code is refused, the right one completes it.
-    page.click("nav.subnav >> text=Handover")
+    page.click("nav.subnav >> text=Hand over")
     page.fill("input[name=q]", mine.order.number)
     page.press("input[name=q]", "Enter")
     page.wait_for_selector("#handover-form")

@@ -175,7 +175,7 @@ def test_store_pickup_flow_on_a_phone(page, bopis, store, product, monkeypatch, 
 
     # Handover from the bottom bar: find by order number, hand over, each line said in words.
     page.goto("/fulfillment/store/")
-    page.click("nav.subnav >> text=Handover")
+    page.click("nav.subnav >> text=Hand over")
     page.fill("input[name=q]", mine.order.number)
     page.press("input[name=q]", "Enter")
     page.wait_for_selector("#handover-form")
