@@ -140,6 +140,8 @@ class Order(models.Model):
     # Bumped by every change to the order (status, lines, holds, cancellation): the orders API's
     # `updated_since` and cursor read it.
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped by every timeline entry (every change writes one): the API's ETag, checked against If-Match.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-placed_at"]
@@ -243,6 +245,10 @@ class OrderEvent(models.Model):
         HOLD_RELEASED = "hold_released", "Hold released"
         STATUS_CHANGED = "status_changed", "Status changed"
         CANCELLED = "cancelled", "Cancelled"
+        # A change after placement (address, method, lines): data["change"] says which.
+        CHANGED = "changed", "Changed"
+        # Shopify topics about an order (orders/updated, orders/edited) that changed nothing.
+        CHANNEL_UPDATE_IGNORED = "channel_update_ignored", "Channel update ignored"
         # Routing (one per decision: its outcome, or a re-route).
         ROUTED = "routed", "Routed"
         PARTIAL = "partial", "Partly routed"

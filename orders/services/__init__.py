@@ -18,6 +18,13 @@ from orders.services.cancellation import (
     NOT_CANCELLABLE,
     order_cancel,
 )
+from orders.services.changes import (
+    OrderChangeConflict,
+    OrderChangeResult,
+    OrderVersionStale,
+    order_units_cancel,
+    order_version_check,
+)
 from orders.services.channels import (
     SECRET_MIN_LENGTH,
     channel_secret_clean,
@@ -74,7 +81,10 @@ __all__ = [
     "LIFETIME_VALUE_CAP",
     "MAX_FUTURE",
     "NOT_CANCELLABLE",
+    "OrderChangeConflict",
+    "OrderChangeResult",
     "OrderLimits",
+    "OrderVersionStale",
     "SAVED_FILTER_FIELDS",
     "SECRET_MIN_LENGTH",
     "Status",
@@ -101,6 +111,8 @@ __all__ = [
     "order_routing_enqueue",
     "order_routing_task",
     "order_status_set",
+    "order_units_cancel",
+    "order_version_check",
     "orders_allocation_status_apply",
     "orders_bulk_cancel",
     "orders_bulk_holds_release",

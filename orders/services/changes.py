@@ -1,0 +1,248 @@
+"""Changes to an order after it was placed: cancelling some units of some lines, or the whole order, through
+one path. Each change runs in one transaction with the order row locked (select_for_update), so it is
+serialised with routing, picking and other editors; it checks the caller's expected version (If-Match) under
+that lock, gives stock back through inventory and takes units off unreleased fulfilment work through
+fulfillment, moves the line counters through the lifecycle services, recomputes totals and priority, and writes
+one timeline entry (which emits the outbound event and bumps the version).
+
+Work already released to a location (sent to a warehouse or 3PL, or started at a store) is not changed here:
+the change is refused with OrderChangeConflict naming the fulfilment order, and nothing is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from orders.checks import priority_score
+from orders.models import Order, OrderHold, OrderLine
+from orders.services.cancellation import NOT_CANCELLABLE
+from orders.services.lifecycle import (
+    Status,
+    _lock,
+    _transition,
+    order_lines_allocated_add,
+    order_lines_cancelled_add,
+)
+from orders.services.timeline import order_event_add
+from orders.signals import order_cancelled
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+CENT = Decimal("0.01")
+
+
+class OrderVersionStale(Exception):
+    """The caller changed an older version of the order than the current one (HTTP 412)."""
+
+    def __init__(self, *, order: Order, expected: int) -> None:
+        self.current = order.version
+        super().__init__(
+            f"Order {order.number} is at version {order.version}, not {expected}: reload it and try again."
+        )
+
+
+class OrderChangeConflict(Exception):
+    """The order's state refuses the change (HTTP 409): the messages name the lines, units or fulfilment
+    orders in the way."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        super().__init__(" ".join(messages))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChangeResult:
+    order: Order
+    refund_amount: Decimal
+    message: str
+
+
+def order_version_check(*, order: Order, expected_version: int | None) -> None:
+    """Raise OrderVersionStale unless `expected_version` is None or the (locked) order's version."""
+    if expected_version is not None and expected_version != order.version:
+        raise OrderVersionStale(order=order, expected=expected_version)
+
+
+def _who(actor: AbstractBaseUser | None) -> str:
+    return getattr(actor, "username", "") or "The system"
+
+
+def _requested(*, lines: list[OrderLine], wanted: dict[int, int] | None) -> dict[int, int]:
+    """{line number: units} to cancel, checked against the lines; ValidationError for unknown lines or
+    non-positive units (bad input), OrderChangeConflict for units shipped or already cancelled."""
+    by_number = {ln.line_number: ln for ln in lines}
+    if wanted is None:
+        return {ln.line_number: ln.quantity_open for ln in lines if ln.quantity_open > 0}
+    errors = [f"Line {n} does not exist on this order." for n in sorted(wanted) if n not in by_number]
+    errors += [f"Line {n}: cancel at least 1 unit, not {q}." for n, q in sorted(wanted.items()) if q < 1]
+    if errors:
+        raise ValidationError({"lines": errors})
+    conflicts = []
+    for n, q in sorted(wanted.items()):
+        ln = by_number[n]
+        if q > ln.quantity_open:
+            conflicts.append(
+                f"Line {n} ({ln.sku}): {q} units asked, only {ln.quantity_open} can be cancelled "
+                f"({ln.quantity_shipped} of {ln.quantity} shipped, {ln.quantity_cancelled} already cancelled; "
+                "shipped units cannot be cancelled)."
+            )
+    if conflicts:
+        raise OrderChangeConflict(conflicts)
+    return dict(wanted)
+
+
+def _from_fulfilment(*, order: Order, lines: dict[int, OrderLine], units: dict[int, int]) -> dict[int, int]:
+    """Split each line's units into unallocated ones (backordered, nothing to undo) and units on fulfilment
+    work; refuse (naming the fulfilment orders) when the latter would touch released work. Returns
+    {order line id: units to take off unreleased fulfilment work}."""
+    from fulfillment.services import fulfillment_line_work
+
+    need = {}
+    for n, q in units.items():
+        ln = lines[n]
+        unallocated = max(0, ln.quantity - ln.quantity_cancelled - ln.quantity_allocated)
+        if q > unallocated:
+            need[ln.pk] = q - unallocated
+    if not need:
+        return {}
+    work = fulfillment_line_work(order_id=order.pk)
+    conflicts = []
+    for ln in lines.values():
+        w = work.get(ln.pk)
+        if ln.pk in need and (w is None or w.unreleased < need[ln.pk]):
+            where = ", ".join(f"FO-{r.fulfillment_order_id} at {r.location_code} ({r.status})" for r in w.released)
+            conflicts.append(
+                f"Line {ln.line_number} ({ln.sku}): {need[ln.pk] - (w.unreleased if w else 0)} of the units are "
+                f"with {where or 'a location'}, which already has the work; ask the location to cancel first."
+            )
+    if conflicts:
+        raise OrderChangeConflict(conflicts)
+    return need
+
+
+def _totals_after_cancel(*, order: Order, value: Decimal, everything: bool) -> dict[str, Decimal]:
+    """New subtotal, tax, shipping and total after cancelling goods worth `value`: tax shrinks in proportion
+    to the subtotal, shipping is refunded only when the whole order is cancelled."""
+    subtotal = max(Decimal(0), order.subtotal - value)
+    tax = order.tax_total
+    if order.subtotal > 0:
+        tax = (order.tax_total * subtotal / order.subtotal).quantize(CENT)
+    shipping = Decimal(0) if everything else order.shipping_total
+    removed = (order.subtotal - subtotal) + (order.tax_total - tax) + (order.shipping_total - shipping)
+    if order.subtotal <= 0:  # totals not itemised by the channel: take the goods' value off the total
+        removed = value + (order.shipping_total - shipping)
+    total = max(Decimal(0), order.total - removed).quantize(CENT)
+    return {"subtotal": subtotal, "tax_total": tax, "shipping_total": shipping, "total": total}
+
+
+def _finish(*, order: Order, lines: list[OrderLine], reason: str, actor: AbstractBaseUser | None) -> None:
+    """The order's status after a cancellation: nothing open any more -> cancelled (or shipped when some
+    units shipped), holds closed and `order_cancelled` sent; backordered with nothing waiting -> routed."""
+    if all(ln.quantity_open == 0 for ln in lines):
+        OrderHold.objects.filter(order=order, released_at__isnull=True).update(
+            released_at=timezone.now(),
+            released_by=actor if getattr(actor, "pk", None) else None,
+            resolution=OrderHold.Resolution.CANCELLED,
+            note=reason[:500],
+        )
+        shipped = any(ln.quantity_shipped for ln in lines)
+        _transition(
+            order=order,
+            to=Status.SHIPPED if shipped else Status.CANCELLED,
+            actor=actor,
+            message="Unshipped remainder cancelled." if shipped else "",
+        )
+        order_cancelled.send(sender=Order, order=order, actor=actor)
+    elif order.status == Status.BACKORDERED and all(
+        ln.quantity_allocated + ln.quantity_cancelled >= ln.quantity for ln in lines
+    ):
+        _transition(order=order, to=Status.ROUTED, actor=actor, message="Nothing is waiting for stock any more.")
+
+
+def order_units_cancel(
+    *,
+    order: Order,
+    lines: dict[int, int] | None,
+    reason: str,
+    actor: AbstractBaseUser | None,
+    expected_version: int | None = None,
+) -> OrderChangeResult:
+    """Cancel `lines` ({line number: units}) of the order, or every open unit when `lines` is None (the whole
+    order). Backordered units go first, then units on fulfilment work not yet released (their stock goes back
+    to sale). Raises ValidationError (bad input: naming the field), OrderVersionStale (412) or
+    OrderChangeConflict (409: shipped units, released work, an order past cancelling); nothing is written then."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": ["Say why the units are cancelled."]})
+    reason = reason.strip()[:500]
+    with transaction.atomic():
+        locked = _lock(order)
+        order_version_check(order=locked, expected_version=expected_version)
+        if locked.status == Status.CANCELLED and lines is None:
+            return OrderChangeResult(locked, Decimal(0), f"Order {locked.number} is already cancelled.")
+        if locked.status in NOT_CANCELLABLE | {Status.CANCELLED}:
+            raise OrderChangeConflict(
+                [f"Order {locked.number} is {locked.get_status_display().lower()}; nothing is left to cancel."]
+            )
+        all_lines = list(locked.lines.select_for_update().order_by("line_number"))
+        units = _requested(lines=all_lines, wanted=lines)
+        by_number = {ln.line_number: ln for ln in all_lines}
+        need = _from_fulfilment(order=locked, lines=by_number, units=units)
+        if need:
+            from fulfillment.services import fulfillment_units_withdraw
+
+            fulfillment_units_withdraw(order_id=locked.pk, amounts=need, actor=actor, reason=reason)
+            order_lines_allocated_add(amounts={pk: -q for pk, q in need.items()})
+        order_lines_cancelled_add(amounts={by_number[n].pk: q for n, q in units.items()})
+        for n, q in units.items():
+            by_number[n].quantity_cancelled += q
+            by_number[n].quantity_allocated -= need.get(by_number[n].pk, 0)
+        result = _cancel_record(order=locked, lines=all_lines, units=units, reason=reason, actor=actor)
+        _finish(order=locked, lines=all_lines, reason=reason, actor=actor)
+    return result
+
+
+def _cancel_record(
+    *, order: Order, lines: list[OrderLine], units: dict[int, int], reason: str, actor: AbstractBaseUser | None
+) -> OrderChangeResult:
+    """Totals, priority and the timeline entry of a cancellation (the `order.cancelled` event)."""
+    by_number = {ln.line_number: ln for ln in lines}
+    value = sum((by_number[n].unit_price * q for n, q in units.items()), Decimal(0))
+    everything = all(ln.quantity_open == 0 and ln.quantity_shipped == 0 for ln in lines)
+    totals = _totals_after_cancel(order=order, value=value, everything=everything)
+    refund = (order.total - totals["total"]).quantize(CENT)
+    tier = order.customer.loyalty_tier if order.customer_id else "standard"
+    priority = priority_score(ship_by=order.ship_by, now=timezone.now(), tier=tier, total=totals["total"])
+    order.cancel_reason = reason
+    Order.objects.filter(pk=order.pk).update(**totals, priority=priority, cancel_reason=reason)
+    for k, v in totals.items():
+        setattr(order, k, v)
+    order.priority = priority
+    detail = [
+        {"line_number": n, "sku": by_number[n].sku, "quantity": q, "value": str(by_number[n].unit_price * q)}
+        for n, q in sorted(units.items())
+    ]
+    what = ", ".join(f"{d['sku']} × {d['quantity']} (line {d['line_number']})" for d in detail)
+    n_units = sum(units.values())
+    scope = "the whole order" if everything else f"{n_units} unit{'s' if n_units != 1 else ''}"
+    message = f"{_who(actor)} cancelled {scope}: {what}. Why: {reason}. Refund due {refund} {order.currency}."
+    order_event_add(
+        order=order,
+        type="cancelled",
+        message=message,
+        data={
+            "reason": reason,
+            "lines": detail,
+            "units": n_units,
+            "partial": not everything,
+            "refund_amount": str(refund),
+            "totals": {k: str(v) for k, v in totals.items()},
+        },
+        actor=actor,
+    )
+    return OrderChangeResult(order, refund, message)
