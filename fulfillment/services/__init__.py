@@ -13,6 +13,7 @@ from fulfillment.services.changes import (
     LineWork,
     ReleasedWork,
     fulfillment_line_work,
+    fulfillment_orders_withdraw,
     fulfillment_orders_withdraw_unreleased,
     fulfillment_units_withdraw,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "fulfillment_event_apply",
     "fulfillment_line_pick",
     "fulfillment_line_work",
+    "fulfillment_orders_withdraw",
     "fulfillment_orders_withdraw_unreleased",
     "fulfillment_units_withdraw",
     "fulfillment_line_scan",

@@ -133,3 +133,21 @@ def fulfillment_orders_withdraw_unreleased(
     if not amounts:
         return {}
     return fulfillment_units_withdraw(order_id=order_id, amounts=amounts, actor=actor, reason=reason)
+
+
+def fulfillment_orders_withdraw(
+    *, order_id: int, fulfillment_order_ids: list[int], actor: AbstractBaseUser | None, reason: str
+) -> dict[int, int]:
+    """Cancel these fulfilment orders of the order, none of them released to its location yet (their stock goes
+    back to sale), so routing can place the units again; returns {order line id: units withdrawn}. Raises
+    ValidationError, writing nothing, when one of them is released, closed or belongs to another order."""
+    taken: dict[int, int] = {}
+    with transaction.atomic():
+        for pk in sorted(fulfillment_order_ids):
+            fo = _lock(pk)
+            if fo.order_id != order_id or fo.status != S.CREATED or _is_released(fo):
+                raise ValidationError(f"FO-{pk} is {fo.get_status_display().lower()}; only unreleased work moves.")
+            remaining = {fl.order_line_id: fl.quantity for fl in fo.lines.all()}
+            for lid, q in _withdraw_from(fo, dict(remaining), actor=actor, reason=reason).items():
+                taken[lid] = taken.get(lid, 0) + q
+    return taken

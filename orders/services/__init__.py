@@ -19,9 +19,16 @@ from orders.services.cancellation import (
     order_cancel,
 )
 from orders.services.changes import (
+    CHANGEABLE,
     OrderChangeConflict,
     OrderChangeResult,
     OrderVersionStale,
+    order_address_change,
+    order_address_input_errors,
+    order_line_add,
+    order_line_quantity_set,
+    order_line_remove,
+    order_method_change,
     order_units_cancel,
     order_version_check,
 )
@@ -70,6 +77,13 @@ from orders.services.timeline import (
 )
 
 __all__ = [
+    "CHANGEABLE",
+    "order_address_change",
+    "order_address_input_errors",
+    "order_line_add",
+    "order_line_quantity_set",
+    "order_line_remove",
+    "order_method_change",
     "ALLOWED_TRANSITIONS",
     "BULK_MAX",
     "BulkResult",

@@ -18,9 +18,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from orders.checks import priority_score
+from orders.checks import address_key, address_problems, priority_score
 from orders.models import Order, OrderHold, OrderLine
 from orders.services.cancellation import NOT_CANCELLABLE
+from orders.services.intake import _address_problems_by_field
 from orders.services.lifecycle import (
     Status,
     _lock,
@@ -246,3 +247,303 @@ def _cancel_record(
         actor=actor,
     )
     return OrderChangeResult(order, refund, message)
+
+
+# --- Address, method and lines --------------------------------------------------------------------------
+
+# Statuses in which an order's address, method and lines may still change.
+CHANGEABLE = frozenset(
+    {Status.CREATED, Status.VALIDATED, Status.ON_HOLD, Status.ROUTED, Status.BACKORDERED, Status.PARTIALLY_SHIPPED}
+)
+_PLACED = frozenset({Status.ROUTED, Status.BACKORDERED, Status.PARTIALLY_SHIPPED})
+
+
+def _locked_for_change(*, order: Order, expected_version: int | None, what: str) -> Order:
+    locked = _lock(order)
+    order_version_check(order=locked, expected_version=expected_version)
+    if locked.status not in CHANGEABLE:
+        raise OrderChangeConflict(
+            [f"Order {locked.number} is {locked.get_status_display().lower()}; its {what} can no longer change."]
+        )
+    return locked
+
+
+def _released_conflicts(*, order: Order, what: str) -> None:
+    """Refuse a change while a location already has (some of) the order's work."""
+    from fulfillment.services import fulfillment_line_work
+
+    released = {
+        (r.fulfillment_order_id, r.location_code, r.status)
+        for w in fulfillment_line_work(order_id=order.pk).values()
+        for r in w.released
+    }
+    if released:
+        raise OrderChangeConflict(
+            [
+                f"FO-{pk} at {code} ({status}) already has the work; ask the location to cancel it before "
+                f"changing the {what}."
+                for pk, code, status in sorted(released)
+            ]
+        )
+
+
+def _reroute(*, order: Order, units: dict[int, int], reason: str, actor: AbstractBaseUser | None) -> None:
+    """Route `units` ({order line id: units}, not allocated now) again, in this transaction."""
+    from routing.services import order_reroute
+
+    if any(units.values()):
+        order_reroute(order_id=order.pk, quantities=units, exclude_location_ids=[], reason=reason, actor=actor)
+
+
+def _changed(*, order: Order, change: str, message: str, data: dict, actor: AbstractBaseUser | None) -> None:
+    order_event_add(order=order, type="changed", message=message, data={"change": change, **data}, actor=actor)
+
+
+def order_address_input_errors(*, address: object) -> dict[str, list[str]]:
+    """What is wrong with a new shipping address, by field (the checks intake makes, and it must be
+    deliverable); empty when it is fine."""
+    errors = _address_problems_by_field(name="shipping_address", address=address)
+    if not errors and (problems := address_problems(address=address)):
+        errors["shipping_address"] = problems
+    return errors
+
+
+def order_address_change(
+    *,
+    order: Order,
+    address: dict,
+    reason: str,
+    actor: AbstractBaseUser | None,
+    expected_version: int | None = None,
+) -> OrderChangeResult:
+    """Change the shipping address. Each open shipping fulfilment order is re-checked against the new address
+    (routing's `order_plan_recheck`): one that cannot reach it, or costs more than the threshold above the old
+    plan, is withdrawn and its units routed again; the timeline records why, per fulfilment order. Refused
+    (OrderChangeConflict) while a location already has the work."""
+    if errors := order_address_input_errors(address=address):
+        raise ValidationError(errors)
+    reason = (reason or "").strip()[:300] or "address corrected"
+    with transaction.atomic():
+        locked = _locked_for_change(order=order, expected_version=expected_version, what="address")
+        _released_conflicts(order=locked, what="address")
+        old = dict(locked.shipping_address or {})
+        checks = []
+        if locked.status in _PLACED:
+            from routing.services import order_plan_recheck
+
+            checks = order_plan_recheck(
+                order_id=locked.pk, old_address=old, new_address=address, service_level=locked.service_level
+            )
+        Order.objects.filter(pk=locked.pk).update(shipping_address=address, address_key=address_key(address=address))
+        locked.shipping_address = address
+        moving = [c for c in checks if c.reroute]
+        if moving:
+            from fulfillment.services import fulfillment_orders_withdraw
+
+            units = fulfillment_orders_withdraw(
+                order_id=locked.pk,
+                fulfillment_order_ids=[c.fulfillment_order_id for c in moving],
+                actor=actor,
+                reason=f"the shipping address changed ({reason})",
+            )
+            order_lines_allocated_add(amounts={pk: -q for pk, q in units.items()})
+        where = ", ".join(str(address.get(k)) for k in ("line1", "city", "postal_code", "country") if address.get(k))
+        plan = " ".join(
+            f"FO-{c.fulfillment_order_id} {'re-routed: ' if c.reroute else 'kept: '}{c.reason}." for c in checks
+        )
+        message = f"{_who(actor)} changed the shipping address to {where}. Why: {reason}. {plan}".strip()
+        _changed(
+            order=locked,
+            change="address",
+            message=message,
+            data={
+                "from": old,
+                "to": address,
+                "reason": reason,
+                "plan": [
+                    {
+                        "fulfillment_order": c.fulfillment_order_id,
+                        "location": c.location_code,
+                        "reroute": c.reroute,
+                        "why": c.reason,
+                        "cost_before": c.cost_before,
+                        "cost_after": c.cost_after,
+                    }
+                    for c in checks
+                ],
+            },
+            actor=actor,
+        )
+        if moving:
+            _reroute(order=locked, units=units, reason=f"shipping address changed: {reason}", actor=actor)
+    return OrderChangeResult(Order.objects.get(pk=locked.pk), Decimal(0), message)
+
+
+def _pickup_store_errors(*, method: str, store) -> dict[str, list[str]]:
+    if method not in Order.Method.values:
+        return {"fulfillment_method": [f"Must be one of {', '.join(Order.Method.values)}."]}
+    if method == Order.Method.PICKUP and store is None:
+        return {"pickup_location": ["Name the store the customer picks up from."]}
+    if store is not None and method == Order.Method.PICKUP and not (store.is_active and store.can_pickup):
+        return {"pickup_location": [f"{store.code} does not offer pickup."]}
+    return {}
+
+
+def order_method_change(
+    *,
+    order: Order,
+    method: str,
+    pickup_location,
+    reason: str,
+    actor: AbstractBaseUser | None,
+    expected_version: int | None = None,
+) -> OrderChangeResult:
+    """Change how the order reaches the customer (ship ↔ pickup) or the pickup store, before any location has
+    the work: unreleased fulfilment orders are withdrawn (their stock back to sale) and the open units routed
+    again for the new method. Refused (OrderChangeConflict) once a location has (some of) the work."""
+    if errors := _pickup_store_errors(method=method, store=pickup_location):
+        raise ValidationError(errors)
+    store = pickup_location if method == Order.Method.PICKUP else None
+    reason = (reason or "").strip()[:300] or "customer request"
+    with transaction.atomic():
+        locked = _locked_for_change(order=order, expected_version=expected_version, what="fulfilment method")
+        _released_conflicts(order=locked, what="fulfilment method")
+        before = (locked.fulfillment_method, locked.pickup_location.code if locked.pickup_location_id else None)
+        units = {}
+        if locked.status in _PLACED:
+            from fulfillment.services import fulfillment_orders_withdraw_unreleased
+
+            units = fulfillment_orders_withdraw_unreleased(
+                order_id=locked.pk, actor=actor, reason=f"the fulfilment method changed ({reason})"
+            )
+            order_lines_allocated_add(amounts={pk: -q for pk, q in units.items()})
+        Order.objects.filter(pk=locked.pk).update(fulfillment_method=method, pickup_location=store)
+        locked.fulfillment_method, locked.pickup_location = method, store
+        after = Order.Method(method).label.lower() + (f" at {store.code}" if store else "")
+        message = f"{_who(actor)} changed the fulfilment method to {after}. Why: {reason}."
+        _changed(
+            order=locked,
+            change="method",
+            message=message,
+            data={"from": list(before), "to": [method, store.code if store else None], "reason": reason},
+            actor=actor,
+        )
+        if locked.status in _PLACED:
+            lines = locked.lines.all()
+            open_units = {ln.pk: ln.quantity - ln.quantity_allocated - ln.quantity_cancelled for ln in lines}
+            _reroute(order=locked, units={k: v for k, v in open_units.items() if v > 0}, reason=reason, actor=actor)
+    return OrderChangeResult(Order.objects.get(pk=locked.pk), Decimal(0), message)
+
+
+def _totals_after_add(*, order: Order, value: Decimal) -> dict[str, Decimal]:
+    """Goods worth `value` added: subtotal up, tax at the order's current rate, shipping unchanged."""
+    subtotal = order.subtotal + value
+    tax = order.tax_total
+    if order.subtotal > 0:
+        tax = (order.tax_total * subtotal / order.subtotal).quantize(CENT)
+    total = (order.total + (subtotal - order.subtotal) + (tax - order.tax_total)).quantize(CENT)
+    return {"subtotal": subtotal, "tax_total": tax, "total": total}
+
+
+def order_line_add(
+    *,
+    order: Order,
+    sku: str,
+    quantity: int,
+    unit_price: Decimal,
+    reason: str,
+    actor: AbstractBaseUser | None,
+    expected_version: int | None = None,
+) -> OrderChangeResult:
+    """Add a line (a known, active product): totals grow, and a placed order has the new units routed."""
+    from inventory.models import Product
+
+    product = Product.objects.filter(sku=sku, is_active=True).first() if isinstance(sku, str) else None
+    if product is None:
+        raise ValidationError({"sku": [f"Unknown or inactive SKU {str(sku)[:64]!r}."]})
+    reason = (reason or "").strip()[:300] or "customer request"
+    with transaction.atomic():
+        locked = _locked_for_change(order=order, expected_version=expected_version, what="lines")
+        number = (locked.lines.order_by("-line_number").values_list("line_number", flat=True).first() or 0) + 1
+        line = OrderLine.objects.create(
+            order=locked,
+            line_number=number,
+            product=product,
+            sku=product.sku,
+            name=product.name,
+            quantity=quantity,
+            unit_price=unit_price,
+        )
+        totals = _totals_after_add(order=locked, value=unit_price * quantity)
+        Order.objects.filter(pk=locked.pk).update(**totals)
+        message = f"{_who(actor)} added line {number}: {product.sku} × {quantity} at {unit_price}. Why: {reason}."
+        _changed(
+            order=locked,
+            change="line_added",
+            message=message,
+            data={"line_number": number, "sku": product.sku, "quantity": quantity, "reason": reason},
+            actor=actor,
+        )
+        if locked.status in _PLACED:
+            _reroute(order=locked, units={line.pk: quantity}, reason=f"line {number} added", actor=actor)
+    return OrderChangeResult(Order.objects.get(pk=locked.pk), Decimal(0), message)
+
+
+def order_line_quantity_set(
+    *,
+    order: Order,
+    line_number: int,
+    quantity: int,
+    reason: str,
+    actor: AbstractBaseUser | None,
+    expected_version: int | None = None,
+) -> OrderChangeResult:
+    """Set how many units of a line the customer wants (not counting cancelled ones): fewer cancels the
+    difference through `order_units_cancel`; more grows the line and routes the extra units."""
+    reason = (reason or "").strip()[:300] or "customer request"
+    with transaction.atomic():
+        locked = _locked_for_change(order=order, expected_version=expected_version, what="lines")
+        line = locked.lines.select_for_update().filter(line_number=line_number).first()
+        if line is None:
+            raise ValidationError({"line_number": [f"Line {line_number} does not exist on this order."]})
+        wanted = line.quantity - line.quantity_cancelled
+        if quantity < wanted:
+            return order_units_cancel(order=locked, lines={line_number: wanted - quantity}, reason=reason, actor=actor)
+        extra = quantity - wanted
+        if extra == 0:
+            return OrderChangeResult(locked, Decimal(0), "Nothing changed.")
+        OrderLine.objects.filter(pk=line.pk).update(quantity=line.quantity + extra)
+        totals = _totals_after_add(order=locked, value=line.unit_price * extra)
+        Order.objects.filter(pk=locked.pk).update(**totals)
+        message = (
+            f"{_who(actor)} changed line {line_number} ({line.sku}) from {wanted} to {quantity} units. Why: {reason}."
+        )
+        _changed(
+            order=locked,
+            change="quantity",
+            message=message,
+            data={"line_number": line_number, "sku": line.sku, "from": wanted, "to": quantity, "reason": reason},
+            actor=actor,
+        )
+        if locked.status in _PLACED:
+            _reroute(order=locked, units={line.pk: extra}, reason=f"line {line_number} grew", actor=actor)
+    return OrderChangeResult(Order.objects.get(pk=locked.pk), Decimal(0), message)
+
+
+def order_line_remove(
+    *, order: Order, line_number: int, reason: str, actor: AbstractBaseUser | None, expected_version: int | None = None
+) -> OrderChangeResult:
+    """Remove a line: every open unit of it is cancelled (the line stays, fully cancelled, for the record)."""
+    with transaction.atomic():
+        locked = _locked_for_change(order=order, expected_version=expected_version, what="lines")
+        line = locked.lines.filter(line_number=line_number).first()
+        if line is None:
+            raise ValidationError({"line_number": [f"Line {line_number} does not exist on this order."]})
+        if line.quantity_open == 0:
+            raise OrderChangeConflict([f"Line {line_number} ({line.sku}) has nothing left to cancel."])
+        return order_units_cancel(
+            order=locked,
+            lines={line_number: line.quantity_open},
+            reason=(reason or "").strip() or f"line {line_number} removed",
+            actor=actor,
+        )

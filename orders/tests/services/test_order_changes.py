@@ -10,7 +10,16 @@ from fulfillment.services import fulfillment_order_release_now
 from inventory.models import StockLevel
 from inventory.selectors import stock_ledger_mismatches
 from orders.models import Order, OrderLine
-from orders.services import OrderChangeConflict, OrderVersionStale, order_units_cancel
+from orders.services import (
+    OrderChangeConflict,
+    OrderVersionStale,
+    order_address_change,
+    order_line_add,
+    order_line_quantity_set,
+    order_line_remove,
+    order_method_change,
+    order_units_cancel,
+)
 from routing.services import order_route
 from routing.tests.helpers import MONDAY_9AM, make_order, stock
 from webhooks.models import Event
@@ -159,3 +168,104 @@ def test_a_stale_version_is_refused(split_order, ops_user):
     with pytest.raises(OrderVersionStale):
         order_units_cancel(order=split_order, lines={1: 1}, reason="two", actor=ops_user, expected_version=stale)
     assert line(Order.objects.get(pk=split_order.pk), 1).quantity_cancelled == 1
+
+
+# --- Address, method, lines ---------------------------------------------------------------------------------
+
+LA = {"line1": "1 Main St", "city": "Los Angeles", "postal_code": "90001", "region": "CA", "country": "US"}
+NEARBY = {"line1": "5 W 31st St", "city": "New York", "postal_code": "10001", "region": "NY", "country": "US"}
+
+
+@pytest.fixture
+def east_order(web, dc, dc_west, product):
+    stock(product, dc, 5)
+    stock(product, dc_west, 5)
+    order = make_order(channel=web, lines=[(product, 2)])
+    order_route(order_id=order.pk, now=MONDAY_9AM)
+    order.refresh_from_db()
+    assert order.fulfillment_orders.get().location == dc
+    return order
+
+
+def test_an_address_across_the_country_re_routes_unreleased_work_and_says_why(
+    east_order, ops_user, dc, dc_west, product
+):
+    order_address_change(order=east_order, address=LA, reason="customer moved", actor=ops_user)
+    order = Order.objects.get(pk=east_order.pk)
+    assert order.shipping_address == LA and order.status == "routed"
+    fos = {fo.location.code: fo.status for fo in order.fulfillment_orders.all()}
+    assert fos == {"DC-EAST": "cancelled", "DC-WEST": "created"}
+    assert reserved(product, dc) == 0 and reserved(product, dc_west) == 2
+    event = order.events.get(type="changed")
+    assert event.data["change"] == "address" and event.data["plan"][0]["reroute"] is True
+    assert "re-routed: shipping from DC-EAST would cost" in event.message and "customer moved" in event.message
+    assert Event.objects.filter(order=order, type="order.changed").exists()
+    assert stock_ledger_mismatches() == []
+
+
+def test_a_nearby_address_keeps_the_plan(east_order, ops_user, dc, product):
+    order_address_change(order=east_order, address=NEARBY, reason="typo in the street", actor=ops_user)
+    order = Order.objects.get(pk=east_order.pk)
+    assert order.fulfillment_orders.get().status == "created" and reserved(product, dc) == 2
+    assert "kept: DC-EAST still fits" in order.events.get(type="changed").message
+
+
+def test_an_undeliverable_address_is_refused_by_field(east_order, ops_user):
+    with pytest.raises(ValidationError) as exc:
+        order_address_change(order=east_order, address={**LA, "postal_code": "00000"}, reason="", actor=ops_user)
+    assert exc.value.message_dict["shipping_address"] == ["ZIP code '00000' does not exist."]
+    with pytest.raises(ValidationError) as exc:
+        order_address_change(order=east_order, address={**LA, "line1": "a\x00b"}, reason="", actor=ops_user)
+    assert "shipping_address.line1" in exc.value.message_dict
+
+
+def test_an_address_change_with_released_work_names_the_fulfilment_order(east_order, ops_user):
+    fo = east_order.fulfillment_orders.get()
+    fulfillment_order_release_now(fo_id=fo.pk)
+    with pytest.raises(OrderChangeConflict) as exc:
+        order_address_change(order=east_order, address=LA, reason="x", actor=ops_user)
+    assert f"FO-{fo.pk} at DC-EAST (released) already has the work" in str(exc.value)
+    assert Order.objects.get(pk=east_order.pk).shipping_address != LA
+
+
+def test_ship_to_pickup_moves_the_work_to_the_store(east_order, ops_user, store, dc, product):
+    stock(product, store, 3)
+    order_method_change(order=east_order, method="pickup", pickup_location=store, reason="will collect", actor=ops_user)
+    order = Order.objects.get(pk=east_order.pk)
+    assert order.fulfillment_method == "pickup" and order.pickup_location == store
+    assert reserved(product, dc) == 0
+    live = order.fulfillment_orders.exclude(status="cancelled").get()
+    assert live.location == store and live.method == "pickup"
+    assert stock_ledger_mismatches() == []
+
+
+def test_pickup_needs_a_store_that_offers_it(east_order, ops_user, dc):
+    with pytest.raises(ValidationError) as exc:
+        order_method_change(order=east_order, method="pickup", pickup_location=None, reason="", actor=ops_user)
+    assert "pickup_location" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        order_method_change(order=east_order, method="pickup", pickup_location=dc, reason="", actor=ops_user)
+    assert exc.value.message_dict["pickup_location"] == ["DC-EAST does not offer pickup."]
+
+
+def test_lines_added_grown_shrunk_and_removed(east_order, ops_user, dc, product, product_b):
+    stock(product_b, dc, 4)
+    priced(east_order, ["10.00"], shipping="5.00")
+    order_line_add(order=east_order, sku="SKU-B", quantity=2, unit_price=Decimal("3.00"), reason="", actor=ops_user)
+    order = Order.objects.get(pk=east_order.pk)
+    assert line(order, 2).quantity_allocated == 2 and reserved(product_b, dc) == 2
+    assert order.total == Decimal("31.00")
+    order_line_quantity_set(order=order, line_number=1, quantity=4, reason="more", actor=ops_user)
+    assert reserved(product, dc) == 4 and line(order, 1).quantity == 4
+    order_line_quantity_set(order=order, line_number=1, quantity=1, reason="less", actor=ops_user)
+    assert reserved(product, dc) == 1 and line(order, 1).quantity_cancelled == 3
+    order_line_remove(order=order, line_number=2, reason="", actor=ops_user)
+    assert reserved(product_b, dc) == 0 and line(order, 2).quantity_open == 0
+    order.refresh_from_db()
+    assert order.total == Decimal("15.00") and order.status == "routed"
+    with pytest.raises(OrderChangeConflict):
+        order_line_remove(order=order, line_number=2, reason="", actor=ops_user)
+    with pytest.raises(ValidationError) as exc:
+        order_line_add(order=order, sku="NOPE", quantity=1, unit_price=Decimal(1), reason="", actor=ops_user)
+    assert "sku" in exc.value.message_dict
+    assert stock_ledger_mismatches() == []
