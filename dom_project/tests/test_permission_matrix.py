@@ -136,7 +136,12 @@ MATRIX: dict[str, list[Case]] = {
     "orders:import": [GET(outcomes(OPS)), POST(outcomes(OPS), data={})],
     "api-order-list": [GET(api(ORDER_API)), POST(api(ORDER_API), data={})],
     "api-order-import": [POST(api(ORDER_API), data={}, content_type="multipart")],
-    "api-order-detail": [GET(api(ORDER_API), "order_x")],
+    "api-order-detail": [GET(api(ORDER_API), "order_x"), Case("patch", api(ORDER_API), "order_x", data={})],
+    "api-order-line-add": [POST(api(ORDER_API), "order_x", data={})],
+    "api-order-line": [
+        Case("patch", api(ORDER_API), "order_x_line", data={}),
+        Case("delete", api(ORDER_API), "order_x_line", data={"reason": "test"}),
+    ],
     "api-order-cancel": [POST(api(ORDER_API), "order_x", data={})],
     "api-order-hold-release": [POST(api(OPS), "order_x_hold", data={})],
     # Public, but authenticated by the HMAC of the body: without a valid signature everyone gets 401.
@@ -329,6 +334,7 @@ def world(db, web, marketplace, dc, store, store_b, product):
         "order_x": {"pk": order_x.pk},
         "order_x_decision": {"order_id": order_x.pk},
         "order_x_hold": {"pk": order_x.pk, "hold_id": hold.pk},
+        "order_x_line": {"pk": order_x.pk, "line_number": 1},
         "hold": {"pk": hold.pk},
         "channel_x": {"code": web.code},
         "fo_a": {"pk": fo_a.pk},

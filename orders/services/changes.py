@@ -18,7 +18,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from orders.checks import address_key, address_problems, priority_score
+from inventory.models import RefType, Reservation
+from inventory.services import reservation_release
+from orders.checks import address_key, address_point, address_problems, priority_score
 from orders.models import Order, OrderHold, OrderLine
 from orders.services.cancellation import NOT_CANCELLABLE
 from orders.services.intake import _address_problems_by_field
@@ -146,6 +148,10 @@ def _finish(*, order: Order, lines: list[OrderLine], reason: str, actor: Abstrac
     """The order's status after a cancellation: nothing open any more -> cancelled (or shipped when some
     units shipped), holds closed and `order_cancelled` sent; backordered with nothing waiting -> routed."""
     if all(ln.quantity_open == 0 for ln in lines):
+        for res in Reservation.objects.filter(
+            ref_type=RefType.ORDER, ref_id=order.pk, status=Reservation.Status.ACTIVE
+        ).order_by("pk"):
+            reservation_release(reservation=res, actor=actor, reference=f"order:{order.pk} cancelled")
         OrderHold.objects.filter(order=order, released_at__isnull=True).update(
             released_at=timezone.now(),
             released_by=actor if getattr(actor, "pk", None) else None,
@@ -332,7 +338,10 @@ def order_address_change(
             from routing.services import order_plan_recheck
 
             checks = order_plan_recheck(
-                order_id=locked.pk, old_address=old, new_address=address, service_level=locked.service_level
+                order_id=locked.pk,
+                old_point=address_point(address=old),
+                new_point=address_point(address=address),
+                service_level=locked.service_level,
             )
         Order.objects.filter(pk=locked.pk).update(shipping_address=address, address_key=address_key(address=address))
         locked.shipping_address = address

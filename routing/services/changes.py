@@ -11,7 +11,6 @@ from django.conf import settings
 
 from common.geo import haversine_km
 from fulfillment.models import FulfillmentOrder
-from orders.checks import address_point
 from routing.costs import package_cost, rate_for
 from routing.selectors import rates_load
 
@@ -45,12 +44,17 @@ def _weight_kg(fo: FulfillmentOrder) -> float:
     return grams / 1000
 
 
-def order_plan_recheck(*, order_id: int, old_address: dict, new_address: dict, service_level: str) -> list[PlanCheck]:
-    """A PlanCheck per open shipping fulfilment order of the order (pickup and transfers do not depend on the
-    customer's address)."""
+def order_plan_recheck(
+    *,
+    order_id: int,
+    old_point: tuple[float, float] | None,
+    new_point: tuple[float, float] | None,
+    service_level: str,
+) -> list[PlanCheck]:
+    """A PlanCheck per open shipping fulfilment order of the order against the old and new address's
+    (lat, lon) (pickup and transfers do not depend on the customer's address)."""
     threshold = float(settings.DOM.get("ADDRESS_CHANGE_REROUTE_THRESHOLD", 0.20))
     rates = rates_load().get(service_level) or rates_load()["standard"]
-    old_point, new_point = address_point(address=old_address), address_point(address=new_address)
     fos = (
         FulfillmentOrder.objects.filter(order_id=order_id, status__in=_OPEN, method__in=_SHIPPING)
         .select_related("location")
