@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from fulfillment.models import FulfillmentLine, FulfillmentOrder
-from fulfillment.services.workflow import OPEN_STATUSES, S, _lines, _lock, _release, _transition
+from fulfillment.services.workflow import OPEN_STATUSES, S, _lines, _release, _transition
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -38,6 +38,31 @@ class LineWork:
 def _is_released(fo: FulfillmentOrder) -> bool:
     """The location has the work: released to a warehouse or 3PL, or picking (or further) at a store."""
     return fo.released_at is not None or fo.status != S.CREATED
+
+
+def _lock_nowait(pk: int) -> FulfillmentOrder:
+    """Lock a fulfilment order without waiting: the order change holds the order row, and a pick or
+    confirmation that holds this fulfilment order waits for the order row (its timeline entry), so waiting here
+    could deadlock. Busy -> ValidationError naming it (the caller answers 409). On SQLite writers queue anyway."""
+    try:
+        with transaction.atomic():
+            return (
+                FulfillmentOrder.objects.select_for_update(of=("self",), nowait=True)
+                .select_related("order", "location", "order__customer")
+                .get(pk=pk)
+            )
+    except DatabaseError:
+        code = FulfillmentOrder.objects.filter(pk=pk).values_list("location__code", flat=True).first()
+        raise ValidationError(f"FO-{pk} at {code} is being worked on right now (a pick or confirmation).") from None
+
+
+def fulfillment_orders_lock(*, order_id: int) -> None:
+    """Lock the order's open fulfilment orders (primary-key order, without waiting) for an order change that
+    holds the order row: a pick or confirmation in progress (it locks its fulfilment order first, then its
+    lines and the order) makes the change refuse at once instead of deadlocking. Busy -> ValidationError."""
+    ids = FulfillmentOrder.objects.filter(order_id=order_id, status__in=OPEN_STATUSES).order_by("pk")
+    for pk in ids.values_list("pk", flat=True):
+        _lock_nowait(pk)
 
 
 def fulfillment_line_work(*, order_id: int) -> dict[int, LineWork]:
@@ -113,7 +138,7 @@ def fulfillment_units_withdraw(
         for pk in list(ids):
             if not any(remaining.values()):
                 break
-            fo = _lock(pk)
+            fo = _lock_nowait(pk)
             if _is_released(fo):
                 continue
             for lid, q in _withdraw_from(fo, remaining, actor=actor, reason=reason).items():
@@ -144,7 +169,7 @@ def fulfillment_orders_withdraw(
     taken: dict[int, int] = {}
     with transaction.atomic():
         for pk in sorted(fulfillment_order_ids):
-            fo = _lock(pk)
+            fo = _lock_nowait(pk)
             if fo.order_id != order_id or fo.status != S.CREATED or _is_released(fo):
                 raise ValidationError(f"FO-{pk} is {fo.get_status_display().lower()}; only unreleased work moves.")
             remaining = {fl.order_line_id: fl.quantity for fl in fo.lines.all()}

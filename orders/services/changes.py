@@ -10,6 +10,8 @@ the change is refused with OrderChangeConflict naming the fulfilment order, and 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -64,6 +66,25 @@ class OrderChangeResult:
     order: Order
     refund_amount: Decimal
     message: str
+
+
+@contextmanager
+def _fulfilment_conflicts() -> Iterator[None]:
+    """Fulfilment refusing to withdraw work (busy, or it moved on meanwhile) is a conflict of the change."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise OrderChangeConflict(exc.messages) from None
+
+
+def _lock_with_work(order: Order) -> Order:
+    """The order row, then its open fulfilment orders (without waiting: busy work is a conflict)."""
+    from fulfillment.services import fulfillment_orders_lock
+
+    locked = _lock(order)
+    with _fulfilment_conflicts():
+        fulfillment_orders_lock(order_id=locked.pk)
+    return locked
 
 
 def order_version_check(*, order: Order, expected_version: int | None) -> None:
@@ -188,7 +209,7 @@ def order_units_cancel(
         raise ValidationError({"reason": ["Say why the units are cancelled."]})
     reason = reason.strip()[:500]
     with transaction.atomic():
-        locked = _lock(order)
+        locked = _lock_with_work(order)
         order_version_check(order=locked, expected_version=expected_version)
         if locked.status == Status.CANCELLED and lines is None:
             return OrderChangeResult(locked, Decimal(0), f"Order {locked.number} is already cancelled.")
@@ -203,7 +224,8 @@ def order_units_cancel(
         if need:
             from fulfillment.services import fulfillment_units_withdraw
 
-            fulfillment_units_withdraw(order_id=locked.pk, amounts=need, actor=actor, reason=reason)
+            with _fulfilment_conflicts():
+                fulfillment_units_withdraw(order_id=locked.pk, amounts=need, actor=actor, reason=reason)
             order_lines_allocated_add(amounts={pk: -q for pk, q in need.items()})
         order_lines_cancelled_add(amounts={by_number[n].pk: q for n, q in units.items()})
         for n, q in units.items():
@@ -265,7 +287,7 @@ _PLACED = frozenset({Status.ROUTED, Status.BACKORDERED, Status.PARTIALLY_SHIPPED
 
 
 def _locked_for_change(*, order: Order, expected_version: int | None, what: str) -> Order:
-    locked = _lock(order)
+    locked = _lock_with_work(order)
     order_version_check(order=locked, expected_version=expected_version)
     if locked.status not in CHANGEABLE:
         raise OrderChangeConflict(
@@ -349,12 +371,13 @@ def order_address_change(
         if moving:
             from fulfillment.services import fulfillment_orders_withdraw
 
-            units = fulfillment_orders_withdraw(
-                order_id=locked.pk,
-                fulfillment_order_ids=[c.fulfillment_order_id for c in moving],
-                actor=actor,
-                reason=f"the shipping address changed ({reason})",
-            )
+            with _fulfilment_conflicts():
+                units = fulfillment_orders_withdraw(
+                    order_id=locked.pk,
+                    fulfillment_order_ids=[c.fulfillment_order_id for c in moving],
+                    actor=actor,
+                    reason=f"the shipping address changed ({reason})",
+                )
             order_lines_allocated_add(amounts={pk: -q for pk, q in units.items()})
         where = ", ".join(str(address.get(k)) for k in ("line1", "city", "postal_code", "country") if address.get(k))
         plan = " ".join(
@@ -422,9 +445,10 @@ def order_method_change(
         if locked.status in _PLACED:
             from fulfillment.services import fulfillment_orders_withdraw_unreleased
 
-            units = fulfillment_orders_withdraw_unreleased(
-                order_id=locked.pk, actor=actor, reason=f"the fulfilment method changed ({reason})"
-            )
+            with _fulfilment_conflicts():
+                units = fulfillment_orders_withdraw_unreleased(
+                    order_id=locked.pk, actor=actor, reason=f"the fulfilment method changed ({reason})"
+                )
             order_lines_allocated_add(amounts={pk: -q for pk, q in units.items()})
         Order.objects.filter(pk=locked.pk).update(fulfillment_method=method, pickup_location=store)
         locked.fulfillment_method, locked.pickup_location = method, store
