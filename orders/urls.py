@@ -10,6 +10,7 @@ urlpatterns = [
     path("filters/save/", views.order_filter_save_view, name="filter-save"),
     path("filters/<int:pk>/delete/", views.order_filter_delete_view, name="filter-delete"),
     path("<int:pk>/cancel/", views.order_cancel_view, name="cancel"),
+    path("<int:pk>/change/", views.order_change_view, name="change"),
     path("holds/", views.hold_queue_view, name="holds"),
     path("holds/<int:pk>/release/", views.hold_release_view, name="hold-release"),
     path("holds/<int:pk>/cancel-order/", views.hold_cancel_order_view, name="hold-cancel-order"),

@@ -130,6 +130,7 @@ MATRIX: dict[str, list[Case]] = {
     "orders:filter-delete": [POST(outcomes(OPS), "missing_pk")],
     "orders:detail": [GET(outcomes(OPS), "order_x")],
     "orders:cancel": [POST(outcomes(OPS), "order_x", data={"reason": "test"})],
+    "orders:change": [POST(outcomes(OPS), "order_x", data={})],
     "orders:holds": [GET(outcomes(OPS))],
     "orders:hold-release": [POST(outcomes(OPS), "hold")],
     "orders:hold-cancel-order": [POST(outcomes(OPS), "hold", data={"reason": "test"})],
