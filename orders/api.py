@@ -30,12 +30,13 @@ from common.security import WebhookThrottle
 from inventory.models import Location
 from orders.csv_orders import CsvOrderErrors
 from orders.inputs import CustomerIn, LineIn, OrderIn
-from orders.models import Channel, Order, OrderHold
+from orders.models import Channel, ChannelOrderUpdate, Order, OrderHold
 from orders.selectors import channel_for_client, channel_webhook_signature_valid, order_detail, order_list
 from orders.services import (
     OrderChangeConflict,
     OrderChangeResult,
     OrderVersionStale,
+    channel_order_update_receive,
     order_address_change,
     order_csv_import,
     order_hold_release,
@@ -47,7 +48,13 @@ from orders.services import (
     order_method_change,
     order_units_cancel,
 )
-from orders.shopify import PAYMENT_STATUS, ShopifyPayloadError, shopify_order_input
+from orders.shopify import (
+    PAYMENT_STATUS,
+    UPDATE_TOPICS,
+    ShopifyPayloadError,
+    shopify_order_input,
+    shopify_order_update_input,
+)
 
 ORDER_ROLES = (API_CLIENT, OPERATIONS)
 # The limits every door shares (orders.services.OrderLimits); the serializer states them for the schema.
@@ -880,3 +887,72 @@ class ShopifyOrderCreateWebhookApi(APIView):
                 {SHOPIFY_FIELD_NAMES.get(k, k): v for k, v in errors.items()}, status=status.HTTP_400_BAD_REQUEST
             )
         return Response(_ingest_body(result.order, result.created), status=status.HTTP_200_OK)
+
+
+class ShopifyOrderChangeWebhookApi(APIView):
+    """Shopify `orders/cancelled`, `orders/updated`, `orders/edited` (X-Shopify-Topic): HMAC of the raw body
+    like orders/create; deduplicated by X-Shopify-Webhook-Id; an update older than the newest applied is
+    ignored; a topic for an order never received is kept for the channel updates screen. 200 once recorded
+    (the outcome says what became of it), 400 naming the field, 401 without a valid signature."""
+
+    parser_classes = [GuardedJSONParser]
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [WebhookThrottle]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        parameters=[
+            OpenApiParameter("X-Shopify-Hmac-Sha256", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter(
+                "X-Shopify-Topic", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, enum=list(UPDATE_TOPICS)
+            ),
+            OpenApiParameter("X-Shopify-Webhook-Id", OpenApiTypes.STR, OpenApiParameter.HEADER),
+        ],
+        responses={
+            200: inline_serializer(
+                "ShopifyOrderChangeOut",
+                {
+                    "outcome": serializers.ChoiceField(choices=ChannelOrderUpdate.Outcome.choices),
+                    "detail": serializers.CharField(),
+                    "duplicate": serializers.BooleanField(),
+                    "order": serializers.IntegerField(allow_null=True),
+                },
+            ),
+            400: OpenApiTypes.OBJECT,
+            401: OpenApiTypes.OBJECT,
+        },
+    )
+    def post(self, request, code: str):
+        body = request.body
+        channel = Channel.objects.filter(code=code).first()
+        if channel is None:
+            return Response({"detail": f"Unknown channel {code!r}."}, status=status.HTTP_404_NOT_FOUND)
+        if not channel_webhook_signature_valid(
+            channel=channel, body=body, signature=request.headers.get("X-Shopify-Hmac-Sha256", "")
+        ):
+            return Response({"detail": "Invalid webhook signature."}, status=status.HTTP_401_UNAUTHORIZED)
+        shop = request.headers.get("X-Shopify-Shop-Domain", "")
+        if channel.shop_domain and shop != channel.shop_domain:
+            return Response(
+                {"detail": f"Shop {shop!r} is not this channel's shop."}, status=status.HTTP_401_UNAUTHORIZED
+            )
+        try:
+            payload = json_body_load(body)
+        except ParseError as exc:
+            detail = str(exc.detail).replace("JSON parse error - ", "Malformed JSON: ")
+            return Response({"detail": [detail]}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            update = shopify_order_update_input(topic=request.headers.get("X-Shopify-Topic", ""), payload=payload)
+        except ShopifyPayloadError as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        result = channel_order_update_receive(
+            channel=channel,
+            update=update,
+            webhook_id=request.headers.get("X-Shopify-Webhook-Id", ""),
+            payload=payload,
+        )
+        row = result.update
+        return Response(
+            {"outcome": row.outcome, "detail": row.detail, "duplicate": result.duplicate, "order": row.order_id}
+        )

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/cancel/", views.order_cancel_view, name="cancel"),
     path("<int:pk>/change/", views.order_change_view, name="change"),
     path("holds/", views.hold_queue_view, name="holds"),
+    path("channel-updates/", views.channel_updates_view, name="channel-updates"),
     path("holds/<int:pk>/release/", views.hold_release_view, name="hold-release"),
     path("holds/<int:pk>/cancel-order/", views.hold_cancel_order_view, name="hold-cancel-order"),
     path("import/", views.order_import_view, name="import"),

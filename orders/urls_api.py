@@ -17,4 +17,9 @@ urlpatterns = [
         api.ShopifyOrderCreateWebhookApi.as_view(),
         name="api-shopify-orders-create",
     ),
+    path(
+        "channels/<slug:code>/shopify/orders-changes",
+        api.ShopifyOrderChangeWebhookApi.as_view(),
+        name="api-shopify-orders-changes",
+    ),
 ]

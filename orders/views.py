@@ -17,7 +17,7 @@ from common.roles import OPERATIONS, role_required
 from inventory.models import Location
 from orders.csv_orders import COLUMNS, CsvOrderErrors
 from orders.filters import OrderScreenFilter
-from orders.models import Channel, Order, OrderHold, SavedOrderFilter
+from orders.models import Channel, ChannelOrderUpdate, Order, OrderHold, SavedOrderFilter
 from orders.selectors import hold_counts, hold_queue, order_detail, order_list
 from orders.services import (
     BULK_MAX,
@@ -177,6 +177,23 @@ def order_cancel_view(request, pk: int):
     else:
         messages.success(request, f"Order {order.number} cancelled; its reserved stock is back on sale.")
     return _back(request, reverse("orders:detail", args=[pk]))
+
+
+@role_required(OPERATIONS)
+def channel_updates_view(request):
+    """What channels sent about their orders after placing them (Shopify orders/updated, …): the ones about
+    orders never received first, then everything, newest first."""
+    outcome = request.GET.get("outcome") or None
+    rows = ChannelOrderUpdate.objects.select_related("channel", "order").order_by("-received_at", "-id")
+    if outcome in ChannelOrderUpdate.Outcome.values:
+        rows = rows.filter(outcome=outcome)
+    context = {
+        "rows": rows[:500],
+        "outcome": outcome,
+        "outcomes": ChannelOrderUpdate.Outcome.choices,
+        "unknown": ChannelOrderUpdate.objects.filter(outcome=ChannelOrderUpdate.Outcome.UNKNOWN_ORDER).count(),
+    }
+    return render(request, "orders/channel_updates.html", context)
 
 
 @role_required(OPERATIONS)

@@ -147,6 +147,8 @@ MATRIX: dict[str, list[Case]] = {
     "api-order-hold-release": [POST(api(OPS), "order_x_hold", data={})],
     # Public, but authenticated by the HMAC of the body: without a valid signature everyone gets 401.
     "api-shopify-orders-create": [POST(api(set(), denied=401), "channel_x", data={})],
+    "api-shopify-orders-changes": [POST(api(set(), denied=401), "channel_x", data={})],
+    "orders:channel-updates": [GET(outcomes(OPS))],
     # --- routing ------------------------------------------------------------------------------------------
     "routing:order-decision": [GET(outcomes({"ops", "merch"}), "order_x_decision")],
     "api-order-routing": [GET(api(ORDER_API), "order_x")],

@@ -32,6 +32,10 @@ from orders.services.changes import (
     order_units_cancel,
     order_version_check,
 )
+from orders.services.channel_updates import (
+    ChannelUpdateResult,
+    channel_order_update_receive,
+)
 from orders.services.channels import (
     SECRET_MIN_LENGTH,
     channel_secret_clean,
@@ -77,6 +81,8 @@ from orders.services.timeline import (
 )
 
 __all__ = [
+    "ChannelUpdateResult",
+    "channel_order_update_receive",
     "CHANGEABLE",
     "order_address_change",
     "order_address_input_errors",
