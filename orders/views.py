@@ -171,8 +171,10 @@ def order_cancel_view(request, pk: int):
     order = get_object_or_404(Order, pk=pk)
     reason = request.POST.get("reason", "").strip()
     try:
-        order_cancel(order=order, actor=request.user, reason=reason)
+        order_units_cancel(order=order, lines=None, reason=reason, actor=request.user)
     except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except OrderChangeConflict as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Order {order.number} cancelled; its reserved stock is back on sale.")
