@@ -239,6 +239,8 @@ DOM_PUBLIC_BASE_URL = env("DOM_PUBLIC_BASE_URL", default="http://localhost:8000"
 # --- Domain settings -----------------------------------------------------------------------------------
 DOM = {
     "LOW_STOCK_THRESHOLD": env.int("DOM_LOW_STOCK_THRESHOLD", default=5),
+    # An address change re-routes an unreleased shipment costing more than this share above the old plan.
+    "ADDRESS_CHANGE_REROUTE_THRESHOLD": env.float("DOM_ADDRESS_CHANGE_REROUTE_THRESHOLD", default=0.20),
     "RESERVATION_DEFAULT_TTL_SECONDS": env.int("DOM_RESERVATION_TTL", default=900),
     # Orders: the routing task enqueued after validation (used only when importable; otherwise orders wait
     # as validated), the order-number prefix, and the intake promise's default cut-off and time zone.

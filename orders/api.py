@@ -27,18 +27,34 @@ from common.parsers import GuardedJSONParser, json_body_load
 from common.query import StrictPageNumberPagination
 from common.roles import API_CLIENT, OPERATIONS, HasRole
 from common.security import WebhookThrottle
+from inventory.models import Location
 from orders.csv_orders import CsvOrderErrors
 from orders.inputs import CustomerIn, LineIn, OrderIn
-from orders.models import Channel, Order, OrderHold
+from orders.models import Channel, ChannelOrderUpdate, Order, OrderHold
 from orders.selectors import channel_for_client, channel_webhook_signature_valid, order_detail, order_list
 from orders.services import (
-    order_cancel,
+    OrderChangeConflict,
+    OrderChangeResult,
+    OrderVersionStale,
+    channel_order_update_receive,
+    order_address_change,
     order_csv_import,
     order_hold_release,
     order_ingest,
     order_input_errors,
+    order_line_add,
+    order_line_quantity_set,
+    order_line_remove,
+    order_method_change,
+    order_units_cancel,
 )
-from orders.shopify import PAYMENT_STATUS, ShopifyPayloadError, shopify_order_input
+from orders.shopify import (
+    PAYMENT_STATUS,
+    UPDATE_TOPICS,
+    ShopifyPayloadError,
+    shopify_order_input,
+    shopify_order_update_input,
+)
 
 ORDER_ROLES = (API_CLIENT, OPERATIONS)
 # The limits every door shares (orders.services.OrderLimits); the serializer states them for the schema.
@@ -152,6 +168,7 @@ class OrderSummaryOut(serializers.Serializer):
 
 
 class OrderOut(OrderSummaryOut):
+    version = serializers.IntegerField(help_text="Changes with every change to the order; the ETag.")
     customer = OrderCustomerOut(allow_null=True)
     shipping_address = serializers.JSONField()
     billing_address = serializers.JSONField()
@@ -391,32 +408,284 @@ class OrderListIngestApi(generics.GenericAPIView):
         )
 
 
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The version the change is made against, as the ETag of GET gave it ("7"); stale -> 412.',
+)
+
+
+def _if_match(request) -> int | None:
+    """The order version of the If-Match header ("7", W/"7" or 7), None without one or for "*"."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit() or len(value) > 10:
+        raise DrfValidationError({"If-Match": [f'Must be the order\'s ETag, e.g. "7"; got {raw[:40]!r}.']})
+    return int(value)
+
+
+def _etag(order: Order) -> str:
+    return f'"{order.version}"'
+
+
+def _order_response(request, pk: int, result: OrderChangeResult | None = None) -> Response:
+    order = _visible_order(request, pk)
+    body = OrderChangeOut(order).data
+    body["change"] = {
+        "message": result.message if result else "",
+        "refund_amount": str(result.refund_amount) if result else "0.00",
+    }
+    return Response(body, headers={"ETag": _etag(order)})
+
+
+def _change(request, pk: int, fn) -> Response:
+    """Run a change service and answer: 200 with the order, 400 naming the field, 409 naming the conflict,
+    412 when If-Match is stale."""
+    try:
+        result = fn()
+    except DjangoValidationError as exc:
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    except OrderVersionStale as exc:
+        return Response(
+            {"detail": str(exc), "version": exc.current},
+            status=status.HTTP_412_PRECONDITION_FAILED,
+            headers={"ETag": f'"{exc.current}"'},
+        )
+    except OrderChangeConflict as exc:
+        return Response({"detail": exc.messages}, status=status.HTTP_409_CONFLICT)
+    return _order_response(request, pk, result)
+
+
+def _only(data, allowed: set[str]) -> None:
+    """Refuse unknown fields by name: a typo must not pass as 'nothing to change'."""
+    if isinstance(data, dict) and (unknown := sorted(set(data) - allowed)):
+        raise DrfValidationError({k: ["Unknown field."] for k in unknown[:20]})
+
+
+class ChangeOut(serializers.Serializer):
+    message = serializers.CharField()
+    refund_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class OrderChangeOut(OrderOut):
+    change = ChangeOut(read_only=True, required=False)
+
+
+REASON = {"max_length": 300, "required": False, "allow_blank": True, "default": ""}
+
+
 class OrderDetailApi(APIView):
+    """GET an order (ETag = its version); PATCH its shipping address, fulfilment method or pickup store."""
+
     permission_classes = [HasRole]
     allowed_roles = ORDER_ROLES
 
+    class OrderPatchInput(serializers.Serializer):
+        shipping_address = serializers.JSONField(required=False)
+        fulfillment_method = serializers.ChoiceField(choices=Order.Method.choices, required=False)
+        pickup_location = serializers.CharField(max_length=32, required=False, allow_null=True)
+        reason = serializers.CharField(**REASON)
+
+        def validate(self, attrs: dict) -> dict:
+            if "shipping_address" not in attrs and "fulfillment_method" not in attrs and "pickup_location" not in attrs:
+                raise serializers.ValidationError(
+                    {"shipping_address": ["Send shipping_address, fulfillment_method or pickup_location."]}
+                )
+            return attrs
+
     @extend_schema(responses={200: OrderOut})
     def get(self, request, pk: int):
-        return Response(OrderOut(_visible_order(request, pk)).data)
+        order = _visible_order(request, pk)
+        return Response(OrderOut(order).data, headers={"ETag": _etag(order)})
+
+    @extend_schema(
+        request=OrderPatchInput,
+        parameters=[IF_MATCH],
+        responses={200: OrderChangeOut, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+    )
+    def patch(self, request, pk: int):
+        order = _visible_order(request, pk)
+        _only(request.data, {"shipping_address", "fulfillment_method", "pickup_location", "reason"})
+        data = self.OrderPatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v, version = data.validated_data, _if_match(request)
+        store = None
+        if v.get("pickup_location"):
+            store = Location.objects.filter(code=v["pickup_location"]).first()
+            if store is None:
+                raise DrfValidationError({"pickup_location": [f"Unknown store {v['pickup_location']!r}."]})
+        if "shipping_address" in v:
+            if "fulfillment_method" in v or "pickup_location" in v:
+                raise DrfValidationError({"shipping_address": ["Change the address and the method one at a time."]})
+            return _change(
+                request,
+                pk,
+                lambda: order_address_change(
+                    order=order,
+                    address=v["shipping_address"],
+                    reason=v["reason"],
+                    actor=request.user,
+                    expected_version=version,
+                ),
+            )
+        method = v.get("fulfillment_method") or (Order.Method.PICKUP if store else order.fulfillment_method)
+        return _change(
+            request,
+            pk,
+            lambda: order_method_change(
+                order=order,
+                method=method,
+                pickup_location=store,
+                reason=v["reason"],
+                actor=request.user,
+                expected_version=version,
+            ),
+        )
 
 
 class OrderCancelApi(APIView):
+    """Cancel units of lines ({"lines": [{"line_number": 1, "quantity": 2}]}) or, without lines, the whole
+    order; units a location already has, or shipped ones, are refused with 409 naming them."""
+
     permission_classes = [HasRole]
     allowed_roles = ORDER_ROLES
 
     class OrderCancelInput(serializers.Serializer):
-        reason = serializers.CharField(max_length=500)
+        class CancelLineIn(serializers.Serializer):
+            line_number = serializers.IntegerField(min_value=1, max_value=MAX_LINES * 100)
+            quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
-    @extend_schema(request=OrderCancelInput, responses={200: OrderOut})
+        reason = serializers.CharField(max_length=500)
+        lines = CancelLineIn(many=True, required=False, allow_empty=False, max_length=MAX_LINES)
+
+        def validate_lines(self, lines: list[dict]) -> list[dict]:
+            numbers = [ln["line_number"] for ln in lines]
+            if dupes := sorted({n for n in numbers if numbers.count(n) > 1}):
+                raise serializers.ValidationError(f"Line {dupes[0]} is named more than once.")
+            return lines
+
+    @extend_schema(
+        request=OrderCancelInput,
+        parameters=[IF_MATCH],
+        responses={200: OrderChangeOut, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+    )
     def post(self, request, pk: int):
         order = _visible_order(request, pk)
+        _only(request.data, {"reason", "lines"})
         data = self.OrderCancelInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            order_cancel(order=order, actor=request.user, reason=data.validated_data["reason"])
-        except DjangoValidationError as exc:
-            return Response({"detail": exc.messages}, status=status.HTTP_409_CONFLICT)
-        return Response(OrderOut(_visible_order(request, pk)).data)
+        v, version = data.validated_data, _if_match(request)
+        lines = {ln["line_number"]: ln["quantity"] for ln in v["lines"]} if "lines" in v else None
+        return _change(
+            request,
+            pk,
+            lambda: order_units_cancel(
+                order=order, lines=lines, reason=v["reason"], actor=request.user, expected_version=version
+            ),
+        )
+
+
+class OrderLineAddApi(APIView):
+    """Add a line to an order (a known SKU); a placed order has the new units routed."""
+
+    permission_classes = [HasRole]
+    allowed_roles = ORDER_ROLES
+
+    class OrderLineAddInput(serializers.Serializer):
+        sku = serializers.CharField(max_length=64)
+        quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+        unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, max_value=MAX_AMOUNT)
+        reason = serializers.CharField(**REASON)
+
+    @extend_schema(
+        request=OrderLineAddInput,
+        parameters=[IF_MATCH],
+        responses={200: OrderChangeOut, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+    )
+    def post(self, request, pk: int):
+        order = _visible_order(request, pk)
+        _only(request.data, {"sku", "quantity", "unit_price", "reason"})
+        data = self.OrderLineAddInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v, version = data.validated_data, _if_match(request)
+        return _change(
+            request,
+            pk,
+            lambda: order_line_add(
+                order=order,
+                sku=v["sku"],
+                quantity=v["quantity"],
+                unit_price=v["unit_price"],
+                reason=v["reason"],
+                actor=request.user,
+                expected_version=version,
+            ),
+        )
+
+
+class OrderLineApi(APIView):
+    """PATCH a line's quantity (the units wanted, cancelled ones not counted); DELETE cancels its open units."""
+
+    permission_classes = [HasRole]
+    allowed_roles = ORDER_ROLES
+
+    class OrderLinePatchInput(serializers.Serializer):
+        quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+        reason = serializers.CharField(**REASON)
+
+    class OrderLineDeleteInput(serializers.Serializer):
+        reason = serializers.CharField(**REASON)
+
+    @extend_schema(
+        request=OrderLinePatchInput,
+        parameters=[IF_MATCH],
+        responses={200: OrderChangeOut, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+    )
+    def patch(self, request, pk: int, line_number: int):
+        order = _visible_order(request, pk)
+        _only(request.data, {"quantity", "reason"})
+        data = self.OrderLinePatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v, version = data.validated_data, _if_match(request)
+        return _change(
+            request,
+            pk,
+            lambda: order_line_quantity_set(
+                order=order,
+                line_number=line_number,
+                quantity=v["quantity"],
+                reason=v["reason"],
+                actor=request.user,
+                expected_version=version,
+            ),
+        )
+
+    @extend_schema(
+        request=OrderLineDeleteInput,
+        parameters=[IF_MATCH],
+        responses={200: OrderChangeOut, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+    )
+    def delete(self, request, pk: int, line_number: int):
+        order = _visible_order(request, pk)
+        _only(request.data, {"reason"})
+        data = self.OrderLineDeleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = _if_match(request)
+        return _change(
+            request,
+            pk,
+            lambda: order_line_remove(
+                order=order,
+                line_number=line_number,
+                reason=data.validated_data["reason"],
+                actor=request.user,
+                expected_version=version,
+            ),
+        )
 
 
 class OrderHoldReleaseApi(APIView):
@@ -621,3 +890,72 @@ class ShopifyOrderCreateWebhookApi(APIView):
                 {SHOPIFY_FIELD_NAMES.get(k, k): v for k, v in errors.items()}, status=status.HTTP_400_BAD_REQUEST
             )
         return Response(_ingest_body(result.order, result.created), status=status.HTTP_200_OK)
+
+
+class ShopifyOrderChangeWebhookApi(APIView):
+    """Shopify `orders/cancelled`, `orders/updated`, `orders/edited` (X-Shopify-Topic): HMAC of the raw body
+    like orders/create; deduplicated by X-Shopify-Webhook-Id; an update older than the newest applied is
+    ignored; a topic for an order never received is kept for the channel updates screen. 200 once recorded
+    (the outcome says what became of it), 400 naming the field, 401 without a valid signature."""
+
+    parser_classes = [GuardedJSONParser]
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [WebhookThrottle]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        parameters=[
+            OpenApiParameter("X-Shopify-Hmac-Sha256", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter(
+                "X-Shopify-Topic", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, enum=list(UPDATE_TOPICS)
+            ),
+            OpenApiParameter("X-Shopify-Webhook-Id", OpenApiTypes.STR, OpenApiParameter.HEADER),
+        ],
+        responses={
+            200: inline_serializer(
+                "ShopifyOrderChangeOut",
+                {
+                    "outcome": serializers.ChoiceField(choices=ChannelOrderUpdate.Outcome.choices),
+                    "detail": serializers.CharField(),
+                    "duplicate": serializers.BooleanField(),
+                    "order": serializers.IntegerField(allow_null=True),
+                },
+            ),
+            400: OpenApiTypes.OBJECT,
+            401: OpenApiTypes.OBJECT,
+        },
+    )
+    def post(self, request, code: str):
+        body = request.body
+        channel = Channel.objects.filter(code=code).first()
+        if channel is None:
+            return Response({"detail": f"Unknown channel {code!r}."}, status=status.HTTP_404_NOT_FOUND)
+        if not channel_webhook_signature_valid(
+            channel=channel, body=body, signature=request.headers.get("X-Shopify-Hmac-Sha256", "")
+        ):
+            return Response({"detail": "Invalid webhook signature."}, status=status.HTTP_401_UNAUTHORIZED)
+        shop = request.headers.get("X-Shopify-Shop-Domain", "")
+        if channel.shop_domain and shop != channel.shop_domain:
+            return Response(
+                {"detail": f"Shop {shop!r} is not this channel's shop."}, status=status.HTTP_401_UNAUTHORIZED
+            )
+        try:
+            payload = json_body_load(body)
+        except ParseError as exc:
+            detail = str(exc.detail).replace("JSON parse error - ", "Malformed JSON: ")
+            return Response({"detail": [detail]}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            update = shopify_order_update_input(topic=request.headers.get("X-Shopify-Topic", ""), payload=payload)
+        except ShopifyPayloadError as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        result = channel_order_update_receive(
+            channel=channel,
+            update=update,
+            webhook_id=request.headers.get("X-Shopify-Webhook-Id", ""),
+            payload=payload,
+        )
+        row = result.update
+        return Response(
+            {"outcome": row.outcome, "detail": row.detail, "duplicate": result.duplicate, "order": row.order_id}
+        )

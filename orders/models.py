@@ -140,6 +140,8 @@ class Order(models.Model):
     # Bumped by every change to the order (status, lines, holds, cancellation): the orders API's
     # `updated_since` and cursor read it.
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped by every timeline entry (every change writes one): the API's ETag, checked against If-Match.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-placed_at"]
@@ -245,6 +247,10 @@ class OrderEvent(models.Model):
         HOLD_RELEASED = "hold_released", "Hold released"
         STATUS_CHANGED = "status_changed", "Status changed"
         CANCELLED = "cancelled", "Cancelled"
+        # A change after placement (address, method, lines): data["change"] says which.
+        CHANGED = "changed", "Changed"
+        # A channel's change (Shopify orders/updated, …) not applied: older than what we have, or refused.
+        CHANNEL_UPDATE_IGNORED = "channel_update_ignored", "Channel update not applied"
         # Routing (one per decision: its outcome, or a re-route).
         ROUTED = "routed", "Routed"
         PARTIAL = "partial", "Partly routed"
@@ -340,3 +346,41 @@ class SavedOrderFilter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ChannelOrderUpdate(models.Model):
+    """A change a channel sent about one of its orders (Shopify orders/cancelled, orders/updated,
+    orders/edited), kept whatever became of it: applied, nothing to change, older than what we have, refused
+    (the answer says why), or about an order we never received (shown on the channel updates screen)."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        NO_CHANGE = "no_change", "Nothing to change"
+        IGNORED_OLDER = "ignored_older", "Older than what we have: ignored"
+        REFUSED = "refused", "Refused"
+        UNKNOWN_ORDER = "unknown_order", "Order never received"
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="order_updates")
+    topic = models.CharField(max_length=40)
+    webhook_id = models.CharField(max_length=200, blank=True, help_text="X-Shopify-Webhook-Id: duplicates skip.")
+    external_id = models.CharField(max_length=100)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="channel_updates")
+    source_updated_at = models.DateTimeField(help_text="When the channel changed the order (the payload's).")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    detail = models.CharField(max_length=1000, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "webhook_id"],
+                condition=~Q(webhook_id=""),
+                name="channel_order_update_unique_webhook",
+            )
+        ]
+        indexes = [models.Index(fields=["channel", "external_id"], name="channel_update_external")]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.external_id} ({self.outcome})"

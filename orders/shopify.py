@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.utils.dateparse import parse_datetime
@@ -241,3 +243,106 @@ def shopify_order_input(*, payload) -> OrderIn:
         tax_total=tax,
         total=total if payload.get("total_price") not in (None, "") else None,
     )
+
+
+# --- orders/cancelled, orders/updated, orders/edited ------------------------------------------------------
+
+UPDATE_TOPICS = ("orders/cancelled", "orders/updated", "orders/edited")
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyOrderUpdate:
+    """What a Shopify order topic says, parsed (no writes): the order it is about, when Shopify changed it,
+    and the state it now has (orders/updated, orders/cancelled) or the edit (orders/edited)."""
+
+    topic: str
+    external_id: str
+    updated_at: datetime
+    cancelled: bool = False
+    cancel_reason: str = ""
+    shipping_address: dict | None = None
+    # orders/updated: units wanted per SKU now (`current_quantity`, else `quantity`), with price and title.
+    lines: dict[str, tuple[int, Decimal, str]] | None = None
+    # orders/edited: units removed (positive) or added (negative) per Shopify line item id.
+    edit_deltas: dict[str, int] = field(default_factory=dict)
+    edit_line_items_unknown: tuple[str, ...] = ()
+
+
+def _when(value, where: str, errors: dict) -> datetime | None:
+    when = parse_datetime(value.strip()) if isinstance(value, str) and value.strip() else None
+    if when is None or when.tzinfo is None:
+        errors[where] = [f"{str(value)[:60]!r} is not a date and time with a UTC offset."]
+        return None
+    return when
+
+
+def _wanted_lines(items, errors: dict) -> dict[str, tuple[int, Decimal, str]]:
+    if not isinstance(items, list):
+        errors["line_items"] = ["Must be a list of line items."]
+        return {}
+    out: dict[str, tuple[int, Decimal, str]] = {}
+    for i, item in enumerate(items[:500]):
+        if not isinstance(item, dict):
+            errors.setdefault("line_items", []).append(f"Item {i + 1}: must be an object.")
+            continue
+        qty = item.get("current_quantity", item.get("quantity"))
+        if not isinstance(qty, int) or isinstance(qty, bool) or not 0 <= qty <= 100_000:
+            errors.setdefault("line_items", []).append(f"Item {i + 1}: quantity {str(qty)[:20]!r} is not a count.")
+            continue
+        sku = _text(item.get("sku"), f"line_items.{i}.sku", errors).strip()[:64]
+        price = _money(item.get("price"), f"line_items.{i}.price", errors)
+        name = _text(item.get("name") or item.get("title"), f"line_items.{i}.name", errors)[:255]
+        prev = out.get(sku, (0, price, name))
+        out[sku] = (prev[0] + qty, price, name)
+    return out
+
+
+def _edit_deltas(edit: dict, errors: dict) -> tuple[dict[str, int], tuple[str, ...]]:
+    items = edit.get("line_items")
+    items = items if isinstance(items, dict) else {}
+    deltas: dict[str, int] = {}
+    for kind, sign in (("removals", 1), ("additions", -1)):
+        rows = items.get(kind) or []
+        if not isinstance(rows, list):
+            errors[f"order_edit.line_items.{kind}"] = ["Must be a list."]
+            continue
+        for row in rows[:500]:
+            lid, delta = (row.get("id"), row.get("delta")) if isinstance(row, dict) else (None, None)
+            if not isinstance(lid, int | str) or not isinstance(delta, int) or isinstance(delta, bool) or delta < 0:
+                errors.setdefault(f"order_edit.line_items.{kind}", []).append("Each needs an id and a delta ≥ 0.")
+                continue
+            deltas[str(lid)] = deltas.get(str(lid), 0) + sign * delta
+    return deltas, ()
+
+
+def shopify_order_update_input(*, topic: str, payload) -> ShopifyOrderUpdate:
+    """Parse an orders/cancelled, orders/updated (a Shopify order object) or orders/edited ({"order_edit": …})
+    body; ShopifyPayloadError naming every problem."""
+    if topic not in UPDATE_TOPICS:
+        raise ShopifyPayloadError({"X-Shopify-Topic": [f"Takes {', '.join(UPDATE_TOPICS)}, not {topic[:60]!r}."]})
+    if not isinstance(payload, dict):
+        raise ShopifyPayloadError({"detail": ["The webhook body must be a JSON object."]})
+    errors: dict = {}
+    if topic == "orders/edited":
+        edit = _object(payload.get("order_edit"), "order_edit", errors)
+        order_id = edit.get("order_id")
+        when = _when(edit.get("committed_at") or edit.get("created_at"), "order_edit.created_at", errors)
+        deltas, unknown = _edit_deltas(edit, errors)
+        id_field = "order_edit.order_id"
+    else:
+        order_id = payload.get("id")
+        when = _when(payload.get("updated_at"), "updated_at", errors)
+        id_field = "id"
+    if not isinstance(order_id, int | str) or isinstance(order_id, bool) or not str(order_id).strip():
+        errors[id_field] = ["The Shopify order id is missing."]
+    if errors:
+        raise ShopifyPayloadError(errors)
+    if topic == "orders/edited":
+        return ShopifyOrderUpdate(topic, str(order_id)[:100], when, edit_deltas=deltas, edit_line_items_unknown=unknown)
+    cancelled = topic == "orders/cancelled" or bool(payload.get("cancelled_at"))
+    reason = _text(payload.get("cancel_reason"), "cancel_reason", errors)[:100]
+    address = _address(payload.get("shipping_address"), "shipping_address", errors) or None
+    lines = None if topic == "orders/cancelled" else _wanted_lines(payload.get("line_items"), errors)
+    if errors:
+        raise ShopifyPayloadError(errors)
+    return ShopifyOrderUpdate(topic, str(order_id)[:100], when, cancelled, reason, address, lines)

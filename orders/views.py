@@ -1,6 +1,8 @@
 """Operations screens: orders list, order detail, holds queue, B2B CSV upload. Thin: selectors read,
 services write, and every action re-renders from the database."""
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -16,17 +18,25 @@ from common.roles import OPERATIONS, role_required
 from inventory.models import Location, LocationKind
 from orders.csv_orders import COLUMNS, CsvOrderErrors
 from orders.filters import OrderScreenFilter
-from orders.models import Channel, Customer, Order, OrderHold, SavedOrderFilter
+from orders.models import Channel, ChannelOrderUpdate, Customer, Order, OrderHold, SavedOrderFilter
 from orders.selectors import customer_profile, hold_counts, hold_queue, order_detail, order_list
 from orders.services import (
     BULK_MAX,
+    CHANGEABLE,
     NOT_CANCELLABLE,
+    OrderChangeConflict,
+    OrderVersionStale,
     customer_profile_update,
+    order_address_change,
     order_cancel,
     order_csv_import,
     order_filter_delete,
     order_filter_save,
     order_hold_release,
+    order_line_add,
+    order_line_quantity_set,
+    order_method_change,
+    order_units_cancel,
     orders_bulk_cancel,
     orders_bulk_holds_release,
 )
@@ -61,9 +71,96 @@ def order_detail_view(request, pk: int):
     context = {
         "order": order,
         "can_cancel": can_cancel,
+        "can_change": order.status in CHANGEABLE,
+        "pickup_stores": Location.objects.filter(is_active=True, can_pickup=True).order_by("code"),
+        "address_rows": [(f, (order.shipping_address or {}).get(f, "")) for f in ADDRESS_FIELDS],
+        "methods": Order.Method.choices,
         "decision": decision_explain(decision=decision) if decision else None,
     }
     return render(request, "orders/order_detail.html", context)
+
+
+ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
+
+
+def _int(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def _change_call(request, order: Order):
+    """The service call the change form asks for (`action`), with the page's version as If-Match."""
+    p, actor, version, reason = request.POST, request.user, _int(request.POST.get("version")), p_reason(request)
+    action = p.get("action")
+    if action == "address":
+        address = {k: p.get(k, "").strip() for k in ADDRESS_FIELDS if p.get(k, "").strip()}
+        return lambda: order_address_change(
+            order=order, address=address, reason=reason, actor=actor, expected_version=version
+        )
+    if action == "method":
+        store = Location.objects.filter(code=p.get("pickup_location", "")).first()
+        return lambda: order_method_change(
+            order=order,
+            method=p.get("fulfillment_method", ""),
+            pickup_location=store,
+            reason=reason,
+            actor=actor,
+            expected_version=version,
+        )
+    if action == "cancel_units":
+        lines = {n: q for n, q in ((_int(k[6:]), _int(v)) for k, v in p.items() if k.startswith("units-")) if n and q}
+        if not lines:
+            raise ValidationError({"lines": ["Enter how many units of which line to cancel."]})
+        return lambda: order_units_cancel(
+            order=order, lines=lines, reason=reason, actor=actor, expected_version=version
+        )
+    if action == "line_add":
+        try:
+            price = Decimal(p.get("unit_price", "").strip() or "x")
+        except ArithmeticError:
+            raise ValidationError({"unit_price": ["Enter a price, e.g. 9.99."]}) from None
+        quantity = _int(p.get("quantity"))
+        if not quantity or not price.is_finite() or price < 0 or price > 10**9:
+            raise ValidationError({"quantity": ["Enter a quantity of at least 1 and a price of 0 or more."]})
+        return lambda: order_line_add(
+            order=order,
+            sku=p.get("sku", "").strip(),
+            quantity=quantity,
+            unit_price=price.quantize(Decimal("0.01")),
+            reason=reason,
+            actor=actor,
+            expected_version=version,
+        )
+    if action == "line_quantity":
+        number, quantity = _int(p.get("line_number")), _int(p.get("quantity"))
+        if not number or not quantity:
+            raise ValidationError({"quantity": ["Choose a line and a quantity of at least 1."]})
+        return lambda: order_line_quantity_set(
+            order=order, line_number=number, quantity=quantity, reason=reason, actor=actor, expected_version=version
+        )
+    raise ValidationError({"action": ["Unknown change."]})
+
+
+def p_reason(request) -> str:
+    return request.POST.get("reason", "").strip()[:300]
+
+
+@role_required(OPERATIONS)
+@require_POST
+def order_change_view(request, pk: int):
+    """Operations change an order (address, method, units, lines) against the version they were looking at."""
+    order = get_object_or_404(Order, pk=pk)
+    try:
+        result = _change_call(request, order)()
+    except ValidationError as exc:
+        messages.error(request, " ".join(f"{v}" for v in exc.messages))
+    except OrderVersionStale:
+        messages.error(request, "Someone changed this order since you opened it: check the timeline and try again.")
+    except OrderChangeConflict as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, result.message)
+    return _back(request, reverse("orders:detail", args=[pk]))
 
 
 def _back(request, url: str):
@@ -76,12 +173,31 @@ def order_cancel_view(request, pk: int):
     order = get_object_or_404(Order, pk=pk)
     reason = request.POST.get("reason", "").strip()
     try:
-        order_cancel(order=order, actor=request.user, reason=reason)
+        order_units_cancel(order=order, lines=None, reason=reason, actor=request.user)
     except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except OrderChangeConflict as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Order {order.number} cancelled; its reserved stock is back on sale.")
     return _back(request, reverse("orders:detail", args=[pk]))
+
+
+@role_required(OPERATIONS)
+def channel_updates_view(request):
+    """What channels sent about their orders after placing them (Shopify orders/updated, …): the ones about
+    orders never received first, then everything, newest first."""
+    outcome = request.GET.get("outcome") or None
+    rows = ChannelOrderUpdate.objects.select_related("channel", "order").order_by("-received_at", "-id")
+    if outcome in ChannelOrderUpdate.Outcome.values:
+        rows = rows.filter(outcome=outcome)
+    context = {
+        "rows": rows[:500],
+        "outcome": outcome,
+        "outcomes": ChannelOrderUpdate.Outcome.choices,
+        "unknown": ChannelOrderUpdate.objects.filter(outcome=ChannelOrderUpdate.Outcome.UNKNOWN_ORDER).count(),
+    }
+    return render(request, "orders/channel_updates.html", context)
 
 
 @role_required(OPERATIONS)

@@ -162,6 +162,8 @@ def _translate(row: TimelineRow) -> tuple[str, dict] | None:
         return EventType.ORDER_BACKORDERED, {"partial": t == "partial", "expected_date": d.get("expected_date")}
     if t in ("rerouted", "hold_released"):
         return EventType.ORDER_CHANGED, {"change": t}
+    if t == "changed":
+        return EventType.ORDER_CHANGED, {"change": d.get("change")}
     if t == "cancelled":
         return EventType.ORDER_CANCELLED, {k: d.get(k) for k in ("reason", "lines", "units")}
     if t == "fulfillment.released":

@@ -9,6 +9,15 @@ to routing for a new location (`routing.tasks.reroute_order`, enqueued on commit
 from fulfillment.services.cancellation import (
     fulfillment_orders_cancel_for_order,
 )
+from fulfillment.services.changes import (
+    LineWork,
+    ReleasedWork,
+    fulfillment_line_work,
+    fulfillment_orders_lock,
+    fulfillment_orders_withdraw,
+    fulfillment_orders_withdraw_unreleased,
+    fulfillment_units_withdraw,
+)
 from fulfillment.services.checkin import (
     CHECKIN_OPEN,
     CheckinClosed,
@@ -119,6 +128,8 @@ __all__ = [
     "DeliveryError",
     "EVENT_TYPES",
     "FulfillmentOrderNew",
+    "LineWork",
+    "ReleasedWork",
     "M",
     "OPEN_STATUSES",
     "PICKUP_CODE_ALPHABET",
@@ -128,6 +139,11 @@ __all__ = [
     "WALK_IN_NOTE",
     "fulfillment_event_apply",
     "fulfillment_line_pick",
+    "fulfillment_line_work",
+    "fulfillment_orders_lock",
+    "fulfillment_orders_withdraw",
+    "fulfillment_orders_withdraw_unreleased",
+    "fulfillment_units_withdraw",
     "fulfillment_line_scan",
     "fulfillment_line_short",
     "fulfillment_line_take_back",

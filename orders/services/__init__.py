@@ -18,6 +18,24 @@ from orders.services.cancellation import (
     NOT_CANCELLABLE,
     order_cancel,
 )
+from orders.services.changes import (
+    CHANGEABLE,
+    OrderChangeConflict,
+    OrderChangeResult,
+    OrderVersionStale,
+    order_address_change,
+    order_address_input_errors,
+    order_line_add,
+    order_line_quantity_set,
+    order_line_remove,
+    order_method_change,
+    order_units_cancel,
+    order_version_check,
+)
+from orders.services.channel_updates import (
+    ChannelUpdateResult,
+    channel_order_update_receive,
+)
 from orders.services.channels import (
     SECRET_MIN_LENGTH,
     channel_secret_clean,
@@ -67,6 +85,15 @@ from orders.services.timeline import (
 
 __all__ = [
     "customer_profile_update",
+    "ChannelUpdateResult",
+    "channel_order_update_receive",
+    "CHANGEABLE",
+    "order_address_change",
+    "order_address_input_errors",
+    "order_line_add",
+    "order_line_quantity_set",
+    "order_line_remove",
+    "order_method_change",
     "ALLOWED_TRANSITIONS",
     "BULK_MAX",
     "BulkResult",
@@ -78,7 +105,10 @@ __all__ = [
     "LIFETIME_VALUE_CAP",
     "MAX_FUTURE",
     "NOT_CANCELLABLE",
+    "OrderChangeConflict",
+    "OrderChangeResult",
     "OrderLimits",
+    "OrderVersionStale",
     "SAVED_FILTER_FIELDS",
     "SECRET_MIN_LENGTH",
     "Status",
@@ -105,6 +135,8 @@ __all__ = [
     "order_routing_enqueue",
     "order_routing_task",
     "order_status_set",
+    "order_units_cancel",
+    "order_version_check",
     "orders_allocation_status_apply",
     "orders_bulk_cancel",
     "orders_bulk_holds_release",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.db.models import F
 from django.utils import timezone
 
 from common.bulk import model_rows_insert
@@ -37,8 +38,8 @@ def order_event_add(
         data=data or {},
         actor=actor if getattr(actor, "pk", None) else None,
     )
-    # Every change writes its timeline entry, so this is where the order's `updated_at` moves.
-    Order.objects.filter(pk=order.pk).update(updated_at=event.created_at)
+    # Every change writes its timeline entry, so this is where the order's `updated_at` and `version` move.
+    Order.objects.filter(pk=order.pk).update(updated_at=event.created_at, version=F("version") + 1)
     webhook_events_emit(rows=[TimelineRow(order_id=order.pk, type=event.type, data=event.data)])
     return event
 
@@ -60,7 +61,7 @@ def order_events_add_bulk(*, events: list[dict], now: datetime | None = None) ->
         return
     now = now or timezone.now()
     model_rows_insert(model=OrderEvent, rows=rows, now=now, returning=False)
-    Order.objects.filter(pk__in={r["order_id"] for r in rows}).update(updated_at=now)
+    Order.objects.filter(pk__in={r["order_id"] for r in rows}).update(updated_at=now, version=F("version") + 1)
     webhook_events_emit(
         rows=[TimelineRow(order_id=r["order_id"], type=r["type"], data=r["data"]) for r in rows], now=now
     )

@@ -22,6 +22,10 @@ from routing.services.batch import (
     log,
     orders_route_pending,
 )
+from routing.services.changes import (
+    PlanCheck,
+    order_plan_recheck,
+)
 from routing.services.live import (
     order_reroute,
     order_route,
@@ -46,12 +50,14 @@ __all__ = [
     "CapacityTaken",
     "INTERACTIVE",
     "PendingResult",
+    "PlanCheck",
     "REROUTABLE_STATUSES",
     "ROUTABLE_STATUSES",
     "StockMoved",
     "backorders_retry",
     "location_capacity_day_set",
     "log",
+    "order_plan_recheck",
     "order_reroute",
     "order_route",
     "orders_reroute_now",

@@ -26,7 +26,7 @@ from fulfillment.services import FulfillmentOrderNew, fulfillment_orders_create_
 from inventory.models import RefType
 from inventory.selectors import SafetyStock
 from inventory.services import HoldLine, ReservationHold, reservations_hold_bulk
-from orders.models import Order
+from orders.models import Order, OrderLine
 from orders.services import order_events_add_bulk, order_lines_allocated_add, orders_allocation_status_apply
 from routing.core import Decision, NetworkStatic, network_prime, order_decide
 from routing.lookahead import lookahead_load
@@ -134,11 +134,26 @@ def _orders_lock(*, ids: list[int], skip_locked: bool) -> dict[int, tuple[str, i
 def _jobs_routable(*, jobs: list[_Job], locked: dict[int, tuple[str, int]], skipped: list[int]) -> list[_Job]:
     """The jobs whose order is in a status their kind may route; the others' ids go to `skipped`."""
     todo = []
-    for j in jobs:
-        status = locked.get(j.order_id, (None,))[0]
-        ok = status in ROUTABLE_STATUSES if j.kind == RoutingDecision.Kind.ROUTE else status in REROUTABLE_STATUSES
+    for job in jobs:
+        status = locked.get(job.order_id, (None,))[0]
+        kind_ok = ROUTABLE_STATUSES if job.kind == RoutingDecision.Kind.ROUTE else REROUTABLE_STATUSES
+        j = _job_open_units(job) if status in kind_ok and job.quantities is not None else job
+        ok = status in kind_ok and (j.quantities is None or bool(j.quantities))
         (todo if ok else skipped).append(j if ok else j.order_id)
     return todo
+
+
+def _job_open_units(j: _Job) -> _Job:
+    """A partial job's units cut to what is still open now that the order is locked: its caller read them
+    before the lock, and an order change (a cancellation) may have taken some meanwhile."""
+    open_units = {
+        pk: qty - alloc - cancelled
+        for pk, qty, alloc, cancelled in OrderLine.objects.filter(order_id=j.order_id).values_list(
+            "pk", "quantity", "quantity_allocated", "quantity_cancelled"
+        )
+    }
+    cut = {k: min(q, open_units.get(k, 0)) for k, q in j.quantities.items()}
+    return replace(j, quantities={k: q for k, q in cut.items() if q > 0})
 
 
 def _views_load(*, todo: list[_Job], now: datetime) -> dict:
