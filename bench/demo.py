@@ -21,14 +21,18 @@ from inventory.models import (
     StockLevel,
 )
 from orders.models import ApiClient, Channel
+from orders.services import channel_secret_rotate
 
 DEMO_PASSWORD = "dom-demo-2026"
+SHOPIFY_SECRET = "demo-shopify-webhook-secret"  # the demo shop's webhook signing secret (README)
 CHANNELS = [
     ("web", "Brand web store", "web"),
     ("app", "Mobile app", "app"),
     ("marketplace", "Marketplace", "marketplace"),
     ("b2b", "B2B portal", "b2b"),
+    ("shopify", "Shopify store", "web"),
 ]
+SHOPIFY_DOMAIN = "demo-brand.myshopify.com"
 # username, role, stores (index into the store list)
 USERS = [
     ("merch", roles.MERCHANDISER, []),
@@ -131,7 +135,12 @@ def demo_seed(*, scale: str = "small") -> list[str]:
             cur.execute("ANALYZE inventory_stocklevel, inventory_inventorymovement, inventory_product")
 
     for code, name, kind in CHANNELS:
-        Channel.objects.get_or_create(code=code, defaults={"name": name, "kind": kind})
+        domain = SHOPIFY_DOMAIN if code == "shopify" else ""
+        channel, _ = Channel.objects.get_or_create(
+            code=code, defaults={"name": name, "kind": kind, "shop_domain": domain}
+        )
+        if domain and not channel.webhook_secret:
+            channel_secret_rotate(channel=channel, new_secret=SHOPIFY_SECRET)
 
     User = get_user_model()
     stores = list(Location.objects.filter(kind=LocationKind.STORE).order_by("code"))
