@@ -172,3 +172,35 @@ def demo_seed(*, scale: str = "small") -> list[str]:
     token, _ = Token.objects.get_or_create(user=api_user)
     report.append(f"  web-api    API client of channel 'web'; token {token.key}")
     return report
+
+
+# username → what to look at first, for the summary `make run` prints
+LOOK_AT = {
+    "admin": "everything, and /admin/",
+    "store": "/fulfillment/store/ on a phone: STORE-0001's queue (new, picking, ready for pickup), returns",
+    "store2": "/fulfillment/store/ : STORE-0002's pickups and ship-from-store parcels",
+    "merch": "/routing/rules/ : published rules with history, an open draft and its simulation",
+    "inventory": "/inventory/ : stock, imports, shortages, accuracy (cycle counts), feeds (one failed run)",
+    "ops": "/orders/ (holds, backorders, Shopify), /dashboard/ (60 days of KPIs), /webhooks/ (a dead letter)",
+}
+
+
+def demo_logins_summary(*, port: int = 8000) -> list[str]:
+    """The lines `make run` prints: where to sign in, each login with its role and what to look at."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    lines = [
+        f"DOM demo ready: http://127.0.0.1:{port}/   password for every login: {DEMO_PASSWORD}",
+        f"  {'login':<10} {'role':<22} look at",
+    ]
+    for user in User.objects.filter(username__in=LOOK_AT).prefetch_related("groups"):
+        role = "Superuser" if user.is_superuser else ", ".join(g.name for g in user.groups.all())
+        stores = ", ".join(user.locations.values_list("code", flat=True))
+        role = f"{role} {stores}".strip()
+        lines.append(f"  {user.username:<10} {role:<22} {LOOK_AT[user.username]}")
+    token = Token.objects.filter(user__username="web-api").values_list("key", flat=True).first()
+    if token:
+        lines.append(f"  API token of web-api (channel 'web'): {token}   docs: http://127.0.0.1:{port}/api/docs/")
+    lines.append(f"  Shopify channel 'shopify' ({SHOPIFY_DOMAIN}) webhook secret: {SHOPIFY_SECRET}")
+    return lines

@@ -125,7 +125,7 @@ def _history_day(*, day: date, n0: int, rng: random.Random, ctx: dict) -> list[O
         n = n0 + i
         pickup = DEMO_STORES[(n // 3) % 2] if n % 3 == 1 else ""
         skus = ctx["store_skus"][pickup] if pickup else ctx["skus"]
-        placed = at_local(day, 8.5 + i * 1.25 + rng.random() / 2)
+        placed = at_local(day, 12.5 + rng.random() / 2 if pickup else 8.5 + i * 1.25 + rng.random() / 2)
         with demo_backdate(placed):
             order_in = demo_order_in(
                 external_id=f"{HISTORY_PREFIX}{n:05d}",
@@ -141,7 +141,7 @@ def _history_day(*, day: date, n0: int, rng: random.Random, ctx: dict) -> list[O
     with demo_backdate(at_local(day, 13.5)):
         orders_route_pending(batch=100)
         for order in placed_orders:
-            if rng.random() < 0.04:
+            if rng.random() < 0.015:
                 order.refresh_from_db()
                 order_cancel(order=order, actor=ctx["ops"], reason="Customer asked to cancel")
     return placed_orders
@@ -177,13 +177,13 @@ def _work_pickup(*, fo, day: date, rng: random.Random, ctx: dict) -> None:
     )
 
     actor = ctx["staff"].get(fo.location.code)
-    with demo_backdate(at_local(day, 14 + rng.random())):
+    with demo_backdate(at_local(day, 13.6 + rng.random() / 4)):
         fulfillment_order_pick_confirm(fo_id=fo.pk, actor=actor)
-    with demo_backdate(at_local(day, 14.5 + rng.random() * 2)):
+    with demo_backdate(at_local(day, 13.9 + rng.random() * 1.5)):
         fulfillment_order_ready(
             fo_id=fo.pk, staging_location=f"Shelf {rng.choice('ABC')}{rng.randrange(1, 9)}", actor=actor
         )
-    if rng.random() < 0.1:
+    if rng.random() < 0.06:
         return  # a no-show: expired by the pickup-hold schedule
     code = FulfillmentOrder.objects.values_list("pickup_code", flat=True).get(pk=fo.pk)
     with demo_backdate(at_local(day + timedelta(days=1), 12 + rng.random() * 5)):
@@ -272,6 +272,7 @@ def demo_history_context(*, now: datetime) -> dict:
         "now": now,
         "ops": User.objects.get(username="ops"),
         "merch": User.objects.get(username="merch"),
+        "inventory": User.objects.filter(username="inventory").first(),
         "staff": {k: v for k, v in staff.items() if v},
         "channels": {c.code: c for c in Channel.objects.all()},
         "skus": demo_skus(minimum=40)[:120],
@@ -281,7 +282,7 @@ def demo_history_context(*, now: datetime) -> dict:
 
 def demo_history_seed(*, ctx: dict, days: int = DAYS, hooks: dict | None = None) -> int:
     """Write `days` days of history ending yesterday (idempotent: skipped when history exists). `hooks`
-    maps a day offset (days ago) to a function run at the start of that day. Returns orders created."""
+    maps a day offset (days ago) to the functions run at the start of that day. Returns orders created."""
     from analytics.services import kpi_rollup_refresh
     from fulfillment.services import pickup_no_shows_expire
 
@@ -292,8 +293,8 @@ def demo_history_seed(*, ctx: dict, days: int = DAYS, hooks: dict | None = None)
     created = 0
     for ago in range(days, 0, -1):
         day = today - timedelta(days=ago)
-        if hooks and ago in hooks:
-            hooks[ago](day=day, ctx=ctx)
+        for hook in (hooks or {}).get(ago, []):
+            hook(day=day, ctx=ctx)
         orders = _history_day(day=day, n0=created + 1, rng=rng, ctx=ctx)
         created += len(orders)
         _history_work(orders=orders, day=day, rng=rng, ctx=ctx)

@@ -118,6 +118,23 @@ def demo_feed_seed(*, day: date, ctx: dict) -> None:
             wms_events_apply(feed_id=feed.pk, payload=payload, source="push")
 
 
+def demo_imports_seed(*, day: date, ctx: dict) -> None:
+    """Two stock files uploaded by the inventory manager: a recount applied, and one rejected for its bad rows."""
+    import io
+
+    from inventory.imports import stock_import_create, stock_import_run
+
+    skus = ctx["store_skus"][DEMO_STORES[0]][:4]
+    good = "sku,location,delta\n" + "".join(f"{sku},{DEMO_STORES[0]},2\n" for sku in skus)
+    bad = f"sku,location,delta\n{skus[0]},{DEMO_STORES[0]},1\nSKU-NOPE,{DEMO_STORES[0]},3\n{skus[1]},STORE-9999,1\n"
+    for k, (name, text) in enumerate((("recount-store-0001.csv", good), ("recount-typos.csv", bad))):
+        with demo_backdate(at_local(day, 9 + k)):
+            job = stock_import_create(
+                fileobj=io.BytesIO(text.encode()), name=name, mode="delta", user=ctx.get("inventory")
+            )
+            stock_import_run(import_id=job.pk)
+
+
 # --- Webhooks: a local receiver for the seed, one subscription that keeps failing ---------------------
 
 

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from functools import partial
 
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
@@ -26,7 +27,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, scale: str, no_orders: bool, days: int, quiet: bool, **options):
         started = time.monotonic()
-        logging.getLogger("django-q").setLevel(logging.WARNING)  # one line per queued task otherwise
+        # The summary below is the output: no line per queued task or per service's INFO log meanwhile.
+        logging.disable(logging.INFO)
+        try:
+            self._seed(scale=scale, no_orders=no_orders, days=days, quiet=quiet, started=started)
+        finally:
+            logging.disable(logging.NOTSET)
+
+    def _seed(self, *, scale: str, no_orders: bool, days: int, quiet: bool, started: float) -> None:
         if connection.vendor == "sqlite":
             with connection.cursor() as cur:  # a throw-away demo database: no fsync per commit
                 cur.execute("PRAGMA synchronous=OFF")
@@ -47,6 +55,7 @@ class Command(BaseCommand):
             EXPRESS_RULE,
             STORE_RULE,
             demo_feed_seed,
+            demo_imports_seed,
             demo_receiver,
             demo_rules_publish,
             demo_scenes_seed,
@@ -57,16 +66,15 @@ class Command(BaseCommand):
         if Order.objects.filter(external_id__startswith="HIST-").exists():
             return "Demo orders: already there."
         ctx = demo_history_context(now=timezone.now())
-        hooks = {
-            max(days - 5, 4): lambda day, ctx: demo_rules_publish(
-                day=day, ctx=ctx, rule=STORE_RULE, comment="City stores ship"
-            ),
-            max(days // 2, 3): lambda day, ctx: demo_rules_publish(
-                day=day, ctx=ctx, rule=EXPRESS_RULE, comment="Express: no dropship"
-            ),
-            min(days, 10): demo_feed_seed,
-            min(days, 2): demo_subscriptions_seed,
-        }
+        hooks: dict[int, list] = {}
+        for ago, hook in (
+            (days - 5, partial(demo_rules_publish, rule=STORE_RULE, comment="City stores ship their region")),
+            (days // 2, partial(demo_rules_publish, rule=EXPRESS_RULE, comment="Express: no dropship")),
+            (10, demo_feed_seed),
+            (3, demo_imports_seed),
+            (2, demo_subscriptions_seed),
+        ):
+            hooks.setdefault(max(1, min(ago, days)), []).append(hook)
         with demo_receiver() as port:
             ctx["receiver_port"] = port
             history = demo_history_seed(ctx=ctx, days=days, hooks=hooks)
