@@ -41,27 +41,32 @@ def demo_screens() -> list[Screen]:
         .first()
     )
     screens = [
-        Screen("store-queue-phone", "store", "/fulfillment/store/", phone=True, title="Store queue"),
-        Screen("store-handover-phone", "store", "/fulfillment/store/handover/", phone=True, title="Pickup handover"),
-        Screen("store-returns-phone", "store", "/returns/", phone=True, title="Store returns"),
-        Screen("merchandiser-rules", "merch", "/routing/rules/", title="Routing rules"),
-        Screen("inventory-feeds", "inventory", "/inventory/feeds/", title="WMS feeds"),
-        Screen("inventory-imports", "inventory", "/inventory/imports/", title="Stock imports"),
-        Screen("inventory-accuracy", "inventory", "/inventory/accuracy/", title="Inventory accuracy"),
-        Screen("operations-orders", "ops", "/orders/", title="Orders"),
-        Screen("operations-holds", "ops", "/orders/holds/", title="Holds queue"),
-        Screen("operations-dashboard", "ops", "/dashboard/", title="Performance dashboard"),
-        Screen("operations-webhooks", "ops", "/webhooks/", title="Webhooks"),
+        Screen("demo-store-queue-phone", "store", "/fulfillment/store/", phone=True, title="Store queue"),
+        Screen(
+            "demo-store-handover-phone", "store", "/fulfillment/store/handover/", phone=True, title="Pickup handover"
+        ),
+        Screen("demo-store-returns-phone", "store", "/returns/", phone=True, title="Store returns"),
+        Screen("demo-merchandiser-rules", "merch", "/routing/rules/", title="Routing rules"),
+        Screen("demo-inventory-feeds", "inventory", "/inventory/feeds/", title="WMS feeds"),
+        Screen("demo-inventory-imports", "inventory", "/inventory/imports/", title="Stock imports"),
+        Screen("demo-inventory-accuracy", "inventory", "/inventory/accuracy/", title="Inventory accuracy"),
+        Screen("demo-operations-orders", "ops", "/orders/", title="Orders"),
+        Screen("demo-operations-holds", "ops", "/orders/holds/", title="Holds queue"),
+        Screen("demo-operations-dashboard", "ops", "/dashboard/", title="Performance dashboard"),
+        Screen("demo-operations-webhooks", "ops", "/webhooks/", title="Webhooks"),
     ]
     if picking:
         screens.insert(
-            1, Screen("store-pick-phone", "store", f"/fulfillment/store/orders/{picking.pk}/", phone=True, title="Pick")
+            1,
+            Screen(
+                "demo-store-pick-phone", "store", f"/fulfillment/store/orders/{picking.pk}/", phone=True, title="Pick"
+            ),
         )
     if ready:
         screens.insert(
             2,
             Screen(
-                "store-ready-phone",
+                "demo-store-ready-phone",
                 "store",
                 f"/fulfillment/store/orders/{ready.pk}/",
                 phone=True,
@@ -70,11 +75,13 @@ def demo_screens() -> list[Screen]:
         )
     if draft:
         screens.append(
-            Screen("merchandiser-editor", "merch", f"/routing/rules/versions/{draft.pk}/", title="Rule editor (draft)")
+            Screen(
+                "demo-merchandiser-editor", "merch", f"/routing/rules/versions/{draft.pk}/", title="Rule editor (draft)"
+            )
         )
         screens.append(
             Screen(
-                "merchandiser-history",
+                "demo-merchandiser-history",
                 "merch",
                 f"/routing/rules/sets/{draft.rule_set_id}/history/",
                 title="Rule set history",
@@ -83,12 +90,12 @@ def demo_screens() -> list[Screen]:
     if simulation:
         screens.append(
             Screen(
-                "merchandiser-simulation-result",
+                "demo-merchandiser-simulation",
                 "merch",
                 f"/routing/rules/simulations/{simulation.pk}/",
                 title="Simulation",
             )
         )
     if order:
-        screens.append(Screen("operations-order", "ops", f"/orders/{order.pk}/", title="Order page"))
+        screens.append(Screen("demo-operations-order", "ops", f"/orders/{order.pk}/", title="Order page"))
     return screens

@@ -121,3 +121,26 @@ def test_main_screens_of_each_role_show_demo_data(demo):
         if response.status_code != 200 or expected not in response.content.decode():
             missing.append(f"{username} at {url}: {response.status_code}, {expected!r} missing")
     assert not missing, missing
+
+
+def test_readme_api_examples_return_data(demo):
+    """Each curl example of the README, run against the demo as the README's web-api client."""
+    import re
+    from pathlib import Path
+
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    gets = re.findall(r'curl -H "Authorization: Token \$TOKEN" "http://127\.0\.0\.1:8000(/api/v1/[^"]+)"', readme)
+    posts = re.findall(r"-d '([^']+)' http://127\.0\.0\.1:8000(/api/v1/\S+)", readme)
+    assert len(gets) == 2 and len(posts) == 1
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user__username='web-api').key}")
+    for url in gets:
+        response = api.get(url)
+        assert response.status_code == 200, url
+        assert response.json()["results"], f"{url} returned no results"
+    for body, url in posts:
+        response = api.post(url, data=body, content_type="application/json")
+        assert response.status_code == 201, (url, response.content)
