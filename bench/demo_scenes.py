@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Sum
 from django.test.utils import override_settings
 from django.utils import timezone
@@ -42,16 +41,18 @@ EXPRESS_RULE = {
 def _rule_set():
     from routing.models import RuleSet
 
-    return RuleSet.objects.get(is_active=True)
+    return RuleSet.objects.filter(is_active=True).first()
 
 
 def demo_rules_publish(*, day: date, ctx: dict, rule: dict, comment: str) -> None:
     """A merchandiser drafts a change, adds `rule` and publishes it, on `day`."""
     from routing.editor import rule_add, ruleset_draft_create, version_publish
 
-    merch = ctx["merch"]
+    merch, rule_set = ctx["merch"], _rule_set()
+    if rule_set is None:  # a database without routing's shipped defaults: nothing to change
+        return
     with demo_backdate(at_local(day, 10)):
-        draft = ruleset_draft_create(rule_set=_rule_set(), actor=merch, comment=comment)
+        draft = ruleset_draft_create(rule_set=rule_set, actor=merch, comment=comment)
         rule_add(version=draft, actor=merch, comment=comment, **rule)
     with demo_backdate(at_local(day, 11)):
         version_publish(version=draft, actor=merch, comment=comment)
@@ -62,10 +63,12 @@ def demo_simulation_seed(*, ctx: dict) -> None:
     from routing.editor import rule_add, ruleset_draft_create
     from routing.simulation import simulation_create, simulation_run
 
-    merch = ctx["merch"]
+    merch, rule_set = ctx["merch"], _rule_set()
+    if rule_set is None:
+        return
     yesterday = timezone.localdate() - timedelta(days=1)
     with demo_backdate(at_local(yesterday, 16)):
-        draft = ruleset_draft_create(rule_set=_rule_set(), actor=merch, comment="Try Edison first for the East")
+        draft = ruleset_draft_create(rule_set=rule_set, actor=merch, comment="Try Edison first for the East")
         rule_add(
             version=draft,
             name="East coast orders prefer the Edison DC",
@@ -226,18 +229,44 @@ def _scene_order(*, ctx: dict, n: int, skus: list[str], pickup: str = "", custom
 
 
 def demo_holds_seed(*, ctx: dict) -> None:
-    """One order on each kind of hold, with the reason an operator would read."""
-    reasons = [
-        ("payment", "Card authorisation declined; waiting for the customer's new card."),
-        ("address", "Apartment number missing; the carrier would return the parcel."),
-        ("fraud", "Billing and shipping countries differ on a first order of $640."),
-        ("unknown_item", "Line 2's SKU is not in the catalogue yet; merchandising is adding it."),
-        ("manual", "Customer asked to hold until Friday."),
-    ]
-    for k, (kind, reason) in enumerate(reasons, start=1):
-        order = _scene_order(ctx=ctx, n=k, skus=ctx["skus"], customer=k)
-        if order.status != "on_hold":
-            order_hold_place(order=order, kind=kind, reason=reason, actor=ctx["ops"])
+    """Orders held at intake — payment not authorised, an address that does not match its ZIP, a SKU not in
+    the catalogue — and fraud-review and manual holds placed by operations on held orders."""
+    from dataclasses import replace
+
+    def held(n: int, **changes) -> Order:
+        rng = random.Random(n)
+        order_in = demo_order_in(
+            external_id=f"{SCENE_PREFIX}{n:03d}",
+            rng=rng,
+            placed=timezone.now() - timedelta(hours=2, minutes=n),
+            skus=ctx["skus"],
+            customer=n,
+        )
+        return demo_order_place(channel=ctx["channels"]["web"], order_in=replace(order_in, **changes), number=900 + n)
+
+    payment = held(1, payment_status="pending")
+    wrong_zip = {
+        "name": "Ivy Chen",
+        "line1": "5 Bay St",
+        "city": "Los Angeles",
+        "region": "CA",
+        "postal_code": "10004",
+        "country": "US",
+    }
+    held(2, shipping_address=wrong_zip)
+    unknown = held(3, payment_status="pending")
+    base = demo_order_in(
+        external_id=f"{SCENE_PREFIX}004", rng=random.Random(4), placed=timezone.now(), skus=ctx["skus"], customer=4
+    )
+    line = base.lines[0]
+    held(4, lines=[line, replace(line, sku="SKU-NEW-2027")])
+    order_hold_place(
+        order=payment,
+        kind="fraud",
+        actor=ctx["ops"],
+        reason="Billing and shipping countries differ on a first order of $640.",
+    )
+    order_hold_place(order=unknown, kind="manual", actor=ctx["ops"], reason="Customer asked to hold until Friday.")
 
 
 def demo_backorders_seed(*, ctx: dict) -> None:
@@ -331,8 +360,7 @@ def demo_returns_seed(*, ctx: dict) -> None:
 
 
 def demo_scenes_seed(*, ctx: dict) -> None:
-    with transaction.atomic():
-        demo_holds_seed(ctx=ctx)
+    demo_holds_seed(ctx=ctx)
     demo_backorders_seed(ctx=ctx)
     demo_store_work_seed(ctx=ctx)
     demo_returns_seed(ctx=ctx)
