@@ -22,11 +22,16 @@ system-deps:
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' for the browser tests."; exit 1; fi; \
 	fi
 
+# `make run PORT=8080` serves on another port. The demo quietens the task queue's per-task log lines.
+PORT ?= 8000
+DEMO_ENV := DEBUG=1 Q_LOG_LEVEL=WARNING
+
 run: install
-	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 $(PY) manage.py setup_schedules
-	DEBUG=1 $(PY) manage.py seed_demo
-	DEBUG=1 ./scripts/serve.sh
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v 0
+	$(DEMO_ENV) $(PY) manage.py setup_schedules > /dev/null
+	$(DEMO_ENV) $(PY) manage.py seed_demo --quiet
+	$(DEMO_ENV) $(PY) manage.py demo_logins --port $(PORT)
+	$(DEMO_ENV) PORT=$(PORT) ./scripts/serve.sh
 
 test: install system-deps
 	$(PY) -m pytest

@@ -21,14 +21,18 @@ from inventory.models import (
     StockLevel,
 )
 from orders.models import ApiClient, Channel
+from orders.services import channel_secret_rotate
 
 DEMO_PASSWORD = "dom-demo-2026"
+SHOPIFY_SECRET = "demo-shopify-webhook-secret"  # the demo shop's webhook signing secret (README)
 CHANNELS = [
     ("web", "Brand web store", "web"),
     ("app", "Mobile app", "app"),
     ("marketplace", "Marketplace", "marketplace"),
     ("b2b", "B2B portal", "b2b"),
+    ("shopify", "Shopify store", "web"),
 ]
+SHOPIFY_DOMAIN = "demo-brand.myshopify.com"
 # username, role, stores (index into the store list)
 USERS = [
     ("merch", roles.MERCHANDISER, []),
@@ -131,7 +135,12 @@ def demo_seed(*, scale: str = "small") -> list[str]:
             cur.execute("ANALYZE inventory_stocklevel, inventory_inventorymovement, inventory_product")
 
     for code, name, kind in CHANNELS:
-        Channel.objects.get_or_create(code=code, defaults={"name": name, "kind": kind})
+        domain = SHOPIFY_DOMAIN if code == "shopify" else ""
+        channel, _ = Channel.objects.get_or_create(
+            code=code, defaults={"name": name, "kind": kind, "shop_domain": domain}
+        )
+        if domain and not channel.webhook_secret:
+            channel_secret_rotate(channel=channel, new_secret=SHOPIFY_SECRET)
 
     User = get_user_model()
     stores = list(Location.objects.filter(kind=LocationKind.STORE).order_by("code"))
@@ -163,3 +172,35 @@ def demo_seed(*, scale: str = "small") -> list[str]:
     token, _ = Token.objects.get_or_create(user=api_user)
     report.append(f"  web-api    API client of channel 'web'; token {token.key}")
     return report
+
+
+# username → what to look at first, for the summary `make run` prints
+LOOK_AT = {
+    "admin": "everything, and /admin/",
+    "store": "/fulfillment/store/ on a phone: STORE-0001's queue (new, picking, ready for pickup), returns",
+    "store2": "/fulfillment/store/ : STORE-0002's pickups and ship-from-store parcels",
+    "merch": "/routing/rules/ : published rules with history, an open draft and its simulation",
+    "inventory": "/inventory/ : stock, imports, shortages, accuracy (cycle counts), feeds (one failed run)",
+    "ops": "/orders/ (holds, backorders, Shopify), /dashboard/ (60 days of KPIs), /webhooks/ (a dead letter)",
+}
+
+
+def demo_logins_summary(*, port: int = 8000) -> list[str]:
+    """The lines `make run` prints: where to sign in, each login with its role and what to look at."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    lines = [
+        f"DOM demo ready: http://127.0.0.1:{port}/   password for every login: {DEMO_PASSWORD}",
+        f"  {'login':<10} {'role':<22} look at",
+    ]
+    for user in User.objects.filter(username__in=LOOK_AT).prefetch_related("groups"):
+        role = "Superuser" if user.is_superuser else ", ".join(g.name for g in user.groups.all())
+        stores = ", ".join(user.locations.values_list("code", flat=True))
+        role = f"{role} {stores}".strip()
+        lines.append(f"  {user.username:<10} {role:<22} {LOOK_AT[user.username]}")
+    token = Token.objects.filter(user__username="web-api").values_list("key", flat=True).first()
+    if token:
+        lines.append(f"  API token of web-api (channel 'web'): {token}   docs: http://127.0.0.1:{port}/api/docs/")
+    lines.append(f"  Shopify channel 'shopify' ({SHOPIFY_DOMAIN}) webhook secret: {SHOPIFY_SECRET}")
+    return lines

@@ -407,5 +407,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-q2 applies its log_level only without a root handler; here the root has one, so say it here.
+        "django-q": {"level": Q_CLUSTER["log_level"]},
+    },
 }

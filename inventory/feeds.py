@@ -786,6 +786,37 @@ def wms_feed_run(*, feed_id: int) -> list[FeedRun]:
     return []
 
 
+def wms_feed_create(
+    *,
+    name: str,
+    format: str,
+    transport: str,
+    directory: str = "",
+    url: str = "",
+    secret_env: str = "",
+    location_map: dict | None = None,
+    default_location: Location | None = None,
+    every_minutes: int = 15,
+) -> WmsFeed:
+    """Set up a feed from code (the admin does the same for people), checked like the admin's form:
+    a ValidationError names every bad field, nothing is stored. Its schedule follows after commit."""
+    feed = WmsFeed(
+        name=name,
+        format=format,
+        transport=transport,
+        directory=directory,
+        url=url,
+        secret_env=secret_env,
+        location_map=location_map or {},
+        default_location=default_location,
+        every_minutes=every_minutes,
+    )
+    feed.full_clean()
+    feed.save()
+    transaction.on_commit(wms_feed_schedules_sync)
+    return feed
+
+
 def wms_feeds_activate(*, feed_ids: list[int], active: bool) -> int:
     """Pause (active=False) or resume feeds; their schedules follow after commit. Returns how many changed.
     Touches nothing of a feed's transport, so it works on a feed whose configuration no longer validates."""
