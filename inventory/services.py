@@ -33,6 +33,7 @@ from inventory.models import (
     StockShortage,
 )
 from inventory.selectors import ats_for_products
+from inventory.signals import stock_levels_changed_send, stock_levels_changed_send_for_table
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -155,6 +156,7 @@ def stock_apply_changes(
             now=now,
             returning=False,
         )
+        stock_levels_changed_send(product_ids={p for p, _ in keys}, location_ids={loc for _, loc in keys})
         return [existing[k] for k in keys]
 
 
@@ -843,6 +845,7 @@ def stock_merge_staged(
             raise StockWouldGoNegative([NegativeRow(*r) for r in cur.fetchall()], negative)
         d = _MergeDiff(diff, diff_rows, created, bool(any_short), index_lookups)
         _merge_apply(cur, d=d, result=result, reason=reason, reference=reference, actor_id=actor_id, now=now)
+        stock_levels_changed_send_for_table(cursor=cur, table=diff)
         cur.execute(f"DROP TABLE {diff}")
     return result
 
