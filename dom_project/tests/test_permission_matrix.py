@@ -27,6 +27,7 @@ from conftest import api_for, make_user
 from fulfillment.models import Shipment
 from inventory.models import Location, WmsFeed
 from inventory.services import ReserveLine, stock_reserve
+from notifications.models import Message
 from orders.models import ApiClient, Channel, Order, OrderHold
 from returns.services import ReturnLineIn, rma_create
 from returns.tests.conftest import shipped_order
@@ -216,6 +217,11 @@ MATRIX: dict[str, list[Case]] = {
     "webhooks:toggle": [POST(outcomes(OPS), "subscription")],
     "webhooks:rotate": [POST(outcomes(OPS), "subscription")],
     "webhooks:resend": [POST(outcomes(OPS), "delivery")],
+    # --- notifications (e-mails) --------------------------------------------------------------------------
+    "notifications:settings": [GET(outcomes(OPS)), POST(outcomes(OPS), data={})],
+    "notifications:preview": [GET(outcomes(OPS))],
+    "notifications:preview-html": [GET(outcomes(OPS), query="?template=ready_for_pickup")],
+    "notifications:resend": [POST(outcomes(OPS), "message")],
 }
 
 
@@ -339,6 +345,7 @@ def world(db, web, marketplace, dc, store, store_b, product):
         "reset_link": {"uidb64": "MQ", "token": "set-password"},
         "subscription": {"pk": subscription.pk},
         "delivery": {"pk": subscription.deliveries.get().pk},
+        "message": {"pk": Message.objects.get(order=delivered, template="shipped").pk},
     }
     return {
         "users": users,
