@@ -487,7 +487,7 @@ def _ids_filter(column: str, ids: Iterable[int] | None) -> tuple[str, list]:
         return "", []
     ids = sorted(ids)
     if connection.vendor == "postgresql":
-        return f" AND {column} = ANY(%s)", [ids]
+        return f" AND {column} = ANY(%s::bigint[])", [ids]
     return f" AND {column} IN ({', '.join(['%s'] * len(ids)) or 'NULL'})", ids
 
 
@@ -502,13 +502,17 @@ def low_stock_state(
     p_sql, p_params = _ids_filter("s.product_id", product_ids)
     pp_sql, pp_params = _ids_filter("p.id", product_ids)
     l_sql, l_params = _ids_filter("x.location_id", location_ids)
+    # The product's stock rows first (materialized: the index on product × location, one probe per product),
+    # then the locations by hash. Left to itself the planner may probe every location × product instead.
     sql = f"""
-        WITH x AS (
-            SELECT s.product_id, s.location_id, ls.code AS location_code,
-                   CASE WHEN s.on_hand - s.reserved - {SAFETY_SQL} > 0
-                        THEN s.on_hand - s.reserved - {SAFETY_SQL} ELSE 0 END AS ats
-            FROM inventory_stocklevel s JOIN ({LOCATIONS_SQL} WHERE l.is_active) ls ON ls.id = s.location_id
+        WITH rows AS MATERIALIZED (
+            SELECT s.product_id, s.location_id, s.on_hand - s.reserved AS free FROM inventory_stocklevel s
             WHERE TRUE{p_sql}
+        ), locs AS MATERIALIZED ({LOCATIONS_SQL} WHERE l.is_active),
+        x AS MATERIALIZED (
+            SELECT s.product_id, s.location_id, ls.code AS location_code,
+                   CASE WHEN s.free - {SAFETY_SQL} > 0 THEN s.free - {SAFETY_SQL} ELSE 0 END AS ats
+            FROM rows s JOIN locs ls ON ls.id = s.location_id
         )
         SELECT p.id, p.sku, NULL, NULL, COALESCE(n.ats, 0), COALESCE(p.low_stock_threshold, %s)
         FROM inventory_product p
