@@ -80,3 +80,21 @@ def test_the_scan_is_a_safety_net_for_changes_without_a_stock_write(dc, product)
     assert stock_low_scan() == 1
     assert stock_low_scan() == 0
     assert low_events() == [("SKU-A", "network", None, 10, 20)]
+
+
+def test_a_bulk_merge_announces_its_crossings_in_its_transaction(dc, store, product, product_b):
+    from inventory.services import stock_merge_staged
+    from inventory.tests.helpers import stage_rows
+
+    store.low_stock_threshold = 3
+    store.save()
+    put_stock(product, dc, 50)
+    put_stock(product_b, store, 10)
+    stage_rows("n17_stage", [(1, product.pk, dc.pk, 2), (2, product_b.pk, store.pk, 1)])
+    with transaction.atomic():
+        stock_merge_staged(table="n17_stage", reason="count", reference="test", mode="snapshot")
+    assert sorted(low_events()) == [
+        ("SKU-A", "network", None, 2, 5),
+        ("SKU-B", "location", "STORE-0001", 1, 3),  # below the store's own threshold
+        ("SKU-B", "network", None, 1, 5),  # and the network's
+    ]
