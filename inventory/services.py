@@ -33,7 +33,7 @@ from inventory.models import (
     StockShortage,
 )
 from inventory.selectors import ats_for_products
-from inventory.signals import stock_levels_changed_send, stock_levels_changed_send_for_table
+from inventory.signals import stock_levels_changed_send_for_deltas, stock_levels_changed_send_for_table
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -156,7 +156,7 @@ def stock_apply_changes(
             now=now,
             returning=False,
         )
-        stock_levels_changed_send(product_ids={p for p, _ in keys}, location_ids={loc for _, loc in keys})
+        stock_levels_changed_send_for_deltas(deltas=merged)
         return [existing[k] for k in keys]
 
 

@@ -5,8 +5,11 @@ from django.dispatch import Signal
 
 # Sent inside the transaction of every central stock write (`stock_apply_changes`, `stock_merge_staged`),
 # after the rows are written and before commit, so a receiver's writes commit or roll back with the change.
-# Keyword arguments: `product_ids` (a set of product ids, or None when the write was too large to list
-# and every product may have changed) and `location_ids` (a set of location ids, or None likewise).
+# Keyword arguments: `product_ids` (the products whose free stock, on hand − reserved, changed; None when
+# the write was too large to list and every product may have changed), `location_ids` (a set of location
+# ids, or None likewise) and `lowered_ids` (the products whose free stock went down somewhere: only these
+# can cross below a threshold; None when not known). A write that leaves free stock as it was (a shipment
+# consumes on hand and reserved together) sends nothing.
 # Receivers must stay cheap: one query per call, never one per row (a routing batch sends one call for
 # thousands of units).
 stock_levels_changed = Signal()
@@ -16,10 +19,27 @@ stock_levels_changed = Signal()
 LIST_PRODUCTS_UP_TO = 20_000
 
 
-def stock_levels_changed_send(*, product_ids: set[int] | None, location_ids: set[int] | None) -> None:
+def stock_levels_changed_send(
+    *, product_ids: set[int] | None, location_ids: set[int] | None, lowered_ids: set[int] | None = None
+) -> None:
     """Announce a stock write (see `stock_levels_changed`); a no-op without listeners."""
     if stock_levels_changed.has_listeners():
-        stock_levels_changed.send(sender="inventory", product_ids=product_ids, location_ids=location_ids)
+        stock_levels_changed.send(
+            sender="inventory", product_ids=product_ids, location_ids=location_ids, lowered_ids=lowered_ids
+        )
+
+
+def stock_levels_changed_send_for_deltas(*, deltas: dict[tuple[int, int], list[int]]) -> None:
+    """Announce `stock_apply_changes`' merged deltas {(product, location): [Δ on hand, Δ reserved]}."""
+    if not stock_levels_changed.has_listeners():
+        return
+    moved = {key: d_on_hand - d_reserved for key, (d_on_hand, d_reserved) in deltas.items() if d_on_hand != d_reserved}
+    if moved:
+        stock_levels_changed_send(
+            product_ids={p for p, _ in moved},
+            location_ids={loc for _, loc in moved},
+            lowered_ids={p for (p, _), d in moved.items() if d < 0},
+        )
 
 
 def stock_levels_changed_send_for_table(*, cursor, table: str) -> None:

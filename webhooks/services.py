@@ -205,7 +205,11 @@ def _deliveries_create(*, events: list[Event], now: datetime) -> None:
 
 
 def stock_low_check(
-    *, product_ids: set[int] | None = None, location_ids: set[int] | None = None, now: datetime | None = None
+    *,
+    product_ids: set[int] | None = None,
+    location_ids: set[int] | None = None,
+    lowered_ids: set[int] | None = None,
+    now: datetime | None = None,
 ) -> list[Event]:
     """Announce what crossed below its low-stock threshold (`stock.low`, network or per location) among
     these products (None: all), and re-arm what is back at its threshold. Runs inside the transaction of
@@ -213,15 +217,20 @@ def stock_low_check(
     receiver), so a rolled-back change announces nothing. Once per crossing: a LowStockMark (unique per
     product and location) remembers an announcement until the ATS recovers; two concurrent writers insert
     the same mark with ON CONFLICT DO NOTHING and only the one that inserted it announces. Cost: one read
-    of the low state, one of the marks, writes only for crossings."""
+    of the marks, one of the low state (set-based), writes only for crossings. `lowered_ids` (when known)
+    are the products whose stock went down; the others can only recover, so only their marked ones are read."""
     now = now or timezone.now()
-    low = {
-        (r.product_id, r.location_id): r for r in low_stock_state(product_ids=product_ids, location_ids=location_ids)
-    }
     marks = LowStockMark.objects.all()
     if product_ids is not None:
         marks = marks.filter(product_id__in=list(product_ids))
     known = {(p, loc): pk for pk, p, loc in marks.values_list("pk", "product_id", "location_id")}
+    if product_ids is not None and lowered_ids is not None:
+        product_ids = set(lowered_ids) | {p for p, _ in known}
+        if not product_ids:
+            return []
+    low = {
+        (r.product_id, r.location_id): r for r in low_stock_state(product_ids=product_ids, location_ids=location_ids)
+    }
     recovered = [
         pk
         for key, pk in known.items()

@@ -98,3 +98,24 @@ def test_a_bulk_merge_announces_its_crossings_in_its_transaction(dc, store, prod
         ("SKU-B", "location", "STORE-0001", 1, 3),  # below the store's own threshold
         ("SKU-B", "network", None, 1, 5),  # and the network's
     ]
+
+
+def test_only_changes_of_free_stock_are_announced(dc, product):
+    from inventory.services import StockChange, stock_apply_changes
+    from inventory.signals import stock_levels_changed
+
+    seen = []
+
+    def listen(sender, **kwargs):
+        seen.append((kwargs["product_ids"], kwargs["lowered_ids"]))
+
+    stock_levels_changed.connect(listen, dispatch_uid="test-listen")
+    try:
+        put_stock(product, dc, 10)  # free stock up: may only re-arm
+        stock_apply_changes(changes=[StockChange(product.pk, dc.pk, delta_reserved=2)], reason="reserve")
+        stock_apply_changes(  # a shipment: on hand and reserved down together, free stock unchanged
+            changes=[StockChange(product.pk, dc.pk, delta_on_hand=-1, delta_reserved=-1)], reason="consume"
+        )
+    finally:
+        stock_levels_changed.disconnect(dispatch_uid="test-listen")
+    assert seen == [({product.pk}, set()), ({product.pk}, {product.pk})]
