@@ -528,6 +528,43 @@ def low_stock_state(
         return [LowStockRow(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in cur.fetchall()]
 
 
+def low_stock_candidates(*, levels: list[tuple[int, int, int, int]]) -> set[int]:
+    """The products among these stock rows [(product, location, on_hand, reserved)] that might be low now:
+    every product but those proven not low by the rows themselves. A row whose ATS alone reaches the
+    product's network threshold proves the network is not low (ATS adds up over locations); a product is
+    still a candidate when one of its rows sits at a location with its own threshold and is below it.
+    Three small reads (products, locations, safety rules), no scan of stock: the cheap first pass of the
+    in-transaction `stock.low` check, which runs `low_stock_state` only for the candidates."""
+    products = {p for p, _, _, _ in levels}
+    if not products:
+        return set()
+    default = int(settings.DOM["LOW_STOCK_THRESHOLD"])
+    thresholds = {
+        pk: (default if t is None else t)
+        for pk, t in Product.objects.filter(pk__in=products, is_active=True).values_list("pk", "low_stock_threshold")
+    }
+    locs = {
+        pk: (kind, active, t)
+        for pk, kind, active, t in Location.objects.filter(pk__in={loc for _, loc, _, _ in levels}).values_list(
+            "pk", "kind", "is_active", "low_stock_threshold"
+        )
+    }
+    safety = SafetyStock(product_ids=products)
+    proven, below_here = set(), set()
+    for p, loc, on_hand, reserved in levels:
+        if p not in thresholds or loc not in locs:
+            continue
+        kind, active, loc_threshold = locs[loc]
+        if not active:
+            continue
+        ats = max(on_hand - reserved - safety.quantity(product_id=p, location_id=loc, kind=kind), 0)
+        if ats >= thresholds[p]:
+            proven.add(p)
+        if loc_threshold is not None and ats < loc_threshold:
+            below_here.add(p)
+    return (set(thresholds) - proven) | below_here
+
+
 def stock_ledger_mismatches(*, limit: int = 100) -> list[tuple[int, int, int, int, int, int]]:
     """(product_id, location_id, on_hand, ledger on_hand, reserved, ledger reserved) where they differ."""
     sql = """

@@ -156,7 +156,7 @@ def stock_apply_changes(
             now=now,
             returning=False,
         )
-        stock_levels_changed_send_for_deltas(deltas=merged)
+        stock_levels_changed_send_for_deltas(deltas=merged, levels=existing)
         return [existing[k] for k in keys]
 
 

@@ -112,10 +112,12 @@ def test_only_changes_of_free_stock_are_announced(dc, product):
     stock_levels_changed.connect(listen, dispatch_uid="test-listen")
     try:
         put_stock(product, dc, 10)  # free stock up: may only re-arm
-        stock_apply_changes(changes=[StockChange(product.pk, dc.pk, delta_reserved=2)], reason="reserve")
+        stock_apply_changes(changes=[StockChange(product.pk, dc.pk, delta_reserved=2)], reason="reserve")  # 8 left
+        stock_apply_changes(changes=[StockChange(product.pk, dc.pk, delta_reserved=5)], reason="reserve")  # 3 left
         stock_apply_changes(  # a shipment: on hand and reserved down together, free stock unchanged
             changes=[StockChange(product.pk, dc.pk, delta_on_hand=-1, delta_reserved=-1)], reason="consume"
         )
     finally:
         stock_levels_changed.disconnect(dispatch_uid="test-listen")
-    assert seen == [({product.pk}, set()), ({product.pk}, {product.pk})]
+    # Down to 8 at the DC: the row alone proves the network at or above 5, nothing to read. Down to 3: checked.
+    assert seen == [({product.pk}, set()), ({product.pk}, set()), ({product.pk}, {product.pk})]
