@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "fulfillment",
     "returns",
     "webhooks",  # outbound events: subscriptions and signed deliveries (issue 17)
+    "notifications",  # customer and operations e-mails: settings, outbox and log (issue 17)
     "analytics",  # KPI rollup and dashboard figures (issue 9)
     "bench",  # benchmarks, the demo world and the `bench` / `seed_demo` commands
     # Hardening: login throttling (django-axes) and the Content-Security-Policy header (django-csp).

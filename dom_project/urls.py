@@ -41,6 +41,7 @@ urlpatterns = [
     path("dashboard/", include("analytics.urls")),
     path("audit/", views_audit.audit_log, name="audit-log"),
     path("webhooks/", include("webhooks.urls")),
+    path("notifications/", include("notifications.urls")),
 ]
 
 handler404 = "dom_project.views.not_found"

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from common.geo import haversine_km, zip_centroid
 from common.roles import OPERATIONS, user_has_role
+from fulfillment.carriers import CarrierService, carrier_services
 from fulfillment.models import FulfillmentLine, FulfillmentOrder, RejectionReason, Shipment, StoreSettings
 from inventory.models import Location, LocationKind, Product, StockLevel
 from inventory.selectors import ats_for_products
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 
 S = FulfillmentOrder.Status
 M = FulfillmentOrder.Method
+
+
+def carrier_service_find(*, code: str) -> CarrierService | None:
+    """The carrier service with this code (built in or configured), None when there is none."""
+    return carrier_services().get(code)
 
 
 def staff_stores(*, user: AbstractBaseUser) -> QuerySet[Location]:

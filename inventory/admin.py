@@ -80,6 +80,7 @@ class LocationAdmin(ImportExportModelAdmin):
             "Capacity and cost",
             {"fields": ["daily_capacity", "cutoff_time", "handling_cost_per_order", "handling_cost_per_unit"]},
         ),
+        ("Alerts", {"fields": ["low_stock_threshold"]}),
         ("Staff", {"fields": ["staff"]}),
     ]
 

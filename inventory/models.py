@@ -84,6 +84,12 @@ class Location(models.Model):
     sell_online = models.BooleanField(default=True, help_text="Stock here is offered to online channels.")
     handling_classes = models.JSONField(default=_default_handling_classes, blank=True)
     daily_capacity = models.PositiveIntegerField(default=0, help_text="Orders per day; 0 means no online work.")
+    low_stock_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="A product's ATS here below this is low stock at this location (alert and stock.low); "
+        "blank: no per-location alert.",
+    )
     cutoff_time = models.TimeField(default="15:00", help_text="Local order cut-off for same-day dispatch.")
     handling_cost_per_order = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("2.50"))
     handling_cost_per_unit = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.25"))

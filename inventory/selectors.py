@@ -486,6 +486,100 @@ def low_stock_products(*, limit: int | None = None) -> list[tuple[int, str, int,
         return [(r[0], r[1], int(r[2]), int(r[3])) for r in cur.fetchall()]
 
 
+class LowStockRow(NamedTuple):
+    """A product low on stock in the network (location_id None) or at one location."""
+
+    product_id: int
+    sku: str
+    location_id: int | None
+    location_code: str | None
+    ats: int
+    threshold: int
+
+
+def _ids_filter(column: str, ids: Iterable[int] | None) -> tuple[str, list]:
+    if ids is None:
+        return "", []
+    ids = sorted(ids)
+    if connection.vendor == "postgresql":
+        return f" AND {column} = ANY(%s::bigint[])", [ids]
+    return f" AND {column} IN ({', '.join(['%s'] * len(ids)) or 'NULL'})", ids
+
+
+def low_stock_state(
+    *, product_ids: Iterable[int] | None = None, location_ids: Iterable[int] | None = None
+) -> list[LowStockRow]:
+    """What is low now among these products (None: all): the network rows (ATS over the active locations
+    below the product's threshold, or DOM["LOW_STOCK_THRESHOLD"]) and the per-location rows (a stock row's
+    ATS below its location's `low_stock_threshold`; only locations that set one, only `location_ids` when
+    given). One statement, set-based, with the same safety-stock rule (SAFETY_SQL) as ATS."""
+    default = int(settings.DOM["LOW_STOCK_THRESHOLD"])
+    p_sql, p_params = _ids_filter("s.product_id", product_ids)
+    pp_sql, pp_params = _ids_filter("p.id", product_ids)
+    l_sql, l_params = _ids_filter("x.location_id", location_ids)
+    # The product's stock rows first (materialized: the index on product × location, one probe per product),
+    # then the locations by hash. Left to itself the planner may probe every location × product instead.
+    sql = f"""
+        WITH rows AS MATERIALIZED (
+            SELECT s.product_id, s.location_id, s.on_hand - s.reserved AS free FROM inventory_stocklevel s
+            WHERE TRUE{p_sql}
+        ), locs AS MATERIALIZED ({LOCATIONS_SQL} WHERE l.is_active),
+        x AS MATERIALIZED (
+            SELECT s.product_id, s.location_id, ls.code AS location_code,
+                   CASE WHEN s.free - {SAFETY_SQL} > 0 THEN s.free - {SAFETY_SQL} ELSE 0 END AS ats
+            FROM rows s JOIN locs ls ON ls.id = s.location_id
+        )
+        SELECT p.id, p.sku, NULL, NULL, COALESCE(n.ats, 0), COALESCE(p.low_stock_threshold, %s)
+        FROM inventory_product p
+        LEFT JOIN (SELECT product_id, SUM(ats) AS ats FROM x GROUP BY product_id) n ON n.product_id = p.id
+        WHERE p.is_active AND COALESCE(n.ats, 0) < COALESCE(p.low_stock_threshold, %s){pp_sql}
+        UNION ALL
+        SELECT p.id, p.sku, x.location_id, x.location_code, x.ats, loc.low_stock_threshold
+        FROM x JOIN inventory_location loc ON loc.id = x.location_id JOIN inventory_product p ON p.id = x.product_id
+        WHERE p.is_active AND loc.low_stock_threshold IS NOT NULL AND x.ats < loc.low_stock_threshold{l_sql}
+    """
+    with connection.cursor() as cur:
+        cur.execute(sql, [*p_params, default, default, *pp_params, *l_params])
+        return [LowStockRow(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in cur.fetchall()]
+
+
+def low_stock_candidates(*, levels: list[tuple[int, int, int, int]]) -> set[int]:
+    """The products among these stock rows [(product, location, on_hand, reserved)] that might be low now:
+    every product but those proven not low by the rows themselves. A row whose ATS alone reaches the
+    product's network threshold proves the network is not low (ATS adds up over locations); a product is
+    still a candidate when one of its rows sits at a location with its own threshold and is below it.
+    Three small reads (products, locations, safety rules), no scan of stock: the cheap first pass of the
+    in-transaction `stock.low` check, which runs `low_stock_state` only for the candidates."""
+    products = {p for p, _, _, _ in levels}
+    if not products:
+        return set()
+    default = int(settings.DOM["LOW_STOCK_THRESHOLD"])
+    thresholds = {
+        pk: (default if t is None else t)
+        for pk, t in Product.objects.filter(pk__in=products, is_active=True).values_list("pk", "low_stock_threshold")
+    }
+    locs = {
+        pk: (kind, active, t)
+        for pk, kind, active, t in Location.objects.filter(pk__in={loc for _, loc, _, _ in levels}).values_list(
+            "pk", "kind", "is_active", "low_stock_threshold"
+        )
+    }
+    safety = SafetyStock(product_ids=products)
+    proven, below_here = set(), set()
+    for p, loc, on_hand, reserved in levels:
+        if p not in thresholds or loc not in locs:
+            continue
+        kind, active, loc_threshold = locs[loc]
+        if not active:
+            continue
+        ats = max(on_hand - reserved - safety.quantity(product_id=p, location_id=loc, kind=kind), 0)
+        if ats >= thresholds[p]:
+            proven.add(p)
+        if loc_threshold is not None and ats < loc_threshold:
+            below_here.add(p)
+    return (set(thresholds) - proven) | below_here
+
+
 def stock_ledger_mismatches(*, limit: int = 100) -> list[tuple[int, int, int, int, int, int]]:
     """(product_id, location_id, on_hand, ledger on_hand, reserved, ledger reserved) where they differ."""
     sql = """

@@ -160,13 +160,25 @@ class Delivery(models.Model):
 
 
 class LowStockMark(models.Model):
-    """A product announced as low on stock (`stock.low`); removed when its ATS is back at the threshold, so
-    the next crossing is announced again: one event per crossing."""
+    """A product announced as low on stock (`stock.low`) in the network (no location) or at one location;
+    removed when its ATS is back at the threshold, so the next crossing is announced again: one event per
+    crossing. Unique per product and location (NULLs equal: one network mark per product)."""
 
-    product = models.OneToOneField("inventory.Product", on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey(
+        "inventory.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     ats = models.IntegerField()
     threshold = models.IntegerField()
     since = models.DateTimeField()
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "location"], name="webhook_low_stock_mark_once", nulls_distinct=False
+            )
+        ]
+
     def __str__(self) -> str:
-        return f"{self.product_id} low since {self.since:%Y-%m-%d %H:%M}"
+        where = f" at {self.location_id}" if self.location_id else ""
+        return f"{self.product_id}{where} low since {self.since:%Y-%m-%d %H:%M}"

@@ -22,16 +22,17 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, outbound_request
-from inventory.selectors import low_stock_products
+from inventory.selectors import low_stock_state
 from orders.models import Channel, Order
 from webhooks.models import Delivery, Event, EventType, LowStockMark, Subscription
 from webhooks.shopify_out import ShopifyFailed, shopify_delivery_send
+from webhooks.signals import events_written
 from webhooks.signing import webhook_headers_sign, webhook_secret_generate
 
 SCHEMA_VERSION = 1
@@ -210,8 +211,15 @@ def webhook_events_emit(*, rows: list[TimelineRow], now: datetime | None = None)
                 created_at=now,
             )
         )
+    return _events_store(events=events, now=now)
+
+
+def _events_store(*, events: list[Event], now: datetime) -> list[Event]:
+    """Insert events, their deliveries, and tell the listeners (`webhooks.signals.events_written`), all in
+    the caller's transaction."""
     events = Event.objects.bulk_create(events)
     _deliveries_create(events=events, now=now)
+    events_written.send(sender=Event, events=events)
     return events
 
 
@@ -235,29 +243,84 @@ def _deliveries_create(*, events: list[Event], now: datetime) -> None:
     transaction.on_commit(lambda: async_task("webhooks.tasks.deliver_due"), robust=True)
 
 
-def stock_low_scan(*, now: datetime | None = None) -> int:
-    """Announce every product whose network ATS fell below its low-stock threshold since the last scan
-    (`stock.low`, once per crossing: a LowStockMark remembers it until the ATS is back at the threshold).
-    Run every minute; safe to run concurrently (the mark is unique per product). Returns events written."""
+def stock_low_check(
+    *,
+    product_ids: set[int] | None = None,
+    location_ids: set[int] | None = None,
+    lowered_ids: set[int] | None = None,
+    now: datetime | None = None,
+) -> list[Event]:
+    """Announce what crossed below its low-stock threshold (`stock.low`, network or per location) among
+    these products (None: all), and re-arm what is back at its threshold. Runs inside the transaction of
+    the stock write that may have caused the crossing (the `inventory.signals.stock_levels_changed`
+    receiver), so a rolled-back change announces nothing. Once per crossing: a LowStockMark (unique per
+    product and location) remembers an announcement until the ATS recovers; two concurrent writers insert
+    the same mark with ON CONFLICT DO NOTHING and only the one that inserted it announces. Cost: one read
+    of the marks, one of the low state (set-based), writes only for crossings. `lowered_ids` (when known)
+    are the products whose stock went down; the others can only recover, so only their marked ones are read."""
     now = now or timezone.now()
-    low = {pk: (sku, ats, threshold) for pk, sku, ats, threshold in low_stock_products()}
-    written = []
+    marks = LowStockMark.objects.all()
+    if product_ids is not None:
+        marks = marks.filter(product_id__in=list(product_ids))
+    known = {(p, loc): pk for pk, p, loc in marks.values_list("pk", "product_id", "location_id")}
+    if product_ids is not None and lowered_ids is not None:
+        product_ids = set(lowered_ids) | {p for p, _ in known}
+        if not product_ids:
+            return []
+    low = {
+        (r.product_id, r.location_id): r for r in low_stock_state(product_ids=product_ids, location_ids=location_ids)
+    }
+    recovered = [
+        pk
+        for key, pk in known.items()
+        if key not in low and (key[1] is None or location_ids is None or key[1] in location_ids)
+    ]
+    if recovered:
+        LowStockMark.objects.filter(pk__in=recovered).delete()
+    new = [low[k] for k in sorted(set(low) - set(known), key=lambda k: (k[0], k[1] or 0))]
+    if not new:
+        return []
+    inserted = _marks_insert(rows=new, now=now)
+    events = [
+        Event(
+            uid=f"evt_{uuid.uuid4().hex}",
+            type=EventType.STOCK_LOW,
+            data={
+                "product": {"id": r.product_id, "sku": r.sku},
+                "scope": "location" if r.location_id else "network",
+                "location": r.location_code,
+                "ats": r.ats,
+                "threshold": r.threshold,
+            },
+            created_at=now,
+        )
+        for r in new
+        if (r.product_id, r.location_id) in inserted
+    ]
+    return _events_store(events=events, now=now) if events else []
+
+
+def _marks_insert(*, rows: list, now: datetime) -> set[tuple[int, int | None]]:
+    """Insert marks, skipping any another transaction holds; returns the (product, location) inserted."""
+    table = LowStockMark._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    params = [v for r in rows for v in (r.product_id, r.location_id, r.ats, r.threshold, now)]
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (product_id, location_id, ats, threshold, since) VALUES {values}"
+            " ON CONFLICT DO NOTHING RETURNING product_id, location_id",
+            params,
+        )
+        return {(p, loc) for p, loc in cur.fetchall()}
+
+
+def stock_low_scan(*, now: datetime | None = None) -> int:
+    """Reconciliation safety net, every minute: the whole-network check of `stock_low_check`. Stock writes
+    announce their crossings in their own transaction; this catches what changes ATS without a stock write
+    (a safety-stock rule, a location switched off, a threshold edited) and crossings two concurrent writers
+    each missed (each saw the other's rows before commit). Returns events written."""
     with transaction.atomic():
-        LowStockMark.objects.exclude(product_id__in=list(low)).delete()
-        known = set(LowStockMark.objects.filter(product_id__in=list(low)).values_list("product_id", flat=True))
-        for pk in sorted(set(low) - known):
-            sku, ats, threshold = low[pk]
-            _, created = LowStockMark.objects.get_or_create(
-                product_id=pk, defaults={"ats": ats, "threshold": threshold, "since": now}
-            )
-            if created:
-                data = {"product": {"id": pk, "sku": sku}, "ats": ats, "threshold": threshold}
-                written.append(
-                    Event(uid=f"evt_{uuid.uuid4().hex}", type=EventType.STOCK_LOW, data=data, created_at=now)
-                )
-        if written:
-            _deliveries_create(events=Event.objects.bulk_create(written), now=now)
-    return len(written)
+        return len(stock_low_check(now=now))
 
 
 # --- Delivery --------------------------------------------------------------------------------------------

@@ -21,10 +21,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION_APPS = ("inventory", "orders", "routing", "fulfillment", "returns", "analytics", "webhooks", "common")
+PRODUCTION_APPS = (
+    "inventory",
+    "orders",
+    "routing",
+    "fulfillment",
+    "returns",
+    "analytics",
+    "webhooks",
+    "notifications",
+    "common",
+)
 PROJECT_PACKAGES = (*PRODUCTION_APPS, "bench", "dom_project")
-# Inventory is the bottom of the domain: routing, fulfilment, returns and outbound events build on it.
-INVENTORY_NEVER_IMPORTS = {"routing", "fulfillment", "returns", "webhooks"}
+# Inventory is the bottom of the domain: routing, fulfilment, returns, outbound events and e-mails build on it.
+INVENTORY_NEVER_IMPORTS = {"routing", "fulfillment", "returns", "webhooks", "notifications"}
 PUBLIC_MODULES = {"models", "services", "selectors", "signals", "kpis"}
 PUBLIC_MODULES_OF = {"routing": PUBLIC_MODULES | {"network"}}
 

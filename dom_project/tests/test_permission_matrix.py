@@ -28,6 +28,7 @@ from fulfillment.models import Shipment
 from fulfillment.services import pickup_checkin_token
 from inventory.models import Location, WmsFeed
 from inventory.services import ReserveLine, stock_reserve
+from notifications.models import Message
 from orders.models import ApiClient, Channel, Customer, Order, OrderHold
 from returns.services import ReturnLineIn, rma_create
 from returns.tests.conftest import shipped_order
@@ -263,6 +264,11 @@ MATRIX: dict[str, list[Case]] = {
     "api-subscription-rotate": [POST(api(OPS), "subscription")],
     "api-subscription-deliveries": [GET(api(OPS), "subscription")],
     "api-delivery-resend": [POST(api(OPS), "delivery")],
+    # --- notifications (e-mails) --------------------------------------------------------------------------
+    "notifications:settings": [GET(outcomes(OPS)), POST(outcomes(OPS), data={})],
+    "notifications:preview": [GET(outcomes(OPS))],
+    "notifications:preview-html": [GET(outcomes(OPS), query="?template=ready_for_pickup")],
+    "notifications:resend": [POST(outcomes(OPS), "message")],
 }
 
 
@@ -390,6 +396,7 @@ def world(db, web, marketplace, dc, store, store_b, product):
         "reset_link": {"uidb64": "MQ", "token": "set-password"},
         "subscription": {"pk": subscription.pk},
         "delivery": {"pk": subscription.deliveries.get().pk},
+        "message": {"pk": Message.objects.get(order=delivered, template="shipped").pk},
     }
     return {
         "users": users,

@@ -7,9 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,7 +24,6 @@ from fulfillment.services.workflow import (
     _cancel_order_line_units,
     _check_scope,
     _consume,
-    _customer_email,
     _dom,
     _lines,
     _local,
@@ -37,6 +34,7 @@ from fulfillment.services.workflow import (
     _transition,
     logger,
 )
+from notifications.services import notification_pickup_ready_resend, notification_pickup_reminder_queue
 from orders.services import (
     order_event_add,
 )
@@ -45,54 +43,17 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 
-def _pickup_email(fo: FulfillmentOrder, *, kind: str) -> None:
-    order, loc = fo.order, fo.location
-    to = _customer_email(order)
-    if not to:
-        raise ValidationError(f"Order {order.number} has no customer email address.")
-    lines = "\n".join(f"  {ln.order_line.sku} × {ln.quantity_picked}" for ln in fo.lines.select_related("order_line"))
-    if kind == "reminder":
-        subject = f"Reminder: order {order.number} is waiting for you at {loc.name}"
-        opening = "A reminder: your order is still waiting for you."
-    else:
-        subject = f"Your order {order.number} is ready for pickup at {loc.name}"
-        opening = "Good news: your order is ready for pickup."
-    body = (
-        f"{opening}\n\nStore: {loc.name}, {loc.address_line1} {loc.city}\n"
-        f"Pickup code: {fo.pickup_code}\nPlease collect it by {_local(fo.pickup_by, loc)}.\n\n"
-        f"Items:\n{lines}\n\nShow the pickup code at the counter. Orders not collected by then are cancelled "
-        "and refunded."
-    )
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
-
-
 def _send_ready_email(fo_id: int, *, actor: AbstractBaseUser | None = None) -> FulfillmentOrder:
-    fo = FulfillmentOrder.objects.select_related("order", "order__customer", "location").get(pk=fo_id)
-    try:
-        _pickup_email(fo, kind="ready")
-    except Exception as exc:  # noqa: BLE001 — any mail failure is reported to the clerk, not raised
-        logger.warning("pickup email for FO-%s failed: %s", fo.pk, exc)
-        fo.ready_email_error = f"Email not sent: {exc}"[:300]
-        fo.save(update_fields=["ready_email_error", "updated_at"])
-        order_event_add(order=fo.order, type="fulfillment.email_failed", message=fo.ready_email_error, actor=actor)
-        return fo
-    fo.ready_email_sent_at, fo.ready_email_error = timezone.now(), ""
-    fo.save(update_fields=["ready_email_sent_at", "ready_email_error", "updated_at"])
-    order_event_add(
-        order=fo.order,
-        type="fulfillment.email_sent",
-        message=f"Ready-for-pickup email sent to {_customer_email(fo.order)}.",
-        actor=actor,
-    )
-    return fo
+    notification_pickup_ready_resend(fo_id=fo_id, actor=actor)  # queued, sent once (notifications)
+    return FulfillmentOrder.objects.select_related("order", "order__customer", "location").get(pk=fo_id)
 
 
 def fulfillment_order_ready(
     *, fo_id: int, staging_location: str = "", actor: AbstractBaseUser | None = None, now: datetime | None = None
 ) -> FulfillmentOrder:
     """Every line is picked (or reported short): the parcel waits at the counter. A pickup code and the
-    pickup-by date are set and the customer is emailed; a failed email is recorded (`ready_email_error`)
-    and can be resent, the order stays ready."""
+    pickup-by date are set and the customer's e-mail is queued with the ready event (notifications: sent
+    once, retried, failures on the e-mails screen); it can be resent, the order stays ready."""
     now = now or timezone.now()
     with transaction.atomic():
         fo = _lock(fo_id)
@@ -121,7 +82,7 @@ def fulfillment_order_ready(
             + f"; collect by {_local(fo.pickup_by, fo.location)}.",
             data={"pickup_by": fo.pickup_by.isoformat()},
         )
-    return _send_ready_email(fo.pk, actor=actor)
+    return fo  # the ready e-mail is queued by the order.ready_for_pickup event (notifications), sent once
 
 
 def fulfillment_order_resend_ready_email(*, fo_id: int, actor: AbstractBaseUser | None = None) -> FulfillmentOrder:
@@ -229,7 +190,7 @@ def pickup_reminders_send(*, now: datetime | None = None) -> int:
             continue
         fo.refresh_from_db()
         try:
-            _pickup_email(fo, kind="reminder")
+            notification_pickup_reminder_queue(fo_id=fo.pk)
         except Exception as exc:  # noqa: BLE001
             logger.warning("pickup reminder for FO-%s failed: %s", fo.pk, exc)
             FulfillmentOrder.objects.filter(pk=fo.pk).update(reminder_sent_at=None)

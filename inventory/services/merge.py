@@ -18,6 +18,7 @@ from inventory.models import (
 )
 from inventory.services.shortages import _shortages_from_diff, stock_shortages_sync
 from inventory.services.stock import Reason, StockChange, _lock_levels, stock_apply_changes
+from inventory.signals import stock_levels_changed_send_for_table
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -287,6 +288,7 @@ def stock_merge_staged(
             raise StockWouldGoNegative([NegativeRow(*r) for r in cur.fetchall()], negative)
         d = _MergeDiff(diff, diff_rows, created, bool(any_short), index_lookups)
         _merge_apply(cur, d=d, result=result, reason=reason, reference=reference, actor_id=actor_id, now=now)
+        stock_levels_changed_send_for_table(cursor=cur, table=diff)
         cur.execute(f"DROP TABLE {diff}")
     return result
 

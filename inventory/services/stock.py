@@ -20,6 +20,7 @@ from inventory.models import (
     SafetyStockRule,
     StockLevel,
 )
+from inventory.signals import stock_levels_changed_send_for_deltas
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -135,6 +136,7 @@ def stock_apply_changes(
             now=now,
             returning=False,
         )
+        stock_levels_changed_send_for_deltas(deltas=merged, levels=existing)
         return [existing[k] for k in keys]
 
 

@@ -14,6 +14,7 @@ from bench.factories import level, make_fo, make_order, put_stock
 from common import roles
 from conftest import browser_login, make_user
 from fulfillment.tests.views.test_store_words import RAW_CODES
+from notifications.services import messages_send_due
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENS = Path(__file__).resolve().parents[3] / "docs" / "screens"
@@ -156,6 +157,7 @@ def test_store_pickup_flow_on_a_phone(page, bopis, store, product, monkeypatch, 
     page.fill("input[name=staging]", "Shelf B2")
     page.click("button:has-text('Ready for pickup')")
     page.wait_for_selector("#fo-status:has-text('Ready for pickup')")
+    messages_send_due()  # the e-mail job (queued by the ready event)
     code = re.search(r"Pickup code: (\w+)", mail.outbox[-1].body).group(1)
     assert "pickup code was emailed to ann@example.com" in assert_phone_screen(page, secret=code)
 

@@ -25,6 +25,7 @@ from fulfillment.services import (
 from inventory.models import Reservation
 from inventory.selectors import ats_for_products
 from inventory.tests.helpers import assert_ledger_matches_levels
+from notifications.services import messages_send_due
 
 pytestmark = pytest.mark.django_db
 
@@ -149,23 +150,28 @@ def test_ready_needs_every_line_done_and_emails_code_and_date(pickup_fo, store_u
     fo = fulfillment_order_ready(fo_id=pickup_fo.pk, staging_location="Shelf B2", actor=store_user)
     assert fo.status == S.READY_FOR_PICKUP and len(fo.pickup_code) == 6
     assert fo.pickup_by - fo.ready_at == timedelta(days=3)
+    assert messages_send_due() == 1  # queued with the ready event, sent by the e-mail job (notifications)
     assert len(mail.outbox) == 1
     msg = mail.outbox[0]
     assert msg.to == ["ann@example.com"]
     assert fo.pickup_code in msg.body and "collect it by" in msg.body
-    assert fo.ready_email_sent_at and not fo.ready_email_error
     fulfillment_order_resend_ready_email(fo_id=fo.pk, actor=store_user)
+    assert messages_send_due() == 1
     assert len(mail.outbox) == 2
 
 
 def test_failed_email_keeps_order_ready_and_says_so(pickup_fo, store_user, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1
+    settings.DOM = {**settings.DOM, "OUTBOX_MAX_ATTEMPTS": 1}
     pick_all(pickup_fo, store_user)
     fo = fulfillment_order_ready(fo_id=pickup_fo.pk, actor=store_user)
     assert fo.status == S.READY_FOR_PICKUP
-    assert fo.ready_email_error.startswith("Email not sent")
-    assert fo.order.events.filter(type="fulfillment.email_failed").exists()
+    assert messages_send_due() == 0
+    fo.refresh_from_db()
+    assert fo.status == S.READY_FOR_PICKUP
+    failed = fo.order.events.get(type="fulfillment.email_failed")
+    assert "not sent" in failed.message
 
 
 def test_handover_checks_code_consumes_stock_and_cancels_the_rest(pickup_fo, store_user, product, product_b, store):
@@ -227,7 +233,8 @@ def test_reminder_once_then_no_show_releases_stock(pickup_fo, store_user, produc
     assert pickup_reminders_send(now=fo.pickup_by - timedelta(days=2)) == 0  # too early
     assert pickup_reminders_send(now=fo.pickup_by - timedelta(hours=20)) == 1
     assert pickup_reminders_send(now=fo.pickup_by - timedelta(hours=19)) == 0  # idempotent
-    assert len(mail.outbox) == 1 and "Reminder" in mail.outbox[0].subject
+    assert messages_send_due() == 2  # the ready e-mail and the reminder
+    assert len(mail.outbox) == 2 and "Reminder" in mail.outbox[1].subject
     assert pickup_no_shows_expire(now=fo.pickup_by - timedelta(minutes=1)) == 0
     before = ats_for_products(product_ids=[product.pk], channel=web)[product.pk].available
     assert pickup_no_shows_expire(now=fo.pickup_by + timedelta(minutes=1)) == 1

@@ -14,6 +14,7 @@ from fulfillment.services import (
     fulfillment_order_ready,
     fulfillment_order_ship,
 )
+from notifications.services import messages_send_due
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
@@ -131,7 +132,7 @@ def test_pick_scan_short_ready_handover_through_the_screen(clerk, pickup_fo, sto
     pickup_fo.refresh_from_db()
     assert pickup_fo.status == "ready_for_pickup" and "Shelf B2" in r and pickup_fo.pickup_code not in r
     assert "pickup code was emailed to ann@example.com" in r
-    assert len(mail.outbox) == 1
+    assert messages_send_due() == 1 and len(mail.outbox) == 1  # queued with the ready event, sent by the job
     r = clerk.post(url("handover"), {"code": "BADBAD", "collected_by_name": "Ann"}, headers=HX).content.decode()
     assert "pickup code does not match" in r
     r = clerk.post(

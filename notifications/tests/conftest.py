@@ -1,0 +1,1 @@
+from fulfillment.tests.conftest import pickup_fo, stocked  # noqa: F401 — shared fixtures
