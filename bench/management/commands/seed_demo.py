@@ -50,6 +50,7 @@ class Command(BaseCommand):
                 self.stdout.write(line)
 
     def _orders(self, *, days: int) -> str:
+        from bench.demo_extras import demo_extras_seed
         from bench.demo_history import demo_history_context, demo_history_seed
         from bench.demo_scenes import (
             EXPRESS_RULE,
@@ -80,7 +81,8 @@ class Command(BaseCommand):
             history = demo_history_seed(ctx=ctx, days=days, hooks=hooks)
             today = demo_orders_seed(count=24)
             demo_scenes_seed(ctx=ctx)
+            demo_extras_seed(ctx=ctx)
         return (
             f"Demo orders: {history} over {days} days of history, {today} placed today, "
-            "plus holds, backorders and returns."
+            "plus holds, backorders, returns, supply on its way and a changed order."
         )
