@@ -91,6 +91,11 @@ SCREENS = [
     ("ops", "/orders/holds/", "Fraud review"),
     ("ops", "/webhooks/", "Loyalty CRM"),
     ("ops", "order", "Routing"),
+    ("store", "/inventory/receiving/", "DEMO-ASN-2001"),
+    ("store", "/fulfillment/store/?tab=pickup_ready", "Customer is here"),
+    ("ops", "customer", "Gold"),
+    ("ops", "/notifications/", "sent"),
+    ("inventory", "/api/v1/transfers/", "in_transit"),
 ]
 
 
@@ -103,6 +108,8 @@ def _screen(username: str, url: str, expected: str) -> tuple[str, str]:
         url = f"/routing/rules/versions/{RuleSetVersion.objects.get(rule_set__is_active=True, status='draft').pk}/"
     elif url == "simulation":
         url = f"/routing/rules/simulations/{Simulation.objects.latest('pk').pk}/"
+    elif url == "customer":
+        url = f"/orders/customers/{Order.objects.filter(customer__loyalty_tier='gold').first().customer_id}/"
     elif url == "order":
         url = f"/orders/{Order.objects.filter(status='delivered').first().pk}/"
     if expected == "store_queue":
