@@ -1,0 +1,60 @@
+"""Routing never strands an order (issue 19 §4): a promise that can no longer be kept routes late, handling
+exclusions apply per line, a pickup's promise includes the transfer, a full store is offered for its next
+ship day."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from fulfillment.models import FulfillmentOrder
+from orders.models import Order
+from routing.services import backorders_retry, order_reroute, order_route
+from routing.tests.helpers import make_order, stock
+
+pytestmark = pytest.mark.django_db
+
+# Monday 2026-03-02, 21:00 in New York: after every cut-off.
+MONDAY_9PM = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
+TUESDAY_9AM = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)
+
+
+def _late_note(d) -> str:
+    return next(n for n in d.notes if n.startswith("late:"))
+
+
+def test_overnight_order_after_the_only_cutoff_is_routed_late_not_backordered(web, dc, product):
+    stock(product, dc, 5)
+    order = make_order(channel=web, lines=[(product, 1)], service_level="overnight", placed_at=MONDAY_9PM)
+    d = order_route(order_id=order.pk, now=MONDAY_9PM)
+    assert d.outcome == "routed"
+    (shipment,) = d.plan
+    assert shipment["promise_met"] is False and shipment["delivery_date"] == "2026-03-04"
+    assert "2026-03-03" in _late_note(d) and "new promise of 2026-03-04" in _late_note(d)
+    assert FulfillmentOrder.objects.filter(order=order, location=dc).exists()
+
+
+def test_backordered_order_with_a_fixed_passed_promise_is_routed_by_retry_and_reroute(web, dc, product):
+    order = make_order(channel=web, lines=[(product, 1)], service_level="overnight", placed_at=MONDAY_9PM)
+    order.promised_delivery_date = date(2026, 3, 3)
+    order.save(update_fields=["promised_delivery_date"])
+    d = order_route(order_id=order.pk, now=MONDAY_9PM)  # no stock yet: backordered
+    assert d.outcome == "backordered"
+    stock(product, dc, 5)  # arrives the next morning: the promise (Tuesday) cannot be kept any more
+    assert backorders_retry(now=TUESDAY_9AM) == 1
+    order.refresh_from_db()
+    assert order.status != Order.Status.BACKORDERED
+    assert FulfillmentOrder.objects.filter(order=order, location=dc).exists()
+
+
+def test_manual_reroute_of_a_passed_promise_places_the_units(web, dc, product):
+    order = make_order(channel=web, lines=[(product, 1)], service_level="overnight", placed_at=MONDAY_9PM)
+    order.promised_delivery_date = date(2026, 3, 3)
+    order.save(update_fields=["promised_delivery_date"])
+    assert order_route(order_id=order.pk, now=MONDAY_9PM).outcome == "backordered"
+    stock(product, dc, 5)
+    line = order.lines.get()
+    d = order_reroute(
+        order_id=order.pk, quantities={line.pk: 1}, exclude_location_ids=[], reason="manual", now=TUESDAY_9AM
+    )
+    assert d.outcome == "routed" and any(n.startswith("late:") for n in d.notes)
+    assert FulfillmentOrder.objects.filter(order=order, location=dc).exists()
