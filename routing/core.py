@@ -349,6 +349,7 @@ class _Built:
     considered: int
     ctx: RuleContext
     quantities: tuple[int, ...]
+    promised: date
 
 
 def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
@@ -388,6 +389,7 @@ class _Order:
     ship_rates: object
     ship_memo: dict = field(default_factory=dict)
     deliver_memo: dict = field(default_factory=dict)
+    late_ok: bool = False  # the promise can no longer be kept: a late hard-promise shipment pays the late penalty
 
 
 @dataclass(slots=True)
@@ -611,7 +613,7 @@ def _price(
     met = o.pickup_store is not None or arrive <= o.promised
     late = 0.0
     if not met:
-        if svc in HARD_PROMISE and not o.policy_mode:
+        if svc in HARD_PROMISE and not (o.policy_mode or o.late_ok):
             return f"promise: {svc} would arrive {arrive.isoformat()}, after {o.promised}"
         late = o.static.late_penalty
     adjustment = o.ctx.adjustment(loc) if o.ctx.adjustments else 0.0
@@ -692,6 +694,7 @@ def _build(
     exclude_reason: str,
     prune: bool = True,
     policy_mode: bool = False,
+    late_ok: bool = False,
 ) -> _Built:
     """Eligibility and pricing of every location holding one of the order's products."""
     o = _order_context(
@@ -705,6 +708,7 @@ def _build(
         exclude_reason=exclude_reason,
         policy_mode=policy_mode,
     )
+    o.late_ok = late_ok
     locs, quantities = static.locations, o.quantities
     ids: set[int] = set()
     for ln in order.lines:
@@ -757,7 +761,7 @@ def _build(
         max_shipments=ctx.max_shipments,
         ship_complete=ctx.ship_complete,
     )
-    return _Built(problem, infos, excluded, len(ids), ctx, quantities)
+    return _Built(problem, infos, excluded, len(ids), ctx, quantities, o.promised)
 
 
 def _prune(cands, infos, quantities, static: NetworkStatic, excluded) -> tuple[list, list]:
@@ -852,6 +856,7 @@ def _solve(
     prune: bool,
     policy_mode: bool,
     optimize: Callable[..., Plan],
+    late_ok: bool = False,
 ) -> tuple[_Built, Plan, float]:
     """Build and solve the order for a service and method; returns (built, plan, seconds the solver took)."""
     built = _build(
@@ -865,6 +870,7 @@ def _solve(
         exclude_reason=exclude_reason,
         prune=prune,
         policy_mode=policy_mode,
+        late_ok=late_ok,
     )
     start = _time.perf_counter()
     plan = optimize(problem=built.problem)
@@ -921,6 +927,12 @@ def order_decide(
         if _placed(alt_plan) > _placed(plan):
             notes.append("express cannot be kept by ground from the locations holding stock: upgraded to overnight")
             built, plan, service = alt, alt_plan, "overnight"
+    blocked = ("promise:", "service:") if service == "express" else ("promise:",)
+    if not policy_mode and _placed(plan) < wanted and any(r.startswith(blocked) for r in built.excluded):
+        built, plan, service, seconds = _late_fallback(
+            attempt=attempt, built=built, plan=plan, service=service, method=method, notes=notes
+        )
+        elapsed += seconds
     return _decision_from(
         order=order,
         static=static,
@@ -931,6 +943,37 @@ def order_decide(
         compute_ms=elapsed * 1000.0,
         notes=notes,
     )
+
+
+def _late_fallback(
+    *,
+    attempt: Callable[..., tuple[_Built, Plan, float]],
+    built: _Built,
+    plan: Plan,
+    service: str,
+    method: str,
+    notes: list[str],
+) -> tuple[_Built, Plan, str, float]:
+    """When the promise can no longer be kept (the only stock is past its cut-off, the promise date is fixed
+    and passed), route to the best plan anyway with a new, later promise instead of leaving the order waiting
+    while stock exists: the same service late (an express order beyond its reach: overnight late), paying the
+    late penalty. The reason is noted."""
+    elapsed = 0.0
+    tries = [service] + (["overnight"] if service == "express" else [])
+    for svc in tries:
+        alt, alt_plan, seconds = attempt(service=svc, method=method, late_ok=True)
+        elapsed += seconds
+        if _placed(alt_plan) > _placed(plan):
+            built, plan, service = alt, alt_plan, svc
+    late = [built.infos[ci] for alloc in plan.allocations for ci, q in alloc if q > 0]
+    late = [i for i in late if not i.promise_met]
+    if late:
+        new = max(i.delivery_date for i in late)
+        notes.append(
+            f"late: the promise {built.promised.isoformat()} can no longer be kept by any location holding stock; "
+            f"routed {service} with a new promise of {new.isoformat()}"
+        )
+    return built, plan, service, elapsed
 
 
 def _decision_from(
