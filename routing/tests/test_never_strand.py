@@ -58,3 +58,22 @@ def test_manual_reroute_of_a_passed_promise_places_the_units(web, dc, product):
     )
     assert d.outcome == "routed" and any(n.startswith("late:") for n in d.notes)
     assert FulfillmentOrder.objects.filter(order=order, location=dc).exists()
+
+
+def test_hazmat_rule_excludes_stores_per_line_not_for_the_whole_order(web, dc_west, store, product):
+    """The default "hazmat and oversized never from stores" rule: the ambient line still ships from the store
+    that holds it; only the hazmat line must come from a DC."""
+    from inventory.models import Product  # noqa: PLC0415
+
+    hz = Product.objects.create(sku="HZ-9", name="Solvent", handling_class="hazmat", weight_grams=800)
+    store.handling_classes = ["ambient", "hazmat"]
+    store.save(update_fields=["handling_classes"])
+    stock(hz, dc_west, 5)
+    stock(hz, store, 5)  # the store holds it but may not send hazmat
+    stock(product, store, 5)  # the ambient line: only the store holds it
+    order = make_order(channel=web, lines=[(hz, 1), (product, 1)])
+    d = order_route(order_id=order.pk, now=TUESDAY_9AM)
+    assert d.outcome == "routed"
+    sent = {s["location_id"]: s["lines"] for s in d.plan}
+    hz_line, amb_line = order.lines.order_by("line_number")
+    assert sent[store.pk] == [[amb_line.pk, 1]] and sent[dc_west.pk] == [[hz_line.pk, 1]]
