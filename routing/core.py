@@ -548,22 +548,33 @@ def _distance(o: _Order, loc_id: int, at_store: bool) -> tuple[float | None, str
 
 
 def _available(o: _Order, loc: LocationView, loc_id: int, at_store: bool) -> tuple[list[int], str | None]:
-    """Units per line the location can send (handling classes, protected store units), or why none."""
+    """Units per line the location can send (handling classes, handling rules per line, protected store
+    units), or why none."""
     protect = o.ctx.protect_store_units if (loc.kind == "store" and not at_store) else 0
     stock = o.state.stock
+    line_rules = o.ctx.line_rules
     avail = []
     handled_any = stocked_any = False
+    ruled = None
     for ln in o.order.lines:
         a = stock.get(ln.product_id, {}).get(loc_id, 0)
         if ln.handling_class not in loc.handling_classes:
             avail.append(0)
             stocked_any |= a > 0
             continue
+        if line_rules and a > 0:
+            why = o.ctx.line_exclusion(loc, ln.handling_class)
+            if why:
+                avail.append(0)
+                ruled = ruled or why
+                continue
         handled_any = True
         a -= protect
         avail.append(a if a > 0 else 0)
     if any(avail):
         return avail, None
+    if ruled:
+        return avail, ruled
     if stocked_any and not handled_any:
         return avail, "handling class: cannot handle these items"
     if protect:
