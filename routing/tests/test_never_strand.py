@@ -77,3 +77,29 @@ def test_hazmat_rule_excludes_stores_per_line_not_for_the_whole_order(web, dc_we
     sent = {s["location_id"]: s["lines"] for s in d.plan}
     hz_line, amb_line = order.lines.order_by("line_number")
     assert sent[store.pk] == [[amb_line.pk, 1]] and sent[dc_west.pk] == [[hz_line.pk, 1]]
+
+
+def test_pickup_waiting_for_a_cross_country_transfer_does_not_meet_its_promise(web, dc_west, store, product):
+    from routing.tests.helpers import MONDAY_9AM  # noqa: PLC0415
+
+    stock(product, dc_west, 5)  # Ontario CA → the Manhattan store: 5 business days in transit
+    order = make_order(channel=web, lines=[(product, 1)], method="pickup", pickup_location=store)
+    order.promised_delivery_date = date(2026, 3, 3)  # ready for pickup on Tuesday
+    order.save(update_fields=["promised_delivery_date"])
+    d = order_route(order_id=order.pk, now=MONDAY_9AM)
+    assert d.outcome == "routed"
+    (shipment,) = d.plan
+    assert shipment["method"] == "transfer" and shipment["delivery_date"] == "2026-03-09"
+    assert shipment["promise_met"] is False
+
+
+def test_pickup_transfer_that_arrives_in_time_meets_its_promise(web, dc, store, product):
+    from routing.tests.helpers import MONDAY_9AM  # noqa: PLC0415
+
+    stock(product, dc, 5)  # Edison NJ → Manhattan: 1 business day
+    order = make_order(channel=web, lines=[(product, 1)], method="pickup", pickup_location=store)
+    order.promised_delivery_date = date(2026, 3, 3)
+    order.save(update_fields=["promised_delivery_date"])
+    d = order_route(order_id=order.pk, now=MONDAY_9AM)
+    (shipment,) = d.plan
+    assert shipment["method"] == "transfer" and shipment["promise_met"] is True
