@@ -621,7 +621,7 @@ def _price(
     arrive = o.deliver_memo.get(dkey)
     if arrive is None:
         arrive = o.deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit)
-    met = o.pickup_store is not None or arrive <= o.promised
+    met = at_store or arrive <= o.promised  # a pickup waiting for a transfer is ready when it arrives
     late = 0.0
     if not met:
         if svc in HARD_PROMISE and not (o.policy_mode or o.late_ok):
