@@ -103,3 +103,21 @@ def test_pickup_transfer_that_arrives_in_time_meets_its_promise(web, dc, store, 
     d = order_route(order_id=order.pk, now=MONDAY_9AM)
     (shipment,) = d.plan
     assert shipment["method"] == "transfer" and shipment["promise_met"] is True
+
+
+def test_a_full_store_is_offered_for_its_next_ship_day(web, store, dc_west, product):
+    """Today's capacity at the nearby store is used up: shipping from it tomorrow is still cheaper and faster
+    than sending the order across the country today."""
+    from routing.models import LocationCapacity  # noqa: PLC0415
+    from routing.tests.helpers import MONDAY_9AM  # noqa: PLC0415
+
+    stock(product, store, 5)
+    stock(product, dc_west, 5)
+    LocationCapacity.objects.create(location=store, day=date(2026, 3, 2), capacity=3, used=3)
+    order = make_order(channel=web, lines=[(product, 1)])
+    d = order_route(order_id=order.pk, now=MONDAY_9AM)
+    (shipment,) = d.plan
+    assert shipment["location_id"] == store.pk
+    assert shipment["ship_date"] == "2026-03-03" and shipment["delivery_date"] == "2026-03-04"
+    assert shipment["promise_met"] is True
+    assert LocationCapacity.objects.get(location=store, day=date(2026, 3, 3)).used == 1
