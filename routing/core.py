@@ -23,6 +23,7 @@ from common.geo import EARTH_RADIUS_KM
 from routing.costs import (
     ServiceRates,
     delivery_date,
+    next_business_day,
     promise_date,
     rate_for,
     ship_date,
@@ -686,10 +687,14 @@ def _candidate(o: _Order, loc_id: int, band) -> tuple[Candidate, CandidateInfo] 
     avail, reason = _available(o, loc, loc_id, at_store)
     if reason:
         return reason
-    # Capacity on the day this location would dispatch.
+    # Capacity on the day this location would dispatch; when it is used up, the next ship day (with the
+    # promise that day gives: a hard promise it cannot keep excludes it in `_price`).
     day = _ship_day(loc, o.order.clock, o.ship_memo)
     if o.state.capacity_left(loc, day) <= 0:
-        return f"capacity: no orders left for {day.isoformat()}"
+        later = next_business_day(day)
+        if o.state.capacity_left(loc, later) <= 0:
+            return f"capacity: no orders left for {day.isoformat()} or {later.isoformat()}"
+        day = later
     return _price(o, loc=loc, loc_id=loc_id, at_store=at_store, km=km, band=band, avail=avail, day=day)
 
 
