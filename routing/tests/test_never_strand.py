@@ -121,3 +121,14 @@ def test_a_full_store_is_offered_for_its_next_ship_day(web, store, dc_west, prod
     assert shipment["ship_date"] == "2026-03-03" and shipment["delivery_date"] == "2026-03-04"
     assert shipment["promise_met"] is True
     assert LocationCapacity.objects.get(location=store, day=date(2026, 3, 3)).used == 1
+
+
+def test_express_beyond_reach_with_a_passed_promise_ships_overnight_late(web, dc_west, product):
+    stock(product, dc_west, 5)  # Ontario CA → New York: beyond express reach; overnight would be Wednesday
+    order = make_order(channel=web, lines=[(product, 1)], service_level="express", placed_at=MONDAY_9PM)
+    order.promised_delivery_date = date(2026, 3, 3)
+    order.save(update_fields=["promised_delivery_date"])
+    d = order_route(order_id=order.pk, now=MONDAY_9PM)
+    assert d.outcome == "routed" and d.service_level == "overnight"
+    (shipment,) = d.plan
+    assert shipment["promise_met"] is False and "new promise of 2026-03-04" in _late_note(d)
