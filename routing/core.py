@@ -23,6 +23,7 @@ from common.geo import EARTH_RADIUS_KM
 from routing.costs import (
     ServiceRates,
     delivery_date,
+    next_business_day,
     promise_date,
     rate_for,
     ship_date,
@@ -349,6 +350,7 @@ class _Built:
     considered: int
     ctx: RuleContext
     quantities: tuple[int, ...]
+    promised: date
 
 
 def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
@@ -388,6 +390,7 @@ class _Order:
     ship_rates: object
     ship_memo: dict = field(default_factory=dict)
     deliver_memo: dict = field(default_factory=dict)
+    late_ok: bool = False  # the promise can no longer be kept: a late hard-promise shipment pays the late penalty
 
 
 @dataclass(slots=True)
@@ -546,22 +549,33 @@ def _distance(o: _Order, loc_id: int, at_store: bool) -> tuple[float | None, str
 
 
 def _available(o: _Order, loc: LocationView, loc_id: int, at_store: bool) -> tuple[list[int], str | None]:
-    """Units per line the location can send (handling classes, protected store units), or why none."""
+    """Units per line the location can send (handling classes, handling rules per line, protected store
+    units), or why none."""
     protect = o.ctx.protect_store_units if (loc.kind == "store" and not at_store) else 0
     stock = o.state.stock
+    line_rules = o.ctx.line_rules
     avail = []
     handled_any = stocked_any = False
+    ruled = None
     for ln in o.order.lines:
         a = stock.get(ln.product_id, {}).get(loc_id, 0)
         if ln.handling_class not in loc.handling_classes:
             avail.append(0)
             stocked_any |= a > 0
             continue
+        if line_rules and a > 0:
+            why = o.ctx.line_exclusion(loc, ln.handling_class)
+            if why:
+                avail.append(0)
+                ruled = ruled or why
+                continue
         handled_any = True
         a -= protect
         avail.append(a if a > 0 else 0)
     if any(avail):
         return avail, None
+    if ruled:
+        return avail, ruled
     if stocked_any and not handled_any:
         return avail, "handling class: cannot handle these items"
     if protect:
@@ -608,10 +622,10 @@ def _price(
     arrive = o.deliver_memo.get(dkey)
     if arrive is None:
         arrive = o.deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit)
-    met = o.pickup_store is not None or arrive <= o.promised
+    met = at_store or arrive <= o.promised  # a pickup waiting for a transfer is ready when it arrives
     late = 0.0
     if not met:
-        if svc in HARD_PROMISE and not o.policy_mode:
+        if svc in HARD_PROMISE and not (o.policy_mode or o.late_ok):
             return f"promise: {svc} would arrive {arrive.isoformat()}, after {o.promised}"
         late = o.static.late_penalty
     adjustment = o.ctx.adjustment(loc) if o.ctx.adjustments else 0.0
@@ -673,10 +687,14 @@ def _candidate(o: _Order, loc_id: int, band) -> tuple[Candidate, CandidateInfo] 
     avail, reason = _available(o, loc, loc_id, at_store)
     if reason:
         return reason
-    # Capacity on the day this location would dispatch.
+    # Capacity on the day this location would dispatch; when it is used up, the next ship day (with the
+    # promise that day gives: a hard promise it cannot keep excludes it in `_price`).
     day = _ship_day(loc, o.order.clock, o.ship_memo)
     if o.state.capacity_left(loc, day) <= 0:
-        return f"capacity: no orders left for {day.isoformat()}"
+        later = next_business_day(day)
+        if o.state.capacity_left(loc, later) <= 0:
+            return f"capacity: no orders left for {day.isoformat()} or {later.isoformat()}"
+        day = later
     return _price(o, loc=loc, loc_id=loc_id, at_store=at_store, km=km, band=band, avail=avail, day=day)
 
 
@@ -692,6 +710,7 @@ def _build(
     exclude_reason: str,
     prune: bool = True,
     policy_mode: bool = False,
+    late_ok: bool = False,
 ) -> _Built:
     """Eligibility and pricing of every location holding one of the order's products."""
     o = _order_context(
@@ -705,6 +724,7 @@ def _build(
         exclude_reason=exclude_reason,
         policy_mode=policy_mode,
     )
+    o.late_ok = late_ok
     locs, quantities = static.locations, o.quantities
     ids: set[int] = set()
     for ln in order.lines:
@@ -757,7 +777,7 @@ def _build(
         max_shipments=ctx.max_shipments,
         ship_complete=ctx.ship_complete,
     )
-    return _Built(problem, infos, excluded, len(ids), ctx, quantities)
+    return _Built(problem, infos, excluded, len(ids), ctx, quantities, o.promised)
 
 
 def _prune(cands, infos, quantities, static: NetworkStatic, excluded) -> tuple[list, list]:
@@ -852,6 +872,7 @@ def _solve(
     prune: bool,
     policy_mode: bool,
     optimize: Callable[..., Plan],
+    late_ok: bool = False,
 ) -> tuple[_Built, Plan, float]:
     """Build and solve the order for a service and method; returns (built, plan, seconds the solver took)."""
     built = _build(
@@ -865,6 +886,7 @@ def _solve(
         exclude_reason=exclude_reason,
         prune=prune,
         policy_mode=policy_mode,
+        late_ok=late_ok,
     )
     start = _time.perf_counter()
     plan = optimize(problem=built.problem)
@@ -921,6 +943,12 @@ def order_decide(
         if _placed(alt_plan) > _placed(plan):
             notes.append("express cannot be kept by ground from the locations holding stock: upgraded to overnight")
             built, plan, service = alt, alt_plan, "overnight"
+    blocked = ("promise:", "service:") if service == "express" else ("promise:",)
+    if not policy_mode and _placed(plan) < wanted and any(r.startswith(blocked) for r in built.excluded):
+        built, plan, service, seconds = _late_fallback(
+            attempt=attempt, built=built, plan=plan, service=service, method=method, notes=notes
+        )
+        elapsed += seconds
     return _decision_from(
         order=order,
         static=static,
@@ -931,6 +959,37 @@ def order_decide(
         compute_ms=elapsed * 1000.0,
         notes=notes,
     )
+
+
+def _late_fallback(
+    *,
+    attempt: Callable[..., tuple[_Built, Plan, float]],
+    built: _Built,
+    plan: Plan,
+    service: str,
+    method: str,
+    notes: list[str],
+) -> tuple[_Built, Plan, str, float]:
+    """When the promise can no longer be kept (the only stock is past its cut-off, the promise date is fixed
+    and passed), route to the best plan anyway with a new, later promise instead of leaving the order waiting
+    while stock exists: the same service late (an express order beyond its reach: overnight late), paying the
+    late penalty. The reason is noted."""
+    elapsed = 0.0
+    tries = [service] + (["overnight"] if service == "express" else [])
+    for svc in tries:
+        alt, alt_plan, seconds = attempt(service=svc, method=method, late_ok=True)
+        elapsed += seconds
+        if _placed(alt_plan) > _placed(plan):
+            built, plan, service = alt, alt_plan, svc
+    late = [built.infos[ci] for alloc in plan.allocations for ci, q in alloc if q > 0]
+    late = [i for i in late if not i.promise_met]
+    if late:
+        new = max(i.delivery_date for i in late)
+        notes.append(
+            f"late: the promise {built.promised.isoformat()} can no longer be kept by any location holding stock; "
+            f"routed {service} with a new promise of {new.isoformat()}"
+        )
+    return built, plan, service, elapsed
 
 
 def _decision_from(

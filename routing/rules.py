@@ -224,6 +224,15 @@ class RuleContext:
     protect_store_units: int = 0
     pickup_fallback: str = "backorder"  # or "ship_to_store"
     fired: list[dict] = field(default_factory=list)
+    # Handling rules scoped to lines: (rule name, handling classes, restrict?, loc → named by the action).
+    line_rules: list[tuple[str, frozenset[str], bool, Callable[[Any], bool]]] = field(default_factory=list)
+
+    def line_exclusion(self, loc, handling_class: str) -> str | None:
+        """Why a handling rule keeps a line of `handling_class` away from the location, or None."""
+        for name, classes, restrict, hit in self.line_rules:
+            if handling_class in classes and hit(loc) != restrict:
+                return f"rule “{name}”: excluded for {handling_class} lines"
+        return None
 
     def exclusion_reason(self, loc) -> str | None:
         for name, ok in self.allowed:
@@ -502,6 +511,7 @@ class CompiledRule:
     priority: int
     predicate: Callable[[Any], bool]
     action: Action
+    line_classes: frozenset[str] | None = None  # a handling rule: applies only to lines of these classes
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,11 +525,39 @@ class CompiledRuleSet:
         ctx = RuleContext()
         for rule in self.rules:
             if rule.predicate(order):
-                rule.action.apply(ctx, rule.name)
+                if rule.line_classes is not None:
+                    restrict = rule.action.type == RestrictAction.type
+                    ctx.line_rules.append((rule.name, rule.line_classes, restrict, rule.action.matches))
+                else:
+                    rule.action.apply(ctx, rule.name)
                 ctx.fired.append({"id": rule.id, "name": rule.name, "action": rule.action.type})
                 if rule.action.stops:
                     break
         return ctx
+
+
+def _line_classes(conditions: dict, action_type: str) -> frozenset[str] | None:
+    """The handling classes a location rule is about when its only conditions are "any line's handling class
+    is one of …" (an exclude or restrict rule then applies to those lines, not to the whole order), else None."""
+    if action_type not in (ExcludeAction.type, RestrictAction.type) or not isinstance(conditions, dict):
+        return None
+    if len(conditions) != 1 or not set(conditions) <= {"any", "all"}:
+        return None
+    ((key, leaves),) = conditions.items()
+    if not isinstance(leaves, list) or not leaves or (key == "all" and len(leaves) != 1):
+        return None
+    classes: set[str] = set()
+    for leaf in leaves:
+        if not isinstance(leaf, dict) or leaf.get("field") != "any_line.handling_class":
+            return None
+        value = leaf.get("value")
+        if leaf.get("op") == "eq" and isinstance(value, str):
+            classes.add(value)
+        elif leaf.get("op") == "in" and isinstance(value, list):
+            classes.update(v for v in value if isinstance(v, str))
+        else:
+            return None
+    return frozenset(classes)
 
 
 def ruleset_compile(
@@ -530,6 +568,13 @@ def ruleset_compile(
     for rid, name, priority, conditions, action in sorted(rules, key=lambda r: (r[2], r[0])):
         params = {k: v for k, v in action.items() if k != "type"}
         compiled.append(
-            CompiledRule(rid, name, priority, conditions_compile(conditions), ACTIONS[action["type"]](params, resolver))
+            CompiledRule(
+                rid,
+                name,
+                priority,
+                conditions_compile(conditions),
+                ACTIONS[action["type"]](params, resolver),
+                _line_classes(conditions, action["type"]),
+            )
         )
     return CompiledRuleSet(version_id=version_id, label=label, rules=tuple(compiled))

@@ -51,11 +51,12 @@ def test_location_with_capacity_used_up_is_skipped(web, dc, dc_west, product):
     stock(product, dc, 10)
     stock(product, dc_west, 10)
     LocationCapacity.objects.create(location=dc, day=date(2026, 3, 2), capacity=5, used=5)
+    LocationCapacity.objects.create(location=dc, day=date(2026, 3, 3), capacity=5, used=5)
     order = make_order(channel=web, lines=[(product, 1)])
     d = order_route(order_id=order.pk, now=MONDAY_9AM)
     assert fo_locations(order) == ["DC-WEST"]
-    assert reason_for(d, dc) == "capacity: no orders left for 2026-03-02"
-    assert LocationCapacity.objects.get(location=dc).used == 5
+    assert reason_for(d, dc) == "capacity: no orders left for 2026-03-02 or 2026-03-03"
+    assert set(LocationCapacity.objects.filter(location=dc).values_list("used", flat=True)) == {5}
 
 
 def test_pickup_goes_to_its_store(web, dc, store, store_b, product):
