@@ -126,7 +126,7 @@ def fulfillment_cancel_request_confirm(
     the fulfilment order cancelled when nothing is left) and the order's cancellation completes (counters,
     totals, refund, `order.cancelled`). When the work moved on meanwhile (shipped, or the units picked) the
     request is refused instead, saying why. A request already answered is returned unchanged."""
-    from orders.services.changes import order_cancel_request_complete
+    from orders.services import order_cancel_request_complete
 
     with transaction.atomic():
         fo, req = _answerable(request_id, actor)
