@@ -31,7 +31,11 @@ def asked(web, store, product, ops_user):
 def test_the_store_answers_a_cancel_request_on_a_phone(page, asked, answer):
     page.set_viewport_size({"width": 390, "height": 844})
     browser_login(page, "clerk")
-    page.goto(f"/fulfillment/store/orders/{asked.pk}/")
+    page.goto("/fulfillment/store/?tab=ship_picking")
+    card = page.locator(f".fo-card[data-fo='{asked.pk}']")
+    assert "Cancel requested" in card.inner_text()
+    assert_phone_screen(page)
+    card.click()
     prompt = page.locator(".cancel-request")
     prompt.wait_for()
     assert "Cancel requested: 1 × SKU-A (line 1)" in prompt.inner_text()
