@@ -192,3 +192,16 @@ def test_store_staff_of_another_store_cannot_answer(at_store, ops_user, web):
     with pytest.raises(PermissionDenied):
         fulfillment_cancel_request_confirm(request_id=req.pk, actor=stranger)
     assert CancelRequest.objects.get(pk=req.pk).status == "requested"
+
+
+def test_operations_sees_the_request_and_the_refusal_on_the_order_page(client, released, ops_user):
+    from django.urls import reverse
+
+    order, fo = released
+    client.force_login(ops_user)
+    r = client.post(reverse("orders:cancel", args=[order.pk]), {"reason": "customer called"}, follow=True)
+    assert "asked DC-EAST to cancel 3 × SKU-A (line 1)" in r.content.decode()
+    assert Order.objects.get(pk=order.pk).status != "cancelled"
+    fulfillment_event_apply(fo_id=fo.pk, event_id="r-1", type="cancel_refused", payload={"reason": "On the truck."})
+    page = client.get(reverse("orders:detail", args=[order.pk])).content.decode()
+    assert "DC-EAST could not cancel 3 × SKU-A (line 1) on FO-" in page and "The units will ship." in page
