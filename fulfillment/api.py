@@ -130,7 +130,9 @@ class FulfillmentOrderDetailApi(generics.RetrieveAPIView):
 
 class FulfillmentEventApi(APIView):
     """A confirmation from the location doing the work: picked, shipped (with tracking), rejected (with a
-    reason), delivered. The same `event_id` twice is applied once."""
+    reason), delivered; and the answer to a cancel request (`cancel_confirmed` / `cancel_refused`, naming
+    `cancel_request` or answering every waiting request of the fulfilment order). The same `event_id` twice is
+    applied once."""
 
     permission_classes = [HasRole]
     allowed_roles = ROLES
@@ -146,6 +148,7 @@ class FulfillmentEventApi(APIView):
         service = serializers.CharField(required=False, allow_blank=True, max_length=40)
         cost = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
         reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+        cancel_request = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
         lines = serializers.ListField(
             child=inline_serializer(
                 "EventLine",

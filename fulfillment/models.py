@@ -267,6 +267,38 @@ class FulfillmentEvent(models.Model):
         ]
 
 
+class CancelRequest(models.Model):
+    """A request to the location holding released work to cancel some of its units (an order change after
+    release). It completes only when the location answers: confirmed (the units come off the work, stock goes
+    back, the order's cancellation completes) or refused (already packed or shipped: the units will ship)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        CONFIRMED = "confirmed", "Confirmed"
+        REFUSED = "refused", "Refused"
+
+    fulfillment_order = models.ForeignKey(FulfillmentOrder, on_delete=models.CASCADE, related_name="cancel_requests")
+    # {order line id (as text): units asked}
+    units = models.JSONField(default=dict)
+    reason = models.CharField(max_length=500)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answer_note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["fulfillment_order", "status"], name="fulfillment_cancelreq_fo_st")]
+
+    def __str__(self) -> str:
+        return f"Cancel request {self.pk} on FO-{self.fulfillment_order_id} ({self.status})"
+
+
 class Endpoint(models.Model):
     """Where messages for a location go: an HTTP(S) URL, a `file://` drop folder or a `mailto:` address.
 

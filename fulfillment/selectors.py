@@ -8,13 +8,20 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from common.geo import haversine_km, zip_centroid
 from common.roles import OPERATIONS, user_has_role
 from fulfillment.carriers import CarrierService, carrier_services
-from fulfillment.models import FulfillmentLine, FulfillmentOrder, RejectionReason, Shipment, StoreSettings
+from fulfillment.models import (
+    CancelRequest,
+    FulfillmentLine,
+    FulfillmentOrder,
+    RejectionReason,
+    Shipment,
+    StoreSettings,
+)
 from inventory.models import Location, LocationKind, Product, StockLevel
 from inventory.selectors import ats_for_products
 
@@ -132,7 +139,8 @@ _WAITING_CUSTOMER = Q(
 
 
 def store_queue(*, location: Location, tab: str, query: str = "", limit: int = 100) -> list[Card]:
-    """The cards of one tab: customers who said "I'm here" first (earliest arrival first), then most urgent
+    """The cards of one tab: customers who said "I'm here" first (earliest arrival first), then orders whose
+    cancellation is asked of the store (`fo.cancel_asked`), then most urgent
     (higher order priority, then the earliest deadline, then the oldest), with each line's quantity and the
     store's stock."""
     qs = (
@@ -140,7 +148,21 @@ def store_queue(*, location: Location, tab: str, query: str = "", limit: int = 1
         .select_related("order", "order__customer")
         .prefetch_related("lines__order_line__product")
         .annotate(here=Case(When(_WAITING_CUSTOMER, then=Value(0)), default=Value(1), output_field=IntegerField()))
-        .order_by("here", "customer_arrived_at", "-order__priority", "pickup_by", "ship_by", "created_at", "pk")[:limit]
+        .annotate(
+            cancel_asked=Exists(
+                CancelRequest.objects.filter(fulfillment_order=OuterRef("pk"), status=CancelRequest.Status.REQUESTED)
+            )
+        )
+        .order_by(
+            "here",
+            "-cancel_asked",
+            "customer_arrived_at",
+            "-order__priority",
+            "pickup_by",
+            "ship_by",
+            "created_at",
+            "pk",
+        )[:limit]
     )
     fos = list(qs)
     product_ids = {ln.order_line.product_id for fo in fos for ln in fo.lines.all() if ln.order_line.product_id}

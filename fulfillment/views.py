@@ -124,6 +124,7 @@ def _work_context(
         "notice": notice,
         "scan": scan,
         "checkin_open": services.CHECKIN_OPEN,
+        "cancel_requests": services.fulfillment_cancel_requests_waiting(fo=fo),
     }
 
 
@@ -217,10 +218,28 @@ def order_action(request, pk: int, action: str):
                 actor=user,
             )
         ),
+        "cancel-confirm": lambda: (
+            services.fulfillment_cancel_request_confirm(request_id=_request_of(fo, p), actor=user)
+            and "Cancellation confirmed: the units are off this order and back in stock; the customer is refunded."
+        ),
+        "cancel-refuse": lambda: (
+            services.fulfillment_cancel_request_refuse(
+                request_id=_request_of(fo, p), actor=user, note=p.get("note", "") or "Already packed."
+            )
+            and "Answered: already packed. The units will ship."
+        ),
     }
     if action not in actions:
         raise Http404(f"Unknown action {action!r}.")
     return _act(request, fo, actions[action])
+
+
+def _request_of(fo: FulfillmentOrder, p) -> int:
+    """The cancel request named in the form, which must be this fulfilment order's."""
+    pk = _int(p.get("request"))
+    if not fo.cancel_requests.filter(pk=pk).exists():
+        raise ValidationError(f"Cancel request {pk} is not on FO-{fo.pk}.")
+    return pk
 
 
 @dataclass(frozen=True)

@@ -434,11 +434,24 @@ def _etag(order: Order) -> str:
 def _order_response(request, pk: int, result: OrderChangeResult | None = None) -> Response:
     order = _visible_order(request, pk)
     body = OrderChangeOut(order).data
+    requests = list(result.requests) if result else []
     body["change"] = {
         "message": result.message if result else "",
         "refund_amount": str(result.refund_amount) if result else "0.00",
+        "cancel_requests": [
+            {
+                "id": req.pk,
+                "fulfillment_order": req.fulfillment_order_id,
+                "location": req.fulfillment_order.location.code,
+                "status": req.status,
+                "lines": [{"order_line": int(k), "quantity": q} for k, q in sorted(req.units.items())],
+            }
+            for req in requests
+        ],
     }
-    return Response(body, headers={"ETag": _etag(order)})
+    # 202: some units sit with a location that was asked to cancel them; that part completes on its answer.
+    code = status.HTTP_202_ACCEPTED if requests else status.HTTP_200_OK
+    return Response(body, status=code, headers={"ETag": _etag(order)})
 
 
 def _change(request, pk: int, fn) -> Response:
@@ -466,9 +479,18 @@ def _only(data, allowed: set[str]) -> None:
         raise DrfValidationError({k: ["Unknown field."] for k in unknown[:20]})
 
 
+class CancelRequestOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    fulfillment_order = serializers.IntegerField()
+    location = serializers.CharField()
+    status = serializers.CharField()
+    lines = serializers.ListField(child=serializers.DictField())
+
+
 class ChangeOut(serializers.Serializer):
     message = serializers.CharField()
     refund_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    cancel_requests = CancelRequestOut(many=True, required=False)
 
 
 class OrderChangeOut(OrderOut):
@@ -571,7 +593,13 @@ class OrderCancelApi(APIView):
     @extend_schema(
         request=OrderCancelInput,
         parameters=[IF_MATCH],
-        responses={200: OrderChangeOut, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+        responses={
+            200: OrderChangeOut,
+            202: OrderChangeOut,
+            400: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            412: OpenApiTypes.OBJECT,
+        },
     )
     def post(self, request, pk: int):
         order = _visible_order(request, pk)
@@ -643,7 +671,13 @@ class OrderLineApi(APIView):
     @extend_schema(
         request=OrderLinePatchInput,
         parameters=[IF_MATCH],
-        responses={200: OrderChangeOut, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+        responses={
+            200: OrderChangeOut,
+            202: OrderChangeOut,
+            400: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            412: OpenApiTypes.OBJECT,
+        },
     )
     def patch(self, request, pk: int, line_number: int):
         order = _visible_order(request, pk)
@@ -667,7 +701,13 @@ class OrderLineApi(APIView):
     @extend_schema(
         request=OrderLineDeleteInput,
         parameters=[IF_MATCH],
-        responses={200: OrderChangeOut, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+        responses={
+            200: OrderChangeOut,
+            202: OrderChangeOut,
+            400: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            412: OpenApiTypes.OBJECT,
+        },
     )
     def delete(self, request, pk: int, line_number: int):
         order = _visible_order(request, pk)

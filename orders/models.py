@@ -249,6 +249,8 @@ class OrderEvent(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         # A change after placement (address, method, lines): data["change"] says which.
         CHANGED = "changed", "Changed"
+        CANCELLATION_REQUESTED = "cancellation_requested", "Cancellation requested"
+        CANCELLATION_REFUSED = "cancellation_refused", "Cancellation refused"
         # A channel's change (Shopify orders/updated, …) not applied: older than what we have, or refused.
         CHANNEL_UPDATE_IGNORED = "channel_update_ignored", "Channel update not applied"
         # Routing (one per decision: its outcome, or a re-route).

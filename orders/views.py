@@ -173,13 +173,16 @@ def order_cancel_view(request, pk: int):
     order = get_object_or_404(Order, pk=pk)
     reason = request.POST.get("reason", "").strip()
     try:
-        order_units_cancel(order=order, lines=None, reason=reason, actor=request.user)
+        result = order_units_cancel(order=order, lines=None, reason=reason, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     except OrderChangeConflict as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Order {order.number} cancelled; its reserved stock is back on sale.")
+        if result.requests:  # some units are with a location: the cancellation completes when it confirms
+            messages.warning(request, result.message)
+        else:
+            messages.success(request, f"Order {order.number} cancelled; its reserved stock is back on sale.")
     return _back(request, reverse("orders:detail", args=[pk]))
 
 

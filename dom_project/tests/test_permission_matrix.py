@@ -207,7 +207,11 @@ MATRIX: dict[str, list[Case]] = {
     # --- fulfilment ---------------------------------------------------------------------------------------
     "fulfillment:queue": [GET(outcomes(STORE))],
     "fulfillment:order": [GET(outcomes({"store_a"}, store_b=404), "fo_a")],
-    "fulfillment:order-action": [POST(outcomes({"store_a"}, store_b=404), "fo_a_pick", data={})],
+    "fulfillment:order-action": [
+        POST(outcomes({"store_a"}, store_b=404), "fo_a_pick", data={}),
+        POST(outcomes({"store_a"}, store_b=404), "fo_a_cancel_confirm", data={"request": "0"}),
+        POST(outcomes({"store_a"}, store_b=404), "fo_a_cancel_refuse", data={"request": "0"}),
+    ],
     "fulfillment:handover": [GET(outcomes(STORE))],
     "fulfillment:handoff": [GET(outcomes(STORE))],
     "fulfillment:receive": [GET(outcomes(STORE))],
@@ -389,6 +393,8 @@ def world(db, web, marketplace, dc, store, store_b, product):
         "checkin_a": {"token": pickup_checkin_token(fo=fo_a)},
         "customer_x": {"pk": Customer.objects.create(email="matrix-customer@example.com").pk},
         "fo_a_pick": {"pk": fo_a.pk, "action": "pick"},
+        "fo_a_cancel_confirm": {"pk": fo_a.pk, "action": "cancel-confirm"},
+        "fo_a_cancel_refuse": {"pk": fo_a.pk, "action": "cancel-refuse"},
         "shipment_a": {"pk": shipment.pk},
         "shipment_a_slip": {"pk": shipment.pk, "kind": "packing-slip"},
         "po_missing": {"number": "PO-DOES-NOT-EXIST"},

@@ -6,6 +6,13 @@ order locked, and writes an event on the customer order's timeline. Stock moves 
 a rejection releases the short units (and applies the reason's stock effect), and the short units are handed
 to routing for a new location (`routing.tasks.reroute_order`, enqueued on commit)."""
 
+from fulfillment.services.cancel_requests import (
+    fulfillment_cancel_request_add,
+    fulfillment_cancel_request_confirm,
+    fulfillment_cancel_request_refuse,
+    fulfillment_cancel_requested_units,
+    fulfillment_cancel_requests_waiting,
+)
 from fulfillment.services.cancellation import (
     fulfillment_orders_cancel_for_order,
 )
@@ -106,6 +113,11 @@ from fulfillment.services.workflow import (
 )
 
 __all__ = [
+    "fulfillment_cancel_request_add",
+    "fulfillment_cancel_request_confirm",
+    "fulfillment_cancel_request_refuse",
+    "fulfillment_cancel_requested_units",
+    "fulfillment_cancel_requests_waiting",
     "COUNT_MAX_LINES",
     "store_count_validate",
     "CountLine",

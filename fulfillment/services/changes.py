@@ -33,6 +33,8 @@ class LineWork:
 
     unreleased: int = 0
     released: list[ReleasedWork] = field(default_factory=list)
+    # units on released work already asked of their location (a cancel request waiting for its answer)
+    requested: int = 0
 
 
 def _is_released(fo: FulfillmentOrder) -> bool:
@@ -67,7 +69,11 @@ def fulfillment_orders_lock(*, order_id: int) -> None:
 
 def fulfillment_line_work(*, order_id: int) -> dict[int, LineWork]:
     """{order line id: LineWork} over the order's open fulfilment orders (transfers excluded: the units they
-    carry also sit on the pickup fulfilment order they become)."""
+    carry also sit on the pickup fulfilment order they become). Released units already asked of their location
+    by a waiting cancel request count in `requested`, not in `released`."""
+    from fulfillment.services.cancel_requests import fulfillment_cancel_requested_units
+
+    asked = fulfillment_cancel_requested_units(order_id=order_id)
     out: dict[int, LineWork] = {}
     lines = (
         FulfillmentLine.objects.filter(
@@ -84,7 +90,10 @@ def fulfillment_line_work(*, order_id: int) -> dict[int, LineWork]:
             continue
         work = out.setdefault(fl.order_line_id, LineWork())
         if _is_released(fo):
-            work.released.append(ReleasedWork(fo.pk, fo.location.code, fo.status, units))
+            pending = min(units, asked.get((fo.pk, fl.order_line_id), 0))
+            work.requested += pending
+            if units > pending:
+                work.released.append(ReleasedWork(fo.pk, fo.location.code, fo.status, units - pending))
         else:
             work.unreleased += units
     return out

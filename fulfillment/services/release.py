@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from fulfillment.models import (
+    CancelRequest,
     FulfillmentEvent,
     FulfillmentOrder,
     OutboxMessage,
@@ -163,7 +164,33 @@ def fulfillment_orders_release_due(*, now: datetime | None = None, batch: int = 
     return count
 
 
-EVENT_TYPES = ("picked", "shipped", "rejected", "delivered")
+EVENT_TYPES = ("picked", "shipped", "rejected", "delivered", "cancel_confirmed", "cancel_refused")
+
+
+def _cancel_answer(fo: FulfillmentOrder, type: str, payload: dict, actor: AbstractBaseUser | None) -> None:
+    """A warehouse or 3PL answers a cancel request: the one named, or every request waiting on the order."""
+    from fulfillment.services.cancel_requests import (
+        fulfillment_cancel_request_confirm,
+        fulfillment_cancel_request_refuse,
+    )
+
+    asked = CancelRequest.objects.filter(fulfillment_order=fo)
+    if payload.get("cancel_request") is not None:
+        ids = list(asked.filter(pk=payload["cancel_request"]).values_list("pk", flat=True))
+        if not ids:
+            raise ValidationError(
+                {"cancel_request": f"Cancel request {payload['cancel_request']} is not on FO-{fo.pk}."}
+            )
+    else:
+        ids = list(asked.filter(status=CancelRequest.Status.REQUESTED).order_by("pk").values_list("pk", flat=True))
+        if not ids:
+            raise ValidationError({"cancel_request": f"FO-{fo.pk} has no cancel request waiting for an answer."})
+    note = str(payload.get("reason") or "").strip()
+    for pk in ids:
+        if type == "cancel_confirmed":
+            fulfillment_cancel_request_confirm(request_id=pk, actor=actor, note=note)
+        else:
+            fulfillment_cancel_request_refuse(request_id=pk, actor=actor, note=note)
 
 
 def fulfillment_event_apply(
@@ -227,5 +254,7 @@ def fulfillment_event_apply(
                     _short_lines(_lock(fo.pk), shorts, _reason(code), actor=actor, note=reason)
         elif type == "delivered":
             fulfillment_order_deliver(fo_id=fo.pk, actor=actor)
+        else:
+            _cancel_answer(fo, type, payload, actor)
         fo.refresh_from_db()
         return fo, False

@@ -5,8 +5,11 @@ that lock, gives stock back through inventory and takes units off unreleased ful
 fulfillment, moves the line counters through the lifecycle services, recomputes totals and priority, and writes
 one timeline entry (which emits the outbound event and bumps the version).
 
-Work already released to a location (sent to a warehouse or 3PL, or started at a store) is not changed here:
-the change is refused with OrderChangeConflict naming the fulfilment order, and nothing is written."""
+Units on work already released to a location (sent to a warehouse or 3PL, or started at a store) are not
+taken here: the location is asked to cancel them (fulfillment's cancel request: a prompt on the store's order
+screen, or a `cancel_request` outbox message to a warehouse or 3PL) and the cancellation of those units
+completes (`order_cancel_request_complete`) only when the location confirms. Address and method changes are
+still refused (OrderChangeConflict naming the fulfilment order) while a location has the work."""
 
 from __future__ import annotations
 
@@ -66,6 +69,8 @@ class OrderChangeResult:
     order: Order
     refund_amount: Decimal
     message: str
+    # cancel requests sent to locations that have some of the units (the change is pending their answer)
+    requests: tuple = ()
 
 
 @contextmanager
@@ -121,33 +126,38 @@ def _requested(*, lines: list[OrderLine], wanted: dict[int, int] | None) -> dict
     return dict(wanted)
 
 
-def _from_fulfilment(*, order: Order, lines: dict[int, OrderLine], units: dict[int, int]) -> dict[int, int]:
-    """Split each line's units into unallocated ones (backordered, nothing to undo) and units on fulfilment
-    work; refuse (naming the fulfilment orders) when the latter would touch released work. Returns
-    {order line id: units to take off unreleased fulfilment work}."""
-    from fulfillment.services import fulfillment_line_work
-
-    need = {}
+def _from_fulfilment(
+    *, order: Order, lines: dict[int, OrderLine], units: dict[int, int], work: dict
+) -> tuple[dict[int, int], dict[int, dict[int, int]]]:
+    """Split each line's units into unallocated ones (backordered, nothing to undo), units on unreleased
+    fulfilment work, and units on released work (to ask of their location). Returns ({order line id: units to
+    take off unreleased work}, {fulfilment order id: {order line id: units to ask for}}); units beyond that
+    (already asked of the location) are a conflict naming the fulfilment orders."""
+    need: dict[int, int] = {}
+    ask: dict[int, dict[int, int]] = {}
+    conflicts = []
     for n, q in units.items():
         ln = lines[n]
         unallocated = max(0, ln.quantity - ln.quantity_cancelled - ln.quantity_allocated)
-        if q > unallocated:
-            need[ln.pk] = q - unallocated
-    if not need:
-        return {}
-    work = fulfillment_line_work(order_id=order.pk)
-    conflicts = []
-    for ln in lines.values():
+        rest = q - min(q, unallocated)
         w = work.get(ln.pk)
-        if ln.pk in need and (w is None or w.unreleased < need[ln.pk]):
-            where = ", ".join(f"FO-{r.fulfillment_order_id} at {r.location_code} ({r.status})" for r in w.released)
+        now = min(rest, w.unreleased if w else 0)
+        if now:
+            need[ln.pk] = now
+        rest -= now
+        for r in w.released if w else []:
+            take = min(rest, r.units)
+            if take:
+                ask.setdefault(r.fulfillment_order_id, {})[ln.pk] = take
+                rest -= take
+        if rest:
             conflicts.append(
-                f"Line {ln.line_number} ({ln.sku}): {need[ln.pk] - (w.unreleased if w else 0)} of the units are "
-                f"with {where or 'a location'}, which already has the work; ask the location to cancel first."
+                f"Line {ln.line_number} ({ln.sku}): {rest} of the units are already asked of the location holding "
+                "them; wait for its answer."
             )
     if conflicts:
         raise OrderChangeConflict(conflicts)
-    return need
+    return need, ask
 
 
 def _totals_after_cancel(*, order: Order, value: Decimal, everything: bool) -> dict[str, Decimal]:
@@ -203,8 +213,10 @@ def order_units_cancel(
 ) -> OrderChangeResult:
     """Cancel `lines` ({line number: units}) of the order, or every open unit when `lines` is None (the whole
     order). Backordered units go first, then units on fulfilment work not yet released (their stock goes back
-    to sale). Raises ValidationError (bad input: naming the field), OrderVersionStale (412) or
-    OrderChangeConflict (409: shipped units, released work, an order past cancelling); nothing is written then."""
+    to sale), then units on work a location already has: that location is asked to cancel them (the result's
+    `requests`; the cancellation of those units completes when it confirms). Raises ValidationError (bad input:
+    naming the field), OrderVersionStale (412) or OrderChangeConflict (409: shipped units, units already asked
+    of a location, an order past cancelling); nothing is written then."""
     if not (reason or "").strip():
         raise ValidationError({"reason": ["Say why the units are cancelled."]})
     reason = reason.strip()[:500]
@@ -218,19 +230,112 @@ def order_units_cancel(
                 [f"Order {locked.number} is {locked.get_status_display().lower()}; nothing is left to cancel."]
             )
         all_lines = list(locked.lines.select_for_update().order_by("line_number"))
-        units = _requested(lines=all_lines, wanted=lines)
-        by_number = {ln.line_number: ln for ln in all_lines}
-        need = _from_fulfilment(order=locked, lines=by_number, units=units)
-        if need:
-            from fulfillment.services import fulfillment_units_withdraw
+        from fulfillment.services import fulfillment_line_work
 
-            with _fulfilment_conflicts():
-                fulfillment_units_withdraw(order_id=locked.pk, amounts=need, actor=actor, reason=reason)
-            order_lines_allocated_add(amounts={pk: -q for pk, q in need.items()})
-        order_lines_cancelled_add(amounts={by_number[n].pk: q for n, q in units.items()})
-        for n, q in units.items():
-            by_number[n].quantity_cancelled += q
-            by_number[n].quantity_allocated -= need.get(by_number[n].pk, 0)
+        work = fulfillment_line_work(order_id=locked.pk)
+        units = _requested(lines=all_lines, wanted=lines)
+        if lines is None:  # the whole order: units already asked of a location are not asked again
+            pending = {ln.line_number: work[ln.pk].requested for ln in all_lines if ln.pk in work}
+            units = {n: q - pending.get(n, 0) for n, q in units.items() if q > pending.get(n, 0)}
+        by_number = {ln.line_number: ln for ln in all_lines}
+        need, ask = _from_fulfilment(order=locked, lines=by_number, units=units, work=work)
+        asked = {lid: sum(a.get(lid, 0) for a in ask.values()) for lid in {k for a in ask.values() for k in a}}
+        now = {n: q - asked.get(by_number[n].pk, 0) for n, q in units.items()}
+        now = {n: q for n, q in now.items() if q > 0}
+        if not now and not ask:
+            raise OrderChangeConflict([f"Every open unit of order {locked.number} is already asked of its location."])
+        result = OrderChangeResult(locked, Decimal(0), "")
+        if now:
+            result = _cancel_now(order=locked, lines=all_lines, units=now, need=need, reason=reason, actor=actor)
+        if ask:
+            requests = _cancel_ask(order=locked, lines=all_lines, ask=ask, reason=reason, actor=actor)
+            note = " ".join(r[1] for r in requests)
+            result = OrderChangeResult(
+                locked, result.refund_amount, f"{result.message} {note}".strip(), tuple(r[0] for r in requests)
+            )
+    return result
+
+
+def _cancel_now(
+    *,
+    order: Order,
+    lines: list[OrderLine],
+    units: dict[int, int],
+    need: dict[int, int],
+    reason: str,
+    actor: AbstractBaseUser | None,
+) -> OrderChangeResult:
+    """Cancel units that need no location's answer: backordered ones and ones on unreleased work."""
+    by_number = {ln.line_number: ln for ln in lines}
+    if need:
+        from fulfillment.services import fulfillment_units_withdraw
+
+        with _fulfilment_conflicts():
+            fulfillment_units_withdraw(order_id=order.pk, amounts=need, actor=actor, reason=reason)
+        order_lines_allocated_add(amounts={pk: -q for pk, q in need.items()})
+    order_lines_cancelled_add(amounts={by_number[n].pk: q for n, q in units.items()})
+    for n, q in units.items():
+        by_number[n].quantity_cancelled += q
+        by_number[n].quantity_allocated -= need.get(by_number[n].pk, 0)
+    result = _cancel_record(order=order, lines=lines, units=units, reason=reason, actor=actor)
+    _finish(order=order, lines=lines, reason=reason, actor=actor)
+    return result
+
+
+def _cancel_ask(
+    *, order: Order, lines: list[OrderLine], ask: dict[int, dict[int, int]], reason: str, actor
+) -> list[tuple]:
+    """Ask each location holding released units to cancel them; the timeline says what is pending where."""
+    from fulfillment.services import fulfillment_cancel_request_add
+
+    by_pk = {ln.pk: ln for ln in lines}
+    out = []
+    for fo_id, amounts in sorted(ask.items()):
+        req = fulfillment_cancel_request_add(fo_id=fo_id, units=amounts, reason=reason, actor=actor)
+        code = req.fulfillment_order.location.code
+        what = ", ".join(f"{q} × {by_pk[lid].sku} (line {by_pk[lid].line_number})" for lid, q in amounts.items())
+        message = (
+            f"{_who(actor)} asked {code} to cancel {what} on FO-{fo_id}, which it already has. Why: {reason}. "
+            "The cancellation completes when the location confirms."
+        )
+        order_event_add(
+            order=order,
+            type="cancellation_requested",
+            message=message,
+            data={
+                "cancel_request": req.pk,
+                "fulfillment_order": fo_id,
+                "location": code,
+                "reason": reason,
+                "lines": [
+                    {"line_number": by_pk[lid].line_number, "sku": by_pk[lid].sku, "quantity": q}
+                    for lid, q in amounts.items()
+                ],
+            },
+            actor=actor,
+        )
+        out.append((req, message))
+    return out
+
+
+def order_cancel_request_complete(
+    *, order_id: int, amounts: dict[int, int], reason: str, actor: AbstractBaseUser | None
+) -> OrderChangeResult:
+    """A location confirmed it cancelled units of released work ({order line id: units}, already taken off the
+    work by fulfillment): the line counters, totals, refund and status follow, and `order.cancelled` is sent."""
+    with transaction.atomic():
+        locked = _lock(Order.objects.get(pk=order_id))
+        all_lines = list(locked.lines.select_for_update().order_by("line_number"))
+        by_pk = {ln.pk: ln for ln in all_lines}
+        amounts = {lid: q for lid, q in amounts.items() if q > 0 and lid in by_pk}
+        if not amounts:
+            return OrderChangeResult(locked, Decimal(0), "Nothing to cancel.")
+        order_lines_allocated_add(amounts={pk: -q for pk, q in amounts.items()})
+        order_lines_cancelled_add(amounts=amounts)
+        for lid, q in amounts.items():
+            by_pk[lid].quantity_cancelled += q
+            by_pk[lid].quantity_allocated -= q
+        units = {by_pk[lid].line_number: q for lid, q in amounts.items()}
         result = _cancel_record(order=locked, lines=all_lines, units=units, reason=reason, actor=actor)
         _finish(order=locked, lines=all_lines, reason=reason, actor=actor)
     return result

@@ -127,18 +127,18 @@ def test_backordered_units_go_first_and_need_no_fulfilment_change(web, dc, produ
     assert line(order, 1).quantity_cancelled == 2
 
 
-def test_units_on_released_work_are_refused_naming_the_fulfilment_order(split_order, ops_user, dc, product):
+def test_units_on_released_work_are_asked_of_the_location_the_rest_cancelled_now(split_order, ops_user, dc, product):
     fo = FulfillmentOrder.objects.get(order=split_order, location=dc)
     fulfillment_order_release_now(fo_id=fo.pk)
-    version = Order.objects.get(pk=split_order.pk).version
-    with pytest.raises(OrderChangeConflict) as exc:
-        order_units_cancel(order=split_order, lines={1: 1, 2: 1}, reason="x", actor=ops_user)
-    assert f"FO-{fo.pk} at DC-EAST (released)" in str(exc.value)
-    assert "Line 1 (SKU-A)" in str(exc.value)
+    result = order_units_cancel(order=split_order, lines={1: 1, 2: 1}, reason="x", actor=ops_user)
+    (req,) = result.requests
+    assert req.fulfillment_order_id == fo.pk and req.status == "requested"
+    assert "asked DC-EAST to cancel 1 × SKU-A (line 1)" in result.message
     order = Order.objects.get(pk=split_order.pk)
-    assert order.version == version and line(order, 2).quantity_cancelled == 0  # nothing written
+    # Line 2 (unreleased, at DC-WEST) is cancelled at once; line 1 waits for DC-EAST's answer.
+    assert line(order, 2).quantity_cancelled == 1 and line(order, 1).quantity_cancelled == 0
     assert reserved(product, dc) == 3
-    assert not OutboxMessage.objects.filter(kind="fulfillment_order.cancel").exists()
+    assert OutboxMessage.objects.filter(kind="cancel_request", location=dc).count() == 1
 
 
 def test_shipped_units_cannot_be_cancelled_and_the_answer_names_them(split_order, ops_user):
