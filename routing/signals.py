@@ -5,6 +5,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from inventory.models import Location, LocationGroup
+from inventory.signals import inbound_received, inbound_redated
 from routing.models import CarrierService, RateBand, RoutingRule, RuleSet
 
 
@@ -28,3 +29,17 @@ def _group_members_changed(sender, action, **kwargs):
 
     if action in ("post_add", "post_remove", "post_clear"):
         routing_revision_bump()
+
+
+@receiver(inbound_received)
+def _inbound_received(sender, order_ids, product_ids, **kwargs):
+    from routing.services.backorders import inbound_received_route
+
+    inbound_received_route(order_ids=order_ids, product_ids=product_ids)
+
+
+@receiver(inbound_redated)
+def _inbound_redated(sender, product_ids, **kwargs):
+    from routing.services.backorders import backorders_date
+
+    backorders_date(product_ids=product_ids)
