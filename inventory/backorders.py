@@ -120,7 +120,14 @@ def inbound_allocations_replan(*, product_ids: set[int]) -> dict[int, date | Non
             .filter(product_id__in=product_ids, is_open=True)
             .order_by("product_id", "expected_date", "pk")
         )
-        before = set(InboundAllocation.objects.filter(product_id__in=product_ids).values_list("ref_id", flat=True))
+        # Every order line dated before (allocated, or dated by an allocation a receipt has since released).
+        before = set(
+            InboundAllocation.objects.filter(product_id__in=product_ids).values_list("ref_id", flat=True)
+        ) | set(
+            OrderLine.objects.filter(product_id__in=product_ids, expected_date__isnull=False).values_list(
+                "pk", flat=True
+            )
+        )
         InboundAllocation.objects.filter(product_id__in=product_ids).delete()
         by_product: dict[int, list[InboundLine]] = defaultdict(list)
         for ln in lines:
