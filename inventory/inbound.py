@@ -16,7 +16,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inventory.backorders import inbound_allocations_release
 from inventory.models import (
     InboundDateChange,
     InboundLine,
@@ -28,6 +27,7 @@ from inventory.models import (
     Product,
 )
 from inventory.services import StockChange, stock_apply_changes
+from inventory.services.backorders import inbound_allocations_release
 from inventory.signals import inbound_received, inbound_redated
 
 if TYPE_CHECKING:

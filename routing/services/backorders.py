@@ -9,7 +9,7 @@ from datetime import date
 
 from django.db import transaction
 
-from inventory.backorders import inbound_allocations_replan, products_with_inbound_plans
+from inventory.services import inbound_allocations_replan, products_with_inbound_plans
 from orders.models import Order, OrderLine
 from orders.services import order_events_add_bulk, order_lines_expected_dates_set
 

@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from inventory.backorders import inbound_allocations_replan
 from inventory.inbound import InboundIn, InboundLineIn, ReceiptIn, inbound_create, inbound_line_redate, inbound_receive
 from inventory.models import InboundAllocation, InboundLine
-from inventory.services import ReserveLine, stock_reserve
+from inventory.services import ReserveLine, inbound_allocations_replan, stock_reserve
 from inventory.tests.helpers import assert_ledger_matches_levels
 from orders.models import Customer, Order, OrderEvent, OrderLine
 from routing.services import backorders_retry, order_route
@@ -126,9 +125,13 @@ def test_receipt_routes_the_highest_priority_first(three_backorders):
 
 def test_retry_schedule_replans(three_backorders):
     t = three_backorders
-    InboundAllocation.objects.all().delete()  # as if the plan were lost: the schedule rebuilds it
+    po("PO-3", 5, day(3))  # an earlier PO is recorded: nothing re-plans until the schedule runs
+    assert expected(t["plain"]) == day(14)
     backorders_retry()
-    assert expected(Order.objects.get(pk=t["plain"].pk)) == day(14)
+    assert [expected(t[k]) for k in ("urgent", "vip", "plain")] == [day(3)] * 3
+    assert OrderEvent.objects.filter(order=t["plain"], type="backordered").last().data["expected_date"] == (
+        day(3).isoformat()
+    )
     promised_matches_allocations()
 
 

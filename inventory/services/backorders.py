@@ -1,7 +1,8 @@
 """Dated backorders: backordered units of order lines allocated against specific open inbound lines.
 
 The only writer of InboundAllocation. Every plan keeps each inbound line's `quantity_promised` equal to the
-sum of its allocations (and so never above its open quantity). Order lines are read from orders.models (read
+sum of its allocations plus any units promised outside an allocation (`inventory.inbound.inbound_line_promise`),
+and allocates only what is open and not otherwise promised. Order lines are read from orders.models (read
 only) and referred to by a typed reference; inventory never writes them: the callers (routing) pass the
 expected dates this module returns to the orders service.
 
@@ -75,10 +76,12 @@ def backorder_demands(*, product_ids: set[int]) -> dict[int, list[BackorderDeman
     return out
 
 
-def _plan_product(*, lines: list[InboundLine], demands: list[BackorderDemand]) -> tuple[list, dict[int, date | None]]:
+def _plan_product(
+    *, lines: list[InboundLine], demands: list[BackorderDemand], others: dict[int, int]
+) -> tuple[list, dict[int, date | None]]:
     """Greedy: each demand in priority order takes the earliest supply still free. A line fully covered
     gets the latest date it counts on; a line only partly covered gets no date (it waits)."""
-    free = [[ln, ln.quantity_open] for ln in lines]
+    free = [[ln, ln.quantity_open - others.get(ln.pk, 0)] for ln in lines]
     made: list[InboundAllocation] = []
     dates: dict[int, date | None] = {}
     for rank, d in enumerate(demands):
@@ -128,7 +131,10 @@ def inbound_allocations_replan(*, product_ids: set[int]) -> dict[int, date | Non
                 "pk", flat=True
             )
         )
+        old_sums = _alloc_sums(lines=lines)
         InboundAllocation.objects.filter(product_id__in=product_ids).delete()
+        # Units promised outside any allocation (inbound_line_promise) stay promised and are not free.
+        others = {ln.pk: max(ln.quantity_promised - old_sums.get(ln.pk, 0), 0) for ln in lines}
         by_product: dict[int, list[InboundLine]] = defaultdict(list)
         for ln in lines:
             by_product[ln.product_id].append(ln)
@@ -136,25 +142,29 @@ def inbound_allocations_replan(*, product_ids: set[int]) -> dict[int, date | Non
         made: list[InboundAllocation] = []
         dates: dict[int, date | None] = dict.fromkeys(before)
         for pid in product_ids:
-            m, d = _plan_product(lines=by_product.get(pid, []), demands=demands.get(pid, []))
+            m, d = _plan_product(lines=by_product.get(pid, []), demands=demands.get(pid, []), others=others)
             made += m
             dates.update(d)
         InboundAllocation.objects.bulk_create(made)
-        _promised_sync(lines=lines)
+        _promised_sync(lines=lines, others=others)
     return dates
 
 
-def _promised_sync(*, lines: list[InboundLine]) -> None:
-    """Each line's quantity_promised := the sum of its allocations (0 without any)."""
-    sums = dict(
+def _alloc_sums(*, lines: list[InboundLine]) -> dict[int, int]:
+    return dict(
         InboundAllocation.objects.filter(inbound_line__in=lines)
         .values("inbound_line_id")
         .annotate(s=Sum("quantity"))
         .values_list("inbound_line_id", "s")
     )
+
+
+def _promised_sync(*, lines: list[InboundLine], others: dict[int, int]) -> None:
+    """Each line's quantity_promised := its allocations plus what was promised outside them (`others`)."""
+    sums = _alloc_sums(lines=lines)
     changed = []
     for ln in lines:
-        want = sums.get(ln.pk, 0)
+        want = sums.get(ln.pk, 0) + others.get(ln.pk, 0)
         if ln.quantity_promised != want:
             ln.quantity_promised = want
             changed.append(ln)
@@ -172,8 +182,10 @@ def inbound_allocations_release(*, line_ids: list[int]) -> list[int]:
             .order_by("rank", "pk")
             .values_list("order_id", flat=True)
         )
+        old_sums = _alloc_sums(lines=lines)
         InboundAllocation.objects.filter(inbound_line_id__in=line_ids).delete()
-        _promised_sync(lines=lines)
+        others = {ln.pk: max(ln.quantity_promised - old_sums.get(ln.pk, 0), 0) for ln in lines}
+        _promised_sync(lines=lines, others=others)
     return list(dict.fromkeys(allocs))
 
 
