@@ -5,8 +5,11 @@ order (so two writers can never deadlock), checks the non-negative invariants wi
 SKU and location, updates the rows and appends the ledger, all in the caller's transaction."""
 
 from inventory.services.backorders import (
+    BOARD_GROUPS,
     BackorderDemand,
+    BackorderRow,
     backorder_demands,
+    backorders_board,
     inbound_allocations_release,
     inbound_allocations_replan,
     products_with_inbound_plans,
@@ -55,6 +58,9 @@ from inventory.services.stock import (
 )
 
 __all__ = [
+    "BOARD_GROUPS",
+    "BackorderRow",
+    "backorders_board",
     "BackorderDemand",
     "backorder_demands",
     "inbound_allocations_release",

@@ -199,3 +199,69 @@ def products_with_inbound_plans(*, product_ids: set[int] | None = None) -> set[i
     return set(open_lines.values_list("product_id", flat=True).distinct()) | set(
         allocs.values_list("product_id", flat=True).distinct()
     )
+
+
+BOARD_GROUPS = ("product", "inbound", "date")
+
+
+@dataclass(frozen=True, slots=True)
+class BackorderRow:
+    """One backordered piece of an order line: the units, and the inbound line they wait for (or none)."""
+
+    sku: str
+    order_id: int
+    order_number: str
+    line_number: int
+    units: int
+    inbound_number: str = ""
+    location_code: str = ""
+    expected_date: date | None = None
+
+
+def backorders_board(*, by: str, limit: int = 2000) -> list[tuple[str, list[BackorderRow]]]:
+    """The backorders screen: every backordered unit with what it waits for (an inbound line and its date,
+    or nothing yet), grouped by product, by inbound shipment or by expected date. Read only."""
+    if by not in BOARD_GROUPS:
+        raise ValueError(f"Group by one of {', '.join(BOARD_GROUPS)}.")
+    allocs = list(
+        InboundAllocation.objects.select_related(
+            "inbound_line__shipment", "inbound_line__location", "product"
+        ).order_by("product__sku", "rank", "pk")[:limit]
+    )
+    waiting = list(
+        OrderLine.objects.filter(order__status=Order.Status.BACKORDERED, product__isnull=False)
+        .annotate(units=F("quantity") - F("quantity_allocated") - F("quantity_cancelled"))
+        .filter(units__gt=0)
+        .values_list("pk", "order_id", "order__number", "line_number", "product__sku", "units")[:limit]
+    )
+    line_of = {pk: (oid, number, line_no, sku, units) for pk, oid, number, line_no, sku, units in waiting}
+    rows: list[BackorderRow] = []
+    covered: dict[int, int] = defaultdict(int)
+    for a in allocs:
+        oid, number, line_no, _, _ = line_of.get(a.ref_id, (a.order_id, "", 0, "", 0))
+        covered[a.ref_id] += a.quantity
+        ln = a.inbound_line
+        rows.append(
+            BackorderRow(
+                a.product.sku,
+                oid,
+                number or str(oid),
+                line_no,
+                a.quantity,
+                ln.shipment.number,
+                ln.location.code,
+                ln.expected_date,
+            )
+        )
+    for pk, (oid, number, line_no, sku, units) in line_of.items():
+        if units > covered.get(pk, 0):
+            rows.append(BackorderRow(sku, oid, number, line_no, units - covered.get(pk, 0)))
+    key = {
+        "product": lambda r: r.sku,
+        "inbound": lambda r: r.inbound_number or "No inbound supply",
+        "date": lambda r: r.expected_date.isoformat() if r.expected_date else "No date",
+    }[by]
+    groups: dict[str, list[BackorderRow]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: (key(r), r.expected_date or date.max, r.order_number)):
+        groups[key(r)].append(r)
+    return sorted(groups.items(), key=lambda kv: (kv[0].startswith("No "), kv[0]))
