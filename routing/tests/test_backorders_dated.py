@@ -178,3 +178,23 @@ def test_proof_sold_out_dated_delayed_partly_received(three_backorders):
     assert_ledger_matches_levels()
     promised_matches_allocations()
     assert isinstance(timezone.now(), datetime)
+
+
+def test_backorders_screen_shows_what_each_waits_for(three_backorders, client, ops_user, store_user, web, product):
+    t = three_backorders
+    late = make_order(channel=web, lines=[(product, 9)])  # 3 units on PO-2's rest, 6 with no supply at all
+    order_route(order_id=late.pk)
+    client.force_login(ops_user)
+    r = client.get("/inventory/backorders/?by=inbound")
+    assert r.status_code == 200
+    groups = dict(r.context["groups"])
+    assert {x.order_number for x in groups["PO-1"]} == {t["urgent"].number, t["vip"].number}
+    assert sorted((x.order_number, x.units) for x in groups["PO-2"]) == [(t["plain"].number, 2), (late.number, 3)]
+    assert [(x.order_number, x.units) for x in groups["No inbound supply"]] == [(late.number, 6)]
+    assert expected(late) is None  # only partly covered: no date promised
+    assert r.context["units"] == 2 + 2 + 1 + 9
+    r = client.get("/inventory/backorders/?by=date")
+    assert list(dict(r.context["groups"])) == [day(7).isoformat(), day(14).isoformat(), "No date"]
+    assert client.get("/inventory/backorders/?by=<script>").context["by"] == "product"
+    client.force_login(store_user)
+    assert client.get("/inventory/backorders/").status_code == 403
