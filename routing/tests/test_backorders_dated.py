@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from inventory.inbound import InboundIn, InboundLineIn, ReceiptIn, inbound_create, inbound_line_redate, inbound_receive
 from inventory.models import InboundAllocation, InboundLine
@@ -198,3 +200,12 @@ def test_backorders_screen_shows_what_each_waits_for(three_backorders, client, o
     assert client.get("/inventory/backorders/?by=<script>").context["by"] == "product"
     client.force_login(store_user)
     assert client.get("/inventory/backorders/").status_code == 403
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(by=st.one_of(st.text(max_size=20), st.sampled_from(["product", "inbound", "date", ""])))
+def test_backorders_screen_any_grouping_answers(client, ops_user, by):
+    client.force_login(ops_user)
+    r = client.get("/inventory/backorders/", {"by": by})
+    assert r.status_code == 200
+    assert r.context["by"] in ("product", "inbound", "date")
