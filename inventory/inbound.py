@@ -270,7 +270,10 @@ def inbound_line_close(
         if shipment.status == Status.RECEIVED and not any(ln.quantity_received for ln in lines.values()):
             shipment.status = Status.CANCELLED
         shipment.save(update_fields=["status", "updated_at"])
-        return line
+        # Backorders counting on the rest lose it: routing re-plans them against other supply and re-dates.
+        inbound_allocations_release(line_ids=[line.pk])
+    inbound_redated.send(sender=InboundShipment, product_ids={line.product_id})
+    return line
 
 
 def inbound_line_redate(

@@ -10,7 +10,15 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inventory.inbound import InboundIn, InboundLineIn, ReceiptIn, inbound_create, inbound_line_redate, inbound_receive
+from inventory.inbound import (
+    InboundIn,
+    InboundLineIn,
+    ReceiptIn,
+    inbound_create,
+    inbound_line_close,
+    inbound_line_redate,
+    inbound_receive,
+)
 from inventory.models import InboundAllocation, InboundLine
 from inventory.services import ReserveLine, inbound_allocations_replan, stock_reserve
 from inventory.tests.helpers import assert_ledger_matches_levels
@@ -209,3 +217,13 @@ def test_backorders_screen_any_grouping_answers(client, ops_user, by):
     r = client.get("/inventory/backorders/", {"by": by})
     assert r.status_code == 200
     assert r.context["by"] in ("product", "inbound", "date")
+
+
+def test_closing_a_line_short_replans_its_backorders(three_backorders):
+    t = three_backorders
+    inbound_line_close(shipment_id=t["po1"].pk, sku="SKU-A", reason="supplier out of stock")
+    # PO-1 will not come: PO-2's 5 units go to the three orders by priority (1 + 2 + 2).
+    assert [expected(t[k]) for k in ("urgent", "vip", "plain")] == [day(14)] * 3
+    assert InboundLine.objects.get(shipment=t["po1"]).quantity_promised == 0
+    assert not InboundAllocation.objects.filter(inbound_line__shipment=t["po1"]).exists()
+    promised_matches_allocations()
