@@ -215,6 +215,9 @@ def test_backorders_screen_shows_what_each_waits_for(three_backorders, client, o
 def test_backorders_screen_any_grouping_answers(client, ops_user, by):
     client.force_login(ops_user)
     r = client.get("/inventory/backorders/", {"by": by})
+    if r.status_code == 400:  # a NUL in the query string is refused before any view (common.security)
+        assert "\x00" in by, by
+        return
     assert r.status_code == 200
     assert r.context["by"] in ("product", "inbound", "date")
 
