@@ -27,6 +27,8 @@ from inventory.models import (
     Product,
 )
 from inventory.services import StockChange, stock_apply_changes
+from inventory.services.backorders import inbound_allocations_release
+from inventory.signals import inbound_received, inbound_redated
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -232,7 +234,12 @@ def inbound_receive(
         InboundReceipt.objects.bulk_create(made)
         shipment.status = _status_after(list(lines.values()))
         shipment.save(update_fields=["status", "updated_at"])
-        return made
+        # The allocations against the received lines end: routing places those orders from the new stock.
+        waiting = inbound_allocations_release(line_ids=[lines[r.sku].pk for r in receipts])
+    inbound_received.send(
+        sender=InboundShipment, order_ids=waiting, product_ids={lines[r.sku].product_id for r in receipts}
+    )
+    return made
 
 
 def inbound_line_close(
@@ -263,7 +270,10 @@ def inbound_line_close(
         if shipment.status == Status.RECEIVED and not any(ln.quantity_received for ln in lines.values()):
             shipment.status = Status.CANCELLED
         shipment.save(update_fields=["status", "updated_at"])
-        return line
+        # Backorders counting on the rest lose it: routing re-plans them against other supply and re-dates.
+        inbound_allocations_release(line_ids=[line.pk])
+    inbound_redated.send(sender=InboundShipment, product_ids={line.product_id})
+    return line
 
 
 def inbound_line_redate(
@@ -295,7 +305,9 @@ def inbound_line_redate(
         )
         line.expected_date = new_date
         line.save(update_fields=["expected_date"])
-        return change
+    # Routing re-plans this product's backorders and re-dates the orders waiting on it.
+    inbound_redated.send(sender=InboundShipment, product_ids={line.product_id})
+    return change
 
 
 def inbound_line_promise(*, line_id: int, quantity: int) -> InboundLine:

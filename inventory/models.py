@@ -728,6 +728,35 @@ class InboundLine(models.Model):
         return max(0, self.quantity - self.quantity_received - self.quantity_closed)
 
 
+class InboundAllocation(models.Model):
+    """Backordered units of one order line waiting for one open inbound line (a dated backorder or pre-order).
+    The order line is a typed reference (`ref_type` order_line, `ref_id` its pk; `order_id` for grouping)
+    so inventory names no other app's table. Written only by inventory.backorders, which keeps each inbound
+    line's `quantity_promised` equal to the sum of its allocations."""
+
+    inbound_line = models.ForeignKey(InboundLine, on_delete=models.CASCADE, related_name="allocations")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    ref_type = models.CharField(max_length=20, choices=RefType.choices, default=RefType.ORDER_LINE)
+    ref_id = models.BigIntegerField()
+    order_id = models.BigIntegerField(db_index=True)
+    quantity = models.PositiveIntegerField()
+    rank = models.PositiveIntegerField(default=0, help_text="Place in the product's priority order (0 first).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["product_id", "rank", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="inbound_allocation_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["inbound_line", "ref_type", "ref_id"], name="inbound_allocation_one_per_ref"
+            ),
+        ]
+        indexes = [models.Index(fields=["ref_type", "ref_id"], name="inbound_allocation_ref")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} of line {self.inbound_line_id} for {self.ref_type} {self.ref_id}"
+
+
 class InboundReceipt(models.Model):
     """Units of an inbound line counted in (a partial receipt is one of several). Over or under the open
     quantity needs a reason, kept here."""

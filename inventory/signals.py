@@ -17,6 +17,14 @@ from inventory.selectors import low_stock_candidates
 # thousands of units).
 stock_levels_changed = Signal()
 
+# Sent after an inventory transaction has committed its rows (outside its atomic block):
+# `inbound_received(order_ids=[…], product_ids={…})`: an inbound receipt released the allocations of these
+# orders (highest priority first); routing routes them now and re-plans what still waits.
+inbound_received = Signal()
+# `inbound_redated(product_ids={…})`: an inbound line's expected date moved (or it closed short); the
+# backorders of these products are re-planned and their orders re-dated.
+inbound_redated = Signal()
+
 # Above this many products a bulk merge announces "every product" (None) instead of listing them: the
 # receivers then run their set-based whole-network check once, which beats an enormous id list.
 LIST_PRODUCTS_UP_TO = 20_000

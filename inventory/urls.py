@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import views, views_receiving
+from inventory import views, views_backorders, views_receiving
 
 app_name = "inventory"
 urlpatterns = [
@@ -11,6 +11,7 @@ urlpatterns = [
     path("accuracy/", views.accuracy, name="accuracy"),
     path("feeds/", views.feed_list, name="feeds"),
     path("feeds/<int:pk>/action/", views.feed_action, name="feed-action"),
+    path("backorders/", views_backorders.backorders, name="backorders"),
     path("receiving/", views_receiving.receiving, name="receiving"),
     path("receiving/inbound/<str:number>/", views_receiving.receiving_inbound, name="receiving-inbound"),
     path("receiving/transfers/<str:number>/", views_receiving.receiving_transfer, name="receiving-transfer"),

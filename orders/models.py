@@ -177,6 +177,10 @@ class OrderLine(models.Model):
     quantity_allocated = models.PositiveIntegerField(default=0)
     quantity_shipped = models.PositiveIntegerField(default=0)
     quantity_cancelled = models.PositiveIntegerField(default=0)
+    # When the backordered units are expected (the latest date of the inbound supply they are allocated
+    # against); empty while nothing is backordered or the units wait with no supply in sight. Set only through
+    # orders.services.order_lines_expected_dates_set.
+    expected_date = models.DateField(null=True, blank=True)
     quantity_returned = models.PositiveIntegerField(default=0)
 
     class Meta:

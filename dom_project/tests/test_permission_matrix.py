@@ -120,6 +120,7 @@ MATRIX: dict[str, list[Case]] = {
     "inventory:feeds": [GET(outcomes({"inv", "ops"}))],
     "inventory:feed-action": [POST(outcomes({"inv", "ops"}), "wms_feed_pk", data={})],
     "inventory:accuracy": [GET(outcomes({"inv", "ops"}))],
+    "inventory:backorders": [GET(outcomes({"inv", "ops"})), GET(outcomes({"inv", "ops"}), query="?by=nonsense")],
     # Receiving: store staff at their own locations (another location's delivery is a 404), inventory
     # managers and Operations anywhere.
     "inventory:receiving": [GET(outcomes(RECEIVERS))],

@@ -4,6 +4,16 @@ All writes go through `stock_apply_changes`, which locks the affected StockLevel
 order (so two writers can never deadlock), checks the non-negative invariants with messages naming the
 SKU and location, updates the rows and appends the ledger, all in the caller's transaction."""
 
+from inventory.services.backorders import (
+    BOARD_GROUPS,
+    BackorderDemand,
+    BackorderRow,
+    backorder_demands,
+    backorders_board,
+    inbound_allocations_release,
+    inbound_allocations_replan,
+    products_with_inbound_plans,
+)
 from inventory.services.counts import (
     cycle_count_log,
     cycle_count_record,
@@ -48,6 +58,14 @@ from inventory.services.stock import (
 )
 
 __all__ = [
+    "BOARD_GROUPS",
+    "BackorderRow",
+    "backorders_board",
+    "BackorderDemand",
+    "backorder_demands",
+    "inbound_allocations_release",
+    "inbound_allocations_replan",
+    "products_with_inbound_plans",
     "BelowZero",
     "HoldLine",
     "InsufficientStock",

@@ -6,13 +6,14 @@ refreshed here; routing is enqueued here."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections import defaultdict
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, Max, OuterRef
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -193,6 +194,36 @@ def order_lines_allocated_release(*, amounts: dict[int, int]) -> None:
     """Allocated units go down, never below zero (units reported short are no longer allocated anywhere)."""
     for pk, q in sorted(amounts.items()):
         OrderLine.objects.filter(pk=pk).update(quantity_allocated=Greatest(F("quantity_allocated") - q, 0))
+
+
+def order_lines_expected_dates_set(*, dates: dict[int, date | None]) -> dict[int, date | None]:
+    """Store when each order line's backordered units are expected (None: no date). Returns, per order whose
+    latest expected date changed, that order's new expected date (the latest over its lines; None when no
+    line has one) so the caller can tell the order's timeline."""
+    if not dates:
+        return {}
+    rows = list(OrderLine.objects.filter(pk__in=dates).values_list("pk", "order_id", "expected_date"))
+    changed = {pk: dates[pk] for pk, _, old in rows if old != dates[pk]}
+    if not changed:
+        return {}
+    order_ids = {oid for pk, oid, _ in rows if pk in changed}
+    before = _orders_expected(order_ids=order_ids)
+    by_date: dict[date | None, list[int]] = defaultdict(list)
+    for pk, d in changed.items():
+        by_date[d].append(pk)
+    for d, pks in by_date.items():
+        OrderLine.objects.filter(pk__in=pks).update(expected_date=d)
+    after = _orders_expected(order_ids=order_ids)
+    return {oid: after.get(oid) for oid in sorted(order_ids) if before.get(oid) != after.get(oid)}
+
+
+def _orders_expected(*, order_ids: set[int]) -> dict[int, date | None]:
+    return dict(
+        OrderLine.objects.filter(order_id__in=order_ids)
+        .values("order_id")
+        .annotate(d=Max("expected_date"))
+        .values_list("order_id", "d")
+    )
 
 
 def order_lines_cancelled_add(*, amounts: dict[int, int]) -> None:

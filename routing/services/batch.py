@@ -39,6 +39,7 @@ from routing.selectors import (
     order_views_load,
     pools_load,
 )
+from routing.services.backorders import backorders_date_for_lines
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -357,7 +358,9 @@ def _decision_row(*, j: _Job, d: Decision, fo_of: dict[tuple[int, int], int], ac
     }
 
 
-def _timeline_event(*, dec_id: int, j: _Job, d: Decision, static: NetworkStatic, actor_id: int | None) -> dict:
+def _timeline_event(
+    *, dec_id: int, j: _Job, d: Decision, static: NetworkStatic, actor_id: int | None, expected: dict
+) -> dict:
     where = ", ".join(f"{static.locations[s.location_id].code} ({s.method})" for s in d.shipments) or "nowhere"
     verb = "Re-routed" if j.kind == RoutingDecision.Kind.REROUTE else "Routed"
     msg = f"{verb} to {where}, cost ${d.model_cost:.2f}"
@@ -365,11 +368,16 @@ def _timeline_event(*, dec_id: int, j: _Job, d: Decision, static: NetworkStatic,
         msg += f"; {sum(d.unplaced.values())} unit(s) backordered"
     if j.reason:
         msg += f" ({j.reason})"
+    data = {"decision_id": dec_id, "outcome": d.outcome, "fulfillment_orders": len(d.shipments)}
+    if d.unplaced:
+        when = expected.get(d.order_id)
+        data["expected_date"] = when.isoformat() if when else None
+        msg += f"; expected {when.isoformat()}" if when else ""
     return {
         "order_id": d.order_id,
         "type": "rerouted" if j.kind == RoutingDecision.Kind.REROUTE else d.outcome,
         "message": msg,
-        "data": {"decision_id": dec_id, "outcome": d.outcome, "fulfillment_orders": len(d.shipments)},
+        "data": data,
         "actor_id": actor_id,
     }
 
@@ -428,9 +436,15 @@ def _persist(
     # 6. Order status through the lifecycle: backordered while any unit is neither allocated nor cancelled,
     # else routed (orders routing does not own, e.g. partially shipped, keep theirs).
     orders_allocation_status_apply(order_ids=order_ids, statuses_from=_STATUS_OWNED, now=stamp)
-    # 7. The timeline.
+    # 7. Backordered units are dated against inbound supply (when any is on its way), then the timeline.
+    unplaced = [line_id for _, d in decided for line_id in d.unplaced]
+    expected = (
+        backorders_date_for_lines(line_ids=unplaced, order_ids=frozenset(d.order_id for _, d in decided if d.unplaced))
+        if unplaced
+        else {}
+    )
     events = [
-        _timeline_event(dec_id=dec_id, j=j, d=d, static=static, actor_id=actor_id)
+        _timeline_event(dec_id=dec_id, j=j, d=d, static=static, actor_id=actor_id, expected=expected)
         for dec_id, (j, d) in zip(decision_ids, decided, strict=True)
     ]
     order_events_add_bulk(events=events, now=stamp)

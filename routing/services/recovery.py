@@ -17,6 +17,7 @@ from routing.models import RoutingDecision
 from routing.selectors import (
     orders_backordered,
 )
+from routing.services.backorders import backorders_date
 from routing.services.batch import BACKGROUND, _Job, _run
 from routing.services.live import order_reroute
 
@@ -35,6 +36,8 @@ def backorders_retry(*, limit: int = 500, batch: int = 200, now: datetime | None
             for i in ids[start : start + batch]
         ]
         moved += len(_run(jobs=jobs, now=now, mode=BACKGROUND).outcomes)
+    # The periodic re-plan: what still waits is allocated against inbound by priority and (re-)dated.
+    backorders_date(product_ids=None)
     return moved
 
 
