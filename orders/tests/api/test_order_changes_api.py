@@ -194,3 +194,38 @@ def test_line_add_fuzz_never_500s(api, routed, sku, quantity, unit_price):
     if r.status_code != 200:
         assert Order.objects.get(pk=routed.pk).version == before
     assert stock_ledger_mismatches() == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    address=st.one_of(
+        st.just(LA),
+        st.fixed_dictionaries(
+            {
+                "line1": st.text(max_size=12),
+                "city": st.text(max_size=8),
+                "postal_code": st.sampled_from(["90001", "10001", "00000", "x", ""]),
+                "region": st.sampled_from(["CA", "NY", "ZZ"]),
+                "country": st.sampled_from(["US", "GB", "", "U"]),
+            }
+        ),
+        anything,
+    )
+)
+def test_address_patch_on_released_work_never_500s_and_asks_at_most_once(api, routed, address):
+    fo = routed.fulfillment_orders.get()
+    if fo.released_at is None:
+        fulfillment_order_release_now(fo_id=fo.pk)
+    before = Order.objects.get(pk=routed.pk)
+    r = api.patch(url(routed), {"shipping_address": address}, format="json")
+    assert r.status_code in (200, 202, 400, 409), (r.status_code, address)
+    after = Order.objects.get(pk=routed.pk)
+    if r.status_code in (400, 409):
+        assert (after.version, after.shipping_address) == (before.version, before.shipping_address)
+    else:
+        assert after.shipping_address == address
+    if r.status_code == 202:
+        assert all(req["kind"] == "reroute" for req in r.json()["change"]["cancel_requests"])
+    # The same units are never asked twice: one reroute request at most, whatever was sent.
+    assert fo.cancel_requests.filter(kind="reroute", status="requested").count() <= 1
+    assert stock_ledger_mismatches() == []
