@@ -480,18 +480,26 @@ def _address_moves(*, order: Order, checks: list) -> tuple[list[int], dict[int, 
 
     moving = {c.fulfillment_order_id for c in checks if c.reroute}
     ask: dict[int, dict[int, int]] = {}
+    released: set[int] = set()
     for lid, w in fulfillment_line_work(order_id=order.pk).items():
+        released.update(w.requested_on)
         for r in w.released:
+            released.add(r.fulfillment_order_id)
             if r.fulfillment_order_id in moving:
                 ask.setdefault(r.fulfillment_order_id, {})[lid] = r.units
-    return sorted(moving - set(ask)), ask
+    return sorted(moving - released), ask
 
 
-def _plan_words(c, ask: dict) -> str:
+def _plan_words(c, ask: dict, now_ids: list[int]) -> str:
     if not c.reroute:
         return f"FO-{c.fulfillment_order_id} kept: {c.reason}."
     if c.fulfillment_order_id in ask:
         return f"FO-{c.fulfillment_order_id} at {c.location_code} already has the work, asked to stop it: {c.reason}."
+    if c.fulfillment_order_id not in now_ids:
+        return (
+            f"FO-{c.fulfillment_order_id} at {c.location_code}: its units are already asked of the location "
+            f"(waiting for its answer): {c.reason}."
+        )
     return f"FO-{c.fulfillment_order_id} re-routed: {c.reason}."
 
 
@@ -540,7 +548,7 @@ def order_address_change(
                 )
             order_lines_allocated_add(amounts={pk: -q for pk, q in units.items()})
         where = ", ".join(str(address.get(k)) for k in ("line1", "city", "postal_code", "country") if address.get(k))
-        plan = " ".join(_plan_words(c, ask) for c in checks)
+        plan = " ".join(_plan_words(c, ask, now_ids) for c in checks)
         message = f"{_who(actor)} changed the shipping address to {where}. Why: {reason}. {plan}".strip()
         _changed(
             order=locked,

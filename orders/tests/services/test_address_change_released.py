@@ -13,7 +13,7 @@ from fulfillment.services import (
 from inventory.models import StockLevel
 from inventory.selectors import stock_ledger_mismatches
 from orders.models import Order
-from orders.services import order_address_change
+from orders.services import order_address_change, order_units_cancel
 from routing.services import order_route
 from routing.tests.helpers import MONDAY_9AM, make_order, stock
 
@@ -96,3 +96,14 @@ def test_already_packed_ships_as_packed_and_the_timeline_says_so(east_split, ops
     order.refresh_from_db()
     assert order.shipping_address == LA and _counters(order)[0] == (2, 0, 0) and reserved(product, dc) == 2
     assert stock_ledger_mismatches() == []
+
+
+def test_units_already_asked_of_the_location_are_not_asked_again(east_split, ops_user):
+    order, east, _ = east_split
+    order_units_cancel(order=order, lines={1: 2}, reason="customer changed mind", actor=ops_user)
+    result = order_address_change(order=order, address=LA, reason="customer moved", actor=ops_user)
+    assert result.requests == ()
+    assert east.cancel_requests.count() == 1 and east.cancel_requests.get().kind == "cancel"
+    changed = order.events.get(type="changed", data__change="address").message
+    assert f"FO-{east.pk} at DC-EAST: its units are already asked of the location" in changed
+    assert Order.objects.get(pk=order.pk).shipping_address == LA
