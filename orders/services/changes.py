@@ -580,7 +580,8 @@ def order_address_change(
             lines = list(locked.lines.order_by("line_number"))
             why = f"shipping address changed ({reason})"
             requests = _cancel_ask(order=locked, lines=lines, ask=ask, reason=why, actor=actor, kind="reroute")
-    return OrderChangeResult(Order.objects.get(pk=locked.pk), Decimal(0), message, tuple(r[0] for r in requests))
+    note = " ".join([message, *(r[1] for r in requests)])
+    return OrderChangeResult(Order.objects.get(pk=locked.pk), Decimal(0), note, tuple(r[0] for r in requests))
 
 
 def _pickup_store_errors(*, method: str, store) -> dict[str, list[str]]:
