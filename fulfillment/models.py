@@ -277,7 +277,14 @@ class CancelRequest(models.Model):
         CONFIRMED = "confirmed", "Confirmed"
         REFUSED = "refused", "Refused"
 
+    class Kind(models.TextChoices):
+        # the units are cancelled from the order once the location confirms
+        CANCEL = "cancel", "Cancel"
+        # the units stay on the order and are routed again (to the order's new address) once it confirms
+        REROUTE = "reroute", "Re-route"
+
     fulfillment_order = models.ForeignKey(FulfillmentOrder, on_delete=models.CASCADE, related_name="cancel_requests")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CANCEL)
     # {order line id (as text): units asked}
     units = models.JSONField(default=dict)
     reason = models.CharField(max_length=500)

@@ -443,6 +443,7 @@ def _order_response(request, pk: int, result: OrderChangeResult | None = None) -
                 "id": req.pk,
                 "fulfillment_order": req.fulfillment_order_id,
                 "location": req.fulfillment_order.location.code,
+                "kind": req.kind,
                 "status": req.status,
                 "lines": [{"order_line": int(k), "quantity": q} for k, q in sorted(req.units.items())],
             }
@@ -483,6 +484,8 @@ class CancelRequestOut(serializers.Serializer):
     id = serializers.IntegerField()
     fulfillment_order = serializers.IntegerField()
     location = serializers.CharField()
+    # cancel: the units leave the order when the location confirms; reroute: they are routed again (address change)
+    kind = serializers.CharField()
     status = serializers.CharField()
     lines = serializers.ListField(child=serializers.DictField())
 
@@ -527,7 +530,13 @@ class OrderDetailApi(APIView):
     @extend_schema(
         request=OrderPatchInput,
         parameters=[IF_MATCH],
-        responses={200: OrderChangeOut, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+        responses={
+            200: OrderChangeOut,
+            202: OrderChangeOut,
+            400: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            412: OpenApiTypes.OBJECT,
+        },
     )
     def patch(self, request, pk: int):
         order = _visible_order(request, pk)

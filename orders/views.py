@@ -158,8 +158,8 @@ def order_change_view(request, pk: int):
         messages.error(request, "Someone changed this order since you opened it: check the timeline and try again.")
     except OrderChangeConflict as exc:
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, result.message)
+    else:  # some units are with a location that was asked: that part completes when it confirms
+        (messages.warning if result.requests else messages.success)(request, result.message)
     return _back(request, reverse("orders:detail", args=[pk]))
 
 

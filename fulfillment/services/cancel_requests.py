@@ -1,7 +1,9 @@
 """Asking a location to cancel units it already has (work released to a warehouse or 3PL, or started at a
 store). The request is recorded on the fulfilment order; a warehouse or 3PL gets a `cancel_request` message
 through the outbox and answers with a `cancel_confirmed` or `cancel_refused` event, a store associate answers on
-the order screen. Confirmed: the units come off the work (their stock back to sale) and the order's cancellation
+the order screen. A request has a kind: `cancel` (the order's units are cancelled) or `reroute` (the order's
+address changed and this location cannot serve it: the units stay on the order and are routed again).
+Confirmed: the units come off the work (their stock back to sale) and the order's cancellation, or re-routing,
 completes through orders. Refused (already packed, picked or shipped): the units will ship, the order timeline
 says so. An answer to a request already answered changes nothing."""
 
@@ -50,14 +52,23 @@ def fulfillment_cancel_requested_units(*, order_id: int) -> dict[tuple[int, int]
 
 
 def fulfillment_cancel_request_add(
-    *, fo_id: int, units: dict[int, int], reason: str, actor: AbstractBaseUser | None
+    *,
+    fo_id: int,
+    units: dict[int, int],
+    reason: str,
+    actor: AbstractBaseUser | None,
+    kind: str = CancelRequest.Kind.CANCEL,
 ) -> CancelRequest:
     """Record a request to the fulfilment order's location to cancel `units` ({order line id: units}), in the
-    caller's transaction; a warehouse or 3PL is sent a `cancel_request` message through the outbox. Nothing on
-    the work changes until the location answers."""
+    caller's transaction; a warehouse or 3PL is sent a `cancel_request` message through the outbox (its
+    `purpose` says whether the order cancels the units or re-routes them). Nothing on the work changes until the
+    location answers."""
+    if kind not in CancelRequest.Kind.values:
+        raise ValueError(f"Unknown cancel request kind {kind!r}.")
     fo = FulfillmentOrder.objects.select_related("order", "location").get(pk=fo_id)
     req = CancelRequest.objects.create(
         fulfillment_order=fo,
+        kind=kind,
         units={str(k): v for k, v in units.items() if v > 0},
         reason=reason[:500],
         requested_by=actor if getattr(actor, "pk", None) else None,
@@ -73,6 +84,7 @@ def fulfillment_cancel_request_add(
                 "fulfillment_order": fo.pk,
                 "order": fo.order.number,
                 "reason": req.reason,
+                "purpose": req.kind,
                 "lines": [{"sku": skus.get(lid, ""), "quantity": q} for lid, q in sorted(units.items()) if q > 0],
                 "answer_with": ["cancel_confirmed", "cancel_refused"],
             },
@@ -98,11 +110,24 @@ def _answer(req: CancelRequest, status: str, *, actor: AbstractBaseUser | None, 
 def _refuse(fo: FulfillmentOrder, req: CancelRequest, *, actor: AbstractBaseUser | None, note: str) -> None:
     _answer(req, CancelRequest.Status.REFUSED, actor=actor, note=note)
     what = _describe(fo, _units(req))
+    if req.kind == CancelRequest.Kind.REROUTE:
+        message = (
+            f"{fo.location.code} could not stop {what} on FO-{fo.pk} for the address change: {note} The units "
+            "will ship as packed, to the old address; Operations must contact the carrier to redirect them."
+        )
+    else:
+        message = f"{fo.location.code} could not cancel {what} on FO-{fo.pk}: {note} The units will ship."
     order_event_add(
         order=fo.order,
         type="cancellation_refused",
-        message=f"{fo.location.code} could not cancel {what} on FO-{fo.pk}: {note} The units will ship.",
-        data={"fulfillment_order": fo.pk, "location": fo.location.code, "cancel_request": req.pk, "note": note},
+        message=message,
+        data={
+            "fulfillment_order": fo.pk,
+            "location": fo.location.code,
+            "cancel_request": req.pk,
+            "kind": req.kind,
+            "note": note,
+        },
         actor=actor,
     )
 
@@ -124,9 +149,10 @@ def fulfillment_cancel_request_confirm(
 ) -> CancelRequest:
     """The location confirms it cancelled the units: they come off the fulfilment order (stock back to sale,
     the fulfilment order cancelled when nothing is left) and the order's cancellation completes (counters,
-    totals, refund, `order.cancelled`). When the work moved on meanwhile (shipped, or the units picked) the
+    totals, refund, `order.cancelled`), or, for a `reroute` request, the units are routed again for the order's
+    new address. When the work moved on meanwhile (shipped, or the units picked) the
     request is refused instead, saying why. A request already answered is returned unchanged."""
-    from orders.services import order_cancel_request_complete
+    from orders.services import order_cancel_request_complete, order_reroute_request_complete
 
     with transaction.atomic():
         fo, req = _answerable(request_id, actor)
@@ -147,7 +173,10 @@ def fulfillment_cancel_request_confirm(
         reason = f"{req.reason} (cancellation confirmed by {fo.location.code})"
         taken = _withdraw_from(fo, dict(units), actor=actor, reason=reason)
         _answer(req, CancelRequest.Status.CONFIRMED, actor=actor, note=(note or "").strip())
-        order_cancel_request_complete(order_id=fo.order_id, amounts=taken, reason=reason, actor=actor)
+        if req.kind == CancelRequest.Kind.REROUTE:
+            order_reroute_request_complete(order_id=fo.order_id, amounts=taken, reason=reason, actor=actor)
+        else:
+            order_cancel_request_complete(order_id=fo.order_id, amounts=taken, reason=reason, actor=actor)
         return req
 
 

@@ -35,6 +35,8 @@ class LineWork:
     released: list[ReleasedWork] = field(default_factory=list)
     # units on released work already asked of their location (a cancel request waiting for its answer)
     requested: int = 0
+    # released fulfilment orders holding those requested units
+    requested_on: list[int] = field(default_factory=list)
 
 
 def _is_released(fo: FulfillmentOrder) -> bool:
@@ -92,6 +94,8 @@ def fulfillment_line_work(*, order_id: int) -> dict[int, LineWork]:
         if _is_released(fo):
             pending = min(units, asked.get((fo.pk, fl.order_line_id), 0))
             work.requested += pending
+            if pending:
+                work.requested_on.append(fo.pk)
             if units > pending:
                 work.released.append(ReleasedWork(fo.pk, fo.location.code, fo.status, units - pending))
         else:

@@ -30,6 +30,7 @@ from orders.services.changes import (
     order_line_quantity_set,
     order_line_remove,
     order_method_change,
+    order_reroute_request_complete,
     order_units_cancel,
     order_version_check,
 )
@@ -139,6 +140,7 @@ __all__ = [
     "order_routing_task",
     "order_status_set",
     "order_cancel_request_complete",
+    "order_reroute_request_complete",
     "order_units_cancel",
     "order_version_check",
     "orders_allocation_status_apply",

@@ -8,8 +8,11 @@ one timeline entry (which emits the outbound event and bumps the version).
 Units on work already released to a location (sent to a warehouse or 3PL, or started at a store) are not
 taken here: the location is asked to cancel them (fulfillment's cancel request: a prompt on the store's order
 screen, or a `cancel_request` outbox message to a warehouse or 3PL) and the cancellation of those units
-completes (`order_cancel_request_complete`) only when the location confirms. Address and method changes are
-still refused (OrderChangeConflict naming the fulfilment order) while a location has the work."""
+completes (`order_cancel_request_complete`) only when the location confirms. An address change that a
+location's released work cannot serve any more asks that location the same way, for re-routing: the address
+changes at once, and the units are routed again (`order_reroute_request_complete`) when the location confirms.
+Method changes are still refused (OrderChangeConflict naming the fulfilment order) while a location has the
+work."""
 
 from __future__ import annotations
 
@@ -283,20 +286,25 @@ def _cancel_now(
 
 
 def _cancel_ask(
-    *, order: Order, lines: list[OrderLine], ask: dict[int, dict[int, int]], reason: str, actor
+    *, order: Order, lines: list[OrderLine], ask: dict[int, dict[int, int]], reason: str, actor, kind: str = "cancel"
 ) -> list[tuple]:
-    """Ask each location holding released units to cancel them; the timeline says what is pending where."""
+    """Ask each location holding released units to cancel them (`kind` cancel: they leave the order; reroute:
+    they are routed again); the timeline says what is pending where."""
     from fulfillment.services import fulfillment_cancel_request_add
 
     by_pk = {ln.pk: ln for ln in lines}
     out = []
     for fo_id, amounts in sorted(ask.items()):
-        req = fulfillment_cancel_request_add(fo_id=fo_id, units=amounts, reason=reason, actor=actor)
+        req = fulfillment_cancel_request_add(fo_id=fo_id, units=amounts, reason=reason, actor=actor, kind=kind)
         code = req.fulfillment_order.location.code
         what = ", ".join(f"{q} × {by_pk[lid].sku} (line {by_pk[lid].line_number})" for lid, q in amounts.items())
+        then = (
+            "They are routed again for the new address when the location confirms."
+            if kind == "reroute"
+            else "The cancellation completes when the location confirms."
+        )
         message = (
-            f"{_who(actor)} asked {code} to cancel {what} on FO-{fo_id}, which it already has. Why: {reason}. "
-            "The cancellation completes when the location confirms."
+            f"{_who(actor)} asked {code} to cancel {what} on FO-{fo_id}, which it already has. Why: {reason}. {then}"
         )
         order_event_add(
             order=order,
@@ -307,6 +315,7 @@ def _cancel_ask(
                 "fulfillment_order": fo_id,
                 "location": code,
                 "reason": reason,
+                "kind": kind,
                 "lines": [
                     {"line_number": by_pk[lid].line_number, "sku": by_pk[lid].sku, "quantity": q}
                     for lid, q in amounts.items()
@@ -339,6 +348,28 @@ def order_cancel_request_complete(
         result = _cancel_record(order=locked, lines=all_lines, units=units, reason=reason, actor=actor)
         _finish(order=locked, lines=all_lines, reason=reason, actor=actor)
     return result
+
+
+def order_reroute_request_complete(
+    *, order_id: int, amounts: dict[int, int], reason: str, actor: AbstractBaseUser | None
+) -> OrderChangeResult:
+    """A location confirmed it stopped units of released work for an address change ({order line id: units},
+    already taken off the work by fulfillment): they stay on the order and are routed again for its address."""
+    with transaction.atomic():
+        locked = _lock(Order.objects.get(pk=order_id))
+        by_pk = {ln.pk: ln for ln in locked.lines.select_for_update()}
+        amounts = {lid: q for lid, q in amounts.items() if q > 0 and lid in by_pk}
+        if not amounts:
+            return OrderChangeResult(locked, Decimal(0), "Nothing to re-route.")
+        order_lines_allocated_add(amounts={pk: -q for pk, q in amounts.items()})
+        what = ", ".join(f"{q} × {by_pk[lid].sku} (line {by_pk[lid].line_number})" for lid, q in amounts.items())
+        message = f"{what} routed again for the new shipping address: {reason}."
+        lines = [
+            {"line_number": by_pk[lid].line_number, "sku": by_pk[lid].sku, "quantity": q} for lid, q in amounts.items()
+        ]
+        _changed(order=locked, change="reroute", message=message, data={"reason": reason, "lines": lines}, actor=actor)
+        _reroute(order=locked, units=amounts, reason=f"shipping address changed: {reason}", actor=actor)
+    return OrderChangeResult(Order.objects.get(pk=order_id), Decimal(0), message)
 
 
 def _cancel_record(
@@ -441,6 +472,37 @@ def order_address_input_errors(*, address: object) -> dict[str, list[str]]:
     return errors
 
 
+def _address_moves(*, order: Order, checks: list) -> tuple[list[int], dict[int, dict[int, int]]]:
+    """The fulfilment orders the new address moves: unreleased ones (withdrawn and routed again now) and
+    {released fulfilment order id: {order line id: units}} whose location is asked to stop them (units already
+    asked of it by a waiting request are not asked again)."""
+    from fulfillment.services import fulfillment_line_work
+
+    moving = {c.fulfillment_order_id for c in checks if c.reroute}
+    ask: dict[int, dict[int, int]] = {}
+    released: set[int] = set()
+    for lid, w in fulfillment_line_work(order_id=order.pk).items():
+        released.update(w.requested_on)
+        for r in w.released:
+            released.add(r.fulfillment_order_id)
+            if r.fulfillment_order_id in moving:
+                ask.setdefault(r.fulfillment_order_id, {})[lid] = r.units
+    return sorted(moving - released), ask
+
+
+def _plan_words(c, ask: dict, now_ids: list[int]) -> str:
+    if not c.reroute:
+        return f"FO-{c.fulfillment_order_id} kept: {c.reason}."
+    if c.fulfillment_order_id in ask:
+        return f"FO-{c.fulfillment_order_id} at {c.location_code} already has the work, asked to stop it: {c.reason}."
+    if c.fulfillment_order_id not in now_ids:
+        return (
+            f"FO-{c.fulfillment_order_id} at {c.location_code}: its units are already asked of the location "
+            f"(waiting for its answer): {c.reason}."
+        )
+    return f"FO-{c.fulfillment_order_id} re-routed: {c.reason}."
+
+
 def order_address_change(
     *,
     order: Order,
@@ -451,14 +513,14 @@ def order_address_change(
 ) -> OrderChangeResult:
     """Change the shipping address. Each open shipping fulfilment order is re-checked against the new address
     (routing's `order_plan_recheck`): one that cannot reach it, or costs more than the threshold above the old
-    plan, is withdrawn and its units routed again; the timeline records why, per fulfilment order. Refused
-    (OrderChangeConflict) while a location already has the work."""
+    plan, moves. Unreleased work is withdrawn and its units routed again at once; a location that already has
+    the work is asked to stop it (a `reroute` cancel request, the result's `requests`) and its units are routed
+    again when it confirms. The timeline records why, per fulfilment order."""
     if errors := order_address_input_errors(address=address):
         raise ValidationError(errors)
     reason = (reason or "").strip()[:300] or "address corrected"
     with transaction.atomic():
         locked = _locked_for_change(order=order, expected_version=expected_version, what="address")
-        _released_conflicts(order=locked, what="address")
         old = dict(locked.shipping_address or {})
         checks = []
         if locked.status in _PLACED:
@@ -470,24 +532,23 @@ def order_address_change(
                 new_point=address_point(address=address),
                 service_level=locked.service_level,
             )
+        now_ids, ask = _address_moves(order=locked, checks=checks)
         Order.objects.filter(pk=locked.pk).update(shipping_address=address, address_key=address_key(address=address))
         locked.shipping_address = address
-        moving = [c for c in checks if c.reroute]
-        if moving:
+        units: dict[int, int] = {}
+        if now_ids:
             from fulfillment.services import fulfillment_orders_withdraw
 
             with _fulfilment_conflicts():
                 units = fulfillment_orders_withdraw(
                     order_id=locked.pk,
-                    fulfillment_order_ids=[c.fulfillment_order_id for c in moving],
+                    fulfillment_order_ids=now_ids,
                     actor=actor,
                     reason=f"the shipping address changed ({reason})",
                 )
             order_lines_allocated_add(amounts={pk: -q for pk, q in units.items()})
         where = ", ".join(str(address.get(k)) for k in ("line1", "city", "postal_code", "country") if address.get(k))
-        plan = " ".join(
-            f"FO-{c.fulfillment_order_id} {'re-routed: ' if c.reroute else 'kept: '}{c.reason}." for c in checks
-        )
+        plan = " ".join(_plan_words(c, ask, now_ids) for c in checks)
         message = f"{_who(actor)} changed the shipping address to {where}. Why: {reason}. {plan}".strip()
         _changed(
             order=locked,
@@ -502,6 +563,7 @@ def order_address_change(
                         "fulfillment_order": c.fulfillment_order_id,
                         "location": c.location_code,
                         "reroute": c.reroute,
+                        "asked": c.fulfillment_order_id in ask,
                         "why": c.reason,
                         "cost_before": c.cost_before,
                         "cost_after": c.cost_after,
@@ -511,9 +573,15 @@ def order_address_change(
             },
             actor=actor,
         )
-        if moving:
+        if units:
             _reroute(order=locked, units=units, reason=f"shipping address changed: {reason}", actor=actor)
-    return OrderChangeResult(Order.objects.get(pk=locked.pk), Decimal(0), message)
+        requests = []
+        if ask:
+            lines = list(locked.lines.order_by("line_number"))
+            why = f"shipping address changed ({reason})"
+            requests = _cancel_ask(order=locked, lines=lines, ask=ask, reason=why, actor=actor, kind="reroute")
+    note = " ".join([message, *(r[1] for r in requests)])
+    return OrderChangeResult(Order.objects.get(pk=locked.pk), Decimal(0), note, tuple(r[0] for r in requests))
 
 
 def _pickup_store_errors(*, method: str, store) -> dict[str, list[str]]:

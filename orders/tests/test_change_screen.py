@@ -21,6 +21,23 @@ def routed_order(web, dc, product):
 
 
 @pytest.mark.django_db
+def test_an_address_change_on_released_work_says_the_location_was_asked(web, dc, product, ops_user):
+    from fulfillment.services import fulfillment_order_release_now
+
+    order = routed_order(web, dc, product)
+    fulfillment_order_release_now(fo_id=order.fulfillment_orders.get().pk)
+    order.refresh_from_db()
+    c = Client()
+    c.force_login(ops_user)
+    data = {"action": "address", "version": order.version, "reason": "moved", "line1": "1 Main St"}
+    data |= {"city": "Los Angeles", "postal_code": "90001", "region": "CA", "country": "US"}
+    r = c.post(f"/orders/{order.pk}/change/", data, follow=True)
+    body = r.content.decode()
+    assert "asked DC-EAST to cancel 3 × SKU-A" in body and "routed again for the new address" in body
+    assert Order.objects.get(pk=order.pk).shipping_address["city"] == "Los Angeles"
+
+
+@pytest.mark.django_db
 def test_the_change_form_applies_against_the_page_version(web, dc, product, ops_user, store_user):
     order = routed_order(web, dc, product)
     c = Client()

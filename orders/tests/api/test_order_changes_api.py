@@ -110,9 +110,12 @@ def test_cancel_of_released_work_is_202_with_the_request_and_completes_on_confir
     )
     assert r.status_code == 200, r.json()
     assert Order.objects.get(pk=routed.pk).lines.get(line_number=2).quantity_cancelled == 1
-    # Address changes still refuse while a location has the work.
-    r = api.patch(url(routed), {"shipping_address": LA}, format="json")
-    assert r.status_code == 409 and f"FO-{fo.pk}" in " ".join(r.json()["detail"])
+    # An address the location cannot serve: the address changes, the location is asked to stop the rest (202).
+    r = api.patch(url(routed), {"shipping_address": LA, "reason": "moved"}, format="json")
+    assert r.status_code == 202, r.json()
+    (req,) = r.json()["change"]["cancel_requests"]
+    assert req["fulfillment_order"] == fo.pk and req["kind"] == "reroute" and req["status"] == "requested"
+    assert r.json()["shipping_address"] == LA and r.headers["ETag"] == f'"{Order.objects.get(pk=routed.pk).version}"'
 
 
 def test_pickup_store_through_patch(api, routed, store, product, product_b):
@@ -172,7 +175,7 @@ def test_patch_fuzz_never_500s_and_a_refusal_writes_nothing(api, routed, store, 
     r = api.patch(url(routed), body, format="json")
     assert r.status_code in (200, 202, 400, 409), (r.status_code, body)
     after = Order.objects.get(pk=routed.pk)
-    if r.status_code != 200:
+    if r.status_code not in (200, 202):
         assert (after.version, after.shipping_address) == (before.version, before.shipping_address)
     assert stock_ledger_mismatches() == []
 
@@ -190,4 +193,39 @@ def test_line_add_fuzz_never_500s(api, routed, sku, quantity, unit_price):
     assert r.status_code in (200, 202, 400, 409), (r.status_code, body)
     if r.status_code != 200:
         assert Order.objects.get(pk=routed.pk).version == before
+    assert stock_ledger_mismatches() == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    address=st.one_of(
+        st.just(LA),
+        st.fixed_dictionaries(
+            {
+                "line1": st.text(max_size=12),
+                "city": st.text(max_size=8),
+                "postal_code": st.sampled_from(["90001", "10001", "00000", "x", ""]),
+                "region": st.sampled_from(["CA", "NY", "ZZ"]),
+                "country": st.sampled_from(["US", "GB", "", "U"]),
+            }
+        ),
+        anything,
+    )
+)
+def test_address_patch_on_released_work_never_500s_and_asks_at_most_once(api, routed, address):
+    fo = routed.fulfillment_orders.get()
+    if fo.released_at is None:
+        fulfillment_order_release_now(fo_id=fo.pk)
+    before = Order.objects.get(pk=routed.pk)
+    r = api.patch(url(routed), {"shipping_address": address}, format="json")
+    assert r.status_code in (200, 202, 400, 409), (r.status_code, address)
+    after = Order.objects.get(pk=routed.pk)
+    if r.status_code in (400, 409):
+        assert (after.version, after.shipping_address) == (before.version, before.shipping_address)
+    else:
+        assert after.shipping_address == address
+    if r.status_code == 202:
+        assert all(req["kind"] == "reroute" for req in r.json()["change"]["cancel_requests"])
+    # The same units are never asked twice: one reroute request at most, whatever was sent.
+    assert fo.cancel_requests.filter(kind="reroute", status="requested").count() <= 1
     assert stock_ledger_mismatches() == []

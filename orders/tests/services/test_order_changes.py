@@ -219,13 +219,21 @@ def test_an_undeliverable_address_is_refused_by_field(east_order, ops_user):
     assert "shipping_address.line1" in exc.value.message_dict
 
 
-def test_an_address_change_with_released_work_names_the_fulfilment_order(east_order, ops_user):
+def test_an_address_change_with_released_work_asks_the_location(east_order, ops_user):
+    fo = east_order.fulfillment_orders.get()
+    fulfillment_order_release_now(fo_id=fo.pk)
+    result = order_address_change(order=east_order, address=LA, reason="x", actor=ops_user)
+    (req,) = result.requests
+    assert req.fulfillment_order_id == fo.pk and req.kind == "reroute"
+    assert Order.objects.get(pk=east_order.pk).shipping_address == LA
+
+
+def test_a_method_change_with_released_work_names_the_fulfilment_order(east_order, ops_user, store):
     fo = east_order.fulfillment_orders.get()
     fulfillment_order_release_now(fo_id=fo.pk)
     with pytest.raises(OrderChangeConflict) as exc:
-        order_address_change(order=east_order, address=LA, reason="x", actor=ops_user)
+        order_method_change(order=east_order, method="pickup", pickup_location=store, reason="x", actor=ops_user)
     assert f"FO-{fo.pk} at DC-EAST (released) already has the work" in str(exc.value)
-    assert Order.objects.get(pk=east_order.pk).shipping_address != LA
 
 
 def test_ship_to_pickup_moves_the_work_to_the_store(east_order, ops_user, store, dc, product):
