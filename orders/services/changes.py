@@ -286,7 +286,14 @@ def _cancel_now(
 
 
 def _cancel_ask(
-    *, order: Order, lines: list[OrderLine], ask: dict[int, dict[int, int]], reason: str, actor, kind: str = "cancel"
+    *,
+    order: Order,
+    lines: list[OrderLine],
+    ask: dict[int, dict[int, int]],
+    reason: str,
+    actor: AbstractBaseUser | None,
+    kind: str = "cancel",
+    rerouted_for: str = "the new address",
 ) -> list[tuple]:
     """Ask each location holding released units to cancel them (`kind` cancel: they leave the order; reroute:
     they are routed again); the timeline says what is pending where."""
@@ -299,7 +306,7 @@ def _cancel_ask(
         code = req.fulfillment_order.location.code
         what = ", ".join(f"{q} × {by_pk[lid].sku} (line {by_pk[lid].line_number})" for lid, q in amounts.items())
         then = (
-            "They are routed again for the new address when the location confirms."
+            f"They are routed again for {rerouted_for} when the location confirms."
             if kind == "reroute"
             else "The cancellation completes when the location confirms."
         )
@@ -353,8 +360,9 @@ def order_cancel_request_complete(
 def order_reroute_request_complete(
     *, order_id: int, amounts: dict[int, int], reason: str, actor: AbstractBaseUser | None
 ) -> OrderChangeResult:
-    """A location confirmed it stopped units of released work for an address change ({order line id: units},
-    already taken off the work by fulfillment): they stay on the order and are routed again for its address."""
+    """A location confirmed it stopped units of released work for an address or method change ({order line
+    id: units}, already taken off the work by fulfillment): they stay on the order and are routed again for
+    its address and method as they are now (`reason` is the request's, naming the change)."""
     with transaction.atomic():
         locked = _lock(Order.objects.get(pk=order_id))
         by_pk = {ln.pk: ln for ln in locked.lines.select_for_update()}
@@ -363,12 +371,12 @@ def order_reroute_request_complete(
             return OrderChangeResult(locked, Decimal(0), "Nothing to re-route.")
         order_lines_allocated_add(amounts={pk: -q for pk, q in amounts.items()})
         what = ", ".join(f"{q} × {by_pk[lid].sku} (line {by_pk[lid].line_number})" for lid, q in amounts.items())
-        message = f"{what} routed again for the new shipping address: {reason}."
+        message = f"{what} routed again after {reason}."
         lines = [
             {"line_number": by_pk[lid].line_number, "sku": by_pk[lid].sku, "quantity": q} for lid, q in amounts.items()
         ]
         _changed(order=locked, change="reroute", message=message, data={"reason": reason, "lines": lines}, actor=actor)
-        _reroute(order=locked, units=amounts, reason=f"shipping address changed: {reason}", actor=actor)
+        _reroute(order=locked, units=amounts, reason=reason, actor=actor)
     return OrderChangeResult(Order.objects.get(pk=order_id), Decimal(0), message)
 
 
@@ -430,25 +438,6 @@ def _locked_for_change(*, order: Order, expected_version: int | None, what: str)
             [f"Order {locked.number} is {locked.get_status_display().lower()}; its {what} can no longer change."]
         )
     return locked
-
-
-def _released_conflicts(*, order: Order, what: str) -> None:
-    """Refuse a change while a location already has (some of) the order's work."""
-    from fulfillment.services import fulfillment_line_work
-
-    released = {
-        (r.fulfillment_order_id, r.location_code, r.status)
-        for w in fulfillment_line_work(order_id=order.pk).values()
-        for r in w.released
-    }
-    if released:
-        raise OrderChangeConflict(
-            [
-                f"FO-{pk} at {code} ({status}) already has the work; ask the location to cancel it before "
-                f"changing the {what}."
-                for pk, code, status in sorted(released)
-            ]
-        )
 
 
 def _reroute(*, order: Order, units: dict[int, int], reason: str, actor: AbstractBaseUser | None) -> None:
@@ -603,16 +592,17 @@ def order_method_change(
     actor: AbstractBaseUser | None,
     expected_version: int | None = None,
 ) -> OrderChangeResult:
-    """Change how the order reaches the customer (ship ↔ pickup) or the pickup store, before any location has
-    the work: unreleased fulfilment orders are withdrawn (their stock back to sale) and the open units routed
-    again for the new method. Refused (OrderChangeConflict) once a location has (some of) the work."""
+    """Change how the order reaches the customer (ship ↔ pickup) or the pickup store: unreleased fulfilment
+    orders are withdrawn (their stock back to sale) and the open units routed again for the new method; a
+    location that already has work is asked to stop it (a `reroute` cancel request, the result's `requests`)
+    and its units are routed again for the new method when it confirms."""
     if errors := _pickup_store_errors(method=method, store=pickup_location):
         raise ValidationError(errors)
     store = pickup_location if method == Order.Method.PICKUP else None
     reason = (reason or "").strip()[:300] or "customer request"
     with transaction.atomic():
         locked = _locked_for_change(order=order, expected_version=expected_version, what="fulfilment method")
-        _released_conflicts(order=locked, what="fulfilment method")
+        ask = _released_asks(order=locked)
         before = (locked.fulfillment_method, locked.pickup_location.code if locked.pickup_location_id else None)
         units = {}
         if locked.status in _PLACED:
@@ -638,7 +628,33 @@ def order_method_change(
             lines = locked.lines.all()
             open_units = {ln.pk: ln.quantity - ln.quantity_allocated - ln.quantity_cancelled for ln in lines}
             _reroute(order=locked, units={k: v for k, v in open_units.items() if v > 0}, reason=reason, actor=actor)
-    return OrderChangeResult(Order.objects.get(pk=locked.pk), Decimal(0), message)
+        requests = []
+        if ask:
+            why = f"the fulfilment method changed ({reason})"
+            requests = _cancel_ask(
+                order=locked,
+                lines=list(locked.lines.order_by("line_number")),
+                ask=ask,
+                reason=why,
+                actor=actor,
+                kind="reroute",
+                rerouted_for="the new fulfilment method",
+            )
+    note = " ".join([message, *(r[1] for r in requests)])
+    return OrderChangeResult(Order.objects.get(pk=locked.pk), Decimal(0), note, tuple(r[0] for r in requests))
+
+
+def _released_asks(*, order: Order) -> dict[int, dict[int, int]]:
+    """{released fulfilment order id: {order line id: units}}: every unit a location already has, but those
+    already asked of it by a waiting request."""
+    from fulfillment.services import fulfillment_line_work
+
+    ask: dict[int, dict[int, int]] = {}
+    for lid, w in fulfillment_line_work(order_id=order.pk).items():
+        for r in w.released:
+            if r.fulfillment_order_id not in w.requested_on:
+                ask.setdefault(r.fulfillment_order_id, {})[lid] = r.units
+    return ask
 
 
 def _totals_after_add(*, order: Order, value: Decimal) -> dict[str, Decimal]:

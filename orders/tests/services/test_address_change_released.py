@@ -81,7 +81,7 @@ def test_released_part_is_asked_to_stop_and_reroutes_on_confirmation(
     west = FulfillmentOrder.objects.filter(order=order, location=dc_west).exclude(status="cancelled")
     assert sum(fl.quantity for fo in west for fl in fo.lines.all()) == 3
     assert not order.events.filter(type="cancelled").exists()
-    assert "routed again for the new shipping address" in order.events.filter(type="changed").last().message
+    assert "routed again after shipping address changed" in order.events.filter(type="changed").last().message
     assert stock_ledger_mismatches() == []
 
 

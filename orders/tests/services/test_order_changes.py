@@ -228,12 +228,33 @@ def test_an_address_change_with_released_work_asks_the_location(east_order, ops_
     assert Order.objects.get(pk=east_order.pk).shipping_address == LA
 
 
-def test_a_method_change_with_released_work_names_the_fulfilment_order(east_order, ops_user, store):
+def test_a_method_change_with_released_work_asks_the_location_and_reroutes_on_confirmation(
+    east_order, ops_user, store, dc, product
+):
+    from fulfillment.services import fulfillment_event_apply
+
+    stock(product, store, 3)
     fo = east_order.fulfillment_orders.get()
     fulfillment_order_release_now(fo_id=fo.pk)
-    with pytest.raises(OrderChangeConflict) as exc:
-        order_method_change(order=east_order, method="pickup", pickup_location=store, reason="x", actor=ops_user)
-    assert f"FO-{fo.pk} at DC-EAST (released) already has the work" in str(exc.value)
+    result = order_method_change(
+        order=east_order, method="pickup", pickup_location=store, reason="will collect", actor=ops_user
+    )
+    (req,) = result.requests
+    assert req.fulfillment_order_id == fo.pk and req.kind == "reroute" and req.status == "requested"
+    order = Order.objects.get(pk=east_order.pk)
+    assert order.fulfillment_method == "pickup" and order.pickup_location == store
+    asked = order.events.get(type="cancellation_requested").message
+    assert "asked DC-EAST to cancel" in asked and "routed again for the new fulfilment method" in asked
+    assert reserved(product, dc) > 0  # DC-EAST keeps its units until it answers
+
+    fulfillment_event_apply(fo_id=fo.pk, event_id="c-1", type="cancel_confirmed", payload={})
+    req.refresh_from_db()
+    assert req.status == "confirmed" and reserved(product, dc) == 0
+    live = order.fulfillment_orders.exclude(status="cancelled").get()
+    assert live.location == store and live.method == "pickup"
+    assert not order.lines.filter(quantity_cancelled__gt=0).exists()  # moved, not cancelled
+    assert "routed again after the fulfilment method changed" in order.events.filter(type="changed").last().message
+    assert stock_ledger_mismatches() == []
 
 
 def test_ship_to_pickup_moves_the_work_to_the_store(east_order, ops_user, store, dc, product):
