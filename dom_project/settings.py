@@ -200,6 +200,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "HandlingClassEnum": "inventory.models.HandlingClass",
         "InboundKindEnum": "inventory.models.InboundShipment.Kind",
+        "SubscriptionKindEnum": "webhooks.models.Subscription.Kind",
+        "HoldKindEnum": "orders.models.OrderHold.Kind",
+        "ChannelKindEnum": "orders.models.Channel.Kind",
+        "LocationKindEnum": "inventory.models.LocationKind",
     },
     # Hardening: local wall-clock times are documented as HH:MM[:SS], not RFC 3339 "time" (which needs an
     # offset the values do not have); found by the API fuzzer (dom_project/tests/test_api_fuzz.py).
