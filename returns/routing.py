@@ -137,6 +137,11 @@ def _exclusion(*, loc: LocationView, accepting, ctx, distances, classes) -> str 
     reason = ctx.exclusion_reason(loc)
     if reason:
         return reason
+    # A handling rule (e.g. "hazmat only to warehouses") applies per line outbound; a return travels to one
+    # place as a whole, so a location it excludes for any returned line is out for the return.
+    for handling_class in classes:
+        if reason := ctx.line_exclusion(loc, handling_class):
+            return reason
     km = distances.get(loc.id)
     if km is None:
         return "distance: location (or the customer's address) has no coordinates"

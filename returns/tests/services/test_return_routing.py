@@ -81,7 +81,7 @@ def test_rule_conditions_see_the_returned_lines(web, dc_west, store):
     assert d.rules_fired[0]["name"] == "Hazmat and oversized returns only to warehouses"
     assert (
         store.pk
-        in d.excluded["rule “Hazmat and oversized returns only to warehouses”: not among the allowed locations"]
+        in d.excluded["rule “Hazmat and oversized returns only to warehouses”: excluded for hazmat lines"]
     )
 
 
