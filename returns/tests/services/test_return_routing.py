@@ -79,10 +79,7 @@ def test_rule_conditions_see_the_returned_lines(web, dc_west, store):
     assert rma.return_location == dc_west  # the shipped rule keeps hazmat returns out of stores
     d = rma.routing_decisions.get()
     assert d.rules_fired[0]["name"] == "Hazmat and oversized returns only to warehouses"
-    assert (
-        store.pk
-        in d.excluded["rule “Hazmat and oversized returns only to warehouses”: excluded for hazmat lines"]
-    )
+    assert store.pk in d.excluded["rule “Hazmat and oversized returns only to warehouses”: excluded for hazmat lines"]
 
 
 def test_low_ats_for_recent_sales_is_preferred(delivered, product, store, store_b):
