@@ -369,6 +369,20 @@ def _candidate_explain(*, row: list, locs: dict, lines: dict, line_ids: list[int
     return c
 
 
+# What each rule action did, in words, for the explanation (the stored decision keeps the codes).
+RULE_ACTION_WORDS = {
+    "restrict": "only these locations",
+    "exclude": "not these locations",
+    "prefer": "preference",
+    "ship_complete": "ship complete",
+    "max_shipments": "at most N packages",
+    "pickup_fallback": "pickup fallback",
+    "stop": "stop",
+    "max_distance": "distance limit",
+    "protect_store_stock": "protect store stock",
+}
+
+
 def decision_explain(*, decision: RoutingDecision) -> dict:
     """A decision with location codes and SKUs filled in, candidates as objects with their cost breakdown
     (including the cost of sending every unit from that one location when it could)."""
@@ -409,7 +423,9 @@ def decision_explain(*, decision: RoutingDecision) -> dict:
         "rule_set_version": str(decision.rule_set_version) if decision.rule_set_version_id else None,
         "service_level": decision.service_level,
         "method": decision.method,
-        "rules_fired": decision.rules_fired,
+        "rules_fired": [
+            {**r, "action": RULE_ACTION_WORDS.get(r.get("action"), r.get("action"))} for r in decision.rules_fired
+        ],
         "candidates": sorted(
             candidates, key=lambda c: (c["cost_if_all_from_here"] is None, c["cost_if_all_from_here"] or 0)
         ),

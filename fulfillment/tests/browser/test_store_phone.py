@@ -213,7 +213,7 @@ def test_order_page_explains_routing_at_desktop_width(page, web, dc, dc_west, pr
     section.screenshot(path=str(SCREENS / "order-routing-explanation.png"))
     page.click("text=Every routing decision of")
     page.wait_for_selector("h1:has-text('was routed')")
-    assert page.locator("header.topbar nav.nav a", has_text="Orders").is_visible()
+    assert page.locator("header.topbar nav.nav").get_by_role("link", name="Orders", exact=True).is_visible()
 
 
 def test_403_page_has_the_layout_the_reason_and_a_way_back(page, store, store_user):
