@@ -17,13 +17,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db import connection
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
 from inventory.selectors import (
+    ProductAts,
     UnknownSkus,
-    _ats_query,
+    _ats_query_with,
     _channel_is_online,
     _location_table_for,
     channel_pool_caps,
@@ -73,44 +73,49 @@ class DateInPast(ValueError):
     pass
 
 
-def _supply(
-    *, product_ids: list[int], until: date, today: date, by_date: bool
-) -> dict[int, dict[int, list[tuple[date, int]]]]:
-    """product → location → [(arrival date, units)]: open inbound less promised, and shipped transfers. Without
-    `by_date` one total per product and location (dated `today`): the on-date answer needs no more."""
-    in_sql, params = sql_in_list("ln.product_id", product_ids)
-    tin_sql, tparams = sql_in_list("tl.product_id", product_ids)
+def _supply_sql(*, product_sql: str, product_params: list, until: date, by_date: bool) -> tuple[str, list]:
+    """The supply rows as `_ats_query_with`'s extra query: (product, NULL, location, units, 5 × NULL, arrival
+    date): open inbound less promised, and shipped transfers, due by `until`. Without `by_date` one total per
+    product and location (date NULL): the on-date answer needs no more."""
     open_units = "ln.quantity - ln.quantity_received - ln.quantity_closed - ln.quantity_promised"
     group = ", ln.expected_date" if by_date else ""
     tgroup = ", t.expected_date" if by_date else ""
+    nulls = "NULL, NULL, NULL, NULL, NULL"
+    products = f"(SELECT p.id FROM inventory_product p WHERE {product_sql})"
     sql = f"""
-        SELECT ln.product_id, ln.location_id{group or ", NULL"},
-               SUM(CASE WHEN {open_units} > 0 THEN {open_units} ELSE 0 END)
+        SELECT ln.product_id, NULL, ln.location_id,
+               SUM(CASE WHEN {open_units} > 0 THEN {open_units} ELSE 0 END), {nulls}{group or ", NULL"}
         FROM inventory_inboundline ln
-        WHERE ln.is_open AND {in_sql} AND ln.expected_date <= %s
+        WHERE ln.is_open AND ln.product_id IN {products} AND ln.expected_date <= %s
         GROUP BY ln.product_id, ln.location_id{group}
         UNION ALL
-        SELECT tl.product_id, t.destination_id{tgroup or ", NULL"}, SUM(tl.quantity_shipped - tl.quantity_received)
+        SELECT tl.product_id, NULL, t.destination_id, SUM(tl.quantity_shipped - tl.quantity_received),
+               {nulls}{tgroup or ", NULL"}
         FROM inventory_transferline tl JOIN inventory_transferorder t ON t.id = tl.transfer_id
-        WHERE t.status IN ('in_transit', 'partial') AND {tin_sql} AND t.expected_date <= %s
+        WHERE t.status IN ('in_transit', 'partial') AND tl.product_id IN {products} AND t.expected_date <= %s
         GROUP BY tl.product_id, t.destination_id{tgroup}"""
+    return sql, [*product_params, until, *product_params, until]
+
+
+def _supply_read(*, rows: list[tuple], today: date) -> dict[int, dict[int, list[tuple[date, int]]]]:
+    """product → location → [(arrival date, units)] from the supply rows (late inbound counts from today)."""
     out: dict[int, dict[int, list[tuple[date, int]]]] = defaultdict(lambda: defaultdict(list))
-    with connection.cursor() as cur:
-        cur.execute(sql, [*params, until, *tparams, until])
-        for pid, lid, raw_due, units in cur.fetchall():
-            if units and units > 0:
-                due = date.fromisoformat(raw_due) if isinstance(raw_due, str) else (raw_due or today)
-                out[pid][lid].append((max(due, today), int(units)))
+    for pid, _, lid, units, *_nulls, raw_due in rows:
+        if units and units > 0:
+            due = date.fromisoformat(raw_due) if isinstance(raw_due, str) else (raw_due or today)
+            out[pid][lid].append((max(due, today), int(units)))
     return out
 
 
 @dataclass(slots=True)
 class _State:
-    """One product's starting point: each serving location's raw ATS now (may be negative: below safety)."""
+    """One product's starting point: today's ATS (every serving location's stock row, sorted by ATS), and for
+    the locations with supply their raw ATS now (may be negative: below safety stock) and code."""
 
     product_id: int
     sku: str
-    base: dict[int, int]
+    ats: ProductAts
+    raw: dict[int, int]
     codes: dict[int, str]
     supply: dict[int, list[tuple[date, int]]]
 
@@ -125,36 +130,67 @@ def _states(
     today: date,
     by_date: bool,
 ) -> tuple[list[_State], bool | None]:
-    """Each SKU's starting point (in the order asked) and whether the channel has a pool. One ATS read, the same
-    as today's availability query, and one read of the supply; raises UnknownSkus."""
+    """Each SKU's starting point (in the order asked) and whether the channel has a pool. One round trip: the
+    ATS read of today's availability query and the supply, together; raises UnknownSkus."""
     wanted = list(dict.fromkeys(skus))
     product_sql, product_params = sql_in_list("p.sku", wanted)
-    now, has_pool = _ats_query(
+    now, has_pool, rows = _ats_query_with(
         product_sql=product_sql,
         product_params=product_params,
         channel=channel,
         method=method,
         location_ids=location_ids,
+        positive_only=False,
+        extra=_supply_sql(product_sql=product_sql, product_params=product_params, until=until, by_date=by_date),
     )
     by_sku = {pa.sku: pa for pa in now.values()}
     if missing := [s for s in wanted if s not in by_sku]:
         raise UnknownSkus(missing)
-    # The location table the ATS read just validated (PostgreSQL: against its stamp), else read afresh.
-    table = inventory_selectors._location_table or _location_table_for(stamp=None)
-    serving = table.serving[(method, _channel_is_online(channel))]
-    if location_ids is not None:
-        serving = serving & set(location_ids)
-    supply = _supply(product_ids=list(now), until=until, today=today, by_date=by_date)
+    supply = _supply_read(rows=rows, today=today) if rows else {}
+    table = None
     states = []
     for sku in wanted:
         pa = by_sku[sku]
-        base = {la.location_id: la.on_hand - la.reserved - la.safety for la in pa.locations}
-        mine = {lid: rows for lid, rows in supply.get(pa.product_id, {}).items() if lid in serving}
-        for lid in mine:
-            base.setdefault(lid, -table.info[lid][2])  # no stock row yet: only the location's safety stock
-        codes = {lid: table.info[lid][0] for lid in base}
-        states.append(_State(pa.product_id, sku, base, codes, mine))
+        raw: dict[int, int] = {}
+        codes: dict[int, str] = {}
+        mine = supply.get(pa.product_id)
+        if mine:
+            # The location table the ATS read just validated (PostgreSQL: against its stamp), else read afresh.
+            table = table or inventory_selectors._location_table or _location_table_for(stamp=None)
+            serving = table.serving[(method, _channel_is_online(channel))]
+            if location_ids is not None:
+                serving = serving & set(location_ids)
+            mine = {lid: r for lid, r in mine.items() if lid in serving}
+            for la in pa.locations:
+                if la.location_id in mine:
+                    raw[la.location_id] = la.on_hand - la.reserved - la.safety
+            for lid in mine:
+                if lid not in raw:  # no stock row yet: only the location's safety stock
+                    raw[lid] = -table.info[lid][2]
+                codes[lid] = table.info[lid][0]
+        states.append(_State(pa.product_id, sku, pa, raw, codes, mine or {}))
     return states, has_pool
+
+
+def _dated_row(*, st: _State, on: date) -> DatedAts:
+    """One SKU on a date: the locations without supply as today (already in ATS order), those with supply
+    raised by what arrives."""
+    row = DatedAts(st.product_id, st.sku, on, st.ats.available, 0, st.ats.available)
+    for la in st.ats.locations:
+        if la.available <= 0:
+            break  # sorted by ATS: the rest have none
+        if la.location_id not in st.raw:
+            row.locations.append(DatedLocation(la.location_id, la.location_code, la.available, 0, la.available))
+    if not st.raw:
+        return row
+    for lid, raw in st.raw.items():
+        now, then = max(0, raw), max(0, raw + sum(q for _, q in st.supply[lid]))
+        row.supply += then - now
+        row.available += then - now
+        if then > 0:
+            row.locations.append(DatedLocation(lid, st.codes[lid], now, then - now, then))
+    row.locations.sort(key=lambda dl: (-dl.available, dl.location_code))
+    return row
 
 
 def availability_on_date(
@@ -168,19 +204,7 @@ def availability_on_date(
     states, has_pool = _states(
         skus=skus, channel=channel, method=method, location_ids=location_ids, until=on, today=today, by_date=False
     )
-    result = []
-    for st in states:
-        row = DatedAts(st.product_id, st.sku, on, 0, 0, 0)
-        for lid, raw in st.base.items():
-            arriving = sum(q for _, q in st.supply.get(lid, ()))
-            now, then = max(0, raw), max(0, raw + arriving)
-            row.available_now += now
-            row.supply += then - now
-            row.available += then
-            if then > 0:
-                row.locations.append(DatedLocation(lid, st.codes[lid], now, then - now, then))
-        row.locations.sort(key=lambda dl: (-dl.available, dl.location_code))
-        result.append(row)
+    result = [_dated_row(st=st, on=on) for st in states]
     if has_pool:
         _cap_by_pool(rows=result, channel=channel)
     return result
@@ -218,8 +242,8 @@ def availability_timeline(
     (st,), has_pool = _states(
         skus=[sku], channel=channel, method=method, location_ids=location_ids, until=until, today=today, by_date=True
     )
-    running = dict(st.base)
-    total = sum(max(0, v) for v in running.values())
+    running = dict(st.raw)
+    total = st.ats.available
     events: list[tuple[date, int, int]] = []
     for lid, rows in st.supply.items():
         for due, q in rows:

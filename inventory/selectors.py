@@ -288,6 +288,31 @@ def _ats_query(
     product's locations are ordered by ATS (highest first) then code; with `positive_only`, those with no
     ATS are left out. Returns the products and whether the channel has any allocation pool (None when no
     channel)."""
+    result, has_pool, _ = _ats_query_with(
+        product_sql=product_sql,
+        product_params=product_params,
+        channel=channel,
+        method=method,
+        location_ids=location_ids,
+        positive_only=positive_only,
+        extra=None,
+    )
+    return result, has_pool
+
+
+def _ats_query_with(
+    *,
+    product_sql: str,
+    product_params: list,
+    channel: Channel | None,
+    method: str | None,
+    location_ids: Iterable[int] | None,
+    positive_only: bool,
+    extra: tuple[str, list] | None,
+) -> tuple[dict[int, ProductAts], bool | None, list[tuple]]:
+    """`_ats_query`, plus the rows of `extra` read in the same round trip (UNION ALL): a query of ten columns
+    whose second (where the stock rows have the SKU) is NULL, e.g. the supply of the dated availability
+    query. Returns the products, whether the channel has a pool, and the extra rows."""
     pg = connection.vendor == "postgresql"
     pool_sql, params = "NULL", []
     if channel is not None:
@@ -301,15 +326,30 @@ def _ats_query(
     kind_sql = "(SELECT l.kind FROM inventory_location l WHERE l.id = s.location_id)"
     sql = f"""
         SELECT p.id, p.sku, s.location_id, s.on_hand, s.reserved, s.id, {_product_safety_sql(kind=kind_sql)},
-               {STAMP_SQL if pg else "NULL"}, {pool_sql}
+               {STAMP_SQL if pg else "NULL"}, {pool_sql}{", NULL" if extra else ""}
         FROM inventory_product p
         LEFT JOIN inventory_stocklevel s ON s.product_id = p.id{stock_sql}
         WHERE {product_sql}"""
+    params += product_params
+    if extra:
+        sql += " UNION ALL " + extra[0]
+        params += extra[1]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    others: list[tuple] = []
+    if extra:
+        others = [r for r in rows if r[1] is None]
+        rows = [r[:9] for r in rows if r[1] is not None]
+    result, has_pool = _ats_rows_read(rows=rows, channel=channel, method=method, positive_only=positive_only)
+    return result, has_pool, others
+
+
+def _ats_rows_read(
+    *, rows: list[tuple], channel: Channel | None, method: str | None, positive_only: bool
+) -> tuple[dict[int, ProductAts], bool | None]:
     result: dict[int, ProductAts] = {}
     has_pool: bool | None = None
-    with connection.cursor() as cur:
-        cur.execute(sql, params + product_params)
-        rows = cur.fetchall()
     if not rows:
         return result, has_pool
     table = _location_table_for(stamp=rows[0][7])

@@ -391,6 +391,7 @@ class _Order:
     ship_memo: dict = field(default_factory=dict)
     deliver_memo: dict = field(default_factory=dict)
     late_ok: bool = False  # the promise can no longer be kept: a late hard-promise shipment pays the late penalty
+    upgrade_far: bool = False  # express: a shipment express cannot keep (reach, promise) is priced overnight
 
 
 @dataclass(slots=True)
@@ -589,8 +590,8 @@ def _shipping(o: _Order, loc: LocationView, km: float, band) -> tuple[str, str, 
     if band is None:
         rates = o.same_day_rates if o.method == "same_day" and o.same_day_rates else o.static.rates.get(svc)
         band = rate_for(rates=rates, distance_km=km) if rates else None
-    if band is None and o.policy_mode and svc == "express":
-        # Baseline policies ignore reach: this shipment is priced and sent overnight instead.
+    if band is None and (o.policy_mode or o.upgrade_far) and svc == "express":
+        # Beyond express reach: this shipment (only) is priced and sent overnight instead.
         svc = "overnight"
         band = rate_for(rates=o.static.rates["overnight"], distance_km=km)
     if band is None:
@@ -623,6 +624,12 @@ def _price(
     if arrive is None:
         arrive = o.deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit)
     met = at_store or arrive <= o.promised  # a pickup waiting for a transfer is ready when it arrives
+    if not met and o.upgrade_far and svc == "express":  # express by road misses the promise: this one overnight
+        band = rate_for(rates=o.static.rates["overnight"], distance_km=km)
+        if band is not None:
+            svc, base, per_kg, transit = "overnight", band.base, band.per_kg, band.transit_days
+            arrive = delivery_date(ship_date=day, transit_days=transit)
+            met = arrive <= o.promised
     late = 0.0
     if not met:
         if svc in HARD_PROMISE and not (o.policy_mode or o.late_ok):
@@ -711,6 +718,7 @@ def _build(
     prune: bool = True,
     policy_mode: bool = False,
     late_ok: bool = False,
+    upgrade_far: bool = False,
 ) -> _Built:
     """Eligibility and pricing of every location holding one of the order's products."""
     o = _order_context(
@@ -725,6 +733,7 @@ def _build(
         policy_mode=policy_mode,
     )
     o.late_ok = late_ok
+    o.upgrade_far = upgrade_far
     locs, quantities = static.locations, o.quantities
     ids: set[int] = set()
     for ln in order.lines:
@@ -873,6 +882,7 @@ def _solve(
     policy_mode: bool,
     optimize: Callable[..., Plan],
     late_ok: bool = False,
+    upgrade_far: bool = False,
 ) -> tuple[_Built, Plan, float]:
     """Build and solve the order for a service and method; returns (built, plan, seconds the solver took)."""
     built = _build(
@@ -887,6 +897,7 @@ def _solve(
         prune=prune,
         policy_mode=policy_mode,
         late_ok=late_ok,
+        upgrade_far=upgrade_far,
     )
     start = _time.perf_counter()
     plan = optimize(problem=built.problem)
@@ -906,7 +917,8 @@ def order_decide(
 ) -> Decision:
     """The cheapest feasible plan for `order` on `state`, with its full explanation. Pure: no writes.
 
-    Express orders that no location can keep by ground are priced and shipped as overnight; same-day
+    When express cannot place every unit, the shipments express cannot keep (beyond its reach, or too slow
+    for the promise) are priced and shipped overnight, each on its own: the rest still ships express. Same-day
     orders with no same-day location ship at their service level; both are noted in the decision.
 
     `policy_mode` is for the benchmark's baseline policies, which choose locations without regard to the
@@ -938,11 +950,11 @@ def order_decide(
             notes.append(f"same-day not available for every unit: shipped {service} instead")
             built, plan, method = alt, alt_plan, "ship"
     if service == "express" and method != "pickup" and _placed(plan) < wanted:
-        alt, alt_plan, seconds = attempt(service="overnight", method=method)
+        alt, alt_plan, seconds = attempt(service=service, method=method, upgrade_far=True)
         elapsed += seconds
         if _placed(alt_plan) > _placed(plan):
-            notes.append("express cannot be kept by ground from the locations holding stock: upgraded to overnight")
-            built, plan, service = alt, alt_plan, "overnight"
+            built, plan = alt, alt_plan
+            service = _upgrade_note(built=built, plan=plan, static=static, notes=notes)
     blocked = ("promise:", "service:") if service == "express" else ("promise:",)
     if not policy_mode and _placed(plan) < wanted and any(r.startswith(blocked) for r in built.excluded):
         built, plan, service, seconds = _late_fallback(
@@ -959,6 +971,23 @@ def order_decide(
         compute_ms=elapsed * 1000.0,
         notes=notes,
     )
+
+
+def _upgrade_note(*, built: _Built, plan: Plan, static: NetworkStatic, notes: list[str]) -> str:
+    """Express upgraded per shipment: only the shipments express cannot keep (beyond its reach, or too slow
+    for the promise) go overnight. Returns the decision's service: overnight when every shipment is."""
+    used = {built.infos[ci].location_id: built.infos[ci].service for alloc in plan.allocations for ci, q in alloc if q}
+    upgraded = sorted(static.locations[lid].code for lid, svc in used.items() if svc == "overnight")
+    if not upgraded:
+        return "express"
+    if len(upgraded) == len(used):
+        notes.append("express cannot be kept by ground from the locations holding stock: upgraded to overnight")
+        return "overnight"
+    notes.append(
+        f"express cannot be kept by ground from {', '.join(upgraded)}: upgraded to overnight for "
+        f"{'that shipment' if len(upgraded) == 1 else 'those shipments'} only, the rest ships express"
+    )
+    return "express"
 
 
 def _late_fallback(

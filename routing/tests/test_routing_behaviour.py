@@ -202,6 +202,20 @@ def test_express_that_ground_cannot_keep_ships_overnight(web, dc_west, product):
     assert FulfillmentOrder.objects.get(order=order).carrier_service == "overnight"
 
 
+def test_express_upgrades_only_the_shipment_beyond_reach(web, dc, dc_west, product, product_b):
+    stock(product, dc, 5)  # Edison → New York: express reach
+    stock(product_b, dc_west, 5)  # Ontario CA → New York: beyond express reach
+    order = make_order(channel=web, lines=[(product, 1), (product_b, 1)], service_level="express")
+    d = order_route(order_id=order.pk, now=MONDAY_9AM)
+    assert d.outcome == "routed" and d.service_level == "express"
+    services = {s["location"]: s["service"] for s in decision_explain(decision=d)["plan"]}
+    assert services == {"DC-EAST": "express", "DC-WEST": "overnight"}  # the whole order went overnight before
+    assert any("DC-WEST: upgraded to overnight for that shipment only" in n for n in d.notes)
+    carriers = dict(FulfillmentOrder.objects.filter(order=order).values_list("location__code", "carrier_service"))
+    assert carriers == {"DC-EAST": "express", "DC-WEST": "overnight"}
+    assert all(s["promise_met"] for s in d.plan)
+
+
 def test_explanation_accounts_for_every_location(web, dc, dc_west, store, store_b, product):
     stock(product, dc, 5)
     stock(product, store, 5)
