@@ -10,15 +10,18 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import F, Q, Sum
+from django.utils import timezone
 
 from common.geo import haversine_km, zip_centroid
 from inventory.models import (
     ChannelAllocation,
+    InboundLine,
     Location,
     LocationKind,
     Product,
@@ -27,6 +30,8 @@ from inventory.models import (
     SafetyStockRule,
     StockLevel,
     StockShortage,
+    TransferLine,
+    TransferOrder,
 )
 
 if TYPE_CHECKING:
@@ -788,3 +793,63 @@ def shortage_source_describe(*, source: str) -> dict:
     if kind == "count" and ref.isdigit():
         return {"label": f"Cycle count {ref}", "import_id": None, "feed": False}
     return {"label": source or "—", "import_id": None, "feed": False}
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyArrival:
+    """Units of one product that become available to promise at a location on a date: an open inbound line
+    (less what is already promised to backorders) or a shipped transfer still in transit."""
+
+    source: str  # "inbound" or "in_transit"
+    location_id: int
+    on: date
+    units: int
+    inbound_line_id: int | None
+    reference: str  # the PO / ASN number, or the transfer number
+
+
+def supply_arrivals(*, product_id: int, until: date) -> list[SupplyArrival]:
+    """What arrives for `product_id` by `until`, earliest first (late inbound counts from today), as the
+    dated availability counts it: a location below its safety stock is refilled first, so the first units
+    arriving there only cover the deficit and are left out."""
+    today = timezone.localdate()
+    open_units = F("quantity") - F("quantity_received") - F("quantity_closed") - F("quantity_promised")
+    rows: list[tuple] = [
+        ("inbound", lid, max(due, today), units, pk, number)
+        for pk, lid, due, units, number in InboundLine.objects.filter(
+            product_id=product_id, is_open=True, expected_date__lte=until
+        )
+        .annotate(units=open_units)
+        .filter(units__gt=0)
+        .values_list("pk", "location_id", "expected_date", "units", "shipment__number")
+    ]
+    rows += [
+        ("in_transit", lid, max(due, today), units, None, number)
+        for lid, due, units, number in TransferLine.objects.filter(
+            product_id=product_id,
+            transfer__status__in=(TransferOrder.Status.IN_TRANSIT, TransferOrder.Status.PARTIAL),
+            transfer__expected_date__lte=until,
+        )
+        .annotate(units=F("quantity_shipped") - F("quantity_received"))
+        .filter(units__gt=0)
+        .values_list("transfer__destination_id", "transfer__expected_date", "units", "transfer__number")
+    ]
+    rows.sort(key=lambda r: (r[2], r[0], r[5]))
+    safety = SafetyStock(product_ids=[product_id]).quantity
+    kinds = dict(Location.objects.filter(pk__in={r[1] for r in rows}).values_list("pk", "kind"))
+    levels = dict(
+        StockLevel.objects.filter(product_id=product_id, location_id__in=list(kinds)).values_list(
+            "location_id", F("on_hand") - F("reserved")
+        )
+    )
+    deficit = {
+        lid: max(0, safety(product_id=product_id, location_id=lid, kind=kind) - levels.get(lid, 0))
+        for lid, kind in kinds.items()
+    }
+    out = []
+    for source, lid, on, units, line_id, ref in rows:
+        cover = min(units, deficit[lid])
+        deficit[lid] -= cover
+        if units > cover:
+            out.append(SupplyArrival(source, lid, on, units - cover, line_id, ref))
+    return out

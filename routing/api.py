@@ -1,6 +1,9 @@
 """Routing API: an order's routing decisions, and the storefront delivery promise. Thin views."""
 
+from datetime import UTC, datetime, time, timedelta
+
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -12,7 +15,13 @@ from common.roles import API_CLIENT, OPERATIONS, STAFF_ROLES, HasRole, user_has_
 from orders.models import Channel, Order
 from orders.selectors import channel_for_client, channel_resolve
 from routing.models import RoutingDecision
-from routing.selectors import PromiseError, decision_explain, promise_for
+from routing.selectors import (
+    PROMISE_HORIZON_DAYS,
+    PROMISE_MAX_UNITS,
+    PromiseError,
+    decision_explain,
+    promise_for,
+)
 
 
 class OrderRoutingApi(APIView):
@@ -58,10 +67,21 @@ class PromiseApi(APIView):
     allowed_roles = STAFF_ROLES + (API_CLIENT,)
 
     class InputSerializer(serializers.Serializer):
-        sku = serializers.CharField()
-        quantity = serializers.IntegerField(min_value=1, max_value=10000, default=1)
+        sku = serializers.CharField(max_length=64)
+        quantity = serializers.IntegerField(min_value=1, max_value=PROMISE_MAX_UNITS, default=1)
         postal_code = serializers.CharField(max_length=10)
-        channel = serializers.CharField(required=False)
+        channel = serializers.CharField(required=False, max_length=64)
+        date = serializers.DateField(
+            required=False, help_text="The day the order would be placed (today or later; default now)."
+        )
+
+        def validate_date(self, value):
+            today = timezone.localdate()
+            if not today <= value <= today + timedelta(days=PROMISE_HORIZON_DAYS):
+                raise serializers.ValidationError(
+                    f"Give a date from today ({today}) to {PROMISE_HORIZON_DAYS} days ahead."
+                )
+            return value
 
     @extend_schema(
         parameters=[InputSerializer],
@@ -72,11 +92,14 @@ class PromiseApi(APIView):
         s.is_valid(raise_exception=True)
         d = s.validated_data
         channel = _resolve_channel(request, d.get("channel"))
+        on = d.get("date")
+        now = datetime.combine(on, time(14, 0), tzinfo=UTC) if on and on > timezone.localdate() else None
         try:
-            body = promise_for(sku=d["sku"], quantity=d["quantity"], postal_code=d["postal_code"], channel=channel)
+            body = promise_for(
+                sku=d["sku"], quantity=d["quantity"], postal_code=d["postal_code"], channel=channel, now=now
+            )
         except PromiseError as exc:
-            field = "sku" if "SKU" in str(exc) else "postal_code" if "postal" in str(exc) else "quantity"
-            return Response({field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({exc.field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(body)
 
 

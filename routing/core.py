@@ -1115,18 +1115,29 @@ def promise_options(*, order: OrderView, static: NetworkStatic, state: NetworkSt
         ]
         if whole:
             best = min(whole, key=lambda i: (i.delivery_date, i.distance_km))
-            levels[service] = {"available": True, "delivery_date": best.delivery_date, "ships_from": best.location_id}
+            levels[service] = {
+                "available": True,
+                "delivery_date": best.delivery_date,
+                "ships_from": best.location_id,
+                "units_from": {best.location_id: sum(wanted)},
+            }
             continue
         plan = plan_optimize(problem=built.problem)
         if sum(wanted) and _placed(plan) == sum(wanted):
             used = {ci for alloc in plan.allocations for ci, _ in alloc}
+            units_from: dict[int, int] = {}
+            for alloc in plan.allocations:
+                for ci, q in alloc:
+                    lid = built.infos[ci].location_id
+                    units_from[lid] = units_from.get(lid, 0) + q
             levels[service] = {
                 "available": True,
                 "delivery_date": max(built.infos[ci].delivery_date for ci in used),
                 "ships_from": None,
+                "units_from": units_from,  # location id → units (the caller names the supply)
             }
         else:
-            levels[service] = {"available": False, "delivery_date": None, "ships_from": None}
+            levels[service] = {"available": False, "delivery_date": None, "ships_from": None, "units_from": {}}
     for v in levels.values():
         loc_id = v.pop("ships_from")
         v["ships_from"] = static.locations[loc_id].code if loc_id else None

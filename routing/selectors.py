@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from common.geo import zip_centroid, zip_state
 from inventory.models import ChannelAllocation, Location, LocationGroup, Product
-from inventory.selectors import SafetyStock, channel_pool_caps, sql_in_list
+from inventory.selectors import SafetyStock, channel_pool_caps, sql_in_list, supply_arrivals
 from orders.models import Channel, Order, OrderLine
 from routing.core import (
     CANDIDATE_COLUMNS,
@@ -453,22 +454,35 @@ def decision_explain(*, decision: RoutingDecision) -> dict:
 
 
 class PromiseError(ValueError):
-    pass
+    """A request the promise cannot answer; `field` names the parameter at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+PROMISE_HORIZON_DAYS = 366  # how far ahead a promise counts on inbound supply and transfers
+PROMISE_MAX_UNITS = 10_000
 
 
 def promise_for(
     *, sku: str, quantity: int, postal_code: str, channel: Channel | None = None, now: datetime | None = None
 ) -> dict:
     """Per service level the earliest delivery date the network can keep for `quantity` of `sku` to
-    `postal_code`, and the nearest pickup store with its ready-by time. Reserves nothing."""
-    if quantity <= 0:
-        raise PromiseError("quantity must be at least 1.")
+    `postal_code`, and the nearest pickup store with its ready-by time. Reserves nothing.
+
+    Stock on hand answers as now. A level that on-hand stock cannot serve counts on supply over time: open
+    inbound lines (less what backorders already hold) and transfers in transit, each available at its
+    location from its expected date; the answer is the earliest date by which the network can send every
+    unit, and each level says which supply it counts on (`supply`)."""
+    if not 0 < quantity <= PROMISE_MAX_UNITS:
+        raise PromiseError("quantity", f"quantity must be 1 to {PROMISE_MAX_UNITS}.")
     product = Product.objects.filter(sku=sku).values_list("pk", "handling_class", "weight_grams").first()
     if product is None:
-        raise PromiseError(f"Unknown SKU {sku!r}.")
+        raise PromiseError("sku", f"Unknown SKU {sku!r}.")
     centroid = zip_centroid(postal_code=postal_code)
     if centroid is None:
-        raise PromiseError(f"Unknown US postal code {postal_code!r}.")
+        raise PromiseError("postal_code", f"Unknown US postal code {postal_code!r}.")
     now = now or timezone.now()
     static = network_static()
     state, _ = network_state_load(product_ids=[product[0]], static=static, clock=now)
@@ -476,7 +490,38 @@ def promise_for(
         state.pool_left = pools_load(channel_codes={channel.code}, stock=state.stock, static=static).get(
             channel.code, {}
         )
-    order = OrderView(
+    line = LineView(0, product[0], sku, quantity, product[1], (product[2] or 0) / 1000.0)
+    view = partial(_promise_view, channel=channel, postal_code=postal_code, centroid=centroid, line=line)
+    options = promise_options(order=view(clock=now), static=static, state=state)
+    pickup = options.pop("pickup")
+    if pickup:
+        loc = static.locations[pickup["location_id"]]
+        ready = _pickup_ready_by(now=now, loc=loc, hours=static.pickup_ready_hours)
+        pickup = {
+            "location": loc.code,
+            "distance_km": round(pickup["distance_km"], 1),
+            "available": pickup["available"],
+            "ready_by": ready,
+        }
+    levels = options["service_levels"]
+    on_hand = state.stock.get(product[0], {})
+    for v in levels.values():
+        v["supply"] = _supply_named(units_from=v.pop("units_from"), on_hand=on_hand, arrivals=[], static=static)
+    if not all(v["available"] for v in levels.values()):
+        _promise_dated(levels=levels, view=view, static=static, state=state, product_id=product[0], now=now)
+    return {
+        "sku": sku,
+        "quantity": quantity,
+        "postal_code": postal_code,
+        "service_levels": levels,
+        "pickup": pickup,
+    }
+
+
+def _promise_view(
+    *, clock: datetime, channel: Channel | None, postal_code: str, centroid: tuple, line: LineView
+) -> OrderView:
+    return OrderView(
         id=0,
         channel=channel.code if channel else "",
         channel_online=channel is None or channel.kind != Channel.Kind.POS,
@@ -489,30 +534,90 @@ def promise_for(
         postal_code=postal_code,
         latitude=centroid[0],
         longitude=centroid[1],
-        clock=now,
+        clock=clock,
         promise=None,
-        placed_at=now,
+        placed_at=clock,
         pickup_location_id=None,
-        lines=(LineView(0, product[0], sku, quantity, product[1], (product[2] or 0) / 1000.0),),
+        lines=(line,),
     )
-    options = promise_options(order=order, static=static, state=state)
-    pickup = options.pop("pickup")
-    if pickup:
-        loc = static.locations[pickup["location_id"]]
-        ready = _pickup_ready_by(now=now, loc=loc, hours=static.pickup_ready_hours)
-        pickup = {
-            "location": loc.code,
-            "distance_km": round(pickup["distance_km"], 1),
-            "available": pickup["available"],
-            "ready_by": ready,
-        }
-    return {
-        "sku": sku,
-        "quantity": quantity,
-        "postal_code": postal_code,
-        "service_levels": options["service_levels"],
-        "pickup": pickup,
-    }
+
+
+def _promise_dated(
+    *, levels: dict, view: Callable[..., OrderView], static: NetworkStatic, state: NetworkState, product_id: int, now
+) -> None:
+    """The levels on-hand stock cannot serve, answered from supply over time: for each, the first arrival
+    date from which some plan sends every unit (found by bisection over the arrival dates: more supply never
+    places fewer units), with the supply it counts on. A level nothing can serve within the horizon says so."""
+    today = timezone.localdate(now)
+    arrivals = supply_arrivals(product_id=product_id, until=today + timedelta(days=PROMISE_HORIZON_DAYS))
+    on_hand = state.stock.get(product_id, {})
+    days = sorted({a.on for a in arrivals})
+    memo: dict[date, dict] = {}
+
+    def options_on(day: date) -> dict:
+        if day not in memo:
+            stock = dict(on_hand)
+            for a in arrivals:
+                if a.on <= day:
+                    stock[a.location_id] = stock.get(a.location_id, 0) + a.units
+            dated = NetworkState(
+                stock={product_id: stock},
+                capacity_used=state.capacity_used,
+                capacity_limit=state.capacity_limit,
+                pool_left=state.pool_left,
+            )
+            clock = now if day <= today else datetime.combine(day, time(14, 0), tzinfo=UTC)
+            memo[day] = promise_options(order=view(clock=clock), static=static, state=dated)["service_levels"]
+        return memo[day]
+
+    for service, level in levels.items():
+        if level["available"]:
+            continue
+        lo, hi = 0, len(days)
+        while lo < hi:  # the first arrival date from which this level can be served
+            mid = (lo + hi) // 2
+            if options_on(days[mid])[service]["available"]:
+                hi = mid
+            else:
+                lo = mid + 1
+        if lo == len(days):
+            level["reason"] = (
+                "not enough stock on hand, inbound or in transit within "
+                f"{PROMISE_HORIZON_DAYS} days for this service level"
+            )
+            continue
+        found = dict(options_on(days[lo])[service])
+        found["supply"] = _supply_named(
+            units_from=found.pop("units_from"),
+            on_hand=on_hand,
+            arrivals=[a for a in arrivals if a.on <= days[lo]],
+            static=static,
+        )
+        found["ready_on"] = days[lo]
+        levels[service] = found
+
+
+def _supply_named(*, units_from: dict[int, int], on_hand: dict[int, int], arrivals: list, static) -> list[dict]:
+    """Which supply the units of each location come from: on hand first, then arrivals by date."""
+    out = []
+    for lid, units in sorted(units_from.items(), key=lambda kv: static.locations[kv[0]].code):
+        code = static.locations[lid].code
+        take = min(units, on_hand.get(lid, 0))
+        if take > 0:
+            out.append({"source": "on_hand", "location": code, "quantity": take})
+        left = units - take
+        for a in arrivals:
+            if left <= 0:
+                break
+            if a.location_id != lid:
+                continue
+            take = min(left, a.units)
+            left -= take
+            row = {"source": a.source, "reference": a.reference, "expected_date": a.on, "location": code}
+            if a.inbound_line_id is not None:
+                row["inbound_line"] = a.inbound_line_id
+            out.append({**row, "quantity": take})
+    return out
 
 
 def _pickup_ready_by(*, now: datetime, loc: LocationView, hours: int) -> datetime:
