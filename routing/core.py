@@ -732,8 +732,7 @@ def _build(
         exclude_reason=exclude_reason,
         policy_mode=policy_mode,
     )
-    o.late_ok = late_ok
-    o.upgrade_far = upgrade_far
+    o.late_ok, o.upgrade_far = late_ok, upgrade_far
     locs, quantities = static.locations, o.quantities
     ids: set[int] = set()
     for ln in order.lines:
@@ -745,8 +744,7 @@ def _build(
     infos: list[CandidateInfo] = []
     cands: list[Candidate] = []
     seq, floors = _visit_order(o, ids, prune)
-    best = math.inf
-    best_key = 0
+    best, best_key = math.inf, 0
     for pos, (bound, loc_id) in enumerate(seq):
         if bound + floors.unit > best + 1e-9:
             excluded.setdefault(_cost_reason(best, locs[best_key].code), []).extend(i for _, i in seq[pos:])
