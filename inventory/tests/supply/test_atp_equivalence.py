@@ -140,4 +140,3 @@ def test_dated_query_equals_the_plain_computation(seed):
         for n in (1, 5, 30):
             first = next((p.on for p in timeline.points if p.available >= n), None)
             assert timeline.earliest_for(n) == first
-
