@@ -116,6 +116,18 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# A PostgreSQL streaming replica for read-only traffic (common.dbrouting): availability, promise, the dashboard
+# and its exports read there, outside transactions; every write and every read that decides a write stays on
+# the primary. Tests mirror it onto the test database.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = {
+        **env.db("DATABASE_REPLICA_URL"),
+        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["common.dbrouting.ReplicaRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # SQLite cannot build NULLS NOT DISTINCT unique constraints (W047) nor covering indexes' INCLUDE columns (W040);
 # PostgreSQL (production) has both, and SQLite works without them.

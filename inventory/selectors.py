@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F, Q, Sum
 
+from common.dbrouting import read_connection
 from common.geo import haversine_km, zip_centroid
 from inventory.models import (
     ChannelAllocation,
@@ -196,7 +197,7 @@ def _location_table_for(*, stamp: int | None) -> _LocationTable:
     if table is not None and stamp is not None and table.stamp == stamp:
         return table
     pg = connection.vendor == "postgresql"
-    with connection.cursor() as cur:
+    with read_connection().cursor() as cur:
         cur.execute(f"SELECT ls.*, {STAMP_SQL if pg else 'NULL'} FROM ({LOCATIONS_SQL}) ls")
         rows = cur.fetchall()
     table = _LocationTable(
@@ -307,7 +308,7 @@ def _ats_query(
         WHERE {product_sql}"""
     result: dict[int, ProductAts] = {}
     has_pool: bool | None = None
-    with connection.cursor() as cur:
+    with read_connection().cursor() as cur:
         cur.execute(sql, params + product_params)
         rows = cur.fetchall()
     if not rows:
@@ -481,7 +482,7 @@ def low_stock_products(*, limit: int | None = None) -> list[tuple[int, str, int,
         {"LIMIT %s" if limit else ""}
     """
     params: list = [default, default] + ([limit] if limit else [])
-    with connection.cursor() as cur:
+    with read_connection().cursor() as cur:
         cur.execute(sql, params)
         return [(r[0], r[1], int(r[2]), int(r[3])) for r in cur.fetchall()]
 
