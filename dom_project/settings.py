@@ -257,6 +257,12 @@ else:
 # Where customers reach this site: links in e-mails (the "I'm here" check-in link) are made absolute with it.
 DOM_PUBLIC_BASE_URL = env("DOM_PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
 
+# --- History tables partitioned by month (PostgreSQL; common.partitions, docs/scaling.md) ------------------
+# The daily schedule keeps this many months ahead; archiving (detach, dump, drop) runs only with a retention.
+DOM_PARTITION_MONTHS_AHEAD = env.int("DOM_PARTITION_MONTHS_AHEAD", default=2)
+DOM_PARTITION_RETENTION_MONTHS = env.int("DOM_PARTITION_RETENTION_MONTHS", default=0)
+DOM_PARTITION_ARCHIVE_DIR = env("DOM_PARTITION_ARCHIVE_DIR", default=str(BASE_DIR / "archive"))
+
 # --- Domain settings -----------------------------------------------------------------------------------
 DOM = {
     "LOW_STOCK_THRESHOLD": env.int("DOM_LOW_STOCK_THRESHOLD", default=5),
