@@ -248,6 +248,9 @@ Q_CLUSTER = {
     "sync": env.bool("Q_SYNC", default=False),
     # django-q2 logs every enqueue at INFO on stdout; benchmarks quieten it.
     "log_level": env("Q_LOG_LEVEL", default="INFO"),
+    # django-q2 reads Q_CLUSTER_NAME from the environment to serve a queue of that name (tests give each run
+    # its own); it then requires this key.
+    "ALT_CLUSTERS": {},
 }
 if env("REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("REDIS_URL")
