@@ -123,3 +123,23 @@ def test_commands_do_nothing_where_tables_are_not_partitioned(tmp_path):
         pytest.skip("Covered above on PostgreSQL, where the tables are partitioned.")
     assert history_partitions_ensure(months_ahead=2) == []
     assert history_partitions_archive(older_than_months=3, dump_dir=tmp_path) == []
+
+
+def test_schedules_keep_months_ahead_and_archive_only_with_a_retention(pg, settings, tmp_path):
+    from django_q.models import Schedule
+
+    from dom_project.tasks import partitions_archive_task, partitions_ensure_task
+
+    call_command("setup_schedules", stdout=StringIO())
+    funcs = set(Schedule.objects.values_list("func", flat=True))
+    assert {"dom_project.tasks.partitions_ensure_task", "dom_project.tasks.partitions_archive_task"} <= funcs
+    settings.DOM_PARTITION_ARCHIVE_DIR = str(tmp_path)
+    with at(2032, 5, 2):
+        assert partitions_ensure_task() == 2 * 3  # May, June, July of both tables
+        settings.DOM_PARTITION_RETENTION_MONTHS = 0
+        assert partitions_archive_task() == 0  # no retention set: nothing dropped
+        settings.DOM_PARTITION_RETENTION_MONTHS = 1
+        assert partitions_archive_task() > 0
+    assert date(2032, 4, 1) not in partitions_of(table=LEDGER)  # never created, so nothing to keep
+    assert date(2032, 5, 1) in partitions_of(table=LEDGER)
+    assert not [m for m in partitions_of(table=EVENTS) if m < date(2032, 4, 1)]
