@@ -266,3 +266,22 @@ def test_availability_served_from_replica_and_replica_lag_cannot_oversell(replic
     replica_sql("SELECT pg_wal_replay_resume()")
     replica_catch_up()
     assert availability(client, product.sku) == 0
+
+
+@pytest.mark.django_db(transaction=True, databases=[DEFAULT_DB_ALIAS, REPLICA])
+def test_replica_down_marked_views_answer_503_and_reservations_still_work(replica_alias, api, product, dc):
+    put_stock(product, dc, 2)
+    replica = connections[REPLICA]
+    replica.close()
+    port = replica.settings_dict["PORT"]
+    replica.settings_dict["PORT"] = _free_port()  # nothing listens there
+    try:
+        down = api.get("/api/v1/availability/", {"sku": product.sku})
+        assert down.status_code == 503 and "unavailable" in down.json()["detail"]
+        taken = api.post("/api/v1/reservations/", {"lines": [{"sku": product.sku, "quantity": 2}]}, format="json")
+        assert taken.status_code == 201, taken.content
+    finally:
+        replica.close()
+        replica.settings_dict["PORT"] = port
+    replica_catch_up()  # back up: served from the replica again
+    assert availability(api, product.sku) == 0
