@@ -13,6 +13,7 @@ from analytics.selectors import PERIODS, dashboard_read, dashboard_tables, kpi_d
 from analytics.services import day_start
 from analytics.templatetags.kpis import kpi_number
 from common.csv import csv_response
+from common.dbrouting import replica_reads
 from common.roles import OPERATIONS, role_required
 from inventory.models import Location
 from orders.models import Channel
@@ -38,6 +39,7 @@ def _query(request) -> str:
 
 
 @role_required(OPERATIONS)
+@replica_reads()
 def dashboard_view(request):
     period, error = _period(request)
     board = dashboard_read(period=period)
@@ -78,6 +80,7 @@ def _raw(figure) -> Decimal | str:
 
 
 @role_required(OPERATIONS)
+@replica_reads()
 def dashboard_export_view(request, table: str):
     """CSV of one dashboard table over the picked period."""
     if table not in TABLES:
@@ -132,6 +135,7 @@ def _drill_value(kpi, value) -> str:
 
 
 @role_required(OPERATIONS)
+@replica_reads()
 def kpi_drilldown_view(request, code: str, fmt: str = "html"):
     """The orders (or counts, capacity days) behind a figure; misses only unless ?all=1; CSV with .csv."""
     try:

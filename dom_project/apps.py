@@ -22,3 +22,4 @@ class DomProjectConfig(AppConfig):
     def ready(self) -> None:
         # After every migrate (and test flush) so groups and grants for newly added models always exist.
         post_migrate.connect(_ensure_roles, dispatch_uid="common.roles")
+        from dom_project import checks  # noqa: F401 - registers the deploy checks

@@ -116,6 +116,18 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# A PostgreSQL streaming replica for read-only traffic (common.dbrouting): availability, promise, the dashboard
+# and its exports read there, outside transactions; every write and every read that decides a write stays on
+# the primary. Tests mirror it onto the test database.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = {
+        **env.db("DATABASE_REPLICA_URL"),
+        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["common.dbrouting.ReplicaRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # SQLite cannot build NULLS NOT DISTINCT unique constraints (W047) nor covering indexes' INCLUDE columns (W040);
 # PostgreSQL (production) has both, and SQLite works without them.
@@ -236,6 +248,9 @@ Q_CLUSTER = {
     "sync": env.bool("Q_SYNC", default=False),
     # django-q2 logs every enqueue at INFO on stdout; benchmarks quieten it.
     "log_level": env("Q_LOG_LEVEL", default="INFO"),
+    # django-q2 reads Q_CLUSTER_NAME from the environment to serve a queue of that name (tests give each run
+    # its own); it then requires this key.
+    "ALT_CLUSTERS": {},
 }
 if env("REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("REDIS_URL")
@@ -244,6 +259,12 @@ else:
 
 # Where customers reach this site: links in e-mails (the "I'm here" check-in link) are made absolute with it.
 DOM_PUBLIC_BASE_URL = env("DOM_PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
+
+# --- History tables partitioned by month (PostgreSQL; common.partitions, docs/scaling.md) ------------------
+# The daily schedule keeps this many months ahead; archiving (detach, dump, drop) runs only with a retention.
+DOM_PARTITION_MONTHS_AHEAD = env.int("DOM_PARTITION_MONTHS_AHEAD", default=2)
+DOM_PARTITION_RETENTION_MONTHS = env.int("DOM_PARTITION_RETENTION_MONTHS", default=0)
+DOM_PARTITION_ARCHIVE_DIR = env("DOM_PARTITION_ARCHIVE_DIR", default=str(BASE_DIR / "archive"))
 
 # --- Domain settings -----------------------------------------------------------------------------------
 DOM = {

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import strict_json_field_mapping
+from common.dbrouting import replica_reads
 from common.parsers import GuardedJSONParser, json_body_load
 from common.query import query_params_validate
 from common.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
@@ -208,6 +209,7 @@ class AvailabilityApi(APIView):
         ],
         responses={200: inline_serializer("AvailabilityResponse", {"results": OutputSerializer(many=True)})},
     )
+    @replica_reads()
     def get(self, request):
         query_params_validate(
             params=request.query_params, typed=["sku", "date", "location", "channel"], choices={"method": METHODS}
@@ -322,6 +324,7 @@ class PickupAvailabilityApi(APIView):
             )
         },
     )
+    @replica_reads()
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)

@@ -12,6 +12,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.dbrouting import replica_reads
 from common.parsers import GuardedJSONParser
 from common.query import query_params_validate
 from common.roles import API_CLIENT, INVENTORY_MANAGER, OPERATIONS, STAFF_ROLES, HasRole
@@ -410,6 +411,7 @@ class AvailabilityTimelineApi(APIView):
         timeline = Point(many=True)
 
     @extend_schema(parameters=[Params], responses={200: Out})
+    @replica_reads()
     def get(self, request):
         query_params_validate(params=request.query_params, typed=["sku", "channel", "location"])
         params = self.Params(data=request.query_params)

@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from common.dbrouting import read_connection
 from common.geo import haversine_km, zip_centroid
 from inventory.models import (
     ChannelAllocation,
@@ -201,7 +202,7 @@ def _location_table_for(*, stamp: int | None) -> _LocationTable:
     if table is not None and stamp is not None and table.stamp == stamp:
         return table
     pg = connection.vendor == "postgresql"
-    with connection.cursor() as cur:
+    with read_connection().cursor() as cur:
         cur.execute(f"SELECT ls.*, {STAMP_SQL if pg else 'NULL'} FROM ({LOCATIONS_SQL}) ls")
         rows = cur.fetchall()
     table = _LocationTable(
@@ -339,7 +340,7 @@ def _ats_query_with(
     if extra:
         sql += " UNION ALL " + extra[0]
         params += extra[1]
-    with connection.cursor() as cur:
+    with read_connection().cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     others: list[tuple] = []
@@ -526,7 +527,7 @@ def low_stock_products(*, limit: int | None = None) -> list[tuple[int, str, int,
         {"LIMIT %s" if limit else ""}
     """
     params: list = [default, default] + ([limit] if limit else [])
-    with connection.cursor() as cur:
+    with read_connection().cursor() as cur:
         cur.execute(sql, params)
         return [(r[0], r[1], int(r[2]), int(r[3])) for r in cur.fetchall()]
 

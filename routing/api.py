@@ -11,6 +11,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.dbrouting import replica_reads
 from common.roles import API_CLIENT, OPERATIONS, STAFF_ROLES, HasRole, user_has_role
 from orders.models import Channel, Order
 from orders.selectors import channel_for_client, channel_resolve
@@ -87,6 +88,7 @@ class PromiseApi(APIView):
         parameters=[InputSerializer],
         responses={200: OpenApiTypes.OBJECT},
     )
+    @replica_reads()
     def get(self, request):
         s = self.InputSerializer(data=request.query_params)
         s.is_valid(raise_exception=True)

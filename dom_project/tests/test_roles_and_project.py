@@ -81,16 +81,17 @@ def test_openapi_schema_and_docs(client):
     assert client.get("/api/docs/").status_code == 200
 
 
-def test_check_deploy_is_clean_with_production_settings(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG",)}
+def _check_deploy(tmp_path, **extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "REDIS_URL")}
     env.update(
         DJANGO_SETTINGS_MODULE="dom_project.settings",
         DEBUG="0",
         SECRET_KEY="x" * 20 + "a-very-long-and-random-production-secret-key-9f8e7d6c",
         ALLOWED_HOSTS="dom.example.com",
         DATABASE_URL=f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+        **extra,
     )
-    out = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=BASE_DIR,
         env=env,
@@ -98,8 +99,18 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         text=True,
         check=False,
     )
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    out = _check_deploy(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")  # checks do not connect to it
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout
+
+
+def test_check_deploy_wants_the_redis_broker_in_production(tmp_path):
+    out = _check_deploy(tmp_path)
+    assert out.returncode != 0
+    assert "dom.W001" in out.stderr + out.stdout and "REDIS_URL" in out.stderr + out.stdout
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path):

@@ -18,6 +18,7 @@ from inventory.services.counts import (
     cycle_count_log,
     cycle_count_record,
 )
+from inventory.services.ledger import ledger_carry_forward
 from inventory.services.merge import (
     MERGE_INDEX_LOOKUP_RATIO,
     MERGE_TABLE_LOCK_ROWS,
@@ -82,6 +83,7 @@ __all__ = [
     "StockWouldGoNegative",
     "cycle_count_log",
     "cycle_count_record",
+    "ledger_carry_forward",
     "location_safety_stock_set",
     "location_settings_set",
     "reservation_consume",
