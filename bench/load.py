@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from functools import cache
 from urllib.parse import urlencode, urlparse
 
 from django.core.management.base import CommandError
@@ -42,7 +44,21 @@ DUPLICATE_SHARE = 0.10
 READ_SHARE = 0.30
 
 
-def _setup(*, run: str, log):
+SHOP_SECRET = "bench-load-shopify-secret"
+SHOP_DOMAIN = "bench-load.myshopify.com"
+# A real Shopify orders/create body (Shopify's own API client's fixture); the bench changes ids, SKUs, address.
+SHOPIFY_FIXTURE = BASE_DIR / "orders" / "tests" / "fixtures" / "shopify_order.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSetup:
+    api: object  # the API door's channel
+    shop: object  # the Shopify door's channel
+    token: str
+    skus: list[str]
+
+
+def _setup(*, run: str, log) -> LoadSetup:
     """A channel with an API client, three DCs and this run's SKUs with stock (through inventory.services)."""
     from django.contrib.auth.models import Group, User
     from rest_framework.authtoken.models import Token
@@ -52,6 +68,10 @@ def _setup(*, run: str, log):
     from orders.models import ApiClient, Channel
 
     channel, _ = Channel.objects.get_or_create(code="bench-load", defaults={"name": "Load bench", "kind": "web"})
+    shop, _ = Channel.objects.get_or_create(code="bench-shop", defaults={"name": "Load bench Shopify", "kind": "web"})
+    if shop.webhook_secret != SHOP_SECRET or shop.shop_domain != SHOP_DOMAIN:
+        shop.webhook_secret, shop.shop_domain = SHOP_SECRET, SHOP_DOMAIN
+        shop.save(update_fields=["webhook_secret", "shop_domain"])
     user, _ = User.objects.get_or_create(username="bench-load-api")
     user.groups.add(Group.objects.get(name="API client"))
     ApiClient.objects.get_or_create(user=user, defaults={"channel": channel})
@@ -83,7 +103,7 @@ def _setup(*, run: str, log):
         reference=f"bench-load:{run}",
     )
     log(f"set up {N_SKUS} SKUs x {len(dcs)} DCs")
-    return channel, token.key, [p.sku for p in products]
+    return LoadSetup(api=channel, shop=shop, token=token.key, skus=[p.sku for p in products])
 
 
 def _payload(rng: random.Random, *, run: str, n: int, skus: list[str], weights: list[float]) -> dict:
@@ -110,6 +130,48 @@ def _payload(rng: random.Random, *, run: str, n: int, skus: list[str], weights: 
             {"sku": s, "quantity": rng.choices([1, 2], weights=[85, 15])[0], "unit_price": "19.99"} for s in chosen
         ],
     }
+
+
+@cache
+def _shopify_template() -> dict:
+    data = json.loads(SHOPIFY_FIXTURE.read_text())
+    return data.get("order", data)
+
+
+def shopify_payload(rng: random.Random, *, run: str, n: int, skus: list[str], weights: list[float]) -> dict:
+    """The same order as `_payload`, as Shopify's orders/create webhook body (the real fixture, re-keyed)."""
+    api = _payload(rng, run=run, n=n, skus=skus, weights=weights)
+    addr = api["shipping_address"]
+    address = {
+        **_shopify_template()["shipping_address"],
+        "address1": addr["line1"],
+        "city": addr["city"],
+        "zip": addr["postal_code"],
+        "province_code": addr["region"],
+        "latitude": None,
+        "longitude": None,
+    }
+    body = dict(_shopify_template())
+    body.update(
+        id=int(run) * 1_000_000 + n,
+        created_at=api["placed_at"],
+        email=api["customer"]["email"],
+        financial_status="authorized",
+        customer={**body["customer"], "id": int(run) * 1_000_000 + n, "email": api["customer"]["email"]},
+        shipping_address=address,
+        billing_address=address,
+        line_items=[
+            {
+                **body["line_items"][0],
+                "id": int(run) * 10_000_000 + n * 10 + i,
+                "sku": ln["sku"],
+                "quantity": ln["quantity"],
+                "price": ln["unit_price"],
+            }
+            for i, ln in enumerate(api["lines"])
+        ],
+    )
+    return body
 
 
 class _Cluster:
@@ -156,7 +218,8 @@ def bench_load(*, log, seconds: float = 30.0, threads: int = 32, orders: int = 5
     if connection.vendor != "postgresql":
         raise CommandError("bench load runs on PostgreSQL: set DATABASE_URL=postgres://… (and migrate it).")
     run = f"{int(time.time())}"
-    channel, token, skus = _setup(run=run, log=log)
+    setup = _setup(run=run, log=log)
+    channel, token, skus = setup.api, setup.token, setup.skus
     weights = [1.0 / (i + 1) ** 1.1 for i in range(len(skus))]  # Zipf: a few SKUs are hot
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
 
