@@ -112,6 +112,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # A file, not :memory:, so that threads in concurrency tests share one database with real locking.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+elif env.bool("DB_POOL", default=True):
+    # psycopg's connection pool, one per process (each gunicorn worker, each cluster process): a request takes
+    # a connection when it first queries and hands it back at its end, without Django's `SELECT 1` health
+    # check per request that persistent connections need. DB_POOL_MAX covers a worker's threads plus the
+    # routing enqueuer (gunicorn.conf.py); DB_POOL=0 falls back to persistent connections (CONN_MAX_AGE).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN", default=1),
+        "max_size": env.int("DB_POOL_MAX", default=12),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
