@@ -40,6 +40,7 @@ class CustomerFacts:
 def _upsert_sql(vendor: str) -> str:
     c, o = Customer._meta.db_table, Order._meta.db_table
     pg = vendor == "postgresql"
+    cap = LIFETIME_VALUE_CAP  # a constant of this module, written into the statement
     merge = f"{c}.identities || EXCLUDED.identities" if pg else f"json_patch({c}.identities, EXCLUDED.identities)"
     return (
         f"INSERT INTO {c} (email, name, phone, loyalty_tier, preferred_store_id, order_count, lifetime_value,"
@@ -47,7 +48,7 @@ def _upsert_sql(vendor: str) -> str:
         f" VALUES (%s, %s, %s, %s, NULL, 1, %s, {'%s::jsonb' if pg else '%s'}, %s)"
         " ON CONFLICT (email) DO UPDATE SET"
         f" order_count = {c}.order_count + 1,"
-        f" lifetime_value = CASE WHEN {c}.lifetime_value + EXCLUDED.lifetime_value > %s THEN %s"
+        f" lifetime_value = CASE WHEN {c}.lifetime_value + EXCLUDED.lifetime_value > {cap} THEN {cap}"
         f" ELSE {c}.lifetime_value + EXCLUDED.lifetime_value END,"
         f" name = CASE WHEN {c}.name = '' THEN EXCLUDED.name ELSE {c}.name END,"
         f" identities = {merge}"
@@ -70,7 +71,6 @@ def customer_upsert_counted(
         return _customer_by_identity(channel=channel, customer_in=customer_in, **facts)
     identities = {channel.code: customer_in.external_id} if customer_in.external_id else {}
     ops = connection.ops
-    cap = ops.adapt_decimalfield_value(LIFETIME_VALUE_CAP, 12, 2)
     params = [
         email,
         customer_in.name[:200],
@@ -79,8 +79,6 @@ def customer_upsert_counted(
         ops.adapt_decimalfield_value(min(max(total, Decimal(0)), LIFETIME_VALUE_CAP), 12, 2),
         json.dumps(identities),
         ops.adapt_datetimefield_value(timezone.now()),
-        cap,
-        cap,
         ops.adapt_datetimefield_value(since),
         addr_key,
         ops.adapt_datetimefield_value(since),
