@@ -10,6 +10,8 @@ import os
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 worker_class = "gthread"
+# Each worker (forked before it loads Django) opens its own psycopg connection pool (dom_project/settings.py).
+os.environ.setdefault("DB_POOL", "1")
 
 _frozen_after_first_request = False
 

@@ -98,11 +98,23 @@ def bench_door_cost(*, log, orders: int = 300, only: str | None = None, **_) -> 
     run = f"{int(time.time())}"
     setup = _setup(run=run, log=log)
     doors = [only] if only else ["api", "shopify"]
-    return {
+    result = {
         "database": connection.vendor,
         "method": "in-process Django test client, one order at a time; CPU = this process (web side only)",
         **{door: _door(door=door, orders=orders, setup=setup, run=run, log=log) for door in doors},
     }
+    _orders_cancel(setup=setup)
+    return result
+
+
+def _orders_cancel(*, setup) -> None:
+    """This bench's orders wait as validated (no cluster runs here): cancel them, so that a later run with a
+    cluster (`bench load`, whose routing drains every waiting order) does not route them as its own."""
+    from orders.models import Order
+    from orders.services import orders_status_set_bulk
+
+    waiting = Order.objects.filter(channel__in=[setup.api, setup.shop], status="validated")
+    orders_status_set_bulk(paths={pk: ("cancelled",) for pk in waiting.values_list("pk", flat=True)})
 
 
 BENCHMARKS = {"door_cost": bench_door_cost}

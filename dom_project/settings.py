@@ -112,11 +112,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # A file, not :memory:, so that threads in concurrency tests share one database with real locking.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
-elif env.bool("DB_POOL", default=True):
-    # psycopg's connection pool, one per process (each gunicorn worker, each cluster process): a request takes
-    # a connection when it first queries and hands it back at its end, without Django's `SELECT 1` health
-    # check per request that persistent connections need. DB_POOL_MAX covers a worker's threads plus the
-    # routing enqueuer (gunicorn.conf.py); DB_POOL=0 falls back to persistent connections (CONN_MAX_AGE).
+elif env.bool("DB_POOL", default=False):
+    # psycopg's connection pool in each gunicorn worker (gunicorn.conf.py sets DB_POOL=1 before the workers
+    # start): a request takes a connection when it first queries and hands it back at its end, without the
+    # `SELECT 1` health check per request that persistent connections need. DB_POOL_MAX covers a worker's
+    # threads plus the routing enqueuer. Not in the cluster: django-q2 forks its workers from a process that
+    # has used the database, and a pool's connections and threads do not survive a fork.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=1),
