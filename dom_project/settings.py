@@ -266,11 +266,11 @@ DOM = {
     # Orders: the routing task enqueued after validation (used only when importable; otherwise orders wait
     # as validated), the order-number prefix, and the intake promise's default cut-off and time zone.
     "ROUTE_ORDER_TASK": "routing.tasks.route_order",
-    # With a cluster, new orders are routed in batches: each process enqueues this drain task at most once per
-    # ROUTE_ENQUEUE_INTERVAL_MS for every order it took meanwhile (orders.services.routing_kick); "" routes
-    # each order by its own ROUTE_ORDER_TASK.
+    # With a cluster, new orders are routed in batches: this drain task is enqueued about once per
+    # ROUTE_ENQUEUE_INTERVAL_MS (per site with Redis, per process without) for every order taken meanwhile
+    # (orders.services.routing_kick); "" routes each order by its own ROUTE_ORDER_TASK.
     "ROUTE_PENDING_TASK": env("DOM_ROUTE_PENDING_TASK", default="routing.tasks.route_pending"),
-    "ROUTE_ENQUEUE_INTERVAL_MS": env.int("DOM_ROUTE_ENQUEUE_INTERVAL_MS", default=200),
+    "ROUTE_ENQUEUE_INTERVAL_MS": env.int("DOM_ROUTE_ENQUEUE_INTERVAL_MS", default=1000),
     "ORDER_NUMBER_PREFIX": env("DOM_ORDER_NUMBER_PREFIX", default="DOM"),
     # Limits of one order at every door (JSON API, Shopify, B2B CSV): lines per order, units per line, and
     # the largest amount (a price, a total, a line's price × quantity) the money columns are sized for.

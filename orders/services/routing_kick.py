@@ -1,25 +1,46 @@
-"""Routing enqueue at peak: one broker round trip per interval and process, not one per order.
+"""Routing enqueue at peak: one broker round trip per interval for every order taken meanwhile, not one per
+order.
 
 A new order is stored `validated`, which is what "to be routed" means; after its transaction commits, intake
-"kicks" this process's kicker thread instead of enqueueing a task of its own. The thread enqueues one drain
-task (DOM ROUTE_PENDING_TASK, `routing.tasks.route_pending`: every waiting order, most urgent first, 500 per
-transaction) and then waits ROUTE_ENQUEUE_INTERVAL_MS before it looks at the kicks again, so a process
-taking 300 orders/s enqueues ~5 tasks/s and the cluster routes in batches. No order is missed: a kick made
-after the thread cleared its flag is answered by the next enqueue, which happens after that order's commit,
-and the drain reads the waiting orders when it runs. Should the process die between the commit and the
-enqueue, the every-5-minutes `route pending orders` schedule routes the order (routing/schedules.py).
+"kicks" this process's kicker thread instead of enqueueing a task of its own. The thread claims the drain in
+the cache (key DRAIN_CLAIM, value the claim's time, expiring after ROUTE_ENQUEUE_INTERVAL_MS) and, when it
+got the claim, enqueues one drain task (DOM ROUTE_PENDING_TASK, `routing.tasks.route_pending`: every waiting
+order, most urgent first, 500 per transaction). With Redis as the cache every process shares the claim, so
+the whole site enqueues about one drain per interval; with the local-memory cache each process does.
+
+No order is missed: a kicked order is covered by a drain enqueued after its commit, either the kicker's own
+or one whose claim is younger than the kick (its enqueue follows its claim, and the drain reads the waiting
+orders when it runs); otherwise the kicker waits for the claim to expire and claims again. Should the
+process die between the commit and the enqueue, the every-5-minutes `route pending orders` schedule routes
+the order (routing/schedules.py).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
 
+from django.core.cache import cache
 from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
+
+DRAIN_CLAIM = "dom:routing:drain-claimed-at"
+
+
+def _drain_claim(*, window: float) -> tuple[bool, float | None]:
+    """(True, now) when this process may enqueue the drain now; else (False, when the holder claimed it)."""
+    now = time.time()
+    if cache.add(DRAIN_CLAIM, now, timeout=max(1, math.ceil(window))):
+        return True, now
+    held = cache.get(DRAIN_CLAIM)
+    if held is None or held + window <= now:  # expired meanwhile (or a stale claim): take it over
+        cache.set(DRAIN_CLAIM, now, timeout=max(1, math.ceil(window)))
+        return True, now
+    return False, float(held)
 
 
 class _Kicker:
@@ -44,20 +65,34 @@ class _Kicker:
         self._event.set()
 
     def _loop(self, *, path: str, interval: float) -> None:
-        from django_q.tasks import async_task
-
         event = self._event
         while True:
             event.wait()
             event.clear()
-            try:
-                async_task(path)
-                self.enqueued += 1
-            except Exception:  # the broker is down: the schedule's safety net routes the orders later
-                logger.exception("routing drain task could not be enqueued")
-            finally:
-                close_old_connections()  # this thread's connection, like a request's, by CONN_MAX_AGE
-            time.sleep(interval)
+            kicked_at = time.time()
+            while True:
+                try:
+                    claimed, held_at = _drain_claim(window=interval)
+                except Exception:  # the cache is down: enqueue (a drain too many is harmless)
+                    logger.exception("routing drain claim failed; enqueueing the drain anyway")
+                    claimed, held_at = True, None
+                if claimed:
+                    self._enqueue(path=path)
+                    break
+                if held_at >= kicked_at:  # a drain claimed (then enqueued) after this kick covers it
+                    break
+                time.sleep(max(0.01, held_at + interval - time.time()))
+
+    def _enqueue(self, *, path: str) -> None:
+        from django_q import tasks
+
+        try:
+            tasks.async_task(path)
+            self.enqueued += 1
+        except Exception:  # the broker is down: the schedule's safety net routes the orders later
+            logger.exception("routing drain task could not be enqueued")
+        finally:
+            close_old_connections()  # this thread's connection, like a request's, by CONN_MAX_AGE
 
 
 KICKER = _Kicker()
