@@ -269,7 +269,7 @@ DOM = {
     # With a cluster, new orders are routed in batches: this drain task is enqueued about once per
     # ROUTE_ENQUEUE_INTERVAL_MS (per site with Redis, per process without) for every order taken meanwhile
     # (orders.services.routing_kick); "" routes each order by its own ROUTE_ORDER_TASK.
-    "ROUTE_PENDING_TASK": env("DOM_ROUTE_PENDING_TASK", default="routing.tasks.route_pending"),
+    "ROUTE_PENDING_TASK": env("DOM_ROUTE_PENDING_TASK", default="routing.tasks.route_drain"),
     "ROUTE_ENQUEUE_INTERVAL_MS": env.int("DOM_ROUTE_ENQUEUE_INTERVAL_MS", default=1000),
     "ORDER_NUMBER_PREFIX": env("DOM_ORDER_NUMBER_PREFIX", default="DOM"),
     # Limits of one order at every door (JSON API, Shopify, B2B CSV): lines per order, units per line, and

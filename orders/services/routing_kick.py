@@ -2,11 +2,13 @@
 order.
 
 A new order is stored `validated`, which is what "to be routed" means; after its transaction commits, intake
-"kicks" this process's kicker thread instead of enqueueing a task of its own. The thread claims the drain in
-the cache (key DRAIN_CLAIM, value the claim's time, expiring after ROUTE_ENQUEUE_INTERVAL_MS) and, when it
-got the claim, enqueues one drain task (DOM ROUTE_PENDING_TASK, `routing.tasks.route_pending`: every waiting
-order, most urgent first, 500 per transaction). With Redis as the cache every process shares the claim, so
-the whole site enqueues about one drain per interval; with the local-memory cache each process does.
+"kicks" this process's kicker thread instead of enqueueing a task of its own. While a drain runs (it holds
+an advisory lock, `routing.services.drain`, and looks for waiting orders again before it stops) the kick
+needs nothing more. Otherwise the thread claims the drain in the cache (key DRAIN_CLAIM, value the claim's
+time, expiring after ROUTE_ENQUEUE_INTERVAL_MS) and, when it got the claim, enqueues one drain task (DOM
+ROUTE_PENDING_TASK, `routing.tasks.route_drain`: every waiting order, most urgent first, 500 per transaction,
+until none has arrived for two seconds). With Redis as the cache every process shares the claim, so the
+whole site enqueues about one drain per interval; with the local-memory cache each process does.
 
 No order is missed: a kicked order is covered by a drain enqueued after its commit, either the kicker's own
 or one whose claim is younger than the kick (its enqueue follows its claim, and the drain reads the waiting
@@ -70,7 +72,7 @@ class _Kicker:
             event.wait()
             event.clear()
             kicked_at = time.time()
-            while True:
+            while not self._drain_running():
                 try:
                     claimed, held_at = _drain_claim(window=interval)
                 except Exception:  # the cache is down: enqueue (a drain too many is harmless)
@@ -82,6 +84,18 @@ class _Kicker:
                 if held_at >= kicked_at:  # a drain claimed (then enqueued) after this kick covers it
                     break
                 time.sleep(max(0.01, held_at + interval - time.time()))
+
+    def _drain_running(self) -> bool:
+        """A drain running now reads the waiting orders again before it stops (routing.services.drain)."""
+        from routing.selectors import routing_drain_active
+
+        try:
+            return routing_drain_active()
+        except Exception:  # the database is unreachable: try to enqueue (the broker may still take it)
+            logger.exception("could not tell whether a routing drain runs")
+            return False
+        finally:
+            close_old_connections()
 
     def _enqueue(self, *, path: str) -> None:
         from django_q import tasks
