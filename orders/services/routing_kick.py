@@ -84,6 +84,8 @@ class _Kicker:
                 if held_at >= kicked_at:  # a drain claimed (then enqueued) after this kick covers it
                     break
                 time.sleep(max(0.01, held_at + interval - time.time()))
+            # Kicks made meanwhile wait for the next round: at most a few checks a second, not one per order.
+            time.sleep(min(0.2, interval))
 
     def _drain_running(self) -> bool:
         """A drain running now reads the waiting orders again before it stops (routing.services.drain)."""
