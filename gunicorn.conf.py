@@ -2,8 +2,26 @@
 command-line options still win."""
 
 import gc
+import os
+
+# Two cores: a few processes (Python runs one thread at a time per process) with threads that overlap the
+# database round trips; `bench load` measures the mix (docs/scaling.md "Order intake"). WEB_CONCURRENCY and
+# GUNICORN_THREADS override it on a bigger machine.
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+worker_class = "gthread"
+# Each worker (forked before it loads Django) opens its own psycopg connection pool (dom_project/settings.py).
+os.environ.setdefault("DB_POOL", "1")
 
 _frozen_after_first_request = False
+
+
+def on_starting(server) -> None:
+    """Build the per-process indexes once in the master, before it forks: every worker inherits them
+    (copy-on-write, frozen below) instead of building its own on its first order."""
+    from common.geo import zip_index
+
+    zip_index()
 
 
 def _freeze() -> None:

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from functools import cache
 from urllib.parse import urlencode, urlparse
 
 from django.core.management.base import CommandError
@@ -42,7 +44,21 @@ DUPLICATE_SHARE = 0.10
 READ_SHARE = 0.30
 
 
-def _setup(*, run: str, log):
+SHOP_SECRET = "bench-load-shopify-secret"
+SHOP_DOMAIN = "bench-load.myshopify.com"
+# A real Shopify orders/create body (Shopify's own API client's fixture); the bench changes ids, SKUs, address.
+SHOPIFY_FIXTURE = BASE_DIR / "orders" / "tests" / "fixtures" / "shopify_order.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSetup:
+    api: object  # the API door's channel
+    shop: object  # the Shopify door's channel
+    token: str
+    skus: list[str]
+
+
+def _setup(*, run: str, log) -> LoadSetup:
     """A channel with an API client, three DCs and this run's SKUs with stock (through inventory.services)."""
     from django.contrib.auth.models import Group, User
     from rest_framework.authtoken.models import Token
@@ -52,6 +68,10 @@ def _setup(*, run: str, log):
     from orders.models import ApiClient, Channel
 
     channel, _ = Channel.objects.get_or_create(code="bench-load", defaults={"name": "Load bench", "kind": "web"})
+    shop, _ = Channel.objects.get_or_create(code="bench-shop", defaults={"name": "Load bench Shopify", "kind": "web"})
+    if shop.webhook_secret != SHOP_SECRET or shop.shop_domain != SHOP_DOMAIN:
+        shop.webhook_secret, shop.shop_domain = SHOP_SECRET, SHOP_DOMAIN
+        shop.save(update_fields=["webhook_secret", "shop_domain"])
     user, _ = User.objects.get_or_create(username="bench-load-api")
     user.groups.add(Group.objects.get(name="API client"))
     ApiClient.objects.get_or_create(user=user, defaults={"channel": channel})
@@ -83,7 +103,7 @@ def _setup(*, run: str, log):
         reference=f"bench-load:{run}",
     )
     log(f"set up {N_SKUS} SKUs x {len(dcs)} DCs")
-    return channel, token.key, [p.sku for p in products]
+    return LoadSetup(api=channel, shop=shop, token=token.key, skus=[p.sku for p in products])
 
 
 def _payload(rng: random.Random, *, run: str, n: int, skus: list[str], weights: list[float]) -> dict:
@@ -112,6 +132,48 @@ def _payload(rng: random.Random, *, run: str, n: int, skus: list[str], weights: 
     }
 
 
+@cache
+def _shopify_template() -> dict:
+    data = json.loads(SHOPIFY_FIXTURE.read_text())
+    return data.get("order", data)
+
+
+def shopify_payload(rng: random.Random, *, run: str, n: int, skus: list[str], weights: list[float]) -> dict:
+    """The same order as `_payload`, as Shopify's orders/create webhook body (the real fixture, re-keyed)."""
+    api = _payload(rng, run=run, n=n, skus=skus, weights=weights)
+    addr = api["shipping_address"]
+    address = {
+        **_shopify_template()["shipping_address"],
+        "address1": addr["line1"],
+        "city": addr["city"],
+        "zip": addr["postal_code"],
+        "province_code": addr["region"],
+        "latitude": None,
+        "longitude": None,
+    }
+    body = dict(_shopify_template())
+    body.update(
+        id=int(run) * 1_000_000 + n,
+        created_at=api["placed_at"],
+        email=api["customer"]["email"],
+        financial_status="authorized",
+        customer={**body["customer"], "id": int(run) * 1_000_000 + n, "email": api["customer"]["email"]},
+        shipping_address=address,
+        billing_address=address,
+        line_items=[
+            {
+                **body["line_items"][0],
+                "id": int(run) * 10_000_000 + n * 10 + i,
+                "sku": ln["sku"],
+                "quantity": ln["quantity"],
+                "price": ln["unit_price"],
+            }
+            for i, ln in enumerate(api["lines"])
+        ],
+    )
+    return body
+
+
 class _Cluster:
     """A real `manage.py qcluster` on the bench database (production settings, ORM broker)."""
 
@@ -124,6 +186,7 @@ class _Cluster:
             "DATABASE_URL": database_url(),
             "Q_WORKERS": str(workers),
             "Q_SYNC": "0",
+            "DB_POOL": "0",  # the cluster forks its workers: persistent connections, not a pool
             "LOG_LEVEL": "WARNING",
             "Q_LOG_LEVEL": "WARNING",
         }
@@ -147,23 +210,130 @@ class _Cluster:
                 self.proc.wait()
 
 
-def bench_load(*, log, seconds: float = 30.0, threads: int = 32, orders: int = 50_000, **_) -> dict:  # noqa: C901
-    """`orders` caps the total number of requests; `seconds` bounds the run; `threads` clients."""
+def order_invariants(*, accepted: dict[str, set[int]], stored: dict[str, list[int]]) -> dict:
+    """The "every accepted order stored exactly once" figures: `accepted` is what the door answered
+    ({external id: order ids}), `stored` what the database holds ({external id: order ids})."""
+    twice = [ext for ext, pks in stored.items() if len(pks) > 1]
+    missing = [ext for ext in accepted if ext not in stored]
+    answered_other = [ext for ext, ids in accepted.items() if ext in stored and ids != set(stored[ext])]
+    return {
+        "check_every_accepted_order_once": not twice and not missing and not answered_other,
+        "stored_twice": len(twice),
+        "accepted_but_missing": len(missing),
+        "duplicate_answered_other_order": len(answered_other),
+        "stored_not_acknowledged": len([e for e in stored if e not in accepted]),
+    }
+
+
+def stock_invariants() -> dict:
+    """Nothing oversold, nothing negative, the ledger equal to the levels (whole database)."""
     from inventory.models import StockLevel
     from inventory.selectors import stock_ledger_mismatches
+
+    oversold = StockLevel.objects.filter(reserved__gt=F("on_hand")).count()
+    negative = StockLevel.objects.filter(Q(on_hand__lt=0) | Q(reserved__lt=0)).count()
+    mismatches = stock_ledger_mismatches(limit=1000)
+    return {
+        "check_nothing_oversold": oversold == 0 and negative == 0,
+        "levels_reserved_above_on_hand": oversold,
+        "levels_negative": negative,
+        "check_ledger_equals_levels": not mismatches,
+        "ledger_mismatches": len(mismatches),
+    }
+
+
+def order_to_routed_ms(*, order_ids: list[int]) -> list[float]:
+    """Per routed order: from its creation (intake's commit) to its first routing decision, in ms."""
+    from django.db.models import Min
+
+    from orders.models import Order
+    from routing.models import RoutingDecision
+
+    first = dict(
+        RoutingDecision.objects.filter(order_id__in=order_ids)
+        .values("order_id")
+        .annotate(at=Min("created_at"))
+        .values_list("order_id", "at")
+    )
+    created = dict(Order.objects.filter(pk__in=first).values_list("pk", "created_at"))
+    return sorted((first[pk] - created[pk]).total_seconds() * 1000 for pk in first)
+
+
+class _Door:
+    """How a client posts an order at the chosen door and reads the answer."""
+
+    def __init__(self, *, door: str, setup: LoadSetup, run: str):
+        self.door, self.setup, self.run = door, setup, run
+        if door == "api":
+            self.path = "/api/v1/orders/"
+            self.make = _payload
+        else:
+            self.path = f"/api/v1/channels/{setup.shop.code}/shopify/orders-create"
+            self.make = shopify_payload
+
+    def external_id(self, payload: dict) -> str:
+        return payload["external_id"] if self.door == "api" else str(payload["id"])
+
+    def headers(self, payload: dict, body: bytes) -> dict:
+        if self.door == "api":
+            return {"Authorization": f"Token {self.setup.token}", "Content-Type": "application/json"}
+        from orders.shopify import shopify_signature
+
+        return {
+            "Content-Type": "application/json",
+            "X-Shopify-Hmac-Sha256": shopify_signature(secret=SHOP_SECRET, body=body),
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Shop-Domain": SHOP_DOMAIN,
+            # A retried delivery keeps its webhook id, as Shopify's do.
+            "X-Shopify-Webhook-Id": f"load-{self.external_id(payload)}",
+        }
+
+    def channel(self):
+        return self.setup.api if self.door == "api" else self.setup.shop
+
+    def created_status(self) -> int:
+        return 201 if self.door == "api" else 200
+
+
+def _orders_of_run(*, door: _Door):
     from orders.models import Order
 
+    prefix = f"LD-{door.run}-" if door.door == "api" else door.run
+    return Order.objects.filter(channel=door.channel(), external_id__startswith=prefix)
+
+
+def _wait_routed(*, mine, log) -> float:
+    log("waiting for the cluster to route every accepted order…")
+    t1 = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while mine.filter(status__in=["created", "validated"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return time.perf_counter() - t1
+
+
+def bench_load(  # noqa: C901
+    *, log, seconds: float = 30.0, threads: int = 32, orders: int = 50_000, door: str = "api", **_
+) -> dict:
+    """`orders` caps the total number of requests; `seconds` bounds the run; `threads` clients; `door` the
+    order door (api: POST /api/v1/orders/ with a token; shopify: the signed orders/create webhook)."""
     if connection.vendor != "postgresql":
         raise CommandError("bench load runs on PostgreSQL: set DATABASE_URL=postgres://… (and migrate it).")
+    from orders.models import Order
+
     run = f"{int(time.time())}"
-    channel, token, skus = _setup(run=run, log=log)
+    setup = _setup(run=run, log=log)
+    skus = setup.skus
+    # The cluster's routing drains every waiting order: orders left waiting by earlier runs would be counted
+    # in this run's routing time.
+    waiting_before = Order.objects.filter(status__in=["created", "validated"]).count()
+    entry = _Door(door=door, setup=setup, run=run)
     weights = [1.0 / (i + 1) ** 1.1 for i in range(len(skus))]  # Zipf: a few SKUs are hot
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    read_headers = {"Authorization": f"Token {setup.token}"}
 
     lock = threading.Lock()
     counter = iter(range(10**9))
     posted: list[dict] = []  # payloads sent at least once, for duplicates
-    accepted: dict[str, set[int]] = {}  # external_id -> order ids the API answered with
+    accepted: dict[str, set[int]] = {}  # external_id -> order ids the door answered with
     stats = {"post": [], "read": [], "status": {}, "errors": [], "duplicates_sent": 0, "requests": 0}
     stop_at = [0.0]
 
@@ -180,13 +350,14 @@ def bench_load(*, log, seconds: float = 30.0, threads: int = 32, orders: int = 5
         conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
         try:
             while take_slot():
+                payload = None
                 if rng.random() < READ_SHARE:
                     kind, method = "read", "GET"
                     sample = list(dict.fromkeys(rng.choices(skus, weights=weights, k=5)))
                     path = "/api/v1/availability/?" + urlencode([("sku", s) for s in sample])
-                    body = None
+                    body, headers = None, read_headers
                 else:
-                    kind, method, path = "post", "POST", "/api/v1/orders/"
+                    kind, method, path = "post", "POST", entry.path
                     with lock:
                         dup = posted and rng.random() < DUPLICATE_SHARE
                         if dup:
@@ -194,9 +365,10 @@ def bench_load(*, log, seconds: float = 30.0, threads: int = 32, orders: int = 5
                             payload = posted[-rng.randint(1, min(len(posted), 20))]
                             stats["duplicates_sent"] += 1
                         else:
-                            payload = _payload(rng, run=run, n=next(counter), skus=skus, weights=weights)
+                            payload = entry.make(rng, run=run, n=next(counter), skus=skus, weights=weights)
                             posted.append(payload)
-                    body = json.dumps(payload)
+                    body = json.dumps(payload).encode()
+                    headers = entry.headers(payload, body)
                 t = time.perf_counter()
                 try:
                     conn.request(method, path, body=body, headers=headers)
@@ -218,17 +390,20 @@ def bench_load(*, log, seconds: float = 30.0, threads: int = 32, orders: int = 5
                         stats["errors"].append(f"{method} {path} -> {resp.status}: {data[:200]!r}")
                     elif kind == "post":
                         answer = json.loads(data)
-                        accepted.setdefault(payload["external_id"], set()).add(answer["id"])
+                        accepted.setdefault(entry.external_id(payload), set()).add(answer["id"])
+                        if answer.get("created"):
+                            stats["created"] = stats.get("created", 0) + 1
         finally:
             conn.close()
 
     secret_key = secrets.token_urlsafe(50)
     cluster = _Cluster(workers=2, secret_key=secret_key)
+    env = {"SECRET_KEY": secret_key, "LOG_LEVEL": "WARNING", "Q_LOG_LEVEL": "WARNING"}
+    if door == "shopify":
+        env["THROTTLE_WEBHOOK"] = "10000000/min"  # one shop at peak; the per-client limit is not measured here
     try:
-        # 4 workers x 8 threads: all 32 clients are served at once.
-        with gunicorn_server(
-            workers=4, threads=8, extra_env={"SECRET_KEY": secret_key, "LOG_LEVEL": "WARNING", "Q_LOG_LEVEL": "WARNING"}
-        ) as base:
+        # gunicorn.conf.py's workers and threads (the production configuration).
+        with gunicorn_server(workers=None, threads=None, extra_env=env) as base:
 
             def drive(duration: float, seed: int) -> float:
                 stop_at[0] = time.perf_counter() + duration
@@ -240,51 +415,67 @@ def bench_load(*, log, seconds: float = 30.0, threads: int = 32, orders: int = 5
                     w.join()
                 return time.perf_counter() - t0
 
-            # Warm every gunicorn worker (imports, ZIP tables, connections) with the full client pool first.
+            # Warm every gunicorn worker (imports, connections) with the full client pool first.
             drive(4.0, 0)
             warm_requests = stats["requests"]
             for k in ("post", "read"):
                 stats[k].clear()
             stats["status"].clear()
-            log(f"driving {threads} clients for {seconds:.0f} s (cap {orders} requests)…")
+            stats["created"] = 0
+            log(f"driving {threads} clients for {seconds:.0f} s at the {door} door (cap {orders} requests)…")
             elapsed = drive(seconds, 1000)
-        log("waiting for the cluster to route every accepted order…")
-        t1 = time.perf_counter()
-        mine = Order.objects.filter(channel=channel, external_id__startswith=f"LD-{run}-")
-        deadline = time.monotonic() + 300
-        while mine.filter(status__in=["created", "validated"]).exists() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        drain = time.perf_counter() - t1
+        mine = _orders_of_run(door=entry)
+        drain = _wait_routed(mine=mine, log=log)
     finally:
         cluster.stop()
+    return _load_result(
+        entry=entry,
+        mine=mine,
+        stats=stats,
+        accepted=accepted,
+        elapsed=elapsed,
+        drain=drain,
+        threads=threads,
+        cap=orders,
+        warm_requests=warm_requests,
+    ) | {"orders_waiting_before_run": waiting_before}
 
-    # --- The invariants -----------------------------------------------------------------------------------
-    stored = {}
+
+def _load_result(
+    *,
+    entry: _Door,
+    mine,
+    stats: dict,
+    accepted: dict,
+    elapsed: float,
+    drain: float,
+    threads: int,
+    cap: int,
+    warm_requests: int,
+) -> dict:
+    stored: dict[str, list[int]] = {}
     for ext, pk in mine.values_list("external_id", "pk"):
         stored.setdefault(ext, []).append(pk)
-    twice = [ext for ext, pks in stored.items() if len(pks) > 1]
-    missing = [ext for ext in accepted if ext not in stored]
-    answered_other = [ext for ext, ids in accepted.items() if ext in stored and ids != set(stored[ext])]
-    oversold = StockLevel.objects.filter(reserved__gt=F("on_hand")).count()
-    negative = StockLevel.objects.filter(Q(on_hand__lt=0) | Q(reserved__lt=0)).count()
-    mismatches = stock_ledger_mismatches(limit=1000)
-    by_status = {}
+    by_status: dict[str, int] = {}
     for s in mine.values_list("status", flat=True):
         by_status[s] = by_status.get(s, 0) + 1
-    new_orders = len(accepted)
+    routed = order_to_routed_ms(order_ids=[pk for pks in stored.values() for pk in pks])
     post_lat, read_lat = sorted(stats["post"]), sorted(stats["read"])
     all_lat = sorted(post_lat + read_lat)
-    result = {
+    created = stats.get("created", 0)
+    conf = _gunicorn_conf()
+    return {
         "database": connection.vendor,
-        "server": "gunicorn 4 workers x 8 threads + qcluster (2 workers, ORM broker)",
+        "door": entry.door,
+        "server": f"gunicorn {conf['workers']} workers x {conf['threads']} threads + qcluster (2 workers, ORM broker)",
         "clients": threads,
         "seconds": round(elapsed, 2),
-        "request_cap": orders,
+        "request_cap": cap,
         "requests": stats["requests"] - warm_requests,
         "requests_per_s": round((stats["requests"] - warm_requests) / elapsed, 1),
-        "orders_created": stats["status"].get("POST 201", 0),
-        "orders_per_s": round(stats["status"].get("POST 201", 0) / elapsed, 1),
-        "orders_accepted_incl_warmup": new_orders,
+        "orders_created": created,
+        "orders_per_s": round(created / elapsed, 1),
+        "orders_accepted_incl_warmup": len(accepted),
         "duplicate_posts": stats["duplicates_sent"],
         "availability_reads": len(read_lat),
         "latency_p50_ms": ms(percentile(all_lat, 0.5)),
@@ -297,20 +488,22 @@ def bench_load(*, log, seconds: float = 30.0, threads: int = 32, orders: int = 5
         "errors": len(stats["errors"]),
         "error_samples": stats["errors"][:5],
         "routing_drain_s": round(drain, 2),
+        "order_to_routed_p50_ms": round(percentile(routed, 0.5), 1),
+        "order_to_routed_p99_ms": round(percentile(routed, 0.99), 1),
+        "order_to_routed_max_ms": round(routed[-1], 1) if routed else 0.0,
         "order_status": dict(sorted(by_status.items())),
-        "check_every_accepted_order_once": not twice and not missing and not answered_other,
-        "stored_twice": len(twice),
-        "accepted_but_missing": len(missing),
-        "duplicate_answered_other_order": len(answered_other),
-        "stored_not_acknowledged": len([e for e in stored if e not in accepted]),
-        "check_nothing_oversold": oversold == 0 and negative == 0,
-        "levels_reserved_above_on_hand": oversold,
-        "levels_negative": negative,
-        "check_ledger_equals_levels": not mismatches,
-        "ledger_mismatches": len(mismatches),
+        **order_invariants(accepted=accepted, stored=stored),
+        **stock_invariants(),
         "check_all_routed": not by_status.get("created") and not by_status.get("validated"),
     }
-    return result
+
+
+def _gunicorn_conf() -> dict:
+    """The workers and threads gunicorn.conf.py gives the server (its environment variables included)."""
+    import runpy
+
+    conf = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+    return {"workers": conf.get("workers", 1), "threads": conf.get("threads", 1)}
 
 
 BENCHMARKS = {"load": bench_load}

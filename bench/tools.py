@@ -62,9 +62,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server(*, workers: int = 2, threads: int = 1, extra_env: dict | None = None):
-    """Serve the project with gunicorn on a free loopback port (production settings); yields the base URL."""
-    port = free_port()
+def gunicorn_server(*, workers: int | None = 2, threads: int | None = 1, extra_env: dict | None = None):
+    """Serve the project with gunicorn on a loopback port (BENCH_PORT, else a free one) with production
+    settings; yields the base URL. workers/threads None: gunicorn.conf.py's (its environment variables)."""
+    port = int(os.environ.get("BENCH_PORT") or 0) or free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dom_project.settings",
@@ -84,10 +85,8 @@ def gunicorn_server(*, workers: int = 2, threads: int = 1, extra_env: dict | Non
             "dom_project.wsgi",
             "-b",
             f"127.0.0.1:{port}",
-            "-w",
-            str(workers),
-            "--threads",
-            str(threads),
+            *(["-w", str(workers)] if workers else []),
+            *(["--threads", str(threads)] if threads else []),
             "--log-level",
             "warning",
             "--timeout",

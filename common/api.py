@@ -3,6 +3,7 @@
 Error shape (every 4xx of the API): {"detail": "…"} or {"<field>": ["…", …], …}; per-line problems as
 {"lines": [{…}, {}, …]} in line order. The schema documents it once, as the `Error` component."""
 
+import copy
 import datetime as dt
 
 import django_filters
@@ -248,3 +249,18 @@ class AwareUtcIsoDateTimeField(UtcIsoDateTimeField):
 
 class AwareUtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = AwareUtcIsoDateTimeField
+
+
+class FieldsCopiedSerializer(serializers.Serializer):
+    """A serializer that copies its declared leaf fields (`copy.copy`) for each instance instead of DRF's deep
+    copy, which runs every field's constructor again: on the order intake door that re-construction was a
+    tenth of the request's CPU (`bench door_cost`, profile in docs/scaling.md), work that is the same for
+    every request. A leaf field's constructor state (validators, choices, messages) is only read afterwards;
+    what a request changes (`bind`: name, parent, source) is set on its own copy. Nested serializers are
+    still deep-copied, each built of copies of its own fields when it is a FieldsCopiedSerializer too."""
+
+    def get_fields(self) -> dict:
+        return {
+            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
+            for name, field in self._declared_fields.items()
+        }

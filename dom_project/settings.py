@@ -112,6 +112,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # A file, not :memory:, so that threads in concurrency tests share one database with real locking.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+elif env.bool("DB_POOL", default=False):
+    # psycopg's connection pool in each gunicorn worker (gunicorn.conf.py sets DB_POOL=1 before the workers
+    # start): a request takes a connection when it first queries and hands it back at its end, without the
+    # `SELECT 1` health check per request that persistent connections need. DB_POOL_MAX covers a worker's
+    # threads plus the routing enqueuer. Not in the cluster: django-q2 forks its workers from a process that
+    # has used the database, and a pool's connections and threads do not survive a fork.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN", default=1),
+        "max_size": env.int("DB_POOL_MAX", default=12),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -275,6 +287,11 @@ DOM = {
     # Orders: the routing task enqueued after validation (used only when importable; otherwise orders wait
     # as validated), the order-number prefix, and the intake promise's default cut-off and time zone.
     "ROUTE_ORDER_TASK": "routing.tasks.route_order",
+    # With a cluster, new orders are routed in batches: this drain task is enqueued about once per
+    # ROUTE_ENQUEUE_INTERVAL_MS (per site with Redis, per process without) for every order taken meanwhile
+    # (orders.services.routing_kick); "" routes each order by its own ROUTE_ORDER_TASK.
+    "ROUTE_PENDING_TASK": env("DOM_ROUTE_PENDING_TASK", default="routing.tasks.route_drain"),
+    "ROUTE_ENQUEUE_INTERVAL_MS": env.int("DOM_ROUTE_ENQUEUE_INTERVAL_MS", default=1000),
     "ORDER_NUMBER_PREFIX": env("DOM_ORDER_NUMBER_PREFIX", default="DOM"),
     # Limits of one order at every door (JSON API, Shopify, B2B CSV): lines per order, units per line, and
     # the largest amount (a price, a total, a line's price × quantity) the money columns are sized for.

@@ -22,7 +22,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import AwareDateTimeField, AwareUtcIsoDateTimeFilter, UtcIsoDateTimeFilter
+from common.api import AwareDateTimeField, AwareUtcIsoDateTimeFilter, FieldsCopiedSerializer, UtcIsoDateTimeFilter
 from common.parsers import GuardedJSONParser, json_body_load
 from common.query import StrictPageNumberPagination
 from common.roles import API_CLIENT, OPERATIONS, HasRole
@@ -292,14 +292,14 @@ class OrderListIngestApi(generics.GenericAPIView):
     parser_classes = [GuardedJSONParser]  # an order is JSON (a form cannot carry its nested lines)
     pagination_class = OrderListPagination
 
-    class OrderIngestInput(serializers.Serializer):
-        class OrderCustomerIn(serializers.Serializer):
+    class OrderIngestInput(FieldsCopiedSerializer):
+        class OrderCustomerIn(FieldsCopiedSerializer):
             email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
             name = serializers.CharField(required=False, allow_blank=True, max_length=200)
             phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
             external_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
-        class OrderAddressIn(serializers.Serializer):
+        class OrderAddressIn(FieldsCopiedSerializer):
             name = serializers.CharField(required=False, allow_blank=True, max_length=200)
             company = serializers.CharField(required=False, allow_blank=True, max_length=200)
             line1 = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -310,7 +310,7 @@ class OrderListIngestApi(generics.GenericAPIView):
             country = serializers.CharField(required=False, allow_blank=True, max_length=2)
             phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
 
-        class OrderLineIn(serializers.Serializer):
+        class OrderLineIn(FieldsCopiedSerializer):
             sku = serializers.CharField(max_length=64)
             quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
             # Decimal defaults: DRF does not convert a default, and intake checks for a Decimal.

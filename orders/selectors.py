@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.db import connection
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -210,3 +211,29 @@ def customer_preferred_store_code(*, email: str, channel: Channel | None = None)
         customers = customers.filter(orders__channel=channel)
     code = customers.values_list("preferred_store__code", flat=True).first()
     return code or ""
+
+
+def order_existing_or_next_id(*, channel: Channel, external_id: str, key: str) -> tuple[int | None, int | None]:
+    """(the order a delivery repeats, None) — same channel and external id, or same channel and idempotency
+    key — or (None, the primary key the new order will take) in the same query. PostgreSQL hands the key out
+    from the table's sequence only when the order is new; elsewhere the key is None (the insert assigns it)."""
+    if connection.vendor != "postgresql":
+        existing = order_find_existing(channel=channel, external_id=external_id, idempotency_key=key)
+        return (existing.pk if existing else None), None
+    table = Order._meta.db_table
+    by_key = " OR idempotency_key = %s" if key else ""
+    sql = (
+        f"SELECT e.id, CASE WHEN e.id IS NULL THEN nextval(pg_get_serial_sequence('{table}', 'id')) END"
+        f" FROM (SELECT (SELECT id FROM {table} WHERE channel_id = %s AND (external_id = %s{by_key})"
+        " ORDER BY id LIMIT 1) AS id) e"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [channel.pk, external_id, *([key] if key else [])])
+        return cur.fetchone()
+
+
+def order_count_recent_at_address(*, addr_key: str, since: datetime) -> int:
+    """Orders to this normalised address (orders.checks.address_key) created since `since`; 0 without one."""
+    if not addr_key:
+        return 0
+    return Order.objects.filter(address_key=addr_key, created_at__gte=since).count()

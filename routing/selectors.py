@@ -650,3 +650,21 @@ def orders_backordered(*, limit: int) -> list[int]:
         .values_list("pk", flat=True)
         .distinct()[:limit]
     )
+
+
+# The PostgreSQL advisory lock a routing drain holds while it runs (routing.services.drain).
+DRAIN_LOCK = 21_000_001
+
+
+def routing_drain_active() -> bool:
+    """True while a routing drain runs (PostgreSQL): it will look for waiting orders again before it stops,
+    so an order committed now needs no drain of its own. Always False elsewhere."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = %s"
+            " AND objsubid = 1 AND granted)",
+            [DRAIN_LOCK],
+        )
+        return bool(cur.fetchone()[0])

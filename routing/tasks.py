@@ -7,6 +7,7 @@ from routing.services import (
     backorders_retry,
     order_reroute,
     order_route,
+    orders_route_draining,
     orders_route_pending,
     shortages_open_reroute,
 )
@@ -30,6 +31,11 @@ def reroute_order(order_id: int, quantities: dict, exclude_location_ids: list, r
 def route_pending() -> int:
     """Route every waiting order (a safety net behind the per-order tasks)."""
     return orders_route_pending().orders
+
+
+def route_drain() -> int:
+    """Route new orders in batches while they arrive (intake enqueues this; one runs at a time)."""
+    return orders_route_draining().orders
 
 
 def retry_backorders() -> int:

@@ -183,20 +183,25 @@ def _translate(row: TimelineRow) -> tuple[str, dict] | None:
     return None
 
 
-def webhook_events_emit(*, rows: list[TimelineRow], now: datetime | None = None) -> list[Event]:
+def webhook_events_emit(
+    *, rows: list[TimelineRow], now: datetime | None = None, orders: dict[int, dict] | None = None
+) -> list[Event]:
     """Write the outbound events for these timeline entries, and one pending delivery per matching
     subscription; must run inside the transaction of the change (the callers in orders.services do).
-    A batch costs one query for the orders, one for the subscriptions and one insert per table."""
+    A batch costs one query for the orders, one for the subscriptions and one insert per table. `orders`
+    ({pk: {"pk", "number", "external_id", "channel_id", "channel__code"}}), when the caller has every
+    row's order at hand (intake, which just wrote it), saves the read of the orders."""
     translated = [(r, tr) for r in rows if (tr := _translate(r)) is not None]
     if not translated:
         return []
     now = now or timezone.now()
-    orders = {
-        o["pk"]: o
-        for o in Order.objects.filter(pk__in={r.order_id for r, _ in translated}).values(
-            "pk", "number", "external_id", "channel_id", "channel__code"
-        )
-    }
+    if orders is None or not {r.order_id for r, _ in translated} <= orders.keys():
+        orders = {
+            o["pk"]: o
+            for o in Order.objects.filter(pk__in={r.order_id for r, _ in translated}).values(
+                "pk", "number", "external_id", "channel_id", "channel__code"
+            )
+        }
     events = []
     for r, (etype, data) in translated:
         o = orders[r.order_id]

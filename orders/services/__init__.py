@@ -47,6 +47,7 @@ from orders.services.channels import (
 from orders.services.customers import (
     customer_profile_update,
 )
+from orders.services.customers_intake import LIFETIME_VALUE_CAP
 from orders.services.holds import (
     HOLDABLE,
     order_hold_place,
@@ -54,7 +55,6 @@ from orders.services.holds import (
 )
 from orders.services.intake import (
     EARLIEST_PLACED_AT,
-    LIFETIME_VALUE_CAP,
     MAX_FUTURE,
     CsvImportResult,
     IngestResult,

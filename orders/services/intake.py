@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, Value
-from django.db.models.functions import Least
 from django.utils import timezone
 
 from inventory.models import Location, Product
@@ -27,10 +25,16 @@ from orders.checks import (
     fraud_screen,
     priority_score,
 )
-from orders.inputs import CustomerIn, OrderIn
-from orders.models import Channel, Customer, Order, OrderEvent, OrderHold, OrderLine
+from orders.inputs import OrderIn
+from orders.models import Channel, Order, OrderEvent, OrderHold, OrderLine
 from orders.promise import Promise, promise_for
-from orders.selectors import fraud_settings_get, order_find_existing
+from orders.selectors import (
+    fraud_settings_get,
+    order_count_recent_at_address,
+    order_existing_or_next_id,
+    order_find_existing,
+)
+from orders.services.customers_intake import CustomerFacts, customer_upsert_counted
 from orders.services.lifecycle import HoldKind, Status, order_routing_enqueue
 from webhooks.services import TimelineRow, webhook_events_emit
 
@@ -38,9 +42,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
     from orders.models import FraudSettings
-
-# Customer.lifetime_value is DECIMAL(12, 2).
-LIFETIME_VALUE_CAP = Decimal("9999999999.99")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,11 +240,11 @@ def order_ingest(
     if errors:
         raise ValidationError(_flat_errors(errors))
     key = (idempotency_key or "").strip()[:200]
-    existing = order_find_existing(channel=channel, external_id=order_in.external_id, idempotency_key=key)
-    if existing is not None:
-        return IngestResult(existing, False)
+    existing_id, next_id = order_existing_or_next_id(channel=channel, external_id=order_in.external_id, key=key)
+    if existing_id is not None:
+        return IngestResult(Order.objects.select_related("channel").get(pk=existing_id), False)
 
-    prepared = _intake_prepare(order_in=order_in, key=key)
+    prepared = _intake_prepare(order_in=order_in, key=key, order_id=next_id)
     try:
         # One transaction (a savepoint inside a caller's). A racing duplicate fails on the unique constraints
         # (PostgreSQL makes it wait for the winner to commit first), everything it wrote rolls back, and it
@@ -270,8 +271,9 @@ class _Prepared:
     """What intake works out before it writes: products, pickup store, totals, promise, holds found so far."""
 
     key: str
+    order_id: int | None  # the new order's primary key when the database hands it out beforehand
     now: datetime
-    products: dict[str, Product]
+    products: dict[str, _ProductFacts]
     pickup: Location | None
     subtotal: Decimal
     total: Decimal
@@ -281,14 +283,25 @@ class _Prepared:
     addr_key: str
 
 
-def _intake_prepare(*, order_in: OrderIn, key: str) -> _Prepared:
+@dataclass(frozen=True, slots=True)
+class _ProductFacts:
+    pk: int
+    is_active: bool
+
+
+def _intake_prepare(*, order_in: OrderIn, key: str, order_id: int | None) -> _Prepared:
     skus = {ln.sku for ln in order_in.lines if ln.sku}
-    products = {p.sku: p for p in Product.objects.filter(sku__in=skus).only("pk", "sku", "is_active")}
+    # Every line's product in one query (no model instances: two facts per SKU is all intake needs).
+    products = {
+        sku: _ProductFacts(pk, active)
+        for pk, sku, active in Product.objects.filter(sku__in=skus).values_list("pk", "sku", "is_active")
+    }
     pickup = Location.objects.filter(code=order_in.pickup_location).first() if order_in.pickup_location else None
     subtotal = sum((ln.unit_price * ln.quantity for ln in order_in.lines), Decimal("0"))
     total = order_in.total if order_in.total is not None else subtotal + order_in.shipping_total + order_in.tax_total
     return _Prepared(
         key=key,
+        order_id=order_id,
         now=timezone.now(),
         products=products,
         pickup=pickup,
@@ -314,16 +327,15 @@ def _intake_write(
 ) -> Order:
     """The order, its lines, holds, customer counters and timeline, in the caller's transaction."""
     p = prepared
-    customer, customer_is_new = _customer_upsert(channel=channel, customer_in=order_in.customer)
-    facts = _fraud_facts(
-        order_in=order_in,
-        customer=customer,
-        customer_is_new=customer_is_new,
+    # The customer's upsert (order count and value included) also returns the velocity counts: one query.
+    customer = customer_upsert_counted(
+        channel=channel,
+        customer_in=order_in.customer,
         total=p.total,
         addr_key=p.addr_key,
-        rules=p.rules,
-        now=p.now,
+        since=p.now - timedelta(minutes=p.rules.velocity_window_minutes),
     )
+    facts = _fraud_facts(order_in=order_in, customer=customer, total=p.total, addr_key=p.addr_key, prepared=p)
     score, reasons = fraud_screen(facts=facts, rules=p.rules)
     holds = list(p.holds)
     if score >= p.rules.hold_score:
@@ -343,7 +355,7 @@ def _intake_write(
             OrderLine(
                 order=order,
                 line_number=i,
-                product=p.products.get(ln.sku),
+                product_id=p.products[ln.sku].pk if ln.sku in p.products else None,
                 sku=ln.sku,
                 name=ln.name[:255],
                 external_id=ln.external_id[:64],
@@ -353,12 +365,6 @@ def _intake_write(
             for i, ln in enumerate(order_in.lines, start=1)
         ]
     )
-    if customer is not None:
-        # Capped at what the column holds: a customer's value is a screening signal, not a ledger.
-        Customer.objects.filter(pk=customer.pk).update(
-            order_count=F("order_count") + 1,
-            lifetime_value=Least(F("lifetime_value") + p.total, Value(LIFETIME_VALUE_CAP)),
-        )
     if holds:
         OrderHold.objects.bulk_create([OrderHold(order=order, kind=k, reason=r) for k, r in holds])
     intake = OrderEvent.objects.bulk_create(
@@ -372,7 +378,11 @@ def _intake_write(
             actor=actor if getattr(actor, "pk", None) else None,
         )
     )
-    webhook_events_emit(rows=[TimelineRow(order_id=order.pk, type=e.type, data=e.data) for e in intake])
+    ref = {"pk": order.pk, "number": order.number, "external_id": order.external_id}
+    webhook_events_emit(
+        rows=[TimelineRow(order_id=order.pk, type=e.type, data=e.data) for e in intake],
+        orders={order.pk: {**ref, "channel_id": channel.pk, "channel__code": channel.code}},
+    )
     if order.status == Status.VALIDATED:
         order_routing_enqueue(order_id=order.pk)
     return order
@@ -383,19 +393,22 @@ def _order_create(
     channel: Channel,
     order_in: OrderIn,
     prepared: _Prepared,
-    customer: Customer | None,
+    customer: CustomerFacts | None,
     status: str,
     fraud: tuple[int, list],
     raw_payload: dict | None,
 ) -> Order:
-    """The order row, numbered from its primary key."""
+    """The order row, numbered from its primary key (handed out beforehand on PostgreSQL: one INSERT)."""
     p = prepared
+    prefix = settings.DOM.get("ORDER_NUMBER_PREFIX", "DOM")
     order = Order.objects.create(
+        pk=p.order_id,
         channel=channel,
         external_id=order_in.external_id,
         idempotency_key=p.key,
-        number=f"tmp-{uuid.uuid4().hex[:28]}",  # replaced by the pk-based number below
-        customer=customer,
+        # Without a pk handed out beforehand: a placeholder, replaced by the pk-based number below.
+        number=f"{prefix}-{p.order_id:07d}" if p.order_id else f"tmp-{uuid.uuid4().hex[:28]}",
+        customer_id=customer.pk if customer else None,
         status=status,
         placed_at=order_in.placed_at,
         currency=order_in.currency.upper(),
@@ -415,15 +428,16 @@ def _order_create(
         priority=priority_score(
             ship_by=p.promise.ship_by,
             now=p.now,
-            tier=customer.loyalty_tier if customer else "standard",
+            tier=customer.tier if customer else "standard",
             total=p.total,
         ),
         fraud_score=fraud[0],
         fraud_reasons=fraud[1],
         raw_payload=raw_payload or {},
     )
-    order.number = f"{settings.DOM.get('ORDER_NUMBER_PREFIX', 'DOM')}-{order.pk:07d}"
-    Order.objects.filter(pk=order.pk).update(number=order.number)
+    if not p.order_id:
+        order.number = f"{prefix}-{order.pk:07d}"
+        Order.objects.filter(pk=order.pk).update(number=order.number)
     return order
 
 
@@ -487,61 +501,19 @@ def _checks_holds(*, order_in: OrderIn, products: dict, pickup: Location | None)
     return holds
 
 
-def _customer_upsert(*, channel: Channel, customer_in: CustomerIn | None) -> tuple[Customer | None, bool]:
-    """The customer by email (or by the channel's customer id), created when new; (customer, had no orders)."""
-    if customer_in is None:
-        return None, True
-    email = (customer_in.email or "").strip().lower()
-    customer = None
-    if email:
-        customer = Customer.objects.filter(email=email).first()
-        if customer is None:
-            # INSERT … ON CONFLICT DO NOTHING, then read: no savepoint, and a racing insert of the same email
-            # simply leaves the winner's row.
-            Customer.objects.bulk_create(
-                [Customer(email=email, name=customer_in.name[:200], phone=customer_in.phone[:40])],
-                ignore_conflicts=True,
-            )
-            customer = Customer.objects.get(email=email)
-    elif customer_in.external_id:
-        customer = Customer.objects.filter(**{f"identities__{channel.code}": customer_in.external_id}).first()
-    if customer is None:
-        return None, True
-    changed = []
-    if customer_in.external_id and customer.identities.get(channel.code) != customer_in.external_id:
-        customer.identities = {**customer.identities, channel.code: customer_in.external_id}
-        changed.append("identities")
-    if customer_in.name and not customer.name:
-        customer.name = customer_in.name[:200]
-        changed.append("name")
-    if changed:
-        customer.save(update_fields=changed)
-    return customer, customer.order_count == 0
-
-
 def _fraud_facts(
-    *,
-    order_in: OrderIn,
-    customer: Customer,
-    customer_is_new: bool,
-    total: Decimal,
-    addr_key: str,
-    rules: FraudSettings,
-    now: datetime,
+    *, order_in: OrderIn, customer: CustomerFacts | None, total: Decimal, addr_key: str, prepared: _Prepared
 ) -> FraudFacts:
-    since = now - timedelta(minutes=rules.velocity_window_minutes)
-    # One query for both counts; an order with neither a customer nor an address has nothing to count.
-    by_email = Q(customer=customer) if customer else Q(pk=None)
-    by_address = Q(address_key=addr_key) if addr_key else Q(pk=None)
-    same_email = same_address = 0
-    if customer or addr_key:
-        counts = Order.objects.filter(by_email | by_address, created_at__gte=since).aggregate(
-            email=Count("pk", filter=by_email), address=Count("pk", filter=by_address)
+    if customer is not None:
+        same_email, same_address = customer.recent_orders, customer.recent_orders_same_address
+    else:
+        same_email = 0
+        same_address = order_count_recent_at_address(
+            addr_key=addr_key, since=prepared.now - timedelta(minutes=prepared.rules.velocity_window_minutes)
         )
-        same_email, same_address = counts["email"], counts["address"]
     return FraudFacts(
         total=total,
-        is_new_customer=customer_is_new,
+        is_new_customer=customer.is_new if customer else True,
         shipping_address=order_in.shipping_address or {},
         billing_address=order_in.billing_address or {},
         skus=tuple(ln.sku for ln in order_in.lines if ln.sku),

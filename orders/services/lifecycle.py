@@ -259,13 +259,25 @@ def order_routing_task() -> str | None:
 
 
 def order_routing_enqueue(*, order_id: int) -> bool:
-    """Queue routing for the order once the current transaction commits; False when no routing task exists."""
+    """Queue routing for the order once the current transaction commits; False when no routing task exists.
+
+    With a cluster (not inline tasks) and DOM ROUTE_PENDING_TASK set, the commit kicks this process's
+    batching enqueuer (`orders.services.routing_kick`): about one drain task per interval for every order
+    taken meanwhile, instead of a broker round trip and a task per order. Inline (tests), one per order."""
     path = order_routing_task()
     if path is None:
         return False
+    from django_q.conf import Conf
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task(path, order_id))
+    drain = settings.DOM.get("ROUTE_PENDING_TASK") or ""
+    if drain and not Conf.SYNC:
+        from orders.services.routing_kick import routing_kick
+
+        interval = int(settings.DOM.get("ROUTE_ENQUEUE_INTERVAL_MS", 1000))
+        transaction.on_commit(lambda: routing_kick(path=drain, interval_ms=interval))
+    else:
+        transaction.on_commit(lambda: async_task(path, order_id))
     return True
 
 

@@ -26,6 +26,10 @@ from routing.services.changes import (
     PlanCheck,
     order_plan_recheck,
 )
+from routing.services.drain import (
+    DrainResult,
+    orders_route_draining,
+)
 from routing.services.live import (
     order_reroute,
     order_route,
@@ -44,6 +48,8 @@ from routing.services.rulesets import (
 )
 
 __all__ = [
+    "DrainResult",
+    "orders_route_draining",
     "BACKGROUND",
     "BatchMode",
     "BatchResult",

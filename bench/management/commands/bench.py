@@ -15,6 +15,7 @@ from bench.calibration import calibration_measure
 
 BENCH_MODULES = (
     "bench.analytics",
+    "bench.door",
     "bench.fulfillment",
     "bench.inventory",
     "bench.load",
@@ -45,6 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=None)
         parser.add_argument("--scale", choices=["small", "large"], default=None)
         parser.add_argument("--only", default=None, help="Run one part of a benchmark (e.g. `import --only wms`).")
+        parser.add_argument("--door", choices=["api", "shopify"], default=None, help="`load`: which order door.")
 
     def handle(self, *args, name: str, json: bool, **options):
         found = benchmarks_declared()
@@ -53,7 +55,7 @@ class Command(BaseCommand):
         opts = {
             k: v
             for k, v in options.items()
-            if k in ("rows", "orders", "iterations", "threads", "seconds", "scale", "only") and v is not None
+            if k in ("rows", "orders", "iterations", "threads", "seconds", "scale", "only", "door") and v is not None
         }
         result = found[name](log=(lambda *_: None) if json else self.stderr.write, **opts)
         if isinstance(result, dict):
