@@ -93,6 +93,7 @@ def _create_orders(*, stream, log) -> list[int]:
                         "city": o.city,
                         "latitude": o.latitude,
                         "longitude": o.longitude,
+                        "residential": o.residential,
                     },
                     fulfillment_method=o.method,
                     pickup_location_id=loc_ids.get(o.pickup_location) if o.pickup_location else None,

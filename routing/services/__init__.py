@@ -31,6 +31,12 @@ from routing.services.live import (
     order_route,
     orders_reroute_now,
 )
+from routing.services.ratecards import (
+    RateCardRejected,
+    ratecard_csv_import,
+    ratecard_csv_rows,
+    ratecard_rows_parse,
+)
 from routing.services.recovery import (
     backorders_retry,
     shortages_open_reroute,
@@ -51,6 +57,7 @@ __all__ = [
     "INTERACTIVE",
     "PendingResult",
     "PlanCheck",
+    "RateCardRejected",
     "REROUTABLE_STATUSES",
     "ROUTABLE_STATUSES",
     "StockMoved",
@@ -58,6 +65,9 @@ __all__ = [
     "location_capacity_day_set",
     "log",
     "order_plan_recheck",
+    "ratecard_csv_import",
+    "ratecard_csv_rows",
+    "ratecard_rows_parse",
     "order_reroute",
     "order_route",
     "orders_reroute_now",
