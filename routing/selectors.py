@@ -570,7 +570,11 @@ def promise_for(
     `postal_code`, and the nearest pickup store with its ready-by time. Reserves nothing."""
     if quantity <= 0:
         raise PromiseError("quantity must be at least 1.")
-    product = Product.objects.filter(sku=sku).values_list("pk", "handling_class", "weight_grams").first()
+    product = (
+        Product.objects.filter(sku=sku)
+        .values_list("pk", "handling_class", "weight_grams", "length_in", "width_in", "height_in")
+        .first()
+    )
     if product is None:
         raise PromiseError(f"Unknown SKU {sku!r}.")
     centroid = zip_centroid(postal_code=postal_code)
@@ -600,7 +604,17 @@ def promise_for(
         promise=None,
         placed_at=now,
         pickup_location_id=None,
-        lines=(LineView(0, product[0], sku, quantity, product[1], (product[2] or 0) / 1000.0),),
+        lines=(
+            LineView(
+                0,
+                product[0],
+                sku,
+                quantity,
+                product[1],
+                (product[2] or 0) / 1000.0,
+                tuple(float(d) for d in product[3:]),
+            ),
+        ),
     )
     options = promise_options(order=order, static=static, state=state)
     pickup = options.pop("pickup")
