@@ -324,3 +324,63 @@ def test_the_explanation_shows_each_surcharge_of_each_shipment(client, web, dc, 
     client.force_login(merch_user)
     page = client.get(f"/routing/orders/{order.pk}/decision/").content.decode()
     assert "Residential surcharge" in page and "Fuel surcharge" in page and "zone 2" in page
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Store work and transfers (issue 20 §2.2)
+
+
+def _two_site_case(*, pickup: bool, per_line: float = 0.0):
+    from dataclasses import replace
+
+    rng = random.Random(3)
+    static, _, order = random_case(rng)
+    static = _with_card(static)
+    (dc_id, dc), (store_id, store) = list(static.locations.items())[:2]
+    locations = {
+        dc_id: replace(
+            dc, kind="warehouse", is_active=True, daily_capacity=100, handling_classes=frozenset({"ambient"})
+        ),
+        store_id: replace(
+            store, kind="store", is_active=True, can_pickup=True, daily_capacity=100,
+            handling_classes=frozenset({"ambient"}), handling_per_line=per_line,
+        ),
+    }  # fmt: skip
+    from routing.rules import Resolver, ruleset_compile
+
+    rules = ruleset_compile(version_id=None, label="none", rules=[], resolver=Resolver({}, {}))
+    static = replace(static, locations=locations, rules=rules)
+    # Whole pounds, so the objective's per-unit rounding is the carrier's per-package one.
+    lines = (LineView(1, 1, "P1", 2, "ambient", 2 * KG_PER_LB), LineView(2, 2, "P2", 1, "ambient", KG_PER_LB))
+    order = replace(
+        order,
+        lines=lines,
+        method="ship_to_store" if pickup else "ship",
+        service_level="standard",
+        pickup_location_id=store_id if pickup else None,
+    )
+    return static, order, dc_id, store_id
+
+
+def test_a_transfer_to_the_pickup_store_rides_the_truck_not_a_parcel():
+    static, order, dc_id, store_id = _two_site_case(pickup=True)
+    state = NetworkState(stock={1: {dc_id: 5}, 2: {dc_id: 5}})  # the store has none: sent from the DC
+    d = order_decide(order=order, static=static, state=state)
+    (s,) = d.shipments
+    assert s.location_id == dc_id and s.method == "transfer"
+    share = DEFAULT_CARD.truck_run_cost / DEFAULT_CARD.truck_units_per_run
+    assert s.charges["service"] == "truck" and s.shipping == pytest.approx(3 * share)
+    assert "residential" not in s.charges and "fuel" not in s.charges
+    assert_matches_oracle(static, state, order)
+
+
+def test_store_labour_is_priced_per_order_line_and_unit():
+    static, order, _, store_id = _two_site_case(pickup=False, per_line=0.40)
+    state = NetworkState(stock={1: {store_id: 5}, 2: {store_id: 5}})
+    d = order_decide(order=order, static=static, state=state)
+    (s,) = d.shipments
+    store = static.locations[store_id]
+    assert s.handling == pytest.approx(store.handling_per_order + 2 * 0.40 + 3 * store.handling_per_unit)
+    # The objective carries the same labour (each line picked at one place): it is what is reported.
+    assert d.cost == pytest.approx(d.model_cost) and d.model_cost == pytest.approx(s.shipping + s.handling)
+    assert_matches_oracle(static, state, order)
