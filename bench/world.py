@@ -42,6 +42,15 @@ KIND_COSTS = {  # handling per order, per unit
     "store": (Decimal("5.00"), Decimal("0.75")),
     "dropship": (Decimal("4.00"), Decimal("0.50")),
 }
+# Labour per order line picked (issue 20 §2.2): a store picks a line off the shop floor; a DC's pick is cheap.
+KIND_LINE_COSTS = {
+    "warehouse": Decimal("0.10"),
+    "3pl": Decimal("0.15"),
+    "store": Decimal("0.40"),
+    "dropship": Decimal("0.00"),
+}
+# Share of destinations a carrier bills as residential (BENCHMARK.md, the peak world's rate card).
+RESIDENTIAL_SHARE = 0.8
 KIND_CAPACITY = {"warehouse": 20000, "3pl": 5000, "store": 40, "dropship": 500}
 
 
@@ -73,6 +82,10 @@ class LocationSpec:
     def handling_cost_per_unit(self) -> Decimal:
         return KIND_COSTS[self.kind][1]
 
+    @property
+    def handling_cost_per_line(self) -> Decimal:
+        return KIND_LINE_COSTS[self.kind]
+
 
 @dataclass(frozen=True)
 class ProductSpec:
@@ -81,6 +94,7 @@ class ProductSpec:
     handling_class: str
     weight_grams: int
     demand: float  # expected units over the order stream
+    dims_in: tuple[float, float, float] = (0.0, 0.0, 0.0)  # one unit as packed: length, width, height (inches)
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,7 @@ class OrderSpec:
     method: str
     pickup_location: str | None
     lines: list[tuple[str, int]]
+    residential: bool = True
 
 
 @dataclass
@@ -201,6 +216,24 @@ def build_locations(scale: str) -> list[LocationSpec]:
     return specs
 
 
+def product_dims(*, grams: list[int], classes: list[str]) -> list[tuple[float, float, float]]:
+    """Packed dimensions per product, from their own seeded generator (the catalogue's draws stay as they were):
+    a box of sides 1 : 0.7 : 0.45 whose volume is the weight's dimensional equivalent (× 139 in³/lb) times a
+    factor from 0.4 to 1.6, so light bulky items are billed on size; oversized items are 40–70 in long."""
+    rng = np.random.default_rng(SEED + 3)
+    out = []
+    for g, cls in zip(grams, classes, strict=True):
+        volume = g / 453.59237 * 139.0 * rng.uniform(0.4, 1.6)
+        if cls == "oversized":
+            length = rng.uniform(40.0, 70.0)
+            side = float(np.sqrt(volume / length / 0.64))
+            out.append((round(length, 1), round(max(side, 2.0), 1), round(max(side * 0.64, 2.0), 1)))
+            continue
+        c = float((volume / 0.315) ** (1 / 3))
+        out.append((round(max(c, 2.0), 1), round(max(0.7 * c, 1.0), 1), round(max(0.45 * c, 1.0), 1)))
+    return out
+
+
 def zipf_shares(n: int) -> np.ndarray:
     w = np.arange(1, n + 1, dtype=float) ** -ZIPF_S
     return w / w.sum()
@@ -220,13 +253,16 @@ def build_world(scale: str = "small") -> World:
     weights = np.clip(np.exp(rng.normal(np.log(500.0), 0.9, n_sku)), 50, 30000)
     oversized_w = rng.uniform(15000, 40000, n_sku)
     demand = n_orders * ORDER_LINES_MEAN * UNITS_PER_LINE_MEAN * zipf_shares(n_sku)
+    grams = [int(oversized_w[i] if cls == "oversized" else weights[i]) for i, cls in enumerate(classes)]
+    dims = product_dims(grams=grams, classes=classes)
     products = [
         ProductSpec(
             sku=f"SKU-{i + 1:05d}",
             name=f"{cls.title()} item {i + 1}",
             handling_class=str(cls),
-            weight_grams=int(oversized_w[i] if cls == "oversized" else weights[i]),
+            weight_grams=grams[i],
             demand=float(demand[i]),
+            dims_in=dims[i],
         )
         for i, cls in enumerate(classes)
     ]
@@ -270,6 +306,7 @@ def order_stream(world: World, *, start: datetime | None = None) -> list[OrderSp
     stores = [loc for loc in world.locations if loc.kind == "store"]
     start = start or datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # a Monday, 8:00 in New York
     spacing = timedelta(seconds=36000 / max(1, world.n_orders))  # the stream spans ten hours
+    homes = np.random.default_rng(SEED + 2).random(world.n_orders) < RESIDENTIAL_SHARE  # its own draws
     nearest_store_cache: dict[int, str] = {}
     zip_cache: dict[int, dict] = {}
     out = []
@@ -308,6 +345,7 @@ def order_stream(world: World, *, start: datetime | None = None) -> list[OrderSp
                 method=method,
                 pickup_location=pickup,
                 lines=list(skus.items()),
+                residential=bool(homes[n]),
             )
         )
     return out

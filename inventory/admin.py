@@ -78,7 +78,15 @@ class LocationAdmin(ImportExportModelAdmin):
         ),
         (
             "Capacity and cost",
-            {"fields": ["daily_capacity", "cutoff_time", "handling_cost_per_order", "handling_cost_per_unit"]},
+            {
+                "fields": [
+                    "daily_capacity",
+                    "cutoff_time",
+                    "handling_cost_per_order",
+                    "handling_cost_per_line",
+                    "handling_cost_per_unit",
+                ]
+            },
         ),
         ("Alerts", {"fields": ["low_stock_threshold"]}),
         ("Staff", {"fields": ["staff"]}),

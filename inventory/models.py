@@ -93,6 +93,9 @@ class Location(models.Model):
     cutoff_time = models.TimeField(default="15:00", help_text="Local order cut-off for same-day dispatch.")
     handling_cost_per_order = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("2.50"))
     handling_cost_per_unit = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.25"))
+    handling_cost_per_line = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("0.00"), help_text="Labour per order line picked here."
+    )
     staff = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -134,6 +137,10 @@ class Product(models.Model):
     name = models.CharField(max_length=255)
     handling_class = models.CharField(max_length=16, choices=HandlingClass.choices, default=HandlingClass.AMBIENT)
     weight_grams = models.PositiveIntegerField(default=500)
+    # One unit as packed, in inches (0 = unknown: billed on its actual weight alone).
+    length_in = models.DecimalField(max_digits=6, decimal_places=1, default=Decimal("0.0"))
+    width_in = models.DecimalField(max_digits=6, decimal_places=1, default=Decimal("0.0"))
+    height_in = models.DecimalField(max_digits=6, decimal_places=1, default=Decimal("0.0"))
     returnable = models.BooleanField(default=True)
     return_window_days = models.PositiveIntegerField(default=30)
     hs_code = models.CharField(max_length=16, blank=True)

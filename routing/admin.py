@@ -1,17 +1,30 @@
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 
+from common.csv import csv_response
 from routing.models import (
     CarrierService,
     LocationCapacity,
     RateBand,
+    RateCard,
+    RateCardPrice,
     RoutingDecision,
     RoutingRule,
     RoutingSettings,
     RuleSet,
     RuleSetVersion,
 )
-from routing.services import ruleset_version_draft, ruleset_version_publish
+from routing.services import (
+    RateCardRejected,
+    ratecard_csv_import,
+    ratecard_csv_rows,
+    ruleset_version_draft,
+    ruleset_version_publish,
+)
 
 
 class RuleSetVersionInline(admin.TabularInline):
@@ -89,6 +102,77 @@ class RateBandInline(admin.TabularInline):
 class CarrierServiceAdmin(admin.ModelAdmin):
     list_display = ["service_level", "name", "max_km"]
     inlines = [RateBandInline]
+
+
+class RateCardPriceInline(admin.TabularInline):
+    model = RateCardPrice
+    extra = 0
+    fields = ["service", "zone", "max_lb", "base", "per_lb", "transit_days"]
+
+
+class RateCardImportForm(forms.Form):
+    carrier = forms.CharField(max_length=100)
+    version = forms.IntegerField(min_value=1)
+    effective_from = forms.DateField(help_text="YYYY-MM-DD: routing prices with this version from this day on.")
+    file = forms.FileField(help_text="CSV: service,zone,max_lb,base,per_lb,transit_days (max_lb blank = no bound).")
+
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
+
+@admin.register(RateCard)
+class RateCardAdmin(admin.ModelAdmin):
+    """Rate cards: who may see and change them is the routing permissions of the roles (common.roles:
+    Merchandisers change, Operations view)."""
+
+    list_display = ["carrier", "version", "effective_from", "fuel_pct", "residential", "note"]
+    list_filter = ["carrier"]
+    inlines = [RateCardPriceInline]
+    actions = ["export_csv"]
+
+    def get_urls(self):
+        urls = [path("import/", self.admin_site.admin_view(self.import_view), name="routing_ratecard_import")]
+        return urls + super().get_urls()
+
+    @admin.action(description="Export the price table as CSV")
+    def export_csv(self, request, queryset):
+        card = queryset.order_by("-effective_from", "-version").first()
+        rows = ratecard_csv_rows(card=card)
+        return csv_response(filename=f"ratecard-{card.carrier}-v{card.version}.csv", header=rows[0], rows=rows[1:])
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied("Importing a rate card needs the permission to add rate cards.")
+        form = RateCardImportForm(request.POST or None, request.FILES or None)
+        errors: list = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            raw = upload.read(MAX_UPLOAD_BYTES + 1)
+            try:
+                if len(raw) > MAX_UPLOAD_BYTES:
+                    raise RateCardRejected([])
+                card = ratecard_csv_import(
+                    text=raw.decode("utf-8"),
+                    carrier=form.cleaned_data["carrier"],
+                    version=form.cleaned_data["version"],
+                    effective_from=form.cleaned_data["effective_from"],
+                )
+            except UnicodeDecodeError:
+                form.add_error("file", "The file is not UTF-8 text; nothing was imported.")
+            except RateCardRejected as exc:
+                errors = [str(e) for e in exc.errors] or ["The file is larger than 2 MB; nothing was imported."]
+            else:
+                self.log_addition(request, card, "Imported from CSV.")  # audit
+                self.message_user(request, f"Imported {card} with {card.prices.count()} prices.")
+                return redirect("admin:routing_ratecard_change", card.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "errors": errors,
+            "title": "Import a rate card",
+        }
+        return TemplateResponse(request, "admin/routing/ratecard_import.html", context, status=400 if errors else 200)
 
 
 @admin.register(LocationCapacity)

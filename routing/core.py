@@ -30,7 +30,19 @@ from routing.costs import (
 )
 from routing.lookahead import Lookahead, lookahead_premiums
 from routing.optimizer import Candidate, Plan, Problem, plan_optimize
+from routing.ratecard import (
+    KG_PER_LB,
+    SERVICE_OF_LEVEL,
+    RateBand,
+    RateCard,
+    billable_lb,
+    package_price,
+    unit_billable_lb,
+    unit_surcharge,
+    unit_surcharge_cost,
+)
 from routing.rules import CompiledRuleSet, RuleContext
+from routing.zip3 import OFFSHORE_AREAS, OFFSHORE_KM, zip3_centroids, zip3_of
 
 HARD_PROMISE = ("express", "overnight")
 
@@ -54,6 +66,8 @@ class LocationView:
     handling_per_unit: float
     daily_capacity: int
     country: str = "US"
+    postal_code: str = ""  # the origin ZIP of its carrier zones
+    handling_per_line: float = 0.0  # labour per order line picked here
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +78,7 @@ class LineView:
     quantity: int
     handling_class: str
     weight_kg: float
+    dims_in: tuple[float, float, float] = (0.0, 0.0, 0.0)  # length, width, height of one unit (inches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +100,7 @@ class OrderView:
     placed_at: datetime
     pickup_location_id: int | None
     lines: tuple[LineView, ...]
+    residential: bool = True  # the carrier's residential surcharge applies to its parcels
 
     @property
     def line_count(self) -> int:
@@ -106,7 +122,11 @@ class NetworkStatic:
     late_penalty: float
     pickup_ready_hours: int
     rules: CompiledRuleSet
+    card: RateCard | None = None  # surcharges, light parcel and the store truck; None = zone bands alone
     _dist_cache: OrderedDict = field(default_factory=OrderedDict)
+    _zone_cache: dict = field(default_factory=dict)
+    _zone_geo: tuple = ()
+    truck_rates: ServiceRates | None = None
     _geo: tuple | None = None
     _zones: dict = field(default_factory=dict)
     _bounds_cache: OrderedDict = field(default_factory=OrderedDict)
@@ -123,6 +143,19 @@ class NetworkStatic:
         # Strong references keep zoneinfo's own cache warm (it otherwise re-reads tz files on every miss).
         self._zones = {loc.timezone: ZoneInfo(loc.timezone) for loc in self.locations.values()}
         self.unit_handling_min = min((loc.handling_per_unit for loc in self.locations.values()), default=0.0)
+        cents = zip3_centroids()
+        zips = [zip3_of(loc.postal_code) for loc in located]
+        points = [cents.get(z) or (loc.latitude, loc.longitude) for z, loc in zip(zips, located, strict=True)]
+        self._zone_geo = (
+            np.array(zips, dtype=object),
+            np.array([OFFSHORE_AREAS.get(z, "") for z in zips], dtype=object),
+            np.radians(np.array([p[0] for p in points], dtype=float)),
+            np.radians(np.array([p[1] for p in points], dtype=float)),
+        )
+        ground = self.rates.get("standard")
+        if self.card is not None and ground is not None:  # transfers to stores ride the scheduled truck
+            bands = tuple(RateBand(b.max_km, 0.0, 0.0, b.transit_days, b.zone) for b in ground.bands)
+            self.truck_rates = ServiceRates(service_level="standard", bands=bands, zoned=ground.zoned)
         self._ship_arrays = (
             np.array([loc.id for loc in located], dtype=np.int64),
             np.array([loc.is_active and loc.can_ship for loc in located], dtype=bool),
@@ -160,18 +193,45 @@ class NetworkStatic:
             if len(self._dist_cache) > 4096:
                 self._dist_cache.popitem(last=False)
 
-    def ship_bounds_prime(self, *, points: list[tuple[float, float]], rates: ServiceRates, online: bool) -> None:
-        """Memoise `ship_bounds` for many destinations at one service and channel kind in one vectorised pass
-        (elementwise, so each row is what one destination alone gives)."""
-        todo: dict[tuple, dict[int, float]] = {}
-        for lat, lon in points:
-            key = (round(lat, 4), round(lon, 4), id(rates), online)
+    def zone_distances(self, zip3: str, lat: float | None, lon: float | None) -> dict[int, float]:
+        """km every located location's ZIP3 centroid is from the destination's (what carrier zones are read
+        from: 0 within one ZIP3, OFFSHORE_KM to or from Alaska, Hawaii or a territory outside its own area),
+        memoised per ZIP3; the plain distances when the destination has no known ZIP3."""
+        hit = self._zone_cache.get(zip3) if zip3 else None
+        if hit is not None:
+            return hit
+        centroid = zip3_centroids().get(zip3) if zip3 else None
+        if centroid is None:
+            return self.distances(lat, lon) if lat is not None and lon is not None else {}
+        zips, areas, lats, lons = self._zone_geo
+        p1, l1 = math.radians(centroid[0]), math.radians(centroid[1])
+        a = np.sin((lats - p1) / 2) ** 2 + math.cos(p1) * np.cos(lats) * np.sin((lons - l1) / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+        km[zips == zip3] = 0.0
+        km[areas != OFFSHORE_AREAS.get(zip3, "")] = OFFSHORE_KM
+        hit = self._zone_cache[zip3] = dict(zip(self._geo[0], km.tolist(), strict=True))
+        return hit
+
+    def rate_distances(self, lat: float, lon: float, rates: ServiceRates, zip3: str = "") -> dict[int, float]:
+        """The distances `rates` bands are read from: ZIP3 zone distances for a zoned service, else plain km."""
+        return self.zone_distances(zip3, lat, lon) if rates.zoned else self.distances(lat, lon)
+
+    def ship_bounds_prime(
+        self, *, points: list[tuple[float, float]], rates: ServiceRates, online: bool, zips: list[str] | None = None
+    ) -> None:
+        """Memoise `ship_bounds` for many destinations (with their ZIP3s, `zips`, for zoned services) at one
+        service and channel kind in one vectorised pass (elementwise, so each row is what one destination alone
+        gives)."""
+        todo: dict[tuple, tuple[dict[int, float], dict[int, float]]] = {}
+        for (lat, lon), dest_zip3 in zip(points, zips or [""] * len(points), strict=True):
+            zip3 = dest_zip3 if rates.zoned else ""
+            key = (round(lat, 4), round(lon, 4), id(rates), online, zip3)
             hit = self._bounds_cache.get(key)
             if (hit is None or hit[0] is not rates) and key not in todo:
-                todo[key] = self.distances(lat, lon)
+                todo[key] = (self.rate_distances(lat, lon, rates, zip3), self.distances(lat, lon))
         if not todo:
             return
-        km = np.array([list(d.values()) for d in todo.values()], dtype=float)
+        km = np.array([list(d.values()) for d, _ in todo.values()], dtype=float)
         ids, can_ship, sells_online, per_order = self._ship_arrays
         n_bands = len(rates.bands)
         band = np.full(km.shape, n_bands)
@@ -181,23 +241,26 @@ class NetworkStatic:
         ok = (band < n_bands) & can_ship
         if online:
             ok &= sells_online
-        if rates.max_km is not None:
-            ok &= km <= rates.max_km
+        if rates.max_km is not None:  # reach is plain distance
+            ok &= np.array([list(d.values()) for _, d in todo.values()], dtype=float) <= rates.max_km
         base = np.array([b.base for b in rates.bands] + [0.0])[band] + per_order
         for key, ok_row, base_row in zip(todo, ok, base, strict=True):
             self._bounds_cache[key] = (rates, dict(zip(ids[ok_row].tolist(), base_row[ok_row].tolist(), strict=True)))
             if len(self._bounds_cache) > 2048:
                 self._bounds_cache.popitem(last=False)
 
-    def ship_bounds(self, lat: float, lon: float, rates: ServiceRates, online: bool) -> dict[int, float]:
+    def ship_bounds(
+        self, lat: float, lon: float, rates: ServiceRates, online: bool, zip3: str = ""
+    ) -> dict[int, float]:
         """Every location that may ship to (lat, lon) at `rates` — active, shipping, within the service's reach
         and, for online channels (`online`), selling online — mapped to the least fixed cost of a shipment from
-        it (its distance band's package base + handling per order, as `rate_for` bands it); memoised per
-        destination."""
-        key = (round(lat, 4), round(lon, 4), id(rates), online)
+        it (its band's package base + handling per order, as `rate_for` bands it: by ZIP3 zone, `zip3`, for
+        a zoned service); memoised per destination."""
+        zip3 = zip3 if rates.zoned else ""
+        key = (round(lat, 4), round(lon, 4), id(rates), online, zip3)
         hit = self._bounds_cache.get(key)
         if hit is None or hit[0] is not rates:
-            self.ship_bounds_prime(points=[(lat, lon)], rates=rates, online=online)
+            self.ship_bounds_prime(points=[(lat, lon)], rates=rates, online=online, zips=[zip3])
             hit = self._bounds_cache[key]
         return hit[1]
 
@@ -251,6 +314,9 @@ class CandidateInfo:
     available: tuple[int, ...]
     lookahead: tuple[float, ...] = ()  # look-ahead bid price per unit, per line (objective only)
     lookahead_slot: float = 0.0  # look-ahead bid price of the order slot (store capacity; objective only)
+    surcharge: float = 0.0  # per package: residential and remote-area surcharges with fuel (rate card)
+    unit_extra: tuple[float, ...] = ()  # per unit, per line: handling/oversize surcharges or the truck, labour per line
+    zone: int = 0  # carrier zone (0: not zone-priced)
 
     def row(self) -> list:
         return [
@@ -271,6 +337,9 @@ class CandidateInfo:
             list(self.available),
             [round(x, 2) for x in self.lookahead],
             round(self.lookahead_slot, 2),
+            round(self.surcharge, 2),
+            [round(x, 4) for x in self.unit_extra],
+            self.zone,
         ]
 
 
@@ -292,6 +361,9 @@ CANDIDATE_COLUMNS = [
     "available",
     "lookahead",
     "lookahead_slot",
+    "surcharge",
+    "unit_extra",
+    "zone",
 ]
 
 
@@ -307,6 +379,7 @@ class Shipment:
     shipping: float
     handling: float
     adjustment: float
+    charges: dict = field(default_factory=dict)  # the shipping price part by part (base, fuel, residential…)
 
 
 @dataclass(slots=True)
@@ -330,6 +403,7 @@ class Decision:
     problem: Problem | None
     plan: Plan | None
     line_products: dict[int, int]
+    unit_kg: tuple[float, ...] = ()  # per line: one unit's weight as priced (the explanation's per-kg figures)
 
     @property
     def outcome(self) -> str:
@@ -351,6 +425,7 @@ class _Built:
     ctx: RuleContext
     quantities: tuple[int, ...]
     promised: date
+    unit_kg: tuple[float, ...] = ()  # per line: one unit's weight as priced (billable, whole pounds, with a card)
 
 
 def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
@@ -390,6 +465,12 @@ class _Order:
     ship_rates: object
     ship_memo: dict = field(default_factory=dict)
     deliver_memo: dict = field(default_factory=dict)
+    zone_dist: dict = field(default_factory=dict)  # the distances zoned rates are read from (routing.zip3)
+    dest_zip3: str = ""
+    unit_kg: tuple[float, ...] = ()  # per line: one unit's billable weight in kg (whole pounds with a rate card)
+    unit_extra: tuple[float, ...] = ()  # per line: per-unit surcharges of a parcel (rate card, fuel included)
+    truck_unit: float = 0.0  # a transfer's share of the truck run per unit
+    parcel_fixed: float = 0.0  # per parcel: residential and remote-area surcharges with fuel
     late_ok: bool = False  # the promise can no longer be kept: a late hard-promise shipment pays the late penalty
     upgrade_far: bool = False  # express: a shipment express cannot keep (reach, promise) is priced overnight
 
@@ -432,8 +513,8 @@ def _order_context(
     same_day_rates = static.rates.get("same_day")
     ship_rates = same_day_rates if method == "same_day" and same_day_rates else static.rates.get(service)
     if pickup_store is not None:
-        ship_rates = static.rates.get("standard")
-    return _Order(
+        ship_rates = static.truck_rates or static.rates.get("standard")
+    o = _Order(
         order=order,
         static=static,
         state=state,
@@ -450,6 +531,47 @@ def _order_context(
         same_day_rates=same_day_rates,
         ship_rates=ship_rates,
     )
+    _card_context(o, dest_lat, dest_lon)
+    return o
+
+
+def _card_context(o: _Order, dest_lat: float | None, dest_lon: float | None) -> None:
+    """What the rate card adds to pricing this order: ZIP3 zone distances, each unit's billable weight and
+    surcharges, the per-parcel surcharges, light parcel for a standard order under the limit, the truck."""
+    order, static, card = o.order, o.static, o.static.card
+    o.dest_zip3 = zip3_of(o.pickup_store.postal_code if o.pickup_store is not None else order.postal_code)
+    if o.ship_rates is not None and o.ship_rates.zoned:
+        o.zone_dist = static.zone_distances(o.dest_zip3, dest_lat, dest_lon)
+    if card is None:
+        o.unit_kg = tuple(ln.weight_kg for ln in order.lines)
+        o.unit_extra = (0.0,) * len(order.lines)
+        return
+    o.unit_kg = tuple(
+        billable_lb(weight_kg=ln.weight_kg, dims_in=ln.dims_in, dim_divisor=card.dim_divisor) * KG_PER_LB
+        for ln in order.lines
+    )
+    parcel = o.pickup_store is None and o.method != "same_day"
+    o.unit_extra = tuple(
+        unit_surcharge_cost(card=card, kind=unit_surcharge(card=card, weight_kg=ln.weight_kg, dims_in=ln.dims_in))
+        if parcel
+        else 0.0
+        for ln in order.lines
+    )
+    if not parcel:
+        o.truck_unit = card.truck_per_unit() if o.pickup_store is not None else 0.0
+        return
+    fees = (card.residential if order.residential else 0.0) + (
+        card.remote_area if o.dest_zip3 in card.remote_zip3s else 0.0
+    )
+    o.parcel_fixed = fees * card.fuel
+    light = static.rates.get("light_parcel")
+    if o.service == "standard" and light is not None:
+        total = sum(
+            q * unit_billable_lb(weight_kg=ln.weight_kg, dims_in=ln.dims_in, dim_divisor=card.dim_divisor)
+            for ln, q in zip(order.lines, o.quantities, strict=True)
+        )
+        if total <= card.light_parcel_max_lb:  # every package of it is a light parcel
+            o.ship_rates = light
 
 
 def _pickup_store_bound(o: _Order, first: set[int]) -> float | None:
@@ -477,14 +599,14 @@ def _visit_order(o: _Order, ids: set[int], prune: bool) -> tuple[list[tuple[floa
     floors = _Floors(handling_unit=o.static.unit_handling_min)
     if not (prune and o.ship_rates is not None and o.dist):
         return [(-math.inf, i) for i in sorted(ids)], floors
-    lines, quantities, ctx, locs = o.order.lines, o.quantities, o.ctx, o.static.locations
+    quantities, ctx, locs = o.quantities, o.ctx, o.static.locations
     floors.per_kg = 0.0 if o.pickup_store is not None else min(b.per_kg for b in o.ship_rates.bands)
-    floors.kg = min((ln.weight_kg for ln, q in zip(lines, quantities, strict=True) if q), default=0.0)
+    floors.kg = min((kg for kg, q in zip(o.unit_kg, quantities, strict=True) if q), default=0.0)
     floors.unit = sum(
-        q * (floors.per_kg * ln.weight_kg + floors.handling_unit) for ln, q in zip(lines, quantities, strict=True)
+        q * (floors.per_kg * kg + floors.handling_unit) for kg, q in zip(o.unit_kg, quantities, strict=True)
     )
     dest = o.pickup_store if o.pickup_store is not None else o.order
-    fixed_floor = o.static.ship_bounds(dest.latitude, dest.longitude, o.ship_rates, o.order.channel_online)
+    fixed_floor = o.static.ship_bounds(dest.latitude, dest.longitude, o.ship_rates, o.order.channel_online, o.dest_zip3)
     first = ids.difference(fixed_floor)
     fit = ids.intersection(fixed_floor)
     if o.exclude_ids:
@@ -499,7 +621,7 @@ def _visit_order(o: _Order, ids: set[int], prune: bool) -> tuple[list[tuple[floa
         first.discard(o.pickup_store.id)
         fit.discard(o.pickup_store.id)
         store_bound = _pickup_store_bound(o, first)
-    ranked = [(fixed_floor[i], i) for i in fit]
+    ranked = [(fixed_floor[i] + o.parcel_fixed, i) for i in fit]
     if store_bound is not None:
         ranked.append((store_bound, o.pickup_store.id))
     if ctx.adjustments:
@@ -584,16 +706,24 @@ def _available(o: _Order, loc: LocationView, loc_id: int, at_store: bool) -> tup
     return avail, "no stock"
 
 
+def _rate_km(o: _Order, rates: ServiceRates, loc_id: int, km: float) -> float:
+    """The distance `rates` bands are read from: the ZIP3 zone distance for a zoned service, else `km`."""
+    if rates.zoned:
+        return o.zone_dist.get(loc_id, km)
+    return km
+
+
 def _shipping(o: _Order, loc: LocationView, km: float, band) -> tuple[str, str, object, str | None]:
     """(fulfilment method, service, rate band, reason) for shipping from the location (not the pickup store)."""
     svc = "standard" if o.pickup_store is not None else o.service
     if band is None:
-        rates = o.same_day_rates if o.method == "same_day" and o.same_day_rates else o.static.rates.get(svc)
-        band = rate_for(rates=rates, distance_km=km) if rates else None
+        rates = o.ship_rates
+        band = rate_for(rates=rates, distance_km=_rate_km(o, rates, loc.id, km)) if rates else None
     if band is None and (o.policy_mode or o.upgrade_far) and svc == "express":
-        # Beyond express reach: this shipment (only) is priced and sent overnight instead.
+        # Beyond express reach (baselines ignore reach): this shipment only is priced and sent overnight.
         svc = "overnight"
-        band = rate_for(rates=o.static.rates["overnight"], distance_km=km)
+        rates = o.static.rates["overnight"]
+        band = rate_for(rates=rates, distance_km=_rate_km(o, rates, loc.id, km))
     if band is None:
         return "", svc, None, f"service: {svc} cannot reach {km:.0f} km away"
     if o.pickup_store is not None:
@@ -612,13 +742,14 @@ def _price(
 ) -> tuple[Candidate, CandidateInfo] | str:
     """Price the location: shipping band (none for the pickup store itself), handling, rule adjustments,
     promise, look-ahead premiums. Returns the candidate and its explanation, or why it is out."""
+    zone = 0
     if at_store:
         fmethod, svc, base, per_kg, transit = "pickup", "pickup", 0.0, 0.0, 0
     else:
         fmethod, svc, band, reason = _shipping(o, loc, km, band)
         if reason:
             return reason
-        base, per_kg, transit = band.base, band.per_kg, band.transit_days
+        base, per_kg, transit, zone = band.base, band.per_kg, band.transit_days, band.zone
     dkey = (day, transit)
     arrive = o.deliver_memo.get(dkey)
     if arrive is None:
@@ -636,11 +767,13 @@ def _price(
             return f"promise: {svc} would arrive {arrive.isoformat()}, after {o.promised}"
         late = o.static.late_penalty
     adjustment = o.ctx.adjustment(loc) if o.ctx.adjustments else 0.0
-    fixed = base + loc.handling_per_order + adjustment + late
+    surcharge = 0.0 if at_store else o.parcel_fixed
+    fixed = base + surcharge + loc.handling_per_order + adjustment + late
     lines = o.order.lines
+    extra = _unit_extra(o, loc, at_store)
     unit_costs = tuple(
-        (per_kg * ln.weight_kg + loc.handling_per_unit) if a > 0 else math.inf
-        for ln, a in zip(lines, avail, strict=True)
+        (per_kg * kg + loc.handling_per_unit + x) if a > 0 else math.inf
+        for kg, x, a in zip(o.unit_kg, extra, avail, strict=True)
     )
     bids, slot = (), 0.0
     if o.state.lookahead is not None:  # bid prices on scarce store units and slots (routing.lookahead)
@@ -674,8 +807,23 @@ def _price(
         available=tuple(avail),
         lookahead=bids,
         lookahead_slot=slot,
+        surcharge=surcharge,
+        unit_extra=extra,
+        zone=zone,
     )
     return Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)), info
+
+
+def _unit_extra(o: _Order, loc: LocationView, at_store: bool) -> tuple[float, ...]:
+    """Per unit, per line, beyond weight and handling per unit: the parcel's unit surcharges (or the truck's
+    share for a transfer) and the location's labour per line spread over the line's units (exact when a line
+    is picked at one location, as it nearly always is)."""
+    per_line = loc.handling_per_line
+    move = o.truck_unit if not at_store else 0.0
+    surcharges = (0.0,) * len(o.unit_extra) if at_store else o.unit_extra
+    if not per_line:
+        return tuple(x + move for x in surcharges)
+    return tuple(x + move + (per_line / q if q else 0.0) for x, q in zip(surcharges, o.quantities, strict=True))
 
 
 def _candidate(o: _Order, loc_id: int, band) -> tuple[Candidate, CandidateInfo] | str | None:
@@ -757,7 +905,7 @@ def _build(
             if loc_id == pickup_id:
                 extra = loc.handling_per_unit - floors.handling_unit
             else:
-                band = rate_for(rates=o.ship_rates, distance_km=o.dist[loc_id])
+                band = rate_for(rates=o.ship_rates, distance_km=_rate_km(o, o.ship_rates, loc_id, o.dist[loc_id]))
                 extra = (band.per_kg - floors.per_kg) * floors.kg + loc.handling_per_unit - floors.handling_unit
             if bound + floors.unit + extra > best + 1e-9:
                 _exclude(excluded, _cost_reason(best, locs[best_key].code), loc_id)
@@ -784,7 +932,7 @@ def _build(
         max_shipments=ctx.max_shipments,
         ship_complete=ctx.ship_complete,
     )
-    return _Built(problem, infos, excluded, len(ids), ctx, quantities, o.promised)
+    return _Built(problem, infos, excluded, len(ids), ctx, quantities, o.promised, o.unit_kg)
 
 
 def _prune(cands, infos, quantities, static: NetworkStatic, excluded) -> tuple[list, list]:
@@ -833,24 +981,28 @@ def network_prime(*, static: NetworkStatic, orders: list[OrderView]) -> None:
     for a batch of orders in a few vectorised passes instead of one per order; the figures are the same ones
     `_build` would compute, so decisions do not change. Destinations it leaves out are computed on demand."""
     points: list[tuple[float, float]] = []
-    groups: dict[tuple[int, bool], tuple[ServiceRates, list[tuple[float, float]]]] = {}
+    groups: dict[tuple[int, bool], tuple[ServiceRates, list[tuple[float, float]], list[str]]] = {}
     for order in orders:
         method = "pickup" if order.method == "ship_to_store" else order.method
         store = static.locations.get(order.pickup_location_id) if method == "pickup" else None
         if store is not None:
-            point, rates = (store.latitude, store.longitude), static.rates.get("standard")
+            point, rates = (store.latitude, store.longitude), static.truck_rates or static.rates.get("standard")
+            zip3 = zip3_of(store.postal_code)
         elif method == "same_day" and static.rates.get("same_day"):
-            point, rates = (order.latitude, order.longitude), static.rates["same_day"]
+            point, rates, zip3 = (order.latitude, order.longitude), static.rates["same_day"], ""
         else:
             point, rates = (order.latitude, order.longitude), static.rates.get(order.service_level)
+            zip3 = zip3_of(order.postal_code)
         if point[0] is None or point[1] is None:
             continue
         points.append(point)
         if rates is not None:
-            groups.setdefault((id(rates), order.channel_online), (rates, []))[1].append(point)
+            group = groups.setdefault((id(rates), order.channel_online), (rates, [], []))
+            group[1].append(point)
+            group[2].append(zip3)
     static.distances_prime(points=points)
-    for (_, online), (rates, pts) in groups.items():
-        static.ship_bounds_prime(points=pts, rates=rates, online=online)
+    for (_, online), (rates, pts, zips) in groups.items():
+        static.ship_bounds_prime(points=pts, rates=rates, online=online, zips=zips)
 
 
 def _method_effective(*, order: OrderView, static: NetworkStatic, ctx: RuleContext, notes: list[str]) -> str:
@@ -1019,6 +1171,50 @@ def _late_fallback(
     return built, plan, service, elapsed
 
 
+def _shipment_price(
+    *, order: OrderView, static: NetworkStatic, info: CandidateInfo, items: list[tuple[int, int]], by_id: dict
+) -> tuple[float, dict]:
+    """What a shipment's transport costs, part by part: a parcel at the carrier's exact price (billable weight
+    of the package rounded up, weight break, surcharges, fuel), a transfer as its units' share of the truck
+    run, anything else (pickup, same-day courier) at its band's base + per kg."""
+    card = static.card
+    if card is not None and info.method == "transfer":
+        units = sum(q for _, q in items)
+        truck = units * card.truck_per_unit()
+        return truck, {"carrier": "scheduled truck", "service": "truck", "truck": round(truck, 4), "total": truck}
+    if card is None or info.method not in ("ship", "dropship") or not info.zone:
+        if card is None:
+            kg = sum(by_id[lid].weight_kg * q for lid, q in items)
+        else:
+            kg = sum(
+                billable_lb(weight_kg=by_id[lid].weight_kg, dims_in=by_id[lid].dims_in) * KG_PER_LB * q
+                for lid, q in items
+            )
+        price = info.shipping_base + info.per_kg * kg
+        charges = {"service": info.service, "zone": info.zone, "base": round(price, 4), "total": price}
+        return price, (charges if card is not None or info.zone else {})
+    lbs = 0.0
+    kinds: list[str] = []
+    for lid, q in items:
+        ln = by_id[lid]
+        lbs += q * unit_billable_lb(weight_kg=ln.weight_kg, dims_in=ln.dims_in, dim_divisor=card.dim_divisor)
+        kind = unit_surcharge(card=card, weight_kg=ln.weight_kg, dims_in=ln.dims_in)
+        kinds.extend([kind] * q if kind else [])
+    carrier_service = SERVICE_OF_LEVEL.get(info.service, "ground")
+    if carrier_service == "ground" and lbs <= card.light_parcel_max_lb and "light_parcel" in static.rates:
+        carrier_service = "light_parcel"
+    charges = package_price(
+        card=card,
+        service=carrier_service,
+        zone=info.zone,
+        billable=lbs,
+        residential=order.residential,
+        remote=zip3_of(order.postal_code) in card.remote_zip3s,
+        surcharges=tuple(kinds),
+    )
+    return charges["total"], charges
+
+
 def _decision_from(
     *,
     order: OrderView,
@@ -1038,11 +1234,12 @@ def _decision_from(
             if q > 0:
                 by_cand.setdefault(ci, []).append((lines[i].id, q))
     shipments = []
-    weights = {ln.id: ln.weight_kg for ln in lines}
+    by_id = {ln.id: ln for ln in lines}
     for ci in sorted(by_cand, key=lambda c: infos[c].location_id):
         info = infos[ci]
         units = sum(q for _, q in by_cand[ci])
-        kg = sum(weights[lid] * q for lid, q in by_cand[ci])
+        shipping, charges = _shipment_price(order=order, static=static, info=info, items=by_cand[ci], by_id=by_id)
+        per_line = static.locations[info.location_id].handling_per_line if info.location_id in static.locations else 0
         shipments.append(
             Shipment(
                 location_id=info.location_id,
@@ -1052,9 +1249,10 @@ def _decision_from(
                 ship_date=info.ship_date,
                 delivery_date=info.delivery_date,
                 promise_met=info.promise_met,
-                shipping=info.shipping_base + info.per_kg * kg,
-                handling=info.handling_order + info.handling_unit * units,
+                shipping=shipping,
+                handling=info.handling_order + info.handling_unit * units + per_line * len(by_cand[ci]),
                 adjustment=info.adjustment + info.late_penalty,
+                charges=charges,
             )
         )
     unplaced = {}
@@ -1084,6 +1282,7 @@ def _decision_from(
         problem=built.problem,
         plan=plan,
         line_products={ln.id: ln.product_id for ln in lines},
+        unit_kg=built.unit_kg,
     )
 
 

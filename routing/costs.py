@@ -1,79 +1,33 @@
-"""The shipping cost model of shared/design/BENCHMARK.md as plain data, and business-day date arithmetic.
+"""The shipping cost model as plain data, and business-day date arithmetic.
 
-Pure Python (no Django, no database): the rate tables the routing app stores are loaded into these
-dataclasses, and the benchmark world prices its orders with `DEFAULT_RATES` directly.
+Pure Python (no Django, no database): the carrier rate card (routing.ratecard: ZIP3 zones, billable weight,
+surcharges) is loaded into these dataclasses; `DEFAULT_RATES` are the default card's services by zone plus a
+same-day courier by distance, and the benchmark world prices its orders with them.
 
 Business days are Monday–Friday. There is no holiday calendar yet: a public holiday counts as a working day.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from common.geo import haversine_km  # noqa: F401  (re-exported: one great-circle formula in the project)
-
-
-@dataclass(frozen=True, slots=True)
-class RateBand:
-    """One distance band of one service level."""
-
-    max_km: float | None  # inclusive upper bound; None = no bound (the last band)
-    base: float  # $ per package
-    per_kg: float  # $ per kg
-    transit_days: int  # business days
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceRates:
-    service_level: str  # "standard" | "express" | "overnight" | "same_day"
-    bands: tuple[RateBand, ...]  # ascending max_km
-    max_km: float | None = None  # beyond this the service is infeasible by ground
-
+from routing.ratecard import DEFAULT_CARD, KG_PER_LB, RateBand, ServiceRates, card_rates
 
 SERVICE_LEVELS = ("standard", "express", "overnight", "same_day")
 
-# BENCHMARK.md: standard service by distance band 0–150 / 150–500 / 500–1,000 / 1,000–2,000 / 2,000+ km.
-STANDARD_BANDS: tuple[RateBand, ...] = (
-    RateBand(max_km=150.0, base=6.00, per_kg=0.50, transit_days=1),
-    RateBand(max_km=500.0, base=7.50, per_kg=0.80, transit_days=2),
-    RateBand(max_km=1000.0, base=9.00, per_kg=1.10, transit_days=3),
-    RateBand(max_km=2000.0, base=11.00, per_kg=1.40, transit_days=4),
-    RateBand(max_km=None, base=13.00, per_kg=1.70, transit_days=5),
-)
-EXPRESS_FACTOR = 1.8
-EXPRESS_MAX_KM = 1000.0
-EXPRESS_MAX_TRANSIT_DAYS = 2
-OVERNIGHT_FACTOR = 3.0
-# Not in BENCHMARK.md: a local courier for same-day orders (twice the first standard band, 50 km radius).
+# Not on the carrier's card: a local courier for same-day orders ($12.00 + $1.00/kg within 50 km, same day).
 SAME_DAY_MAX_KM = 50.0
-SAME_DAY_FACTOR = 2.0
-
-
-def _scaled(band: RateBand, *, factor: float, transit_days: int, max_km: float | None) -> RateBand:
-    return RateBand(
-        max_km=max_km,
-        base=round(band.base * factor, 4),
-        per_kg=round(band.per_kg * factor, 4),
-        transit_days=transit_days,
-    )
+SAME_DAY_BAND = RateBand(max_km=SAME_DAY_MAX_KM, base=12.00, per_kg=1.00, transit_days=0)
 
 
 def _default_rates() -> dict[str, ServiceRates]:
-    express = tuple(
-        _scaled(b, factor=EXPRESS_FACTOR, transit_days=min(b.transit_days, EXPRESS_MAX_TRANSIT_DAYS), max_km=b.max_km)
-        for b in STANDARD_BANDS
-        if b.max_km is not None and b.max_km <= EXPRESS_MAX_KM
-    )
-    overnight = tuple(_scaled(b, factor=OVERNIGHT_FACTOR, transit_days=1, max_km=b.max_km) for b in STANDARD_BANDS)
-    same_day = (_scaled(STANDARD_BANDS[0], factor=SAME_DAY_FACTOR, transit_days=0, max_km=SAME_DAY_MAX_KM),)
-    return {
-        "standard": ServiceRates(service_level="standard", bands=STANDARD_BANDS),
-        "express": ServiceRates(service_level="express", bands=express, max_km=EXPRESS_MAX_KM),
-        "overnight": ServiceRates(service_level="overnight", bands=overnight),
-        "same_day": ServiceRates(service_level="same_day", bands=same_day, max_km=SAME_DAY_MAX_KM),
-    }
+    """The default rate card's services by zone (routing.ratecard) and the same-day courier by distance."""
+    rates = card_rates(DEFAULT_CARD)
+    rates["same_day"] = ServiceRates(service_level="same_day", bands=(SAME_DAY_BAND,), max_km=SAME_DAY_MAX_KM)
+    return rates
 
 
 DEFAULT_RATES: dict[str, ServiceRates] = _default_rates()
@@ -105,7 +59,10 @@ def rate_for(*, rates: ServiceRates, distance_km: float) -> RateBand | None:
 
 
 def package_cost(*, band: RateBand, weight_kg: float) -> float:
-    """Carrier cost of one package: base + per-kg × weight."""
+    """Carrier cost of one package of `weight_kg` billable weight: base + per-kg × weight; on a zone band
+    (the rate card) the weight is rounded up to the pound first, fuel included, surcharges excluded."""
+    if band.zone:
+        weight_kg = max(1, math.ceil(weight_kg / KG_PER_LB - 1e-9)) * KG_PER_LB
     return band.base + band.per_kg * weight_kg
 
 

@@ -172,6 +172,92 @@ class RateBand(models.Model):
         return f"{self.service.service_level} ≤ {self.max_km or '∞'} km"
 
 
+class RateCard(models.Model):
+    """A carrier's rate card, one version of it: the price table by service, zone and weight break (its
+    `prices`) and the surcharges. Routing prices with the latest version whose `effective_from` has come
+    (the network snapshot loads it once; see routing.ratecard for how a package is priced)."""
+
+    carrier = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    effective_from = models.DateField(db_index=True, help_text="Routing uses this version from this day on.")
+    note = models.CharField(max_length=300, blank=True)
+    fuel_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("15.00"), help_text="Fuel surcharge, % of every charge."
+    )
+    residential = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("5.50"), help_text="$ per parcel to a home."
+    )
+    remote_area = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("3.80"), help_text="$ per parcel to a remote-area ZIP3."
+    )
+    remote_zip3s = models.TextField(blank=True, help_text="Remote-area ZIP3 prefixes, separated by spaces or commas.")
+    additional_handling = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("28.00"), help_text="$ per unit over the weight or length."
+    )
+    handling_over_lb = models.DecimalField(max_digits=6, decimal_places=1, default=Decimal("50.0"))
+    handling_over_in = models.DecimalField(max_digits=6, decimal_places=1, default=Decimal("48.0"))
+    oversize = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("110.00"), help_text="$ per unit over length + girth."
+    )
+    oversize_over_in = models.DecimalField(
+        max_digits=6, decimal_places=1, default=Decimal("130.0"), help_text="Length + girth (inches)."
+    )
+    dim_divisor = models.DecimalField(
+        max_digits=6, decimal_places=1, default=Decimal("139.0"), help_text="Dimensional weight = L×W×H / this."
+    )
+    light_parcel_max_lb = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("1.00"))
+    truck_run_cost = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("350.00"), help_text="$ per scheduled truck run to a store."
+    )
+    truck_units_per_run = models.PositiveIntegerField(default=500, help_text="Units a run's cost is shared by.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-effective_from", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["carrier", "version"], name="ratecard_unique_carrier_version"),
+            models.CheckConstraint(
+                condition=Q(fuel_pct__gte=0) & Q(residential__gte=0) & Q(remote_area__gte=0) & Q(dim_divisor__gt=0),
+                name="ratecard_figures_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} v{self.version} (from {self.effective_from})"
+
+
+class RateCardPrice(models.Model):
+    """One cell of a rate card: a service in a zone up to a weight break: base for the first pound, then per
+    further pound."""
+
+    class Service(models.TextChoices):
+        LIGHT_PARCEL = "light_parcel", "Light parcel (under the light-parcel limit)"
+        GROUND = "ground", "Ground"
+        EXPRESS = "express", "Express (2 days)"
+        OVERNIGHT = "overnight", "Overnight"
+
+    card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="prices")
+    service = models.CharField(max_length=16, choices=Service.choices)
+    zone = models.PositiveSmallIntegerField(help_text="2–8 by distance, 9 Alaska/Hawaii/territories.")
+    max_lb = models.PositiveIntegerField(null=True, blank=True, help_text="Weight break; blank = no bound.")
+    base = models.DecimalField(max_digits=8, decimal_places=2, help_text="$ for the first pound")
+    per_lb = models.DecimalField(max_digits=8, decimal_places=2, help_text="$ per further pound")
+    transit_days = models.PositiveSmallIntegerField(help_text="Business days in transit")
+
+    class Meta:
+        ordering = ["card", "service", "zone", F("max_lb").asc(nulls_last=True)]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["card", "service", "zone", "max_lb"], name="ratecardprice_unique_cell", nulls_distinct=False
+            ),
+            models.CheckConstraint(condition=Q(zone__gte=2) & Q(zone__lte=9), name="ratecardprice_zone_2_9"),
+            models.CheckConstraint(condition=Q(base__gte=0) & Q(per_lb__gte=0), name="ratecardprice_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} zone {self.zone} ≤ {self.max_lb or '∞'} lb"
+
+
 class LocationCapacity(models.Model):
     """Orders a location can still take on one (local) ship day; consumed atomically, like stock."""
 

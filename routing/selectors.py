@@ -32,11 +32,14 @@ from routing.costs import DEFAULT_RATES, SPLIT_PENALTY_DEFAULT, RateBand, Servic
 from routing.models import (
     CarrierService,
     LocationCapacity,
+    RateCard,
     RoutingDecision,
     RoutingRule,
     RoutingSettings,
     RuleSetVersion,
 )
+from routing.ratecard import PriceRow, card_rates
+from routing.ratecard import RateCard as RateCardData
 from routing.rules import CompiledRuleSet, Resolver, ruleset_compile
 
 _cache: dict[str, NetworkStatic] = {}
@@ -61,10 +64,49 @@ def routing_settings() -> RoutingSettings:
     return RoutingSettings.objects.filter(pk=1).first() or RoutingSettings(pk=1)
 
 
-def rates_load() -> dict[str, ServiceRates]:
-    """The rate tables from the database (admin-editable); the shipped defaults for service levels without one."""
+def ratecard_effective(*, day: date | None = None) -> RateCard | None:
+    """The rate card version routing prices with on `day` (today): the latest whose effective date has come."""
+    day = day or timezone.localdate()
+    return RateCard.objects.filter(effective_from__lte=day).order_by("-effective_from", "-version").first()
+
+
+def ratecard_data(*, card: RateCard) -> RateCardData:
+    """A stored rate card as the in-memory structure routing prices with (routing.ratecard.RateCard)."""
+    rows = tuple(
+        PriceRow(p.service, p.zone, p.max_lb, float(p.base), float(p.per_lb), p.transit_days) for p in card.prices.all()
+    )
+    zip3s = frozenset(z for z in card.remote_zip3s.replace(",", " ").split() if z)
+    return RateCardData(
+        carrier=card.carrier,
+        version=card.version,
+        effective_from=card.effective_from,
+        rows=rows,
+        fuel_pct=float(card.fuel_pct),
+        residential=float(card.residential),
+        remote_area=float(card.remote_area),
+        remote_zip3s=zip3s,
+        additional_handling=float(card.additional_handling),
+        handling_over_lb=float(card.handling_over_lb),
+        handling_over_in=float(card.handling_over_in),
+        oversize=float(card.oversize),
+        oversize_over_in=float(card.oversize_over_in),
+        dim_divisor=float(card.dim_divisor),
+        light_parcel_max_lb=float(card.light_parcel_max_lb),
+        truck_run_cost=float(card.truck_run_cost),
+        truck_units_per_run=card.truck_units_per_run,
+    )
+
+
+def rates_load(*, card: RateCardData | None = None) -> dict[str, ServiceRates]:
+    """The rates routing prices with: the rate card's services by zone (`card`, else the shipped default card)
+    and, for service levels the card does not carry (same day), the admin-editable distance tables."""
     rates = dict(DEFAULT_RATES)
-    for svc in CarrierService.objects.prefetch_related("bands"):
+    carried = set(rates) - {"same_day"}
+    if card is not None:
+        rates = {k: v for k, v in rates.items() if k not in carried}
+        rates.update(card_rates(card))
+        carried = set(rates) - {"same_day"}
+    for svc in CarrierService.objects.prefetch_related("bands").exclude(service_level__in=carried):
         bands = sorted(svc.bands.all(), key=lambda b: (b.max_km is None, b.max_km or 0))
         if bands:
             rates[svc.service_level] = ServiceRates(
@@ -119,6 +161,8 @@ def locations_load() -> dict[int, LocationView]:
         "handling_cost_per_unit",
         "daily_capacity",
         "country",
+        "postal_code",
+        "handling_cost_per_line",
     )
     return {
         r[0]: LocationView(
@@ -139,6 +183,8 @@ def locations_load() -> dict[int, LocationView]:
             handling_per_unit=float(r[14]),
             daily_capacity=r[15],
             country=r[16],
+            postal_code=r[17] or "",
+            handling_per_line=float(r[18] or 0),
         )
         for r in rows
     }
@@ -149,25 +195,30 @@ def network_static(*, revision: int | None = None) -> NetworkStatic:
     process that publishes rules or edits rates or locations bumps it, so every process sees the change
     on its next routing)."""
     rev = routing_revision() if revision is None else revision
+    day = timezone.localdate()  # a rate card version dated today takes over at midnight without a revision
     cached = _cache.get("static")
-    if cached is not None and cached.revision == rev:
+    if cached is not None and cached.revision == rev and _cache.get("day") == day:
         return cached
     with _cache_lock:
         cached = _cache.get("static")
-        if cached is not None and cached.revision == rev:
+        if cached is not None and cached.revision == rev and _cache.get("day") == day:
             return cached
         settings_row = routing_settings()
         locations = locations_load()
+        stored = ratecard_effective(day=day)
+        card = ratecard_data(card=stored) if stored is not None else None
         static = NetworkStatic(
             revision=rev,
             locations=locations,
-            rates=rates_load(),
+            card=card,
+            rates=rates_load(card=card),
             split_penalty=float(settings_row.split_penalty if settings_row.pk else SPLIT_PENALTY_DEFAULT),
             late_penalty=float(settings_row.late_penalty),
             pickup_ready_hours=settings_row.pickup_ready_hours,
             rules=ruleset_compiled_for(version=ruleset_published(), locations=locations),
         )
         _cache["static"] = static
+        _cache["day"] = day
         return static
 
 
@@ -219,12 +270,16 @@ def order_views_load(
         "quantity_cancelled",
         "product__handling_class",
         "product__weight_grams",
+        "product__length_in",
+        "product__width_in",
+        "product__height_in",
     )
-    for pk, oid, pid, sku, qty, alloc, cancelled, hclass, grams in line_rows.order_by("order_id", "line_number"):
+    for pk, oid, pid, sku, qty, alloc, cancelled, hclass, grams, *dims in line_rows.order_by("order_id", "line_number"):
         want = quantities.get(pk, 0) if quantities is not None else qty - alloc - cancelled
         if want <= 0 or pid is None:
             continue
-        lines_by_order[oid].append(LineView(pk, pid, sku, want, hclass, (grams or 0) / 1000.0))
+        size = tuple(float(d or 0) for d in dims)
+        lines_by_order[oid].append(LineView(pk, pid, sku, want, hclass, (grams or 0) / 1000.0, size))
     views = {}
     for pk, ch, kind, method, svc, total, tier, addr, promised, placed_at, pickup_id in orders:
         postal, country, region, lat, lon = _address_point(addr or {})
@@ -246,8 +301,18 @@ def order_views_load(
             placed_at=placed_at,
             pickup_location_id=pickup_id,
             lines=tuple(lines_by_order.get(pk, ())),
+            residential=address_residential(address=addr or {}),
         )
     return views
+
+
+def address_residential(*, address: dict) -> bool:
+    """Whether a carrier bills an address as residential: as the address says (`residential`), else unless
+    it names a company."""
+    flag = address.get("residential")
+    if isinstance(flag, bool):
+        return flag
+    return not str(address.get("company") or "").strip()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -342,7 +407,9 @@ def decisions_of_order(*, order_id: int, limit: int = 20) -> list[RoutingDecisio
     return list(RoutingDecision.objects.filter(order_id=order_id).order_by("-id")[:limit])
 
 
-def _candidate_explain(*, row: list, locs: dict, lines: dict, line_ids: list[int], wanted: list[int]) -> dict:
+def _candidate_explain(
+    *, row: list, locs: dict, lines: dict, line_ids: list[int], wanted: list[int], unit_kg: list[float]
+) -> dict:
     """One stored candidate row as an object with its cost breakdown (and the cost of sending every unit
     from that one location, when it could)."""
     c = dict(zip(CANDIDATE_COLUMNS, row, strict=False))
@@ -356,18 +423,53 @@ def _candidate_explain(*, row: list, locs: dict, lines: dict, line_ids: list[int
         lines.get(lid, (str(lid), 0))[0]: b for lid, b in zip(line_ids, bids, strict=False) if lid in lines and b
     }
     fixed = c["shipping_base"] + c["handling_order"] + c["adjustment"] + c["late_penalty"]
-    fixed += c.get("lookahead_slot") or 0.0
+    fixed += (c.get("lookahead_slot") or 0.0) + (c.get("surcharge") or 0.0)
     c["fixed_cost"] = round(fixed, 2)
+    extra = c.get("unit_extra") or [0.0] * len(line_ids)
+    kgs = unit_kg or [lines.get(lid, ("", 0))[1] / 1000.0 for lid in line_ids]
     covers = bool(line_ids) and all(a >= q for a, q in zip(avail, wanted, strict=False))
     if covers:
         variable = sum(
-            q * (c["per_kg"] * lines.get(lid, ("", 0))[1] / 1000.0 + c["handling_unit"] + b)
-            for lid, q, b in zip(line_ids, wanted, bids, strict=False)
+            q * (c["per_kg"] * kg + c["handling_unit"] + b + x)
+            for q, b, x, kg in zip(wanted, bids, extra, kgs, strict=False)
         )
         c["cost_if_all_from_here"] = round(fixed + variable, 2)
     else:
         c["cost_if_all_from_here"] = None
     return c
+
+
+# Each part of a shipment's price, in words (routing.ratecard.package_price names them).
+CHARGE_WORDS = {
+    "base": "Base rate",
+    "residential": "Residential surcharge",
+    "remote_area": "Remote-area surcharge",
+    "additional_handling": "Additional handling",
+    "oversize": "Oversize",
+    "fuel": "Fuel surcharge",
+    "truck": "Share of the truck run",
+}
+SERVICE_WORDS = {
+    "light_parcel": "Light parcel",
+    "ground": "Ground",
+    "express": "Express (2 days)",
+    "overnight": "Overnight",
+    "truck": "Scheduled truck",
+}
+
+
+def charges_explain(*, charges: dict) -> dict:
+    """A shipment's price parts as (label, amount) lines, every non-zero part named, and the carrier service,
+    zone and billable weight in words."""
+    lines = [(label, charges[key]) for key, label in CHARGE_WORDS.items() if charges.get(key)]
+    summary = []
+    if charges.get("service"):
+        summary.append(SERVICE_WORDS.get(charges["service"], str(charges["service"])))
+    if charges.get("zone"):
+        summary.append(f"zone {charges['zone']}")
+    if charges.get("billable_lb"):
+        summary.append(f"{charges['billable_lb']} lb billable")
+    return {"charge_lines": lines, "charge_summary": ", ".join(summary)}
 
 
 # What each rule action did, in words, for the explanation (the stored decision keeps the codes).
@@ -402,12 +504,17 @@ def decision_explain(*, decision: RoutingDecision) -> dict:
             "pk", "sku", "product__weight_grams"
         )
     }
-    candidates = [_candidate_explain(row=row, locs=locs, lines=lines, line_ids=line_ids, wanted=wanted) for row in rows]
+    unit_kg = cand.get("unit_kg") or []
+    candidates = [
+        _candidate_explain(row=row, locs=locs, lines=lines, line_ids=line_ids, wanted=wanted, unit_kg=unit_kg)
+        for row in rows
+    ]
     plan = []
     for s in decision.plan:
         plan.append(
             {
                 **s,
+                **charges_explain(charges=s.get("charges") or {}),
                 "location": locs.get(s["location_id"], s["location_id"]),
                 "lines": [
                     {"order_line_id": lid, "sku": lines.get(lid, ("?", 0))[0], "quantity": q} for lid, q in s["lines"]
@@ -477,7 +584,11 @@ def promise_for(
     unit, and each level says which supply it counts on (`supply`)."""
     if not 0 < quantity <= PROMISE_MAX_UNITS:
         raise PromiseError("quantity", f"quantity must be 1 to {PROMISE_MAX_UNITS}.")
-    product = Product.objects.filter(sku=sku).values_list("pk", "handling_class", "weight_grams").first()
+    product = (
+        Product.objects.filter(sku=sku)
+        .values_list("pk", "handling_class", "weight_grams", "length_in", "width_in", "height_in")
+        .first()
+    )
     if product is None:
         raise PromiseError("sku", f"Unknown SKU {sku!r}.")
     centroid = zip_centroid(postal_code=postal_code)
@@ -490,7 +601,8 @@ def promise_for(
         state.pool_left = pools_load(channel_codes={channel.code}, stock=state.stock, static=static).get(
             channel.code, {}
         )
-    line = LineView(0, product[0], sku, quantity, product[1], (product[2] or 0) / 1000.0)
+    dims = tuple(float(d) for d in product[3:])
+    line = LineView(0, product[0], sku, quantity, product[1], (product[2] or 0) / 1000.0, dims)
     view = partial(_promise_view, channel=channel, postal_code=postal_code, centroid=centroid, line=line)
     options = promise_options(order=view(clock=now), static=static, state=state)
     pickup = options.pop("pickup")

@@ -10,7 +10,7 @@ from django.dispatch import receiver
 
 from inventory.models import Location, LocationGroup
 from inventory.signals import inbound_received, inbound_redated
-from routing.models import CarrierService, RateBand, RoutingRule, RuleSet
+from routing.models import CarrierService, RateBand, RateCard, RateCardPrice, RoutingRule, RuleSet
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 @receiver([post_save, post_delete], sender=LocationGroup)
 @receiver([post_save, post_delete], sender=CarrierService)
 @receiver([post_save, post_delete], sender=RateBand)
+@receiver([post_save, post_delete], sender=RateCard)
+@receiver([post_save, post_delete], sender=RateCardPrice)
 @receiver([post_save, post_delete], sender=RuleSet)
 @receiver([post_save, post_delete], sender=RoutingRule)
 def _network_changed(sender, **kwargs):

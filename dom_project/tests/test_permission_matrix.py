@@ -639,6 +639,7 @@ ADMIN_ACCESS: dict[str, set[str]] = {
         for m in (
             "carrierservice",
             "locationcapacity",
+            "ratecard",
             "routingdecision",
             "routingrule",
             "routingsettings",

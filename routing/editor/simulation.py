@@ -262,6 +262,7 @@ def decision_record_json(*, d: Decision, static: NetworkStatic, trim: bool) -> d
             "line_ids": list(d.line_products),
             "quantities": list(d.problem.quantities) if d.problem else [],
             "rows": [c.row() for c in infos],
+            "unit_kg": [round(kg, 4) for kg in d.unit_kg],
         },
         "excluded": {"by_reason": d.excluded, "others_without_stock": d.unlisted_locations},
         "plan": [
@@ -277,6 +278,7 @@ def decision_record_json(*, d: Decision, static: NetworkStatic, trim: bool) -> d
                 "shipping": round(s.shipping, 2),
                 "handling": round(s.handling, 2),
                 "adjustment": round(s.adjustment, 2),
+                "charges": {k: round(v, 2) if isinstance(v, float) else v for k, v in s.charges.items()},
             }
             for s in d.shipments
         ],

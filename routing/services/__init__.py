@@ -35,6 +35,12 @@ from routing.services.live import (
     order_route,
     orders_reroute_now,
 )
+from routing.services.ratecards import (
+    RateCardRejected,
+    ratecard_csv_import,
+    ratecard_csv_rows,
+    ratecard_rows_parse,
+)
 from routing.services.recovery import (
     backorders_retry,
     shortages_open_reroute,
@@ -57,6 +63,7 @@ __all__ = [
     "INTERACTIVE",
     "PendingResult",
     "PlanCheck",
+    "RateCardRejected",
     "REROUTABLE_STATUSES",
     "ROUTABLE_STATUSES",
     "StockMoved",
@@ -64,6 +71,9 @@ __all__ = [
     "location_capacity_day_set",
     "log",
     "order_plan_recheck",
+    "ratecard_csv_import",
+    "ratecard_csv_rows",
+    "ratecard_rows_parse",
     "order_reroute",
     "order_route",
     "orders_reroute_now",

@@ -103,6 +103,7 @@ def _decision_json(d: Decision) -> dict:
         "line_ids": [ln_id for ln_id in d.line_products],
         "quantities": list(d.problem.quantities) if d.problem else [],
         "rows": [c.row() for c in d.candidates],
+        "unit_kg": [round(kg, 4) for kg in d.unit_kg],
     }
 
 
@@ -344,6 +345,7 @@ def _decision_row(*, j: _Job, d: Decision, fo_of: dict[tuple[int, int], int], ac
                 "shipping": round(s.shipping, 2),
                 "handling": round(s.handling, 2),
                 "adjustment": round(s.adjustment, 2),
+                "charges": {k: round(v, 2) if isinstance(v, float) else v for k, v in s.charges.items()},
             }
             for s in d.shipments
         ],

@@ -123,12 +123,14 @@ def test_a_full_store_is_offered_for_its_next_ship_day(web, store, dc_west, prod
     assert LocationCapacity.objects.get(location=store, day=date(2026, 3, 3)).used == 1
 
 
-def test_express_beyond_reach_with_a_passed_promise_ships_overnight_late(web, dc_west, product):
-    stock(product, dc_west, 5)  # Ontario CA → New York: beyond express reach; overnight would be Wednesday
+def test_express_with_a_passed_promise_ships_late_rather_than_waiting(web, dc_west, product):
+    # On the rate card (issue 20 §2) express is two-day air to every zone, no longer ground within 1,000 km
+    # upgraded to overnight beyond: Ontario CA → New York ships express, late, instead of overnight late.
+    stock(product, dc_west, 5)  # ships Tuesday (after the cut-off): express Thursday, overnight Wednesday
     order = make_order(channel=web, lines=[(product, 1)], service_level="express", placed_at=MONDAY_9PM)
     order.promised_delivery_date = date(2026, 3, 3)
     order.save(update_fields=["promised_delivery_date"])
     d = order_route(order_id=order.pk, now=MONDAY_9PM)
-    assert d.outcome == "routed" and d.service_level == "overnight"
+    assert d.outcome == "routed" and d.service_level == "express"
     (shipment,) = d.plan
-    assert shipment["promise_met"] is False and "new promise of 2026-03-04" in _late_note(d)
+    assert shipment["promise_met"] is False and "new promise of 2026-03-05" in _late_note(d)

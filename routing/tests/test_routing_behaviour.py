@@ -193,13 +193,17 @@ def test_protect_store_stock_holds_units_back_for_ship_orders(web, store, produc
     assert reason_for(d, store) == "no stock: only protected store units left"
 
 
-def test_express_that_ground_cannot_keep_ships_overnight(web, dc_west, product):
-    stock(product, dc_west, 5)  # Ontario CA → New York: beyond express reach
+def test_express_ships_two_day_air_across_the_country(web, dc_west, product):
+    # On the rate card (issue 20 §2) express is two-day air to every zone; before it, express was ground within
+    # 1,000 km and an Ontario CA → New York express order was upgraded to overnight.
+    stock(product, dc_west, 5)
     order = make_order(channel=web, lines=[(product, 1)], service_level="express")
     d = order_route(order_id=order.pk, now=MONDAY_9AM)
-    assert d.outcome == "routed" and d.service_level == "overnight"
-    assert any("upgraded to overnight" in n for n in d.notes)
-    assert FulfillmentOrder.objects.get(order=order).carrier_service == "overnight"
+    assert d.outcome == "routed" and d.service_level == "express"
+    assert not any("upgraded to overnight" in n for n in d.notes)
+    (shipment,) = d.plan
+    assert shipment["charges"]["service"] == "express" and shipment["charges"]["zone"] == 8
+    assert FulfillmentOrder.objects.get(order=order).carrier_service == "express"
 
 
 def test_express_upgrades_only_the_shipment_beyond_reach(web, dc, dc_west, product, product_b):
@@ -230,9 +234,11 @@ def test_explanation_accounts_for_every_location(web, dc, dc_west, store, store_
     assert listed | {"FAR-AWAY"} == set(Location.objects.values_list("code", flat=True))
     assert x["other_locations_without_stock"] == 1
     assert "inactive" in {e["reason"] for e in x["excluded"]}
-    assert all(
-        e["reason"] in ("inactive", "cost: cannot beat $9.40 for the whole order from DC-EAST") for e in x["excluded"]
-    )
+    # The bound is the DC's whole-order cost (was $9.40 before the rate card of issue 20 priced zones, fuel and
+    # the residential surcharge): read from its own explanation row instead of a figure.
+    (east,) = [c for c in x["candidates"] if c["location"] == "DC-EAST"]
+    bound = f"cost: cannot beat ${east['cost_if_all_from_here']:.2f} for the whole order from DC-EAST"
+    assert all(e["reason"] in ("inactive", bound) for e in x["excluded"])
     for c in x["candidates"]:
         for key in ("shipping_base", "per_kg", "handling_order", "handling_unit", "adjustment", "delivery_date"):
             assert key in c
