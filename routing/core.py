@@ -112,6 +112,10 @@ class NetworkStatic:
     _bounds_cache: OrderedDict = field(default_factory=OrderedDict)
     _ship_arrays: tuple = ()
     unit_handling_min: float = 0.0  # the least handling per unit of any location (a floor on every unit's cost)
+    # Pick-failure risk: per store, the probability that a unit sent to be picked there is short (learned from
+    # its short picks, routing.selectors.pick_risk_load). Each unit from a store then also pays the expected cost
+    # of its failure: p × (a new package from elsewhere + one day's late penalty). Empty: no risk term.
+    pick_risk: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         located = [loc for loc in self.locations.values() if loc.latitude is not None and loc.longitude is not None]
@@ -251,6 +255,7 @@ class CandidateInfo:
     available: tuple[int, ...]
     lookahead: tuple[float, ...] = ()  # look-ahead bid price per unit, per line (objective only)
     lookahead_slot: float = 0.0  # look-ahead bid price of the order slot (store capacity; objective only)
+    pick_risk: float = 0.0  # expected pick-failure cost per unit (objective only; see NetworkStatic.pick_risk)
 
     def row(self) -> list:
         return [
@@ -271,6 +276,7 @@ class CandidateInfo:
             list(self.available),
             [round(x, 2) for x in self.lookahead],
             round(self.lookahead_slot, 2),
+            round(self.pick_risk, 2),
         ]
 
 
@@ -292,6 +298,7 @@ CANDIDATE_COLUMNS = [
     "available",
     "lookahead",
     "lookahead_slot",
+    "pick_risk",
 ]
 
 
@@ -648,6 +655,9 @@ def _price(
         )
         unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
         fixed += slot
+    risk = _pick_risk(o, loc_id, base + loc.handling_per_order)
+    if risk:
+        unit_costs = tuple(u + risk for u in unit_costs)
     fixed = max(0.0, fixed)
     info = CandidateInfo(
         location_id=loc_id,
@@ -667,8 +677,17 @@ def _price(
         available=tuple(avail),
         lookahead=bids,
         lookahead_slot=slot,
+        pick_risk=risk,
     )
     return Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)), info
+
+
+def _pick_risk(o: _Order, loc_id: int, package: float) -> float:
+    """Expected failure cost per unit picked at the location: p_fail × (re-route: another package of about
+    this one's fixed cost, plus one business day's late penalty). Zero where no risk is known."""
+    risk = o.static.pick_risk
+    p = risk.get(loc_id, 0.0) if risk else 0.0
+    return p * (package + o.static.late_penalty) if p > 0.0 else 0.0
 
 
 def _candidate(o: _Order, loc_id: int, band) -> tuple[Candidate, CandidateInfo] | str | None:

@@ -358,9 +358,11 @@ def _candidate_explain(*, row: list, locs: dict, lines: dict, line_ids: list[int
     fixed += c.get("lookahead_slot") or 0.0
     c["fixed_cost"] = round(fixed, 2)
     covers = bool(line_ids) and all(a >= q for a, q in zip(avail, wanted, strict=False))
+    risk = c.get("pick_risk") or 0.0  # expected pick-failure cost per unit (older decisions: none)
+    c["pick_risk"] = risk
     if covers:
         variable = sum(
-            q * (c["per_kg"] * lines.get(lid, ("", 0))[1] / 1000.0 + c["handling_unit"] + b)
+            q * (c["per_kg"] * lines.get(lid, ("", 0))[1] / 1000.0 + c["handling_unit"] + b + risk)
             for lid, q, b in zip(line_ids, wanted, bids, strict=False)
         )
         c["cost_if_all_from_here"] = round(fixed + variable, 2)

@@ -140,7 +140,7 @@ def test_scarce_store_unit_is_kept_for_its_own_customers_and_the_real_cost_exclu
     assert kept.cost == pytest.approx(kept.model_cost)  # no premium on the DC's units
     store_info = next(c for c in kept.candidates if c.location_id == STORE)
     assert store_info.lookahead[0] > kept.model_cost - plain.model_cost  # worth more than this order saves
-    assert store_info.row()[-2:] == [[round(store_info.lookahead[0], 2)], 0.0]
+    assert store_info.row()[-3:-1] == [[round(store_info.lookahead[0], 2)], 0.0]
     # A slow store: the premium is small, the store still sends it, and only the objective carries it.
     state = NetworkState(stock={PRODUCT: {STORE: 1, DC: 100}})
     state.lookahead = lookahead_build(
@@ -237,7 +237,7 @@ def test_a_busy_store_with_its_last_slot_leaves_a_standard_order_to_the_dc():
     d = order_decide(order=order, static=static, state=state, prune=False)  # the store stays listed
     assert [s.location_id for s in d.shipments] == [DC]
     store_info = next(c for c in d.candidates if c.location_id == STORE)
-    assert store_info.lookahead_slot > 0 and store_info.row()[-1] == round(store_info.lookahead_slot, 2)
+    assert store_info.lookahead_slot > 0 and store_info.row()[-2] == round(store_info.lookahead_slot, 2)
     assert d.cost == pytest.approx(d.model_cost)
     # A quiet store with slots to spare: the slot is cheap: the store sends it, and the real cost excludes the price.
     static, state, day = _busy_store(used=3, limit=8)  # 3 expected over the horizon, 5 slots left
