@@ -267,7 +267,11 @@ def _same(a: list[list[tuple[int, int]]], b: list[list[tuple[int, int]]] | None)
 def _forced(problem_ref: Problem, alloc: list[list[tuple[int, int]]]):
     """An `optimize` for order_decide that returns the joint plan mapped onto the problem it is given (by
     location), or that problem's own optimum when the plan does not fit it."""
-    want = [[(problem_ref.candidates[c].key, q) for c, q in line] for line in alloc]
+    return _forcer([[(problem_ref.candidates[c].key, q) for c, q in line] for line in alloc])
+
+
+def _forcer(want: list[list[tuple[int, int]]]):
+    """`optimize` sending per line [(location id, units)]; the problem's own optimum when that does not fit."""
 
     def optimize(*, problem: Problem) -> Plan:
         at = {cand.key: i for i, cand in enumerate(problem.candidates)}
@@ -292,6 +296,19 @@ def _forced(problem_ref: Problem, alloc: list[list[tuple[int, int]]]):
         )
 
     return optimize
+
+
+def plan_forcer(*, decision: Decision, line_ids: list[int]):
+    """An `optimize` for order_decide that sends each line (`line_ids`: the order view's line order) where
+    `decision` sent it (re-deciding an order with a plan chosen jointly; its own optimum when that plan no
+    longer fits the problem)."""
+    at = {lid: k for k, lid in enumerate(line_ids)}
+    want: list[list[tuple[int, int]]] = [[] for _ in line_ids]
+    for s in decision.shipments:
+        for lid, q in s.lines:
+            if lid in at:
+                want[at[lid]].append((s.location_id, q))
+    return _forcer(want)
 
 
 def plans_resolve_joint(
@@ -354,7 +371,13 @@ def _replay(
     decisions: dict[int, Decision] = {}
     for k in changed:
         opt = options[k]
-        d = order_decide(order=opt.routed.order, static=static, state=work, optimize=_forced(opt.problem, new_alloc[k]))
+        d = order_decide(
+            order=opt.routed.order,
+            static=static,
+            state=work,
+            optimize=_forced(opt.problem, new_alloc[k]),
+            prune=False,  # the joint plan may use a location the order alone would prune
+        )
         work.apply(d)
         decisions[opt.routed.order.id] = d
     new_cost = sum(d.cost for d in decisions.values())
@@ -362,7 +385,7 @@ def _replay(
         sum(q for s in decisions[options[k].routed.order.id].shipments for _, q in s.lines) >= options[k].routed.units
         for k in changed
     )
-    if not placed_ok or old_cost - new_cost < margin * len(changed) - 1e-9:
+    if not placed_ok or old_cost - new_cost < max(margin * len(changed), 1e-6):
         result.kept_reason = f"saves ${old_cost - new_cost:.2f} on {len(changed)} order(s): below the margin"
         return result
     result.decisions = decisions

@@ -37,6 +37,7 @@ from routing.services.recovery import (
     shortages_reroute,
     shortages_reroute_now,
 )
+from routing.services.reopt import ReoptResult, orders_reoptimise
 from routing.services.rulesets import (
     routing_revision_bump,
     ruleset_version_draft,
@@ -51,6 +52,7 @@ __all__ = [
     "INTERACTIVE",
     "PendingResult",
     "PlanCheck",
+    "ReoptResult",
     "REROUTABLE_STATUSES",
     "ROUTABLE_STATUSES",
     "StockMoved",
@@ -58,6 +60,7 @@ __all__ = [
     "location_capacity_day_set",
     "log",
     "order_plan_recheck",
+    "orders_reoptimise",
     "order_reroute",
     "order_route",
     "orders_reroute_now",
