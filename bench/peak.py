@@ -388,6 +388,20 @@ def _headline(results: dict) -> dict:
         out["ours_late_shipments"] = ours["late_shipments"]
     if ours and "gap_to_bound_pct" in ours:
         out["ours_gap_to_bound_pct"] = ours["gap_to_bound_pct"]
+    pairs = (("ours_myopic", "ours_risk"), ("ours_reopt", "ours"))
+    out["pick_risk_effect"] = [
+        {
+            "without": a,
+            "with": b,
+            "cost_with_penalties": [results[a]["cost_with_penalties"], results[b]["cost_with_penalties"]],
+            "late_share_pct": [results[a]["late_share_pct"], results[b]["late_share_pct"]],
+        }
+        for a, b in pairs
+        if a in results and b in results
+    ]
+    if "ours_myopic" in results and "ours_reopt" in results:
+        m, r = results["ours_myopic"], results["ours_reopt"]
+        out["reopt_cost_effect"] = round(r["cost_with_penalties"] - m["cost_with_penalties"], 2)
     out["targets"] = {"ours_gap_to_bound_pct": 5, "reopt_extra_shipments_removed_pct": 40}
     return out
 
