@@ -33,7 +33,7 @@ from routing.costs import add_business_days
 
 DELAYS = (0, 1, 2, 3)  # ship-day options; the last has no capacity limit
 USAGE_DAYS = 8  # days a DC can send on within the run (five days, the Monday after, re-routes after that)
-MILP_LIMITS = {"small": (200_000, 20.0), "large": (400_000, 600.0)}  # (most variables for the MILP, seconds)
+MILP_LIMITS = {"small": (200_000, 10.0), "large": (400_000, 600.0)}  # (most variables for the MILP, seconds)
 TOP_K = {"small": None, "large": 12}  # candidates kept per order (None: every one)
 
 
@@ -42,6 +42,7 @@ class _Opt:
     order: int
     key: int
     fixed: tuple[float, ...]  # per delay option: package + handling + late penalty
+    late: tuple[float, ...]  # per delay option: its late penalty
     unit: tuple[float, ...]  # per line
     avail: tuple[int, ...]
     day: int  # earliest ship day, business days from the first day
@@ -66,12 +67,10 @@ def _order_options(pw: PeakWorld, static, state, view, top_k) -> list[_Opt]:
         if d.problem is None:
             continue
         for cand, info in zip(d.problem.candidates, d.candidates, strict=True):
-            fixed = tuple(
-                cand.fixed_cost + LATE_PER_DAY * _late_days(promise, add_business_days(info.delivery_date, k)) + 0.0
-                for k in DELAYS
-            )
+            late = tuple(LATE_PER_DAY * _late_days(promise, add_business_days(info.delivery_date, k)) for k in DELAYS)
+            fixed = tuple(cand.fixed_cost + pen for pen in late)
             day = sum(1 for x in _business_days(pw) if x < info.ship_date)
-            opt = _Opt(view.id, cand.key, fixed, cand.unit_costs, cand.available, day)
+            opt = _Opt(view.id, cand.key, fixed, late, cand.unit_costs, cand.available, day)
             if cand.key not in best or fixed[0] < best[cand.key].fixed[0]:
                 best[cand.key] = opt
     opts = list(best.values())
@@ -215,6 +214,7 @@ def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) ->
     lp = milp(c, integrality=np.zeros(n), options={"time_limit": limit}, **kw)
     lp_value = lp.fun + model.constant if lp.status == 0 else None
     method, value = "lp", lp_value
+    res = None
     if n <= most:
         res = milp(c, integrality=np.ones(n), options={"time_limit": limit, "mip_rel_gap": 1e-4}, **kw)
         if res.status == 0:
@@ -223,8 +223,10 @@ def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) ->
             dual = res.mip_dual_bound + model.constant
             if lp_value is None or dual > lp_value:
                 method, value = "milp_dual_bound", dual
+    best = res if method == "milp" else lp  # a time-limited MILP incumbent may be far from its bound
     return {
         "method": method,
+        "solution": _breakdown(model, best) if getattr(best, "x", None) is not None else None,
         "cost": round(value, 2) if value is not None else None,
         "lp_relaxation_cost": round(lp_value, 2) if lp_value is not None else None,
         "variables": n,
@@ -238,3 +240,17 @@ def _unplaced_penalty() -> float:
     from bench.peak import UNPLACED_PENALTY
 
     return UNPLACED_PENALTY
+
+
+def _breakdown(model: _Model, res) -> dict:
+    """What the bound's (incumbent or fractional) solution does: its late penalties, shipments, units left."""
+    x, n_x = res.x, model.n_x
+    late = sum(model.opts[i].late[k] * x[n_x + j] for j, (i, k) in enumerate(model.y))
+    ships = float(sum(x[n_x:]))
+    placed = float(sum(x[:n_x]))
+    units = sum(ln.quantity for v in model.views.values() for ln in v.lines)
+    return {
+        "late_penalties": round(late, 2),
+        "shipments_per_order": round(ships / max(1, len(model.views)), 4),
+        "unplaced_units": round(units - placed, 1),
+    }

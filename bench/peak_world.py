@@ -41,6 +41,9 @@ PEAK_CAPACITY = {"warehouse": 4000, "3pl": 2000, "store": 40, "dropship": 500}
 LARGE_COUNTS = {"warehouse": 4, "3pl": 1, "store": 240, "dropship": 6}
 LATE_PER_DAY = 10.0  # $ per business day late, every policy
 FAIL_RANGE = (0.05, 0.15)
+# A full location-day pushes work to the next business day with capacity left, up to this many days ahead
+# (every policy alike: it is how the locations work, not a routing choice).
+CAPACITY_DAYS_AHEAD = int(__import__("os").environ.get("PEAK_CAPACITY_DAYS_AHEAD", "5"))
 TRUCK_DAYS = (3,)  # stores are topped up from their nearest DC on Mondays and Thursdays (day 1 starts full)
 # Share of a day's orders placed in each local hour (peak 19:00–22:00).
 DIURNAL = (
@@ -144,6 +147,8 @@ def _statics(locations: dict[int, LocationView]) -> tuple[NetworkStatic, Network
         late_penalty=LATE_PER_DAY,
         pickup_ready_hours=2,
         rules=_rules(locations, published=True),
+        capacity_days_ahead=CAPACITY_DAYS_AHEAD,
+        late_penalty_per_day=LATE_PER_DAY,  # ours prices lateness as it is charged: $10 per business day
     )
     return ours, replace(ours, rules=_rules(locations, published=False), _dist_cache=type(ours._dist_cache)())
 

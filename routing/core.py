@@ -116,6 +116,10 @@ class NetworkStatic:
     # its short picks, routing.selectors.pick_risk_load). Each unit from a store then also pays the expected cost
     # of its failure: p × (a new package from elsewhere + one day's late penalty). Empty: no risk term.
     pick_risk: dict[int, float] = field(default_factory=dict)
+    # When a location's capacity for its ship day is used up: how many later business days to try (the first
+    # with capacity left prices the location, late penalty included when it misses the promise).
+    capacity_days_ahead: int = 1
+    late_penalty_per_day: float = 0.0  # added per business day late beyond the first (0: a flat late_penalty)
 
     def __post_init__(self) -> None:
         located = [loc for loc in self.locations.values() if loc.latitude is not None and loc.longitude is not None]
@@ -635,6 +639,8 @@ def _price(
         if svc in HARD_PROMISE and not (o.policy_mode or o.late_ok):
             return f"promise: {svc} would arrive {arrive.isoformat()}, after {o.promised}"
         late = o.static.late_penalty
+        if o.static.late_penalty_per_day:
+            late += o.static.late_penalty_per_day * (_days_late(o.promised, arrive) - 1)
     adjustment = o.ctx.adjustment(loc) if o.ctx.adjustments else 0.0
     fixed = base + loc.handling_per_order + adjustment + late
     lines = o.order.lines
@@ -682,6 +688,15 @@ def _price(
     return Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)), info
 
 
+def _days_late(promised: date, arrive: date) -> int:
+    """Business days from the promised date to a later arrival."""
+    n, d = 0, promised
+    while d < arrive:
+        d = next_business_day(d)
+        n += 1
+    return n
+
+
 def _pick_risk(o: _Order, loc_id: int, package: float) -> float:
     """Expected failure cost per unit picked at the location: p_fail × (re-route: another package of about
     this one's fixed cost, plus one business day's late penalty). Zero where no risk is known."""
@@ -710,8 +725,12 @@ def _candidate(o: _Order, loc_id: int, band) -> tuple[Candidate, CandidateInfo] 
     # promise that day gives: a hard promise it cannot keep excludes it in `_price`).
     day = _ship_day(loc, o.order.clock, o.ship_memo)
     if o.state.capacity_left(loc, day) <= 0:
-        later = next_business_day(day)
-        if o.state.capacity_left(loc, later) <= 0:
+        later = day
+        for _ in range(max(1, o.static.capacity_days_ahead)):
+            later = next_business_day(later)
+            if o.state.capacity_left(loc, later) > 0:
+                break
+        else:
             return f"capacity: no orders left for {day.isoformat()} or {later.isoformat()}"
         day = later
     return _price(o, loc=loc, loc_id=loc_id, at_store=at_store, km=km, band=band, avail=avail, day=day)
