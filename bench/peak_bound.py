@@ -193,7 +193,13 @@ class _Model:
 def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) -> dict:
     """The bound (see the module docstring): its cost, which solve gave it, and the model's size."""
     t0 = time.perf_counter()
-    static = replace(pw.base_static, late_penalty=0.0, pick_risk={}, _dist_cache=type(pw.base_static._dist_cache)())
+    static = replace(
+        pw.base_static,
+        late_penalty=0.0,  # lateness is charged per option below, per business day
+        late_penalty_per_day=0.0,
+        pick_risk={},
+        _dist_cache=type(pw.base_static._dist_cache)(),
+    )
     state = NetworkState(stock={pid: dict(at) for pid, at in pw.stock.items()})
     top_k = TOP_K[pw.scale]
     opts = [o for view in pw.orders for o in _order_options(pw, static, state, view, top_k)]
