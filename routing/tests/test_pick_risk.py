@@ -89,3 +89,55 @@ def test_the_risk_term_is_probability_times_a_re_route_and_a_days_delay(web, sto
     assert at[twin.pk].pick_risk == 0.0
     assert [s.location_id for s in risky.shipments] == [twin.pk]
     assert {c.location_id: c.pick_risk for c in quiet.candidates} == {store.pk: 0.0, twin.pk: 0.0}
+
+
+def _decide(order, static, stock_at: dict, **state_kw):
+    from routing.core import NetworkState
+
+    views = order_views_load(order_ids=[order.pk], now=MONDAY_9AM)
+    state = NetworkState(stock=stock_at, **state_kw)
+    return order_decide(order=views[order.pk], static=static, state=state)
+
+
+def test_a_full_location_is_pushed_as_many_days_ahead_as_the_snapshot_allows(web, dc, dc_west, product):
+    """Peak-world mechanics (`capacity_days_ahead`; 1 = the shipped behaviour): a full Edison tries later days."""
+    from datetime import date
+
+    full = {(dc.pk, date(2026, 3, 2)): 1000, (dc.pk, date(2026, 3, 3)): 1000}
+    order = make_order(channel=web, lines=[(product, 1)])
+    stock_at = {product.pk: {dc.pk: 5, dc_west.pk: 5}}
+    static = network_static()
+
+    shipped = _decide(order, static, stock_at, capacity_used=dict(full))
+    assert [s.location_id for s in shipped.shipments] == [dc_west.pk]
+    assert "capacity: no orders left for 2026-03-02 or 2026-03-03" in shipped.excluded
+    later = _decide(order, replace(static, capacity_days_ahead=3), stock_at, capacity_used=dict(full))
+    edison = next(c for c in later.candidates if c.location_id == dc.pk)
+    assert edison.ship_date == date(2026, 3, 4)
+
+
+def test_lateness_can_be_priced_per_business_day(web, dc_west, product):
+    """`late_penalty_per_day` (0 = a flat late penalty): a shipment 2 business days late pays the flat penalty
+    plus one more day."""
+    order = make_order(channel=web, lines=[(product, 1)], postal_code="10001")
+    stock_at = {product.pk: {dc_west.pk: 5}}
+    static = replace(network_static(), late_penalty=10.0)
+    views = order_views_load(order_ids=[order.pk], now=MONDAY_9AM)
+    promise = MONDAY_9AM.date()  # already due: the cross-country shipment arrives days late
+    view = replace(views[order.pk], promise=promise)
+    from routing.core import NetworkState
+
+    flat = order_decide(order=view, static=static, state=NetworkState(stock=stock_at))
+    per_day = order_decide(
+        order=view, static=replace(static, late_penalty_per_day=10.0), state=NetworkState(stock=stock_at)
+    )
+    a = next(c for c in flat.candidates if c.location_id == dc_west.pk)
+    b = next(c for c in per_day.candidates if c.location_id == dc_west.pk)
+    from routing.costs import add_business_days
+
+    days = 0
+    while add_business_days(promise, days) < a.delivery_date:
+        days += 1
+    assert days >= 2
+    assert a.late_penalty == 10.0
+    assert b.late_penalty == pytest.approx(10.0 + 10.0 * (days - 1))
