@@ -319,6 +319,14 @@ DOM = {
     "CHECKIN_LINK_DAYS": env.int("DOM_CHECKIN_LINK_DAYS", default=14),
     "CHECKIN_REQUESTS_PER_MINUTE": env.int("DOM_CHECKIN_REQUESTS_PER_MINUTE", default=30),
     "SAME_DAY_RADIUS_KM": env.float("DOM_SAME_DAY_RADIUS_KM", default=40.0),
+    # Routing: batch re-optimisation (routing.services.reopt) re-solves together the orders routed in the last
+    # N minutes whose work is not released yet, and swaps a plan only when it saves at least $X per re-planned
+    # order. Pick-failure risk: Beta(alpha, beta) prior of a store's short-pick rate (mean alpha/(alpha+beta))
+    # and the days of pick history it learns from.
+    "REOPT_WINDOW_MINUTES": env.int("DOM_REOPT_WINDOW_MINUTES", default=60),
+    "REOPT_MARGIN": env.float("DOM_REOPT_MARGIN", default=1.0),
+    "PICK_RISK_PRIOR": (1.0, 19.0),
+    "PICK_RISK_HISTORY_DAYS": env.int("DOM_PICK_RISK_HISTORY_DAYS", default=90),
     # Returns: approve eligible RMAs at once (off = Operations approve each), and the stock-need preference of
     # return routing: recent sales window, days of cover a location wants, $ credit per returned unit it lacks.
     "RETURNS_AUTO_APPROVE": env.bool("DOM_RETURNS_AUTO_APPROVE", default=True),

@@ -475,3 +475,20 @@ def store_count_lines(*, location: Location, skus: list[str]) -> tuple[list[tupl
             seen.add(p.pk)
             found.append((p, on_hand.get(p.pk, 0)))
     return found, missing
+
+
+def store_pick_outcomes(*, since: datetime) -> dict[int, tuple[int, int]]:
+    """Per store, over its fulfilment work created since `since`: (units picked, units reported short) — what
+    routing learns each store's pick-failure rate from. Stores without such work are absent."""
+    from django.db.models import Sum
+
+    rows = (
+        FulfillmentLine.objects.filter(
+            fulfillment_order__location__kind=LocationKind.STORE, fulfillment_order__created_at__gte=since
+        )
+        .exclude(fulfillment_order__method=M.TRANSFER)
+        .values_list("fulfillment_order__location_id")
+        .annotate(picked=Sum("quantity_picked"), short=Sum("quantity_short"))
+        .order_by()
+    )
+    return {loc: (int(picked or 0), int(short or 0)) for loc, picked, short in rows}

@@ -132,6 +132,14 @@ class NetworkStatic:
     _bounds_cache: OrderedDict = field(default_factory=OrderedDict)
     _ship_arrays: tuple = ()
     unit_handling_min: float = 0.0  # the least handling per unit of any location (a floor on every unit's cost)
+    # Pick-failure risk: per store, the probability that a unit sent to be picked there is short (learned from
+    # its short picks, routing.selectors.pick_risk_load). Each unit from a store then also pays the expected cost
+    # of its failure: p × (a new package from elsewhere + one day's late penalty). Empty: no risk term.
+    pick_risk: dict[int, float] = field(default_factory=dict)
+    # When a location's capacity for its ship day is used up: how many later business days to try (the first
+    # with capacity left prices the location, late penalty included when it misses the promise).
+    capacity_days_ahead: int = 1
+    late_penalty_per_day: float = 0.0  # added per business day late beyond the first (0: a flat late_penalty)
 
     def __post_init__(self) -> None:
         located = [loc for loc in self.locations.values() if loc.latitude is not None and loc.longitude is not None]
@@ -317,6 +325,7 @@ class CandidateInfo:
     surcharge: float = 0.0  # per package: residential and remote-area surcharges with fuel (rate card)
     unit_extra: tuple[float, ...] = ()  # per unit, per line: handling/oversize surcharges or the truck, labour per line
     zone: int = 0  # carrier zone (0: not zone-priced)
+    pick_risk: float = 0.0  # expected pick-failure cost per unit (objective only; see NetworkStatic.pick_risk)
 
     def row(self) -> list:
         return [
@@ -340,6 +349,7 @@ class CandidateInfo:
             round(self.surcharge, 2),
             [round(x, 4) for x in self.unit_extra],
             self.zone,
+            round(self.pick_risk, 2),
         ]
 
 
@@ -364,6 +374,7 @@ CANDIDATE_COLUMNS = [
     "surcharge",
     "unit_extra",
     "zone",
+    "pick_risk",
 ]
 
 
@@ -756,9 +767,10 @@ def _price(
         arrive = o.deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit)
     met = at_store or arrive <= o.promised  # a pickup waiting for a transfer is ready when it arrives
     if not met and o.upgrade_far and svc == "express":  # express by road misses the promise: this one overnight
-        band = rate_for(rates=o.static.rates["overnight"], distance_km=km)
+        rates = o.static.rates["overnight"]
+        band = rate_for(rates=rates, distance_km=_rate_km(o, rates, loc.id, km))
         if band is not None:
-            svc, base, per_kg, transit = "overnight", band.base, band.per_kg, band.transit_days
+            svc, base, per_kg, transit, zone = "overnight", band.base, band.per_kg, band.transit_days, band.zone
             arrive = delivery_date(ship_date=day, transit_days=transit)
             met = arrive <= o.promised
     late = 0.0
@@ -766,6 +778,8 @@ def _price(
         if svc in HARD_PROMISE and not (o.policy_mode or o.late_ok):
             return f"promise: {svc} would arrive {arrive.isoformat()}, after {o.promised}"
         late = o.static.late_penalty
+        if o.static.late_penalty_per_day:
+            late += o.static.late_penalty_per_day * (_days_late(o.promised, arrive) - 1)
     adjustment = o.ctx.adjustment(loc) if o.ctx.adjustments else 0.0
     surcharge = 0.0 if at_store else o.parcel_fixed
     fixed = base + surcharge + loc.handling_per_order + adjustment + late
@@ -788,6 +802,9 @@ def _price(
         )
         unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
         fixed += slot
+    risk = _pick_risk(o, loc_id, base + loc.handling_per_order)
+    if risk:
+        unit_costs = tuple(u + risk for u in unit_costs)
     fixed = max(0.0, fixed)
     info = CandidateInfo(
         location_id=loc_id,
@@ -810,6 +827,7 @@ def _price(
         surcharge=surcharge,
         unit_extra=extra,
         zone=zone,
+        pick_risk=risk,
     )
     return Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)), info
 
@@ -824,6 +842,23 @@ def _unit_extra(o: _Order, loc: LocationView, at_store: bool) -> tuple[float, ..
     if not per_line:
         return tuple(x + move for x in surcharges)
     return tuple(x + move + (per_line / q if q else 0.0) for x, q in zip(surcharges, o.quantities, strict=True))
+
+
+def _days_late(promised: date, arrive: date) -> int:
+    """Business days from the promised date to a later arrival."""
+    n, d = 0, promised
+    while d < arrive:
+        d = next_business_day(d)
+        n += 1
+    return n
+
+
+def _pick_risk(o: _Order, loc_id: int, package: float) -> float:
+    """Expected failure cost per unit picked at the location: p_fail × (re-route: another package of about
+    this one's fixed cost, plus one business day's late penalty). Zero where no risk is known."""
+    risk = o.static.pick_risk
+    p = risk.get(loc_id, 0.0) if risk else 0.0
+    return p * (package + o.static.late_penalty) if p > 0.0 else 0.0
 
 
 def _candidate(o: _Order, loc_id: int, band) -> tuple[Candidate, CandidateInfo] | str | None:
@@ -846,8 +881,12 @@ def _candidate(o: _Order, loc_id: int, band) -> tuple[Candidate, CandidateInfo] 
     # promise that day gives: a hard promise it cannot keep excludes it in `_price`).
     day = _ship_day(loc, o.order.clock, o.ship_memo)
     if o.state.capacity_left(loc, day) <= 0:
-        later = next_business_day(day)
-        if o.state.capacity_left(loc, later) <= 0:
+        later = day
+        for _ in range(max(1, o.static.capacity_days_ahead)):
+            later = next_business_day(later)
+            if o.state.capacity_left(loc, later) > 0:
+                break
+        else:
             return f"capacity: no orders left for {day.isoformat()} or {later.isoformat()}"
         day = later
     return _price(o, loc=loc, loc_id=loc_id, at_store=at_store, km=km, band=band, avail=avail, day=day)

@@ -190,7 +190,49 @@ def locations_load() -> dict[int, LocationView]:
     }
 
 
+_RISK_TTL_SECONDS = 600.0
+
+
+def pick_risk_load(*, static: NetworkStatic, now: datetime | None = None) -> dict[int, float]:
+    """Each store's pick-failure probability per unit: the posterior mean of a Beta(alpha, beta) prior
+    (DOM["PICK_RISK_PRIOR"]) updated with its picked and short units over the last DOM["PICK_RISK_HISTORY_DAYS"]
+    days: (alpha + short) / (alpha + beta + picked + short). A store without history gets the prior's mean."""
+    from django.conf import settings
+
+    from fulfillment.selectors import store_pick_outcomes
+
+    alpha, beta = settings.DOM["PICK_RISK_PRIOR"]
+    since = (now or timezone.now()) - timedelta(days=settings.DOM["PICK_RISK_HISTORY_DAYS"])
+    seen = store_pick_outcomes(since=since)
+    out = {}
+    for loc in static.locations.values():
+        if loc.kind == "store":
+            picked, short = seen.get(loc.id, (0, 0))
+            out[loc.id] = (alpha + short) / (alpha + beta + picked + short)
+    return out
+
+
+def _pick_risk_cached(static: NetworkStatic) -> dict[int, float]:
+    """pick_risk_load, re-read at most every ten minutes per process (or when the network snapshot is new)."""
+    import time as _t
+
+    hit = _cache.get("pick_risk")
+    if hit is not None and hit[0] is static and _t.monotonic() - hit[1] < _RISK_TTL_SECONDS:
+        return hit[2]
+    risk = pick_risk_load(static=static)
+    _cache["pick_risk"] = (static, _t.monotonic(), risk)
+    return risk
+
+
 def network_static(*, revision: int | None = None) -> NetworkStatic:
+    """The network snapshot with each store's learned pick-failure risk (`pick_risk_load`, refreshed every
+    ten minutes) attached."""
+    static = _network_static(revision=revision)
+    static.pick_risk = _pick_risk_cached(static)
+    return static
+
+
+def _network_static(*, revision: int | None = None) -> NetworkStatic:
     """Rules, rates and locations, compiled once per process and rebuilt when the revision moves (any
     process that publishes rules or edits rates or locations bumps it, so every process sees the change
     on its next routing)."""
@@ -428,9 +470,11 @@ def _candidate_explain(
     extra = c.get("unit_extra") or [0.0] * len(line_ids)
     kgs = unit_kg or [lines.get(lid, ("", 0))[1] / 1000.0 for lid in line_ids]
     covers = bool(line_ids) and all(a >= q for a, q in zip(avail, wanted, strict=False))
+    risk = c.get("pick_risk") or 0.0  # expected pick-failure cost per unit (older decisions: none)
+    c["pick_risk"] = risk
     if covers:
         variable = sum(
-            q * (c["per_kg"] * kg + c["handling_unit"] + b + x)
+            q * (c["per_kg"] * kg + c["handling_unit"] + b + x + risk)
             for q, b, x, kg in zip(wanted, bids, extra, kgs, strict=False)
         )
         c["cost_if_all_from_here"] = round(fixed + variable, 2)

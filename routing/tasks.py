@@ -7,6 +7,7 @@ from routing.services import (
     backorders_retry,
     order_reroute,
     order_route,
+    orders_reoptimise,
     orders_route_draining,
     orders_route_pending,
     shortages_open_reroute,
@@ -46,3 +47,8 @@ def retry_backorders() -> int:
 def reroute_shortages() -> int:
     """Re-route the reservations that stock shortages (WMS snapshots, counts) left uncovered."""
     return shortages_open_reroute()
+
+
+def reoptimise_window() -> int:
+    """Re-solve the recent unreleased orders together and swap the plans worth it (routing.services.reopt)."""
+    return orders_reoptimise().replanned

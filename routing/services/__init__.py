@@ -47,6 +47,7 @@ from routing.services.recovery import (
     shortages_reroute,
     shortages_reroute_now,
 )
+from routing.services.reopt import ReoptResult, orders_reoptimise
 from routing.services.rulesets import (
     routing_revision_bump,
     ruleset_version_draft,
@@ -64,6 +65,7 @@ __all__ = [
     "PendingResult",
     "PlanCheck",
     "RateCardRejected",
+    "ReoptResult",
     "REROUTABLE_STATUSES",
     "ROUTABLE_STATUSES",
     "StockMoved",
@@ -74,6 +76,7 @@ __all__ = [
     "ratecard_csv_import",
     "ratecard_csv_rows",
     "ratecard_rows_parse",
+    "orders_reoptimise",
     "order_reroute",
     "order_route",
     "orders_reroute_now",

@@ -31,6 +31,7 @@ from orders.services import order_events_add_bulk, order_lines_allocated_add, or
 from routing.core import Decision, NetworkStatic, network_prime, order_decide
 from routing.lookahead import lookahead_load
 from routing.models import LocationCapacity, RoutingDecision
+from routing.optimizer import plan_optimize
 from routing.selectors import (
     ids_in,
     network_state_load,
@@ -80,6 +81,7 @@ class _Job:
     quantities: dict[int, int] | None = None
     exclude_location_ids: frozenset[int] = frozenset()
     require_progress: bool = False
+    optimize: Callable | None = None  # a plan chosen beforehand (batch re-optimisation); None: the optimizer
 
 
 @dataclass(slots=True)
@@ -191,6 +193,8 @@ def _decide_all(
             state=state,
             exclude_location_ids=j.exclude_location_ids,
             exclude_reason=f"re-route: {j.reason or 'excluded'}",
+            optimize=j.optimize or plan_optimize,
+            prune=j.optimize is None,  # a plan chosen beforehand may use a location the order alone would prune
         )
         if j.require_progress and not d.shipments:
             skipped.append(j.order_id)

@@ -21,6 +21,7 @@ BENCH_MODULES = (
     "bench.load",
     "bench.orders",
     "bench.outbox",
+    "bench.peak",
     "bench.returns",
     "bench.routing",
 )
