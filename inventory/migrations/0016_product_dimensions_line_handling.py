@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0014_inbound_allocations'),
+        ('inventory', '0015_partition_ledger'),
     ]
 
     operations = [
