@@ -11,6 +11,7 @@ from inventory.models import (
     FeedRun,
     InventoryMovement,
     Location,
+    LocationClosure,
     LocationGroup,
     Product,
     Reservation,
@@ -27,9 +28,16 @@ from inventory.selectors import low_stock_products
 from inventory.services import cycle_count_log, cycle_count_record, stock_shortage_resolve
 
 
+class LocationClosureInline(admin.TabularInline):
+    model = LocationClosure
+    extra = 0
+    fields = ["date", "reason"]
+
+
 @admin.register(Location)
 class LocationAdmin(ImportExportModelAdmin):
     resource_classes = [LocationResource]
+    inlines = [LocationClosureInline]
     list_display = [
         "code",
         "name",
@@ -83,6 +91,15 @@ class LocationAdmin(ImportExportModelAdmin):
         ("Alerts", {"fields": ["low_stock_threshold"]}),
         ("Staff", {"fields": ["staff"]}),
     ]
+
+
+@admin.register(LocationClosure)
+class LocationClosureAdmin(admin.ModelAdmin):
+    list_display = ["location", "date", "reason"]
+    list_filter = ["location__kind"]
+    search_fields = ["location__code", "location__name", "reason"]
+    date_hierarchy = "date"
+    autocomplete_fields = ["location"]
 
 
 @admin.register(LocationGroup)

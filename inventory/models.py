@@ -117,6 +117,25 @@ class Location(models.Model):
         super().save(*args, **kwargs)
 
 
+class LocationClosure(models.Model):
+    """A day a location does no work (a stock count, a move, a local event): routing does not offer it as a
+    ship day and promises from the location's next working day. Public holidays of the location's country and
+    state (`region`) need no row: they come from the holiday calendar (`common.calendar`)."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="closures")
+    date = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["location", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["location", "date"], name="location_closure_unique_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location.code} closed {self.date:%Y-%m-%d}"
+
+
 class LocationGroup(models.Model):
     code = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)

@@ -20,6 +20,7 @@ from common.geo import haversine_km, zip_centroid
 from inventory.models import (
     ChannelAllocation,
     Location,
+    LocationClosure,
     LocationKind,
     Product,
     Reservation,
@@ -30,7 +31,7 @@ from inventory.models import (
 )
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import date, datetime
 
     from orders.models import Channel
 
@@ -748,3 +749,11 @@ def shortage_source_describe(*, source: str) -> dict:
     if kind == "count" and ref.isdigit():
         return {"label": f"Cycle count {ref}", "import_id": None, "feed": False}
     return {"label": source or "—", "import_id": None, "feed": False}
+
+
+def location_closures() -> dict[int, frozenset[date]]:
+    """The days each location is closed ({location id: days}; locations without closures are absent)."""
+    out: dict[int, set[date]] = defaultdict(set)
+    for loc_id, day in LocationClosure.objects.values_list("location_id", "date"):
+        out[loc_id].add(day)
+    return {loc_id: frozenset(days) for loc_id, days in out.items()}

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from common.calendar import NATIONAL_US, WorkCalendar
 from common.geo import EARTH_RADIUS_KM
 from routing.costs import (
     ServiceRates,
@@ -54,6 +55,8 @@ class LocationView:
     handling_per_unit: float
     daily_capacity: int
     country: str = "US"
+    # The days it dispatches: weekdays less the public holidays of its country and state, less its closures.
+    calendar: WorkCalendar = NATIONAL_US
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +333,9 @@ class Decision:
     problem: Problem | None
     plan: Plan | None
     line_products: dict[int, int]
+    # The promise could no longer be kept and the order was placed late: the new promise (the latest delivery
+    # of the late shipments), for the order to carry; None when the promise stands.
+    repromise: date | None = None
 
     @property
     def outcome(self) -> str:
@@ -354,10 +360,10 @@ class _Built:
 
 
 def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
-    key = (loc.timezone, loc.cutoff)
+    key = (loc.timezone, loc.cutoff, id(loc.calendar))  # equal calendars are one object (`locations_load`)
     d = memo.get(key)
     if d is None:
-        d = memo[key] = ship_date(placed_at=clock, tz=loc.timezone, cutoff=loc.cutoff)
+        d = memo[key] = ship_date(placed_at=clock, tz=loc.timezone, cutoff=loc.cutoff, calendar=loc.calendar)
     return d
 
 
@@ -391,6 +397,7 @@ class _Order:
     ship_memo: dict = field(default_factory=dict)
     deliver_memo: dict = field(default_factory=dict)
     late_ok: bool = False  # the promise can no longer be kept: a late hard-promise shipment pays the late penalty
+    carrier_country: str = "US"  # where the packages go (the pickup store's country for a transfer)
 
 
 @dataclass(slots=True)
@@ -422,7 +429,9 @@ def _order_context(
     else:
         dest_lat, dest_lon = order.latitude, order.longitude
     dist = static.distances(dest_lat, dest_lon) if dest_lat is not None and dest_lon is not None else {}
-    promised = order.promise or promise_date(placed_at=order.placed_at, service_level=order.service_level)
+    promised = order.promise or promise_date(
+        placed_at=order.placed_at, service_level=order.service_level, country=order.country
+    )
     # Quantities after the channel pool (units beyond the pool cannot be sold to this channel).
     quantities = tuple(
         min(ln.quantity, max(0, state.pool_left[ln.product_id])) if ln.product_id in state.pool_left else ln.quantity
@@ -448,6 +457,7 @@ def _order_context(
         quantities=quantities,
         same_day_rates=same_day_rates,
         ship_rates=ship_rates,
+        carrier_country=(pickup_store.country if pickup_store is not None else order.country) or "US",
     )
 
 
@@ -621,7 +631,7 @@ def _price(
     dkey = (day, transit)
     arrive = o.deliver_memo.get(dkey)
     if arrive is None:
-        arrive = o.deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit)
+        arrive = o.deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit, country=o.carrier_country)
     met = at_store or arrive <= o.promised  # a pickup waiting for a transfer is ready when it arrives
     late = 0.0
     if not met:
@@ -691,7 +701,7 @@ def _candidate(o: _Order, loc_id: int, band) -> tuple[Candidate, CandidateInfo] 
     # promise that day gives: a hard promise it cannot keep excludes it in `_price`).
     day = _ship_day(loc, o.order.clock, o.ship_memo)
     if o.state.capacity_left(loc, day) <= 0:
-        later = next_business_day(day)
+        later = next_business_day(day, loc.calendar)
         if o.state.capacity_left(loc, later) <= 0:
             return f"capacity: no orders left for {day.isoformat()} or {later.isoformat()}"
         day = later
@@ -944,12 +954,13 @@ def order_decide(
             notes.append("express cannot be kept by ground from the locations holding stock: upgraded to overnight")
             built, plan, service = alt, alt_plan, "overnight"
     blocked = ("promise:", "service:") if service == "express" else ("promise:",)
+    repromise = None
     if not policy_mode and _placed(plan) < wanted and any(r.startswith(blocked) for r in built.excluded):
-        built, plan, service, seconds = _late_fallback(
+        built, plan, service, seconds, repromise = _late_fallback(
             attempt=attempt, built=built, plan=plan, service=service, method=method, notes=notes
         )
         elapsed += seconds
-    return _decision_from(
+    decision = _decision_from(
         order=order,
         static=static,
         built=built,
@@ -959,6 +970,8 @@ def order_decide(
         compute_ms=elapsed * 1000.0,
         notes=notes,
     )
+    decision.repromise = repromise
+    return decision
 
 
 def _late_fallback(
@@ -969,11 +982,11 @@ def _late_fallback(
     service: str,
     method: str,
     notes: list[str],
-) -> tuple[_Built, Plan, str, float]:
+) -> tuple[_Built, Plan, str, float, date | None]:
     """When the promise can no longer be kept (the only stock is past its cut-off, the promise date is fixed
     and passed), route to the best plan anyway with a new, later promise instead of leaving the order waiting
     while stock exists: the same service late (an express order beyond its reach: overnight late), paying the
-    late penalty. The reason is noted."""
+    late penalty. The reason is noted; the new promise is returned (None when every shipment keeps it)."""
     elapsed = 0.0
     tries = [service] + (["overnight"] if service == "express" else [])
     for svc in tries:
@@ -983,13 +996,14 @@ def _late_fallback(
             built, plan, service = alt, alt_plan, svc
     late = [built.infos[ci] for alloc in plan.allocations for ci, q in alloc if q > 0]
     late = [i for i in late if not i.promise_met]
+    new = None
     if late:
         new = max(i.delivery_date for i in late)
         notes.append(
             f"late: the promise {built.promised.isoformat()} can no longer be kept by any location holding stock; "
             f"routed {service} with a new promise of {new.isoformat()}"
         )
-    return built, plan, service, elapsed
+    return built, plan, service, elapsed, new
 
 
 def _decision_from(
@@ -1052,7 +1066,8 @@ def _decision_from(
         model_cost=model_cost,
         optimal=plan.optimal,
         compute_ms=compute_ms,
-        promise=order.promise or promise_date(placed_at=order.placed_at, service_level=order.service_level),
+        promise=order.promise
+        or promise_date(placed_at=order.placed_at, service_level=order.service_level, country=order.country),
         notes=notes,
         problem=built.problem,
         plan=plan,

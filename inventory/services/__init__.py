@@ -14,6 +14,10 @@ from inventory.services.backorders import (
     inbound_allocations_replan,
     products_with_inbound_plans,
 )
+from inventory.services.closures import (
+    location_closure_remove,
+    location_closure_set,
+)
 from inventory.services.counts import (
     cycle_count_log,
     cycle_count_record,
@@ -82,6 +86,8 @@ __all__ = [
     "StockWouldGoNegative",
     "cycle_count_log",
     "cycle_count_record",
+    "location_closure_remove",
+    "location_closure_set",
     "location_safety_stock_set",
     "location_settings_set",
     "reservation_consume",
