@@ -38,6 +38,14 @@ def test_the_promise_moves_and_the_first_one_is_kept(web):
         ("2026-03-04", "2026-03-06", "2026-03-03"),
     ]
     assert events[0].data["change"] == "promise" and events[0].data["reason"] == "late: stock past cut-off"
+    # Channels hear of it as order.changed with the new date.
+    from webhooks.models import Event, EventType  # noqa: PLC0415
+
+    sent = Event.objects.filter(order_id=order.pk, type=EventType.ORDER_CHANGED).order_by("pk")
+    assert [{k: v for k, v in e.data.items() if k != "order"} for e in sent] == [
+        {"change": "promise", "promised_delivery_date": "2026-03-04"},
+        {"change": "promise", "promised_delivery_date": "2026-03-06"},
+    ]
     assert order.version == 3  # every timeline entry moves the version
 
 
