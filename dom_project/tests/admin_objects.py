@@ -4,6 +4,7 @@ world already holds, plus one made here of each model it lacks."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -29,6 +30,7 @@ def _makers(world) -> dict[str, Callable[[], object]]:
         ChannelAllocation,
         CycleCount,
         FeedRun,
+        LocationClosure,
         LocationGroup,
         Product,
         SafetyStockRule,
@@ -87,6 +89,9 @@ def _makers(world) -> dict[str, Callable[[], object]]:
         ),
         "inventory.feedrun": lambda: FeedRun.objects.create(feed=feed),
         "inventory.locationgroup": lambda: LocationGroup.objects.create(code="east", name="East"),
+        "inventory.locationclosure": lambda: LocationClosure.objects.create(
+            location=store, date=date(2026, 3, 2), reason="Inventory day"
+        ),
         "inventory.safetystockrule": lambda: SafetyStockRule.objects.create(product=product, quantity=1),
         "inventory.stockimport": lambda: StockImport.objects.create(file="imports/stock.csv", original_name="s.csv"),
         "inventory.stockshortage": lambda: StockShortage.objects.create(

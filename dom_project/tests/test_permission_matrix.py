@@ -622,6 +622,7 @@ ADMIN_ACCESS: dict[str, set[str]] = {
             "cyclecount",
             "feedrun",
             "inventorymovement",
+            "locationclosure",
             "reservation",
             "safetystockrule",
             "stockimport",
