@@ -8,6 +8,7 @@ from import_export.admin import ImportExportMixin, ImportExportModelAdmin
 from inventory.models import (
     ChannelAllocation,
     CycleCount,
+    DemandForecast,
     FeedRun,
     InventoryMovement,
     Location,
@@ -16,6 +17,7 @@ from inventory.models import (
     Product,
     Reservation,
     ReservationLine,
+    SafetyStockProposal,
     SafetyStockRule,
     StockImport,
     StockLevel,
@@ -100,6 +102,37 @@ class LocationClosureAdmin(admin.ModelAdmin):
     search_fields = ["location__code", "location__name", "reason"]
     date_hierarchy = "date"
     autocomplete_fields = ["location"]
+
+
+@admin.register(DemandForecast)
+class DemandForecastAdmin(admin.ModelAdmin):
+    """Read only: the forecast schedule writes these."""
+
+    list_display = ["product", "location", "daily_mean", "sigma", "wape", "wape_naive", "model", "made_at"]
+    list_select_related = ["product", "location"]
+    search_fields = ["product__sku", "location__code"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SafetyStockProposal)
+class SafetyStockProposalAdmin(admin.ModelAdmin):
+    """Read only: proposals are decided on the safety-stock screen (/inventory/safety-stock/)."""
+
+    list_display = ["product", "location", "current_quantity", "proposed_quantity", "status", "decided_by"]
+    list_filter = ["status"]
+    list_select_related = ["product", "location", "decided_by"]
+    search_fields = ["product__sku", "location__code"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(LocationGroup)

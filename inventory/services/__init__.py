@@ -22,6 +22,12 @@ from inventory.services.counts import (
     cycle_count_log,
     cycle_count_record,
 )
+from inventory.services.forecasts import (
+    RefreshResult,
+    forecasts_refresh,
+    safety_stock_proposal_decide,
+    safety_stock_rule_set,
+)
 from inventory.services.merge import (
     MERGE_INDEX_LOOKUP_RATIO,
     MERGE_TABLE_LOCK_ROWS,
@@ -86,6 +92,10 @@ __all__ = [
     "StockWouldGoNegative",
     "cycle_count_log",
     "cycle_count_record",
+    "RefreshResult",
+    "forecasts_refresh",
+    "safety_stock_proposal_decide",
+    "safety_stock_rule_set",
     "location_closure_remove",
     "location_closure_set",
     "location_safety_stock_set",

@@ -15,6 +15,7 @@ from bench.calibration import calibration_measure
 
 BENCH_MODULES = (
     "bench.analytics",
+    "bench.forecast",
     "bench.fulfillment",
     "bench.inventory",
     "bench.load",
