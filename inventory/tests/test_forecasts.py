@@ -144,3 +144,13 @@ def test_the_refresh_is_scheduled_daily():
     from dom_project.management.commands.setup_schedules import schedules_declared
 
     assert ("inventory: refresh demand forecasts", "inventory.tasks.forecasts_refresh", 1440) in schedules_declared()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(decision=st.text(max_size=12), proposal_id=st.integers(min_value=-5, max_value=10**6))
+def test_any_decision_is_either_valid_or_refused_and_writes_nothing(db, decision, proposal_id):
+    try:
+        safety_stock_proposal_decide(proposal_id=proposal_id, decision=decision, actor=None)
+    except ValidationError as err:
+        assert {"decision", "proposal"} & set(err.message_dict)
+    assert not SafetyStockRule.objects.exists()
