@@ -29,10 +29,12 @@ def _makers(world) -> dict[str, Callable[[], object]]:
     from inventory.models import (
         ChannelAllocation,
         CycleCount,
+        DemandForecast,
         FeedRun,
         LocationClosure,
         LocationGroup,
         Product,
+        SafetyStockProposal,
         SafetyStockRule,
         StockImport,
         StockShortage,
@@ -93,6 +95,18 @@ def _makers(world) -> dict[str, Callable[[], object]]:
             location=store, date=date(2026, 3, 2), reason="Inventory day"
         ),
         "inventory.safetystockrule": lambda: SafetyStockRule.objects.create(product=product, quantity=1),
+        "inventory.demandforecast": lambda: DemandForecast.objects.create(
+            product=product, made_at=timezone.now(), history_days=28, daily_mean=1.0, sigma=0.5, model="AutoETS"
+        ),
+        "inventory.safetystockproposal": lambda: SafetyStockProposal.objects.create(
+            product=product,
+            location=store,
+            proposed_quantity=3,
+            service_level=0.95,
+            lead_time_days=7,
+            sigma=0.5,
+            daily_mean=1.0,
+        ),
         "inventory.stockimport": lambda: StockImport.objects.create(file="imports/stock.csv", original_name="s.csv"),
         "inventory.stockshortage": lambda: StockShortage.objects.create(
             product=product, location=store, on_hand=0, reserved=1, detected_at=now
