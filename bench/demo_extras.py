@@ -1,6 +1,7 @@
 """The demo's later set pieces, through the owning apps' services: supply on its way (purchase orders, an ASN
 to a store, a transfer in transit), a pickup customer who said "I'm here", a customer with a tier and a
-preferred store, and an order changed after it was placed (a unit cancelled)."""
+preferred store, an order changed after it was placed (a unit cancelled), a store closed for a day and the
+demand forecasts with their safety-stock proposals."""
 
 from __future__ import annotations
 
@@ -126,8 +127,30 @@ def demo_order_change_seed(*, ctx: dict) -> None:
         return
 
 
+def demo_closure_seed(*, ctx: dict) -> None:
+    """STORE-0002 closes for its inventory day on the next weekday: routing ships its orders the day after."""
+    from inventory.services import location_closure_set
+
+    day = timezone.localdate() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    store = Location.objects.filter(code=DEMO_STORES[1]).first()
+    if store is not None:
+        location_closure_set(location=store, day=day, reason="Inventory day (annual stock count)")
+
+
+def demo_forecast_seed(*, ctx: dict) -> None:
+    """The forecast run the daily schedule makes, once now: the safety-stock screen has proposals to decide
+    (the ten busiest series modelled, the rest seasonal naive, to keep the seed quick)."""
+    from inventory.services import forecasts_refresh
+
+    forecasts_refresh(model_max=10)
+
+
 def demo_extras_seed(*, ctx: dict) -> None:
     demo_supply_seed(ctx=ctx)
+    demo_closure_seed(ctx=ctx)
+    demo_forecast_seed(ctx=ctx)
     demo_customer_seed(ctx=ctx)
     demo_checkin_seed(ctx=ctx)
     demo_order_change_seed(ctx=ctx)

@@ -300,6 +300,7 @@ DOM = {
     "ORDER_MAX_AMOUNT": env("DOM_ORDER_MAX_AMOUNT", default="1000000000"),
     "PROMISE_CUTOFF": "15:00",
     "PROMISE_TIMEZONE": "America/New_York",
+    "PROMISE_COUNTRY": "US",  # its national holidays: no dispatch, no carrier delivery (common.calendar)
     # Channel webhook secrets: after a rotation the previous secret keeps verifying this many hours (Shopify
     # retries a failed delivery for 48 hours, so deliveries signed with the old secret still land).
     "CHANNEL_SECRET_OVERLAP_HOURS": env.int("DOM_CHANNEL_SECRET_OVERLAP_HOURS", default=72),

@@ -198,7 +198,8 @@ def on_time_delivery_observations(*, start: datetime, end: datetime) -> QuerySet
         .annotate(day=TruncDate("delivered_at"), location_id=order_primary_location())
         .annotate(
             hit=Case(
-                When(day__lte=F("promised_delivery_date"), then=Value(1)),
+                # Against the first promise: an order that routing had to re-date late is still late.
+                When(day__lte=Coalesce("original_promised_delivery_date", "promised_delivery_date"), then=Value(1)),
                 default=Value(0),
                 output_field=IntegerField(),
             )

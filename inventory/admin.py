@@ -8,13 +8,16 @@ from import_export.admin import ImportExportMixin, ImportExportModelAdmin
 from inventory.models import (
     ChannelAllocation,
     CycleCount,
+    DemandForecast,
     FeedRun,
     InventoryMovement,
     Location,
+    LocationClosure,
     LocationGroup,
     Product,
     Reservation,
     ReservationLine,
+    SafetyStockProposal,
     SafetyStockRule,
     StockImport,
     StockLevel,
@@ -27,9 +30,16 @@ from inventory.selectors import low_stock_products
 from inventory.services import cycle_count_log, cycle_count_record, stock_shortage_resolve
 
 
+class LocationClosureInline(admin.TabularInline):
+    model = LocationClosure
+    extra = 0
+    fields = ["date", "reason"]
+
+
 @admin.register(Location)
 class LocationAdmin(ImportExportModelAdmin):
     resource_classes = [LocationResource]
+    inlines = [LocationClosureInline]
     list_display = [
         "code",
         "name",
@@ -91,6 +101,46 @@ class LocationAdmin(ImportExportModelAdmin):
         ("Alerts", {"fields": ["low_stock_threshold"]}),
         ("Staff", {"fields": ["staff"]}),
     ]
+
+
+@admin.register(LocationClosure)
+class LocationClosureAdmin(admin.ModelAdmin):
+    list_display = ["location", "date", "reason"]
+    list_filter = ["location__kind"]
+    search_fields = ["location__code", "location__name", "reason"]
+    date_hierarchy = "date"
+    autocomplete_fields = ["location"]
+
+
+@admin.register(DemandForecast)
+class DemandForecastAdmin(admin.ModelAdmin):
+    """Read only: the forecast schedule writes these."""
+
+    list_display = ["product", "location", "daily_mean", "sigma", "wape", "wape_naive", "model", "made_at"]
+    list_select_related = ["product", "location"]
+    search_fields = ["product__sku", "location__code"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SafetyStockProposal)
+class SafetyStockProposalAdmin(admin.ModelAdmin):
+    """Read only: proposals are decided on the safety-stock screen (/inventory/safety-stock/)."""
+
+    list_display = ["product", "location", "current_quantity", "proposed_quantity", "status", "decided_by"]
+    list_filter = ["status"]
+    list_select_related = ["product", "location", "decided_by"]
+    search_fields = ["product__sku", "location__code"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(LocationGroup)

@@ -120,6 +120,25 @@ class Location(models.Model):
         super().save(*args, **kwargs)
 
 
+class LocationClosure(models.Model):
+    """A day a location does no work (a stock count, a move, a local event): routing does not offer it as a
+    ship day and promises from the location's next working day. Public holidays of the location's country and
+    state (`region`) need no row: they come from the holiday calendar (`common.calendar`)."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="closures")
+    date = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["location", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["location", "date"], name="location_closure_unique_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location.code} closed {self.date:%Y-%m-%d}"
+
+
 class LocationGroup(models.Model):
     code = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
@@ -859,3 +878,70 @@ class TransferLine(models.Model):
     @property
     def quantity_in_transit(self) -> int:
         return self.quantity_shipped - self.quantity_received
+
+
+class DemandForecast(models.Model):
+    """The latest demand forecast of a product at a location (blank location: the network), from the daily
+    units reserved for orders (inventory.services.forecasts_refresh; inventory.forecasting fits it)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="forecasts")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.CASCADE, related_name="forecasts")
+    made_at = models.DateTimeField()
+    history_days = models.PositiveIntegerField()
+    daily = models.JSONField(default=list, help_text="Forecast units per day, from the day after made_at.")
+    daily_mean = models.FloatField()
+    sigma = models.FloatField(help_text="Standard deviation of the model's daily error in the backtest.")
+    wape = models.FloatField(null=True, blank=True, help_text="Backtest WAPE of the model.")
+    wape_naive = models.FloatField(null=True, blank=True, help_text="Backtest WAPE of the seasonal-naive baseline.")
+    model = models.CharField(max_length=32, help_text="AutoETS, or SeasonalNaive for quiet series.")
+
+    class Meta:
+        ordering = ["product", "location"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "location"], name="demand_forecast_one_per_scope", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.location.code if self.location_id else "network"
+        return f"{self.product.sku} at {where}: {self.daily_mean:.1f}/day"
+
+
+class SafetyStockProposal(models.Model):
+    """A safety stock the forecast error suggests for a product at a location: z × σ × √(lead time). Never
+    applied by itself: an inventory manager approves it (then it becomes the product × location
+    SafetyStockRule) or rejects it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a decision"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Replaced by a newer proposal"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="safety_proposals")
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="safety_proposals")
+    current_quantity = models.PositiveIntegerField(null=True, blank=True, help_text="The rule's units; blank: none.")
+    proposed_quantity = models.PositiveIntegerField()
+    service_level = models.FloatField()
+    lead_time_days = models.FloatField()
+    sigma = models.FloatField()
+    daily_mean = models.FloatField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "location"],
+                condition=Q(status="pending"),
+                name="safety_proposal_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku} at {self.location.code}: {self.current_quantity} → {self.proposed_quantity}"

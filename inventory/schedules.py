@@ -3,6 +3,8 @@
 SCHEDULES = [
     # (name, function path, every N minutes)
     ("inventory: expire reservations", "inventory.tasks.expire_reservations", 1),
+    # Demand forecasts and the safety-stock proposals they make (an inventory manager decides each).
+    ("inventory: refresh demand forecasts", "inventory.tasks.forecasts_refresh", 24 * 60),
 ]
 
 

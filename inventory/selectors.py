@@ -24,6 +24,7 @@ from inventory.models import (
     ChannelAllocation,
     InboundLine,
     Location,
+    LocationClosure,
     LocationKind,
     Product,
     Reservation,
@@ -36,7 +37,7 @@ from inventory.models import (
 )
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import date, datetime
 
     from orders.models import Channel
 
@@ -854,3 +855,41 @@ def supply_arrivals(*, product_id: int, until: date) -> list[SupplyArrival]:
         if units > cover:
             out.append(SupplyArrival(source, lid, on, units - cover, line_id, ref))
     return out
+
+
+def location_closures() -> dict[int, frozenset[date]]:
+    """The days each location is closed ({location id: days}; locations without closures are absent)."""
+    out: dict[int, set[date]] = defaultdict(set)
+    for loc_id, day in LocationClosure.objects.values_list("location_id", "date"):
+        out[loc_id].add(day)
+    return {loc_id: frozenset(days) for loc_id, days in out.items()}
+
+
+def safety_proposals_board(*, recent: int = 50) -> dict:
+    """The safety-stock screen: pending proposals (largest change first) with their forecast's backtest, and
+    the latest decisions."""
+    from inventory.models import DemandForecast, SafetyStockProposal
+
+    pending = list(
+        SafetyStockProposal.objects.filter(status=SafetyStockProposal.Status.PENDING).select_related(
+            "product", "location"
+        )
+    )
+    wapes = {
+        (pid, lid): (w, wn, m)
+        for pid, lid, w, wn, m in DemandForecast.objects.filter(
+            product_id__in={p.product_id for p in pending}
+        ).values_list("product_id", "location_id", "wape", "wape_naive", "model")
+    }
+    for p in pending:
+        p.wape, p.wape_naive, p.model = wapes.get((p.product_id, p.location_id), (None, None, ""))
+    pending.sort(key=lambda p: (-abs(p.proposed_quantity - (p.current_quantity or 0)), p.product.sku, p.location.code))
+    decided = list(
+        SafetyStockProposal.objects.filter(
+            status__in=[SafetyStockProposal.Status.APPROVED, SafetyStockProposal.Status.REJECTED]
+        )
+        .select_related("product", "location", "decided_by")
+        .order_by("-decided_at", "-pk")[:recent]
+    )
+    made = DemandForecast.objects.order_by("-made_at").values_list("made_at", flat=True).first()
+    return {"pending": pending, "decided": decided, "forecast_made_at": made}

@@ -19,3 +19,11 @@ def wms_feed_run(feed_id: int) -> list[int]:
     from inventory.feeds import wms_feed_run as run
 
     return [r.pk for r in run(feed_id=feed_id)]
+
+
+def forecasts_refresh() -> str:
+    """The daily forecast run: forecasts stored, safety-stock proposals waiting for an inventory manager."""
+    from inventory.services import forecasts_refresh as refresh
+
+    r = refresh()
+    return f"{r.forecasts} forecasts ({r.modelled} modelled), {r.proposals} proposals"

@@ -124,6 +124,9 @@ class Order(models.Model):
     )
     service_level = models.CharField(max_length=10, choices=ServiceLevel.choices, default=ServiceLevel.STANDARD)
     promised_delivery_date = models.DateField(null=True, blank=True)
+    # The promise made at intake, kept when routing had to move it (orders.services.order_promise_redate);
+    # empty while the promise was never moved. On-time measures compare against this one.
+    original_promised_delivery_date = models.DateField(null=True, blank=True)
     ship_by = models.DateTimeField(null=True, blank=True)
     priority = models.IntegerField(default=0, db_index=True, help_text="Higher is more urgent.")
     payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from common.calendar import NATIONAL_US, WorkCalendar, carrier_calendar
 from common.geo import EARTH_RADIUS_KM
 from routing.costs import (
     ServiceRates,
@@ -68,6 +69,8 @@ class LocationView:
     country: str = "US"
     postal_code: str = ""  # the origin ZIP of its carrier zones
     handling_per_line: float = 0.0  # labour per order line picked here
+    # The days it dispatches: weekdays less the public holidays of its country and state, less its closures.
+    calendar: WorkCalendar = NATIONAL_US
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,6 +418,9 @@ class Decision:
     plan: Plan | None
     line_products: dict[int, int]
     unit_kg: tuple[float, ...] = ()  # per line: one unit's weight as priced (the explanation's per-kg figures)
+    # The promise could no longer be kept and the order was placed late: the new promise (the latest delivery
+    # of the late shipments), for the order to carry; None when the promise stands.
+    repromise: date | None = None
 
     @property
     def outcome(self) -> str:
@@ -440,10 +446,10 @@ class _Built:
 
 
 def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
-    key = (loc.timezone, loc.cutoff)
+    key = (loc.timezone, loc.cutoff, id(loc.calendar))  # equal calendars are one object (`locations_load`)
     d = memo.get(key)
     if d is None:
-        d = memo[key] = ship_date(placed_at=clock, tz=loc.timezone, cutoff=loc.cutoff)
+        d = memo[key] = ship_date(placed_at=clock, tz=loc.timezone, cutoff=loc.cutoff, calendar=loc.calendar)
     return d
 
 
@@ -484,6 +490,7 @@ class _Order:
     parcel_fixed: float = 0.0  # per parcel: residential and remote-area surcharges with fuel
     late_ok: bool = False  # the promise can no longer be kept: a late hard-promise shipment pays the late penalty
     upgrade_far: bool = False  # express: a shipment express cannot keep (reach, promise) is priced overnight
+    carrier_country: str = "US"  # where the packages go (the pickup store's country for a transfer)
 
 
 @dataclass(slots=True)
@@ -515,7 +522,9 @@ def _order_context(
     else:
         dest_lat, dest_lon = order.latitude, order.longitude
     dist = static.distances(dest_lat, dest_lon) if dest_lat is not None and dest_lon is not None else {}
-    promised = order.promise or promise_date(placed_at=order.placed_at, service_level=order.service_level)
+    promised = order.promise or promise_date(
+        placed_at=order.placed_at, service_level=order.service_level, country=order.country
+    )
     # Quantities after the channel pool (units beyond the pool cannot be sold to this channel).
     quantities = tuple(
         min(ln.quantity, max(0, state.pool_left[ln.product_id])) if ln.product_id in state.pool_left else ln.quantity
@@ -541,6 +550,7 @@ def _order_context(
         quantities=quantities,
         same_day_rates=same_day_rates,
         ship_rates=ship_rates,
+        carrier_country=(pickup_store.country if pickup_store is not None else order.country) or "US",
     )
     _card_context(o, dest_lat, dest_lon)
     return o
@@ -764,14 +774,14 @@ def _price(
     dkey = (day, transit)
     arrive = o.deliver_memo.get(dkey)
     if arrive is None:
-        arrive = o.deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit)
+        arrive = o.deliver_memo[dkey] = delivery_date(ship_date=day, transit_days=transit, country=o.carrier_country)
     met = at_store or arrive <= o.promised  # a pickup waiting for a transfer is ready when it arrives
     if not met and o.upgrade_far and svc == "express":  # express by road misses the promise: this one overnight
         rates = o.static.rates["overnight"]
         band = rate_for(rates=rates, distance_km=_rate_km(o, rates, loc.id, km))
         if band is not None:
             svc, base, per_kg, transit, zone = "overnight", band.base, band.per_kg, band.transit_days, band.zone
-            arrive = delivery_date(ship_date=day, transit_days=transit)
+            arrive = delivery_date(ship_date=day, transit_days=transit, country=o.carrier_country)
             met = arrive <= o.promised
     late = 0.0
     if not met:
@@ -779,7 +789,7 @@ def _price(
             return f"promise: {svc} would arrive {arrive.isoformat()}, after {o.promised}"
         late = o.static.late_penalty
         if o.static.late_penalty_per_day:
-            late += o.static.late_penalty_per_day * (_days_late(o.promised, arrive) - 1)
+            late += o.static.late_penalty_per_day * (_days_late(o.promised, arrive, o.carrier_country) - 1)
     adjustment = o.ctx.adjustment(loc) if o.ctx.adjustments else 0.0
     surcharge = 0.0 if at_store else o.parcel_fixed
     fixed = base + surcharge + loc.handling_per_order + adjustment + late
@@ -844,11 +854,12 @@ def _unit_extra(o: _Order, loc: LocationView, at_store: bool) -> tuple[float, ..
     return tuple(x + move + (per_line / q if q else 0.0) for x, q in zip(surcharges, o.quantities, strict=True))
 
 
-def _days_late(promised: date, arrive: date) -> int:
-    """Business days from the promised date to a later arrival."""
+def _days_late(promised: date, arrive: date, country: str) -> int:
+    """Carrier business days from the promised date to a later arrival."""
+    calendar = carrier_calendar(country)
     n, d = 0, promised
     while d < arrive:
-        d = next_business_day(d)
+        d = next_business_day(d, calendar)
         n += 1
     return n
 
@@ -883,7 +894,7 @@ def _candidate(o: _Order, loc_id: int, band) -> tuple[Candidate, CandidateInfo] 
     if o.state.capacity_left(loc, day) <= 0:
         later = day
         for _ in range(max(1, o.static.capacity_days_ahead)):
-            later = next_business_day(later)
+            later = next_business_day(later, loc.calendar)
             if o.state.capacity_left(loc, later) > 0:
                 break
         else:
@@ -1145,12 +1156,13 @@ def order_decide(
             built, plan = alt, alt_plan
             service = _upgrade_note(built=built, plan=plan, static=static, notes=notes)
     blocked = ("promise:", "service:") if service == "express" else ("promise:",)
+    repromise = None
     if not policy_mode and _placed(plan) < wanted and any(r.startswith(blocked) for r in built.excluded):
-        built, plan, service, seconds = _late_fallback(
+        built, plan, service, seconds, repromise = _late_fallback(
             attempt=attempt, built=built, plan=plan, service=service, method=method, notes=notes
         )
         elapsed += seconds
-    return _decision_from(
+    decision = _decision_from(
         order=order,
         static=static,
         built=built,
@@ -1160,6 +1172,8 @@ def order_decide(
         compute_ms=elapsed * 1000.0,
         notes=notes,
     )
+    decision.repromise = repromise
+    return decision
 
 
 def _upgrade_note(*, built: _Built, plan: Plan, static: NetworkStatic, notes: list[str]) -> str:
@@ -1187,11 +1201,11 @@ def _late_fallback(
     service: str,
     method: str,
     notes: list[str],
-) -> tuple[_Built, Plan, str, float]:
+) -> tuple[_Built, Plan, str, float, date | None]:
     """When the promise can no longer be kept (the only stock is past its cut-off, the promise date is fixed
     and passed), route to the best plan anyway with a new, later promise instead of leaving the order waiting
     while stock exists: the same service late (an express order beyond its reach: overnight late), paying the
-    late penalty. The reason is noted."""
+    late penalty. The reason is noted; the new promise is returned (None when every shipment keeps it)."""
     elapsed = 0.0
     tries = [service] + (["overnight"] if service == "express" else [])
     for svc in tries:
@@ -1201,13 +1215,14 @@ def _late_fallback(
             built, plan, service = alt, alt_plan, svc
     late = [built.infos[ci] for alloc in plan.allocations for ci, q in alloc if q > 0]
     late = [i for i in late if not i.promise_met]
+    new = None
     if late:
         new = max(i.delivery_date for i in late)
         notes.append(
             f"late: the promise {built.promised.isoformat()} can no longer be kept by any location holding stock; "
             f"routed {service} with a new promise of {new.isoformat()}"
         )
-    return built, plan, service, elapsed
+    return built, plan, service, elapsed, new
 
 
 def _shipment_price(
@@ -1316,7 +1331,8 @@ def _decision_from(
         model_cost=model_cost,
         optimal=plan.optimal,
         compute_ms=compute_ms,
-        promise=order.promise or promise_date(placed_at=order.placed_at, service_level=order.service_level),
+        promise=order.promise
+        or promise_date(placed_at=order.placed_at, service_level=order.service_level, country=order.country),
         notes=notes,
         problem=built.problem,
         plan=plan,

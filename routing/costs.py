@@ -4,15 +4,27 @@ Pure Python (no Django, no database): the carrier rate card (routing.ratecard: Z
 surcharges) is loaded into these dataclasses; `DEFAULT_RATES` are the default card's services by zone plus a
 same-day courier by distance, and the benchmark world prices its orders with them.
 
-Business days are Monday–Friday. There is no holiday calendar yet: a public holiday counts as a working day.
+Business days come from `common.calendar`: a location dispatches on its own working days (weekdays less the
+public holidays of its country and state, less its closures), a carrier delivers on weekdays less the national
+holidays of the destination country.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time
 
+from common.calendar import (
+    NATIONAL_US,
+    WorkCalendar,
+    business_day_is,
+    business_day_next,
+    business_day_on_or_after,
+    business_days_add,
+    carrier_calendar,
+    local_datetime,
+)
+from common.calendar import ship_day as _ship_day
 from common.geo import haversine_km  # noqa: F401  (re-exported: one great-circle formula in the project)
 from routing.ratecard import DEFAULT_CARD, KG_PER_LB, RateBand, ServiceRates, card_rates
 
@@ -66,59 +78,48 @@ def package_cost(*, band: RateBand, weight_kg: float) -> float:
     return band.base + band.per_kg * weight_kg
 
 
-def is_business_day(d: date) -> bool:
-    return d.weekday() < 5
+def is_business_day(d: date, calendar: WorkCalendar = NATIONAL_US) -> bool:
+    return business_day_is(day=d, calendar=calendar)
 
 
-def next_business_day(d: date) -> date:
+def next_business_day(d: date, calendar: WorkCalendar = NATIONAL_US) -> date:
     """The first business day strictly after `d`."""
-    d += timedelta(days=1)
-    while d.weekday() >= 5:
-        d += timedelta(days=1)
-    return d
+    return business_day_next(day=d, calendar=calendar)
 
 
-def add_business_days(d: date, days: int) -> date:
+def add_business_days(d: date, days: int, calendar: WorkCalendar = NATIONAL_US) -> date:
     """`d` plus `days` business days (Friday + 1 = Monday; Saturday + 1 = Monday)."""
-    if days < 0:
-        raise ValueError(f"days must be ≥ 0, got {days}")
-    for _ in range(days):
-        d = next_business_day(d)
-    return d
+    return business_days_add(day=d, days=days, calendar=calendar)
 
 
-def _local(placed_at: datetime, tz: str) -> datetime:
-    if placed_at.tzinfo is None or placed_at.utcoffset() is None:
-        raise ValueError("placed_at must be timezone-aware")
-    return placed_at.astimezone(ZoneInfo(tz))
+def ship_date(
+    *, placed_at: datetime, tz: str, cutoff: time, capacity_ok: bool = True, calendar: WorkCalendar = NATIONAL_US
+) -> date:
+    """The local business day the location can dispatch an order placed at `placed_at`: today if it is one of
+    the location's working days (`calendar`) before its cut-off (in its own time zone) and today's capacity is
+    not used up, else the location's next working day."""
+    day = _ship_day(at=placed_at, tz=tz, cutoff=cutoff, calendar=calendar)
+    if capacity_ok or day != local_datetime(at=placed_at, tz=tz).date():
+        return day
+    return business_day_next(day=day, calendar=calendar)
 
 
-def ship_date(*, placed_at: datetime, tz: str, cutoff: time, capacity_ok: bool = True) -> date:
-    """The local business day the location can dispatch an order placed at `placed_at`: today if it is a
-    business day before the location's cut-off (in its own time zone) and today's capacity is not used up,
-    else the next business day."""
-    local = _local(placed_at, tz)
-    today = local.date()
-    if is_business_day(today) and local.time() < cutoff and capacity_ok:
-        return today
-    return next_business_day(today)
+def delivery_date(*, ship_date: date, transit_days: int, country: str = "US") -> date:
+    """Delivery date of a package dispatched on `ship_date` with `transit_days` carrier business days in transit
+    to `country` (weekdays less its national holidays)."""
+    return business_days_add(day=ship_date, days=transit_days, calendar=carrier_calendar(country))
 
 
-def delivery_date(*, ship_date: date, transit_days: int) -> date:
-    """Delivery date of a package dispatched on `ship_date` with `transit_days` business days in transit."""
-    return add_business_days(ship_date, transit_days)
-
-
-def promise_date(*, placed_at: datetime, service_level: str, tz: str = "America/New_York") -> date:
+def promise_date(*, placed_at: datetime, service_level: str, tz: str = "America/New_York", country: str = "US") -> date:
     """The date promised to the customer: standard 5, express 2, overnight 1 business days (same_day 0) from
-    the local business day the order was placed on (a weekend order counts from the next Monday)."""
+    the local business day the order was placed on (a weekend or holiday order counts from the next business
+    day), on the carrier calendar of the destination `country`."""
     try:
         days = PROMISE_DAYS[service_level]
     except KeyError:
         raise ValueError(
             f"unknown service level {service_level!r}; expected one of {', '.join(PROMISE_DAYS)}"
         ) from None
-    day = _local(placed_at, tz).date()
-    if not is_business_day(day):
-        day = next_business_day(day)
-    return add_business_days(day, days)
+    carrier = carrier_calendar(country)
+    day = business_day_on_or_after(day=local_datetime(at=placed_at, tz=tz).date(), calendar=carrier)
+    return business_days_add(day=day, days=days, calendar=carrier)

@@ -15,9 +15,10 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from common.calendar import WorkCalendar
 from common.geo import zip_centroid, zip_state
 from inventory.models import ChannelAllocation, Location, LocationGroup, Product
-from inventory.selectors import SafetyStock, channel_pool_caps, sql_in_list, supply_arrivals
+from inventory.selectors import SafetyStock, channel_pool_caps, location_closures, sql_in_list, supply_arrivals
 from orders.models import Channel, Order, OrderLine
 from routing.core import (
     CANDIDATE_COLUMNS,
@@ -142,6 +143,22 @@ def ruleset_compiled_for(*, version: RuleSetVersion | None, locations: dict[int,
     return ruleset_compile(version_id=version.pk, label=str(version), rules=list(rows), resolver=resolver)
 
 
+def _location_calendars(rows: list[tuple]) -> dict[int, WorkCalendar]:
+    """Each location's working-day calendar: its country and state (from its ZIP when the state is blank) and
+    its closures. Equal calendars are one shared object, so per-order memos keyed on it stay small."""
+    closures = location_closures()
+    shared: dict[WorkCalendar, WorkCalendar] = {}
+    out = {}
+    for pk, country_code, region_code, postal in rows:
+        country = (country_code or "US").upper()
+        region = region_code or ""
+        if not region and country == "US" and postal:
+            region = zip_state(postal_code=postal) or ""
+        cal = WorkCalendar(country=country, subdivision=region.upper(), closures=closures.get(pk, frozenset()))
+        out[pk] = shared.setdefault(cal, cal)
+    return out
+
+
 def locations_load() -> dict[int, LocationView]:
     rows = Location.objects.values_list(
         "pk",
@@ -161,9 +178,12 @@ def locations_load() -> dict[int, LocationView]:
         "handling_cost_per_unit",
         "daily_capacity",
         "country",
+        "region",
         "postal_code",
         "handling_cost_per_line",
     )
+    rows = list(rows)
+    calendars = _location_calendars([(r[0], r[16], r[17], r[18]) for r in rows])
     return {
         r[0]: LocationView(
             id=r[0],
@@ -183,8 +203,9 @@ def locations_load() -> dict[int, LocationView]:
             handling_per_unit=float(r[14]),
             daily_capacity=r[15],
             country=r[16],
-            postal_code=r[17] or "",
-            handling_per_line=float(r[18] or 0),
+            postal_code=r[18] or "",
+            handling_per_line=float(r[19] or 0),
+            calendar=calendars[r[0]],
         )
         for r in rows
     }

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from inventory.models import Location, LocationGroup
+from inventory.models import Location, LocationClosure, LocationGroup
 from inventory.signals import inbound_received, inbound_redated
 from routing.models import CarrierService, RateBand, RateCard, RateCardPrice, RoutingRule, RuleSet
 
@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 
 @receiver([post_save, post_delete], sender=Location)
+@receiver([post_save, post_delete], sender=LocationClosure)
 @receiver([post_save, post_delete], sender=LocationGroup)
 @receiver([post_save, post_delete], sender=CarrierService)
 @receiver([post_save, post_delete], sender=RateBand)

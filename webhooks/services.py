@@ -148,6 +148,12 @@ def _fo(data: dict) -> dict:
     return {"fulfillment_order": data.get("fulfillment_order"), "location": data.get("location")}
 
 
+def _change_data(d: dict) -> dict:
+    if d.get("change") == "promise":  # routing placed the order late: the new delivery date
+        return {"change": "promise", "promised_delivery_date": d.get("to")}
+    return {"change": d.get("change")}
+
+
 def _translate(row: TimelineRow) -> tuple[str, dict] | None:
     """(event type, event data) for a timeline entry that is announced outside, else None."""
     t, d = row.type, row.data or {}
@@ -164,7 +170,7 @@ def _translate(row: TimelineRow) -> tuple[str, dict] | None:
     if t in ("rerouted", "hold_released"):
         return EventType.ORDER_CHANGED, {"change": t}
     if t == "changed":
-        return EventType.ORDER_CHANGED, {"change": d.get("change")}
+        return EventType.ORDER_CHANGED, _change_data(d)
     if t == "cancelled":
         return EventType.ORDER_CANCELLED, {k: d.get(k) for k in ("reason", "lines", "units")}
     if t == "fulfillment.released":

@@ -11,7 +11,16 @@ from django.utils import timezone
 from analytics.registry import KPIS
 from analytics.selectors import Period, dashboard_read
 from fulfillment.models import FulfillmentOrder
-from inventory.models import FeedRun, Location, Product, StockImport, StockLevel
+from inventory.models import (
+    DemandForecast,
+    FeedRun,
+    Location,
+    LocationClosure,
+    Product,
+    SafetyStockProposal,
+    StockImport,
+    StockLevel,
+)
 from inventory.selectors import stock_ledger_mismatches
 from orders.models import Order, OrderHold
 from returns.models import ReturnAuthorization
@@ -59,6 +68,9 @@ def test_demo_has_every_kind_of_record(demo):
     assert RuleSetVersion.objects.filter(rule_set__is_active=True, status="archived").count() >= 2
     assert Simulation.objects.filter(status="done").exists()
     assert set(Delivery.objects.values_list("status", flat=True)) >= {"delivered", "dead"}
+    assert LocationClosure.objects.filter(location__code="STORE-0002", date__gt=timezone.localdate()).exists()
+    assert DemandForecast.objects.filter(location=None).exists()
+    assert SafetyStockProposal.objects.filter(status="pending").exists()
     for code in ("STORE-0001", "STORE-0002"):
         fos = FulfillmentOrder.objects.filter(location__code=code)
         assert {"pickup", "ship"} <= set(fos.values_list("method", flat=True)), code
@@ -87,6 +99,7 @@ SCREENS = [
     ("inventory", "/inventory/feeds/", "edison-wms"),
     ("inventory", "/inventory/imports/", "recount-typos.csv"),
     ("inventory", "/inventory/accuracy/", "STORE-0001"),
+    ("inventory", "/inventory/safety-stock/", "Approve"),
     ("ops", "/orders/", "Shopify"),
     ("ops", "/orders/holds/", "Fraud review"),
     ("ops", "/webhooks/", "Loyalty CRM"),

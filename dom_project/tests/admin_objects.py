@@ -4,6 +4,7 @@ world already holds, plus one made here of each model it lacks."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -28,9 +29,12 @@ def _makers(world) -> dict[str, Callable[[], object]]:
     from inventory.models import (
         ChannelAllocation,
         CycleCount,
+        DemandForecast,
         FeedRun,
+        LocationClosure,
         LocationGroup,
         Product,
+        SafetyStockProposal,
         SafetyStockRule,
         StockImport,
         StockShortage,
@@ -87,7 +91,22 @@ def _makers(world) -> dict[str, Callable[[], object]]:
         ),
         "inventory.feedrun": lambda: FeedRun.objects.create(feed=feed),
         "inventory.locationgroup": lambda: LocationGroup.objects.create(code="east", name="East"),
+        "inventory.locationclosure": lambda: LocationClosure.objects.create(
+            location=store, date=date(2026, 3, 2), reason="Inventory day"
+        ),
         "inventory.safetystockrule": lambda: SafetyStockRule.objects.create(product=product, quantity=1),
+        "inventory.demandforecast": lambda: DemandForecast.objects.create(
+            product=product, made_at=timezone.now(), history_days=28, daily_mean=1.0, sigma=0.5, model="AutoETS"
+        ),
+        "inventory.safetystockproposal": lambda: SafetyStockProposal.objects.create(
+            product=product,
+            location=store,
+            proposed_quantity=3,
+            service_level=0.95,
+            lead_time_days=7,
+            sigma=0.5,
+            daily_mean=1.0,
+        ),
         "inventory.stockimport": lambda: StockImport.objects.create(file="imports/stock.csv", original_name="s.csv"),
         "inventory.stockshortage": lambda: StockShortage.objects.create(
             product=product, location=store, on_hand=0, reserved=1, detected_at=now

@@ -113,6 +113,9 @@ MATRIX: dict[str, list[Case]] = {
     "api-availability": [GET(api(SIGNED), query="?sku=SKU-A")],
     "api-availability-pickup": [GET(api(SIGNED), query="?sku=SKU-A&postal_code=10001")],
     "inventory:imports": [GET(outcomes({"inv"})), POST(outcomes({"inv"}), data={})],
+    # Safety-stock proposals from the forecasts: inventory managers decide them.
+    "inventory:safety-proposals": [GET(outcomes({"inv"}))],
+    "inventory:safety-decide": [POST(outcomes({"inv"}), "missing_pk", data={})],
     "inventory:import-detail": [GET(outcomes({"inv"}, inv="ok404"), "missing_pk")],
     "inventory:import-errors": [GET(outcomes({"inv"}, inv="ok404"), "missing_pk")],
     "routing:shortages": [GET(outcomes({"inv", "ops"}))],
@@ -620,9 +623,12 @@ ADMIN_ACCESS: dict[str, set[str]] = {
         for m in (
             "channelallocation",
             "cyclecount",
+            "demandforecast",
             "feedrun",
             "inventorymovement",
+            "locationclosure",
             "reservation",
+            "safetystockproposal",
             "safetystockrule",
             "stockimport",
             "stocklevel",

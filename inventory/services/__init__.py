@@ -14,9 +14,19 @@ from inventory.services.backorders import (
     inbound_allocations_replan,
     products_with_inbound_plans,
 )
+from inventory.services.closures import (
+    location_closure_remove,
+    location_closure_set,
+)
 from inventory.services.counts import (
     cycle_count_log,
     cycle_count_record,
+)
+from inventory.services.forecasts import (
+    RefreshResult,
+    forecasts_refresh,
+    safety_stock_proposal_decide,
+    safety_stock_rule_set,
 )
 from inventory.services.ledger import ledger_carry_forward
 from inventory.services.merge import (
@@ -84,6 +94,12 @@ __all__ = [
     "cycle_count_log",
     "cycle_count_record",
     "ledger_carry_forward",
+    "RefreshResult",
+    "forecasts_refresh",
+    "safety_stock_proposal_decide",
+    "safety_stock_rule_set",
+    "location_closure_remove",
+    "location_closure_set",
     "location_safety_stock_set",
     "location_settings_set",
     "reservation_consume",

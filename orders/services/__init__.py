@@ -81,6 +81,9 @@ from orders.services.lifecycle import (
     orders_allocation_status_apply,
     orders_status_set_bulk,
 )
+from orders.services.promises import (
+    order_promise_redate,
+)
 from orders.services.timeline import (
     order_event_add,
     order_events_add_bulk,
@@ -131,6 +134,7 @@ __all__ = [
     "order_input_errors",
     "order_lines_allocated_add",
     "order_lines_expected_dates_set",
+    "order_promise_redate",
     "order_lines_allocated_release",
     "order_lines_cancelled_add",
     "order_lines_returned_add",

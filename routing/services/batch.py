@@ -27,7 +27,12 @@ from inventory.models import RefType
 from inventory.selectors import SafetyStock
 from inventory.services import HoldLine, ReservationHold, reservations_hold_bulk
 from orders.models import Order, OrderLine
-from orders.services import order_events_add_bulk, order_lines_allocated_add, orders_allocation_status_apply
+from orders.services import (
+    order_events_add_bulk,
+    order_lines_allocated_add,
+    order_promise_redate,
+    orders_allocation_status_apply,
+)
 from routing.core import Decision, NetworkStatic, network_prime, order_decide
 from routing.lookahead import lookahead_load
 from routing.models import LocationCapacity, RoutingDecision
@@ -454,6 +459,8 @@ def _persist(
         for dec_id, (j, d) in zip(decision_ids, decided, strict=True)
     ]
     order_events_add_bulk(events=events, now=stamp)
+    # 8. Orders placed late carry their new promise (orders keeps the first one and tells the timeline why).
+    _promises_redate(decided=decided, actor=actor)
     if not records:
         return []
     out = []
@@ -462,6 +469,13 @@ def _persist(
         rec._state.adding, rec._state.db = False, connection.alias
         out.append(rec)
     return out
+
+
+def _promises_redate(*, decided: list[tuple[_Job, Decision]], actor: AbstractBaseUser | None) -> None:
+    for _, d in decided:
+        if d.repromise is not None and d.shipments:
+            why = next((n for n in d.notes if n.startswith("late:")), "late: the promise can no longer be kept")
+            order_promise_redate(order_id=d.order_id, promised=d.repromise, reason=why, previous=d.promise, actor=actor)
 
 
 def _rowcount(cur: CursorWrapper) -> int:

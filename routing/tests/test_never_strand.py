@@ -31,6 +31,49 @@ def test_overnight_order_after_the_only_cutoff_is_routed_late_not_backordered(we
     assert shipment["promise_met"] is False and shipment["delivery_date"] == "2026-03-04"
     assert "2026-03-03" in _late_note(d) and "new promise of 2026-03-04" in _late_note(d)
     assert FulfillmentOrder.objects.filter(order=order, location=dc).exists()
+    # The order carries the new promise, keeps the first one, and its timeline says why it moved.
+    order.refresh_from_db()
+    assert order.promised_delivery_date == date(2026, 3, 4)
+    assert order.original_promised_delivery_date == date(2026, 3, 3)
+    (event,) = order.events.filter(type="changed", data__change="promise")
+    assert event.data["from"] == "2026-03-03" and event.data["to"] == "2026-03-04"
+    assert event.data["original"] == "2026-03-03" and event.data["reason"] == _late_note(d)
+    assert "Promise moved from 2026-03-03 to 2026-03-04" in event.message
+
+
+def test_a_second_late_move_keeps_the_first_promise(web, dc, product):
+    order = make_order(channel=web, lines=[(product, 2)], service_level="overnight", placed_at=MONDAY_9PM)
+    order.promised_delivery_date = date(2026, 3, 3)
+    order.save(update_fields=["promised_delivery_date"])
+    stock(product, dc, 1)
+    d = order_route(order_id=order.pk, now=MONDAY_9PM)
+    assert d.outcome == "partial" and any(n.startswith("late:") for n in d.notes)
+    order.refresh_from_db()
+    assert (order.promised_delivery_date, order.original_promised_delivery_date) == (date(2026, 3, 4), date(2026, 3, 3))
+    stock(product, dc, 1)  # the last unit turns up on Wednesday evening: now Friday at the earliest
+    line = order.lines.get()
+    wednesday_9pm = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
+    d = order_reroute(
+        order_id=order.pk, quantities={line.pk: 1}, exclude_location_ids=[], reason="x", now=wednesday_9pm
+    )
+    assert d.outcome == "routed" and "new promise of 2026-03-06" in _late_note(d)
+    order.refresh_from_db()
+    assert (order.promised_delivery_date, order.original_promised_delivery_date) == (date(2026, 3, 6), date(2026, 3, 3))
+    moves = [e.data["to"] for e in order.events.filter(type="changed", data__change="promise")]
+    assert moves == ["2026-03-04", "2026-03-06"]
+
+
+def test_an_order_that_keeps_its_promise_is_not_redated(web, dc, product):
+    from routing.tests.helpers import MONDAY_9AM  # noqa: PLC0415
+
+    stock(product, dc, 5)
+    order = make_order(channel=web, lines=[(product, 1)], service_level="overnight")
+    order.promised_delivery_date = date(2026, 3, 3)
+    order.save(update_fields=["promised_delivery_date"])
+    order_route(order_id=order.pk, now=MONDAY_9AM)
+    order.refresh_from_db()
+    assert (order.promised_delivery_date, order.original_promised_delivery_date) == (date(2026, 3, 3), None)
+    assert not order.events.filter(type="changed").exists()
 
 
 def test_backordered_order_with_a_fixed_passed_promise_is_routed_by_retry_and_reroute(web, dc, product):

@@ -16,6 +16,7 @@ from bench.calibration import calibration_measure
 BENCH_MODULES = (
     "bench.analytics",
     "bench.door",
+    "bench.forecast",
     "bench.fulfillment",
     "bench.inventory",
     "bench.load",

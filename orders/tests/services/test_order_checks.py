@@ -7,10 +7,11 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
+from common.calendar import NATIONAL_US, business_day_on_or_after, business_days_add
 from orders.checks import address_problems, priority_score
 from orders.inputs import CustomerIn, LineIn, OrderIn
 from orders.models import Customer, FraudSettings, Order, OrderHold
-from orders.promise import add_business_days, promise_default
+from orders.promise import promise_default
 from orders.services import order_ingest
 
 pytestmark = pytest.mark.django_db
@@ -201,8 +202,8 @@ def test_zero_points_switches_a_rule_off(web, catalogue):
 # --- Promise and priority --------------------------------------------------------------------------------
 def test_business_days_skip_weekends():
     friday = date(2026, 3, 6)
-    assert add_business_days(friday, 1) == date(2026, 3, 9)
-    assert add_business_days(date(2026, 3, 7), 0) == date(2026, 3, 9)
+    assert business_days_add(day=friday, days=1, calendar=NATIONAL_US) == date(2026, 3, 9)
+    assert business_day_on_or_after(day=date(2026, 3, 7), calendar=NATIONAL_US) == date(2026, 3, 9)
 
 
 @pytest.mark.parametrize(
@@ -215,6 +216,15 @@ def test_business_days_skip_weekends():
         # Friday 16:00 New York, after cut-off: dispatch Monday.
         ("2026-03-06T21:00Z", "overnight", "ship", "2026-03-09 15:00", date(2026, 3, 10)),
         ("2026-03-07T12:00Z", "standard", "pickup", "2026-03-09 15:00", date(2026, 3, 9)),
+        # The day before Thanksgiving (Wednesday 2026-11-25, 10:00): Thursday is no delivery day.
+        ("2026-11-25T15:00Z", "overnight", "ship", "2026-11-25 15:00", date(2026, 11, 27)),
+        ("2026-11-25T15:00Z", "express", "ship", "2026-11-25 15:00", date(2026, 11, 30)),
+        ("2026-11-25T15:00Z", "standard", "ship", "2026-11-27 15:00", date(2026, 12, 3)),
+        # Placed on Thanksgiving itself: dispatch waits for Friday.
+        ("2026-11-26T15:00Z", "overnight", "ship", "2026-11-27 15:00", date(2026, 11, 30)),
+        # Christmas Eve (Thursday), 10:00: overnight skips Christmas Day and the weekend.
+        ("2026-12-24T15:00Z", "overnight", "ship", "2026-12-24 15:00", date(2026, 12, 28)),
+        ("2026-12-24T21:00Z", "express", "ship", "2026-12-28 15:00", date(2026, 12, 30)),
     ],
 )
 def test_promise(placed, level, method, ship_by, delivery):
