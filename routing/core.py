@@ -783,13 +783,9 @@ def _price(
             svc, base, per_kg, transit, zone = "overnight", band.base, band.per_kg, band.transit_days, band.zone
             arrive = delivery_date(ship_date=day, transit_days=transit, country=o.carrier_country)
             met = arrive <= o.promised
-    late = 0.0
-    if not met:
-        if svc in HARD_PROMISE and not (o.policy_mode or o.late_ok):
-            return f"promise: {svc} would arrive {arrive.isoformat()}, after {o.promised}"
-        late = o.static.late_penalty
-        if o.static.late_penalty_per_day:
-            late += o.static.late_penalty_per_day * (_days_late(o.promised, arrive, o.carrier_country) - 1)
+    late = 0.0 if met else _late_cost(o, svc, arrive)
+    if isinstance(late, str):
+        return late
     adjustment = o.ctx.adjustment(loc) if o.ctx.adjustments else 0.0
     surcharge = 0.0 if at_store else o.parcel_fixed
     fixed = base + surcharge + loc.handling_per_order + adjustment + late
@@ -852,6 +848,17 @@ def _unit_extra(o: _Order, loc: LocationView, at_store: bool) -> tuple[float, ..
     if not per_line:
         return tuple(x + move for x in surcharges)
     return tuple(x + move + (per_line / q if q else 0.0) for x, q in zip(surcharges, o.quantities, strict=True))
+
+
+def _late_cost(o: _Order, svc: str, arrive: date) -> float | str:
+    """The penalty of a shipment arriving after the promise, or why it is out (a hard promise that still
+    stands)."""
+    if svc in HARD_PROMISE and not (o.policy_mode or o.late_ok):
+        return f"promise: {svc} would arrive {arrive.isoformat()}, after {o.promised}"
+    late = o.static.late_penalty
+    if o.static.late_penalty_per_day:
+        late += o.static.late_penalty_per_day * (_days_late(o.promised, arrive, o.carrier_country) - 1)
+    return late
 
 
 def _days_late(promised: date, arrive: date, country: str) -> int:
