@@ -865,6 +865,11 @@ def location_closures() -> dict[int, frozenset[date]]:
     return {loc_id: frozenset(days) for loc_id, days in out.items()}
 
 
+# How the safety-stock screen names each forecast model of inventory.forecasting (never a library class name;
+# a test checks both names are covered). Here, so the screen does not import numpy and scipy.
+FORECAST_MODEL_WORDS = {"AutoETS": "weekly pattern model", "SeasonalNaive": "same weekday of last week"}
+
+
 def safety_proposals_board(*, recent: int = 50) -> dict:
     """The safety-stock screen: pending proposals (largest change first) with their forecast's backtest, and
     the latest decisions."""
@@ -883,6 +888,7 @@ def safety_proposals_board(*, recent: int = 50) -> dict:
     }
     for p in pending:
         p.wape, p.wape_naive, p.model = wapes.get((p.product_id, p.location_id), (None, None, ""))
+        p.model_words = FORECAST_MODEL_WORDS.get(p.model, "")
     pending.sort(key=lambda p: (-abs(p.proposed_quantity - (p.current_quantity or 0)), p.product.sku, p.location.code))
     decided = list(
         SafetyStockProposal.objects.filter(

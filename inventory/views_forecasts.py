@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -23,16 +22,20 @@ def safety_stock_proposals(request):
 @require_POST
 def safety_stock_decide(request, pk: int):
     decision = request.POST.get("decision", "")
-    if decision not in ("approve", "reject"):
-        return HttpResponseBadRequest("decision: choose approve or reject.")
     try:
         p = safety_stock_proposal_decide(
             proposal_id=pk, decision=decision, actor=request.user, note=request.POST.get("note", "")
         )
     except ValidationError as exc:
+        if "proposal" not in exc.message_dict:  # a form no screen sends: refused, the screen shown again
+            fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            messages.error(request, f"Nothing changed. {fields}")
+            return render(request, "inventory/safety_proposals.html", safety_proposals_board(), status=400)
         messages.error(request, " ".join(exc.messages))
     else:
-        verb = "approved: the rule now holds back" if decision == "approve" else "rejected; the rule keeps"
-        units = p.proposed_quantity if decision == "approve" else (p.current_quantity or 0)
-        messages.success(request, f"{p.product.sku} at {p.location.code} {verb} {units} unit(s).")
+        what = f"{p.product.name} ({p.product.sku}) at {p.location.name}"
+        if decision == "approve":
+            messages.success(request, f"Approved: {what} now holds back {p.proposed_quantity} unit(s).")
+        else:
+            messages.success(request, f"Rejected: {what} keeps holding back {p.current_quantity or 0} unit(s).")
     return redirect("inventory:safety-proposals")
