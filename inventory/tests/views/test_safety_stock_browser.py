@@ -127,3 +127,21 @@ def test_the_empty_screen_says_why(page, live_server, inventory_user):
     assert "No forecast has run yet" in text
     assert "No proposal waits for a decision" in text
     assert "No proposal has been approved or rejected yet." in text
+
+
+def test_a_manager_of_one_location_filters_and_stays_there_after_deciding(page, live_server, proposals, inventory_user):
+    at_dc, at_store = proposals
+    page.set_viewport_size({"width": 390, "height": 844})
+    browser_login(page, inventory_user.username)
+    page.goto("/inventory/safety-stock/")
+    page.select_option("select[name=location]", label="Manhattan store")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**location=STORE-0001**")
+    expect(page.locator("article.proposal")).to_have_count(1)
+    assert_phone_screen(page)
+    page.locator(f"#proposal-{at_store.pk}").get_by_role("button", name="Approve: hold back").click()
+    page.wait_for_url("**location=STORE-0001**")
+    expect(page.locator(".msg-success")).to_contain_text("Manhattan store now holds back")
+    expect(page.locator("main")).to_contain_text("No proposal waits for a decision at this location.")
+    page.get_by_role("link", name="Every location").click()
+    expect(page.locator(f"#proposal-{at_dc.pk}")).to_be_visible()
