@@ -183,8 +183,10 @@ LOOK_AT = {
     "admin": "everything, and /admin/",
     "store": "/fulfillment/store/ on a phone: STORE-0001's queue (new, picking, ready for pickup), returns",
     "store2": "/fulfillment/store/ : STORE-0002's pickups and ship-from-store parcels",
-    "merch": "/routing/rules/ : published rules with history, an open draft and its simulation",
-    "inventory": "/inventory/ : stock, imports, shortages, accuracy (cycle counts), feeds (one failed run)",
+    "merch": "/routing/rules/ : published rules with history, an open draft and its simulation; "
+    "/admin/routing/ratecard/ : the carrier's rate card in force and next month's",
+    "inventory": "/inventory/ : stock, imports, shortages, accuracy (cycle counts), feeds (one failed run), "
+    "safety stock (forecast proposals to approve or reject)",
     "ops": "/orders/ (holds, backorders, Shopify), /dashboard/ (60 days of KPIs), /webhooks/ (a dead letter)",
 }
 

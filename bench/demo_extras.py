@@ -141,16 +141,46 @@ def demo_closure_seed(*, ctx: dict) -> None:
 
 def demo_forecast_seed(*, ctx: dict) -> None:
     """The forecast run the daily schedule makes, once now: the safety-stock screen has proposals to decide
-    (the ten busiest series modelled, the rest seasonal naive, to keep the seed quick)."""
-    from inventory.services import forecasts_refresh
+    (the ten busiest series modelled, the rest seasonal naive, to keep the seed quick); the inventory manager
+    has already approved one and rejected another, so the screen shows recent decisions too."""
+    from inventory.models import SafetyStockProposal
+    from inventory.services import forecasts_refresh, safety_stock_proposal_decide
 
     forecasts_refresh(model_max=10)
+    pending = SafetyStockProposal.objects.filter(status=SafetyStockProposal.Status.PENDING).order_by("pk")
+    for proposal, decision in zip(pending[:2], ("approve", "reject"), strict=False):
+        safety_stock_proposal_decide(proposal_id=proposal.pk, decision=decision, actor=ctx.get("inventory"))
+
+
+def demo_ratecard_seed(*, ctx: dict) -> None:
+    """Next month's version of the carrier's rate card (a 4.9 % general rate increase), imported from CSV the way
+    a merchandiser would: the admin's rate cards show the card in force and the one to come."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from common.csv import csv_text
+    from routing.models import RateCard
+    from routing.services import ratecard_csv_import, ratecard_csv_rows
+
+    current = RateCard.objects.order_by("-effective_from", "-version").first()
+    if current is None or RateCard.objects.filter(carrier=current.carrier, version=current.version + 1).exists():
+        return
+    header, *rows = ratecard_csv_rows(card=current)
+    cent = Decimal("0.01")
+    raised = [[s, z, m, (b * Decimal("1.049")).quantize(cent, ROUND_HALF_UP), p, t] for s, z, m, b, p, t in rows]
+    next_month = (timezone.localdate().replace(day=1) + timedelta(days=32)).replace(day=1)
+    ratecard_csv_import(
+        text=csv_text(header=header, rows=raised),
+        carrier=current.carrier,
+        version=current.version + 1,
+        effective_from=next_month,
+    )
 
 
 def demo_extras_seed(*, ctx: dict) -> None:
     demo_supply_seed(ctx=ctx)
     demo_closure_seed(ctx=ctx)
     demo_forecast_seed(ctx=ctx)
+    demo_ratecard_seed(ctx=ctx)
     demo_customer_seed(ctx=ctx)
     demo_checkin_seed(ctx=ctx)
     demo_order_change_seed(ctx=ctx)

@@ -50,6 +50,13 @@ def demo_screens() -> list[Screen]:
         Screen("demo-inventory-feeds", "inventory", "/inventory/feeds/", title="WMS feeds"),
         Screen("demo-inventory-imports", "inventory", "/inventory/imports/", title="Stock imports"),
         Screen("demo-inventory-accuracy", "inventory", "/inventory/accuracy/", title="Inventory accuracy"),
+        Screen(
+            "demo-inventory-safety-stock-phone",
+            "inventory",
+            "/inventory/safety-stock/",
+            phone=True,
+            title="Safety stock proposals",
+        ),
         Screen("demo-operations-orders", "ops", "/orders/", title="Orders"),
         Screen("demo-operations-holds", "ops", "/orders/holds/", title="Holds queue"),
         Screen("demo-operations-dashboard", "ops", "/dashboard/", title="Performance dashboard"),

@@ -865,25 +865,42 @@ def location_closures() -> dict[int, frozenset[date]]:
     return {loc_id: frozenset(days) for loc_id, days in out.items()}
 
 
-def safety_proposals_board(*, recent: int = 50) -> dict:
-    """The safety-stock screen: pending proposals (largest change first) with their forecast's backtest, and
-    the latest decisions."""
+# How the safety-stock screen names each forecast model of inventory.forecasting (never a library class name;
+# a test checks both names are covered). Here, so the screen does not import numpy and scipy.
+FORECAST_MODEL_WORDS = {"AutoETS": "weekly pattern model", "SeasonalNaive": "same weekday of last week"}
+
+
+def safety_proposals_board(*, location_code: str = "", page: int = 1, per_page: int = 50, recent: int = 50) -> dict:
+    """The safety-stock screen: one page of pending proposals (largest change first, optionally of one
+    location) with their forecast's backtest, the locations that have proposals, and the latest decisions."""
+    from django.db.models import F
+    from django.db.models.functions import Abs, Coalesce
+
     from inventory.models import DemandForecast, SafetyStockProposal
 
+    waiting = SafetyStockProposal.objects.filter(status=SafetyStockProposal.Status.PENDING)
+    locations = list(
+        Location.objects.filter(pk__in=waiting.values("location_id")).order_by("code").values_list("code", "name")
+    )
+    if location_code:
+        waiting = waiting.filter(location__code=location_code)
+    total = waiting.count()
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
     pending = list(
-        SafetyStockProposal.objects.filter(status=SafetyStockProposal.Status.PENDING).select_related(
-            "product", "location"
-        )
+        waiting.annotate(change=Abs(F("proposed_quantity") - Coalesce("current_quantity", 0)))
+        .select_related("product", "location")
+        .order_by("-change", "product__sku", "location__code")[(page - 1) * per_page : page * per_page]
     )
     wapes = {
         (pid, lid): (w, wn, m)
         for pid, lid, w, wn, m in DemandForecast.objects.filter(
-            product_id__in={p.product_id for p in pending}
+            product_id__in={p.product_id for p in pending}, location_id__in={p.location_id for p in pending}
         ).values_list("product_id", "location_id", "wape", "wape_naive", "model")
     }
     for p in pending:
         p.wape, p.wape_naive, p.model = wapes.get((p.product_id, p.location_id), (None, None, ""))
-    pending.sort(key=lambda p: (-abs(p.proposed_quantity - (p.current_quantity or 0)), p.product.sku, p.location.code))
+        p.model_words = FORECAST_MODEL_WORDS.get(p.model, "")
     decided = list(
         SafetyStockProposal.objects.filter(
             status__in=[SafetyStockProposal.Status.APPROVED, SafetyStockProposal.Status.REJECTED]
@@ -892,4 +909,13 @@ def safety_proposals_board(*, recent: int = 50) -> dict:
         .order_by("-decided_at", "-pk")[:recent]
     )
     made = DemandForecast.objects.order_by("-made_at").values_list("made_at", flat=True).first()
-    return {"pending": pending, "decided": decided, "forecast_made_at": made}
+    return {
+        "pending": pending,
+        "pending_count": total,
+        "page": page,
+        "pages": pages,
+        "location_code": location_code,
+        "locations": locations,
+        "decided": decided,
+        "forecast_made_at": made,
+    }

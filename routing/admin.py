@@ -19,7 +19,9 @@ from routing.models import (
     RuleSetVersion,
 )
 from routing.services import (
+    RATECARD_MAX_VERSION,
     RateCardRejected,
+    ratecard_csv_filename,
     ratecard_csv_import,
     ratecard_csv_rows,
     ruleset_version_draft,
@@ -112,7 +114,7 @@ class RateCardPriceInline(admin.TabularInline):
 
 class RateCardImportForm(forms.Form):
     carrier = forms.CharField(max_length=100)
-    version = forms.IntegerField(min_value=1)
+    version = forms.IntegerField(min_value=1, max_value=RATECARD_MAX_VERSION)
     effective_from = forms.DateField(help_text="YYYY-MM-DD: routing prices with this version from this day on.")
     file = forms.FileField(help_text="CSV: service,zone,max_lb,base,per_lb,transit_days (max_lb blank = no bound).")
 
@@ -138,7 +140,7 @@ class RateCardAdmin(admin.ModelAdmin):
     def export_csv(self, request, queryset):
         card = queryset.order_by("-effective_from", "-version").first()
         rows = ratecard_csv_rows(card=card)
-        return csv_response(filename=f"ratecard-{card.carrier}-v{card.version}.csv", header=rows[0], rows=rows[1:])
+        return csv_response(filename=ratecard_csv_filename(card=card), header=rows[0], rows=rows[1:])
 
     def import_view(self, request):
         if not self.has_add_permission(request):

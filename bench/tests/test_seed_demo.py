@@ -25,7 +25,7 @@ from inventory.selectors import stock_ledger_mismatches
 from orders.models import Order, OrderHold
 from returns.models import ReturnAuthorization
 from routing.editor.models import Simulation
-from routing.models import RuleSetVersion
+from routing.models import RateCard, RuleSetVersion
 from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +71,9 @@ def test_demo_has_every_kind_of_record(demo):
     assert LocationClosure.objects.filter(location__code="STORE-0002", date__gt=timezone.localdate()).exists()
     assert DemandForecast.objects.filter(location=None).exists()
     assert SafetyStockProposal.objects.filter(status="pending").exists()
+    assert set(SafetyStockProposal.objects.values_list("status", flat=True)) >= {"pending", "approved", "rejected"}
+    assert RateCard.objects.values("carrier").distinct().count() == 1 and RateCard.objects.count() == 2
+    assert RateCard.objects.filter(effective_from__gt=timezone.localdate()).exists()  # next month's version
     for code in ("STORE-0001", "STORE-0002"):
         fos = FulfillmentOrder.objects.filter(location__code=code)
         assert {"pickup", "ship"} <= set(fos.values_list("method", flat=True)), code
@@ -100,6 +103,8 @@ SCREENS = [
     ("inventory", "/inventory/imports/", "recount-typos.csv"),
     ("inventory", "/inventory/accuracy/", "STORE-0001"),
     ("inventory", "/inventory/safety-stock/", "Approve"),
+    ("inventory", "/inventory/safety-stock/", "Recent decisions"),
+    ("merch", "/admin/routing/ratecard/", "Default parcel carrier"),
     ("ops", "/orders/", "Shopify"),
     ("ops", "/orders/holds/", "Fraud review"),
     ("ops", "/webhooks/", "Loyalty CRM"),

@@ -182,12 +182,16 @@ def safety_stock_proposal_decide(
     """Approve (the product × location rule becomes the proposed units) or reject a pending proposal."""
     if decision not in DECISIONS:
         raise ValidationError({"decision": [f"Choose one of {', '.join(DECISIONS)}."]})
+    if len(note) > 200 or "\x00" in note:
+        raise ValidationError({"note": ["A note is plain text of at most 200 characters."]})
     with transaction.atomic():
         proposal = SafetyStockProposal.objects.select_for_update().filter(pk=proposal_id).first()
         if proposal is None:
-            raise ValidationError({"proposal": [f"Proposal {proposal_id} does not exist."]})
+            raise ValidationError({"proposal": ["This proposal no longer exists; nothing changed."]})
         if proposal.status != SafetyStockProposal.Status.PENDING:
-            raise ValidationError({"proposal": [f"Proposal {proposal_id} is {proposal.get_status_display().lower()}."]})
+            what = f"{proposal.product.sku} at {proposal.location.name}"
+            state = proposal.get_status_display().lower()
+            raise ValidationError({"proposal": [f"The proposal for {what} is already {state}; nothing changed."]})
         if decision == "approve":
             safety_stock_rule_set(
                 product=proposal.product,
@@ -200,6 +204,6 @@ def safety_stock_proposal_decide(
             proposal.status = SafetyStockProposal.Status.REJECTED
         proposal.decided_at = timezone.now()
         proposal.decided_by = actor if getattr(actor, "pk", None) else None
-        proposal.note = note[:200]
+        proposal.note = note
         proposal.save(update_fields=["status", "decided_at", "decided_by", "note"])
     return proposal

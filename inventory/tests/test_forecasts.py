@@ -154,3 +154,24 @@ def test_any_decision_is_either_valid_or_refused_and_writes_nothing(db, decision
     except ValidationError as err:
         assert {"decision", "proposal"} & set(err.message_dict)
     assert not SafetyStockRule.objects.exists()
+
+
+def test_the_board_pages_largest_change_first_and_filters_by_location(history, product, dc, store):
+    from inventory.selectors import safety_proposals_board
+    from inventory.services import safety_stock_rule_set
+
+    forecasts_refresh(today=TODAY, history_days=56, model_max=0)
+    at_dc = SafetyStockProposal.objects.get(location=dc, status="pending")
+    at_store = SafetyStockProposal.objects.get(location=store, status="pending")
+    assert abs(at_dc.proposed_quantity) > abs(at_store.proposed_quantity)
+    first = safety_proposals_board(per_page=1)
+    assert (first["pending"], first["pending_count"], first["pages"]) == ([at_dc], 2, 2)
+    assert safety_proposals_board(per_page=1, page=2)["pending"] == [at_store]
+    assert safety_proposals_board(per_page=1, page=99)["page"] == 2  # past the end: the last page
+    only = safety_proposals_board(location_code=store.code)
+    assert only["pending"] == [at_store] and only["locations"] == [(dc.code, dc.name), (store.code, store.name)]
+    assert safety_proposals_board(location_code="NOWHERE")["pending"] == []
+    # The change, not the size, orders the list: the DC already holding its proposal back comes last.
+    safety_stock_rule_set(product=product, location=dc, quantity=at_dc.proposed_quantity)
+    SafetyStockProposal.objects.filter(pk=at_dc.pk).update(current_quantity=at_dc.proposed_quantity)
+    assert safety_proposals_board()["pending"] == [at_store, at_dc]

@@ -36,7 +36,9 @@ from routing.services.live import (
     orders_reroute_now,
 )
 from routing.services.ratecards import (
+    RATECARD_MAX_VERSION,
     RateCardRejected,
+    ratecard_csv_filename,
     ratecard_csv_import,
     ratecard_csv_rows,
     ratecard_rows_parse,
@@ -73,6 +75,8 @@ __all__ = [
     "location_capacity_day_set",
     "log",
     "order_plan_recheck",
+    "RATECARD_MAX_VERSION",
+    "ratecard_csv_filename",
     "ratecard_csv_import",
     "ratecard_csv_rows",
     "ratecard_rows_parse",

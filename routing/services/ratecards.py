@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -36,6 +37,7 @@ SURCHARGE_FIELDS = (
     "truck_units_per_run",
 )
 MAX_ROWS = 5000
+RATECARD_MAX_VERSION = 999_999
 MAX_PRICE = Decimal("100000")
 # Services a card must carry in every zone (light parcel is optional: without it every parcel goes ground).
 REQUIRED_SERVICES = ("ground", "express", "overnight")
@@ -79,7 +81,8 @@ def _row_parse(*, n: int, row: dict, errors: list[RowError]) -> RateCardPrice | 
     found = len(errors)
     service = (row.get("service") or "").strip()
     if service not in RateCardPrice.Service.values:
-        errors.append(RowError(n, "service", f"{service!r} is not one of {', '.join(RateCardPrice.Service.values)}"))
+        known = ", ".join(RateCardPrice.Service.values)
+        errors.append(RowError(n, "service", f"{service[:40]!r} is not one of {known}"))
     checks = (
         ("zone", lambda v: _int(v, low=min(ZONES), high=max(ZONES))),
         ("max_lb", lambda v: _int(v, low=1, high=10000) if v.strip() else None),
@@ -129,17 +132,21 @@ def ratecard_rows_parse(*, text: str) -> list[RateCardPrice]:
     reader.fieldnames = header
     errors: list[RowError] = []
     cells: list[tuple[int, RateCardPrice]] = []
-    for n, row in enumerate(reader, start=2):
-        if n - 1 > MAX_ROWS:
-            raise RateCardRejected([RowError(n, "file", f"more than {MAX_ROWS} rows")])
-        if None in row:
-            errors.append(RowError(n, "row", "more cells than columns"))
-            continue
-        if not any((v or "").strip() for v in row.values()):
-            continue
-        cell = _row_parse(n=n, row=row, errors=errors)
-        if cell is not None:
-            cells.append((n, cell))
+    n = 1
+    try:
+        for n, row in enumerate(reader, start=2):
+            if n - 1 > MAX_ROWS:
+                raise RateCardRejected([RowError(n, "file", f"more than {MAX_ROWS} rows")])
+            if None in row:
+                errors.append(RowError(n, "row", "more cells than columns"))
+                continue
+            if not any((v or "").strip() for v in row.values()):
+                continue
+            cell = _row_parse(n=n, row=row, errors=errors)
+            if cell is not None:
+                cells.append((n, cell))
+    except csv.Error:  # a cell over the field limit, or broken quoting: that row is named, nothing is stored
+        errors.append(RowError(n + 1, "row", "not readable as CSV (a cell over 131072 characters?)"))
     if not errors:
         _table_check(cells=cells, errors=errors)
     if errors:
@@ -152,10 +159,10 @@ def ratecard_csv_import(*, text: str, carrier: str, version: int, effective_from
     surcharges of the carrier's latest version: all or nothing."""
     errors = []
     carrier = (carrier or "").strip()
-    if not carrier or len(carrier) > 100:
-        errors.append(RowError(0, "carrier", "required, at most 100 characters"))
-    if not isinstance(version, int) or version < 1:
-        errors.append(RowError(0, "version", "must be a whole number from 1"))
+    if not carrier or len(carrier) > 100 or not carrier.isprintable():
+        errors.append(RowError(0, "carrier", "required: one line of at most 100 characters"))
+    if not isinstance(version, int) or not 1 <= version <= RATECARD_MAX_VERSION:
+        errors.append(RowError(0, "version", f"must be a whole number from 1 to {RATECARD_MAX_VERSION}"))
     if not isinstance(effective_from, date):
         errors.append(RowError(0, "effective_from", "a date is required"))
     if errors:
@@ -186,3 +193,9 @@ def ratecard_csv_rows(*, card: RateCard) -> list[list]:
     for p in card.prices.order_by("service", "zone", "max_lb"):
         rows.append([p.service, p.zone, p.max_lb if p.max_lb is not None else "", p.base, p.per_lb, p.transit_days])
     return rows
+
+
+def ratecard_csv_filename(*, card: RateCard) -> str:
+    """The export's file name: the carrier's name reduced to letters, digits and dashes (it goes in a header)."""
+    carrier = re.sub(r"[^A-Za-z0-9]+", "-", card.carrier).strip("-")[:60] or "carrier"
+    return f"ratecard-{carrier}-v{card.version}.csv"

@@ -399,3 +399,26 @@ def test_store_labour_is_priced_per_order_line_and_unit():
     # The objective carries the same labour (each line picked at one place): it is what is reported.
     assert d.cost == pytest.approx(d.model_cost) and d.model_cost == pytest.approx(s.shipping + s.handling)
     assert_matches_oracle(static, state, order)
+
+
+@pytest.mark.django_db
+def test_csv_import_refuses_an_unreadable_row_a_version_past_the_bound_and_a_carrier_on_two_lines():
+    from routing.services import RATECARD_MAX_VERSION
+
+    huge_cell = GOOD + 'ground,2,5,"' + "1" * 200_000 + '",1,1\n'  # over the csv module's field limit
+    with pytest.raises(RateCardRejected) as exc:
+        ratecard_csv_import(text=huge_cell, carrier="X", version=1, effective_from=date(2027, 1, 1))
+    assert [(e.row, e.field) for e in exc.value.errors] == [(26, "row")]
+    for carrier, version, field in (("X", RATECARD_MAX_VERSION + 1, "version"), ("A\nB", 1, "carrier")):
+        with pytest.raises(RateCardRejected) as exc:
+            ratecard_csv_import(text=GOOD, carrier=carrier, version=version, effective_from=date(2027, 1, 1))
+        assert [e.field for e in exc.value.errors] == [field]
+    assert not RateCard.objects.filter(carrier__in=["X", "A\nB"]).exists()
+
+
+@pytest.mark.django_db
+def test_the_export_file_name_is_safe_for_a_header():
+    from routing.services import ratecard_csv_filename
+
+    card = ratecard_csv_import(text=GOOD, carrier="=cmd|' /C \"calc\"'!A0", version=2, effective_from=date(2027, 1, 1))
+    assert ratecard_csv_filename(card=card) == "ratecard-cmd-C-calc-A0-v2.csv"
