@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.rows import rows_insert_returning
 from inventory.models import Location, Product
 from orders.checks import (
     ADDRESS_METHODS,
@@ -29,7 +30,7 @@ from orders.inputs import OrderIn
 from orders.models import Channel, Order, OrderEvent, OrderHold, OrderLine
 from orders.promise import Promise, promise_for
 from orders.selectors import (
-    fraud_settings_get,
+    fraud_settings_current,
     order_count_recent_at_address,
     order_existing_or_next_id,
     order_find_existing,
@@ -240,11 +241,11 @@ def order_ingest(
     if errors:
         raise ValidationError(_flat_errors(errors))
     key = (idempotency_key or "").strip()[:200]
-    existing_id, next_id = order_existing_or_next_id(channel=channel, external_id=order_in.external_id, key=key)
-    if existing_id is not None:
-        return IngestResult(Order.objects.select_related("channel").get(pk=existing_id), False)
+    door = order_existing_or_next_id(channel=channel, external_id=order_in.external_id, key=key)
+    if door.existing_id is not None:
+        return IngestResult(Order.objects.select_related("channel").get(pk=door.existing_id), False)
 
-    prepared = _intake_prepare(order_in=order_in, key=key, order_id=next_id)
+    prepared = _intake_prepare(order_in=order_in, key=key, order_id=door.next_id, fraud_digest=door.fraud_digest)
     try:
         # One transaction (a savepoint inside a caller's). A racing duplicate fails on the unique constraints
         # (PostgreSQL makes it wait for the winner to commit first), everything it wrote rolls back, and it
@@ -289,7 +290,7 @@ class _ProductFacts:
     is_active: bool
 
 
-def _intake_prepare(*, order_in: OrderIn, key: str, order_id: int | None) -> _Prepared:
+def _intake_prepare(*, order_in: OrderIn, key: str, order_id: int | None, fraud_digest: str | None) -> _Prepared:
     skus = {ln.sku for ln in order_in.lines if ln.sku}
     # Every line's product in one query (no model instances: two facts per SKU is all intake needs).
     products = {
@@ -311,7 +312,7 @@ def _intake_prepare(*, order_in: OrderIn, key: str, order_id: int | None) -> _Pr
             placed_at=order_in.placed_at, service_level=order_in.service_level, method=order_in.fulfillment_method
         ),
         holds=_checks_holds(order_in=order_in, products=products, pickup=pickup),
-        rules=fraud_settings_get(),
+        rules=fraud_settings_current(digest=fraud_digest),
         addr_key=address_key(address=order_in.shipping_address),
     )
 
@@ -350,8 +351,8 @@ def _intake_write(
         fraud=(score, reasons),
         raw_payload=raw_payload,
     )
-    OrderLine.objects.bulk_create(
-        [
+    rows_insert_returning(
+        objs=[
             OrderLine(
                 order=order,
                 line_number=i,
@@ -366,18 +367,17 @@ def _intake_write(
         ]
     )
     if holds:
-        OrderHold.objects.bulk_create([OrderHold(order=order, kind=k, reason=r) for k, r in holds])
-    intake = OrderEvent.objects.bulk_create(
-        _intake_events(
-            order=order,
-            source=source,
-            key=p.key,
-            score=score,
-            reasons=reasons,
-            holds=holds,
-            actor=actor if getattr(actor, "pk", None) else None,
-        )
+        rows_insert_returning(objs=[OrderHold(order=order, kind=k, reason=r) for k, r in holds])
+    intake = _intake_events(
+        order=order,
+        source=source,
+        key=p.key,
+        score=score,
+        reasons=reasons,
+        holds=holds,
+        actor=actor if getattr(actor, "pk", None) else None,
     )
+    rows_insert_returning(objs=intake)
     ref = {"pk": order.pk, "number": order.number, "external_id": order.external_id}
     webhook_events_emit(
         rows=[TimelineRow(order_id=order.pk, type=e.type, data=e.data) for e in intake],
@@ -401,7 +401,7 @@ def _order_create(
     """The order row, numbered from its primary key (handed out beforehand on PostgreSQL: one INSERT)."""
     p = prepared
     prefix = settings.DOM.get("ORDER_NUMBER_PREFIX", "DOM")
-    order = Order.objects.create(
+    order = Order(
         pk=p.order_id,
         channel=channel,
         external_id=order_in.external_id,
@@ -435,6 +435,7 @@ def _order_create(
         fraud_reasons=fraud[1],
         raw_payload=raw_payload or {},
     )
+    rows_insert_returning(objs=[order])
     if not p.order_id:
         order.number = f"{prefix}-{order.pk:07d}"
         Order.objects.filter(pk=order.pk).update(number=order.number)
