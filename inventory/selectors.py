@@ -919,3 +919,18 @@ def safety_proposals_board(*, location_code: str = "", page: int = 1, per_page: 
         "decided": decided,
         "forecast_made_at": made,
     }
+
+
+def product_facts_by_sku(*, skus: Iterable[str]) -> dict[str, tuple[int, bool]]:
+    """{sku: (product id, is_active)} of the catalogue's products among `skus`, in one query (no model
+    instances; on PostgreSQL one array parameter and a statement text that never changes, so nothing is
+    compiled per call: the order doors ask this for every order)."""
+    skus = list(skus)
+    if not skus:
+        return {}
+    if connection.vendor != "postgresql":
+        rows = Product.objects.filter(sku__in=skus).values_list("sku", "pk", "is_active")
+        return {sku: (pk, active) for sku, pk, active in rows}
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT sku, id, is_active FROM {Product._meta.db_table} WHERE sku = ANY(%s)", [skus])
+        return {sku: (pk, active) for sku, pk, active in cur.fetchall()}

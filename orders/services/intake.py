@@ -16,7 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.rows import rows_insert_returning
-from inventory.models import Location, Product
+from inventory.models import Location
+from inventory.selectors import product_facts_by_sku
 from orders.checks import (
     ADDRESS_METHODS,
     PAID_STATUSES,
@@ -293,10 +294,7 @@ class _ProductFacts:
 def _intake_prepare(*, order_in: OrderIn, key: str, order_id: int | None, fraud_digest: str | None) -> _Prepared:
     skus = {ln.sku for ln in order_in.lines if ln.sku}
     # Every line's product in one query (no model instances: two facts per SKU is all intake needs).
-    products = {
-        sku: _ProductFacts(pk, active)
-        for pk, sku, active in Product.objects.filter(sku__in=skus).values_list("pk", "sku", "is_active")
-    }
+    products = {sku: _ProductFacts(pk, active) for sku, (pk, active) in product_facts_by_sku(skus=skus).items()}
     pickup = Location.objects.filter(code=order_in.pickup_location).first() if order_in.pickup_location else None
     subtotal = sum((ln.unit_price * ln.quantity for ln in order_in.lines), Decimal("0"))
     total = order_in.total if order_in.total is not None else subtotal + order_in.shipping_total + order_in.tax_total
