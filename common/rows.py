@@ -5,13 +5,20 @@ CPU than the database spends on the insert. Set-based loads of thousands of rows
 
 Like `bulk_create`, `save()` overrides and pre/post_save signals are not run: only for models without either
 (orders/tests/services/test_intake_rows_insert.py checks that the intake's models have none).
+
+`sql_prepared_rows` runs such a fixed statement as a PostgreSQL prepared statement: parsed and planned once
+per connection instead of per call, its parameters bound by the server instead of rendered into the text in
+Python (Django's psycopg cursors bind on the client and prepare nothing, so that poolers in transaction mode
+keep working; a deployment behind one must leave `DOM_PREPARED_STATEMENTS` off).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from functools import cache
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 
@@ -32,14 +39,17 @@ def rows_insert_returning(*, objs: Sequence[Model]) -> None:
     params = []
     for obj in objs:
         params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cur:
-        cur.execute(_insert_sql(model=model, with_pk=with_pk, n=len(objs)), params)
-        ids = None if with_pk else [r[0] for r in cur.fetchall()]
+    rows = sql_prepared_rows(sql=_insert_sql(model=model, with_pk=with_pk, n=len(objs)), params=params)
+    ids = None if with_pk else [r[0] for r in rows]
     for i, obj in enumerate(objs):
         if ids is not None:
             obj.pk = ids[i]
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+# psycopg prepares a statement after this many runs unprompted: never (only what asks with prepare=True).
+NEVER_AUTOMATICALLY = 2**31 - 1
 
 
 @cache
@@ -57,3 +67,47 @@ def _insert_sql(*, model: type[Model], with_pk: bool, n: int) -> str:
         f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
         f" VALUES {', '.join([row] * n)}{returning}"
     )
+
+
+def sql_prepared_rows(*, sql: str, params: Sequence) -> list[tuple]:
+    """The rows `sql` returns ([] for a statement without rows), run in the caller's transaction. On
+    PostgreSQL (unless settings.DOM["PREPARED_STATEMENTS"] is False) as a prepared statement of the
+    connection, through Django's execute wrappers and query log like any query; elsewhere a Django cursor.
+    Only for statement texts that repeat (built once per process), never for text built from values."""
+    if connection.vendor != "postgresql" or not settings.DOM.get("PREPARED_STATEMENTS", True):
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description is not None else []
+    import psycopg
+
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+    pg = connection.connection
+    if pg.prepare_threshold is None:  # Django's default turns preparing off, also when asked for: on when asked
+        pg.prepare_threshold = NEVER_AUTOMATICALLY
+    raw = psycopg.Cursor(pg)  # server-side binding
+
+    def run(sql: str, params: Sequence, many: bool, context: dict) -> list[tuple]:
+        with connection.wrap_database_errors:
+            raw.execute(sql, params, prepare=True)
+            return raw.fetchall() if raw.description is not None else []
+
+    executor = run
+    context = {"connection": connection, "cursor": raw}
+    for wrapper in reversed(connection.execute_wrappers):
+        executor = _wrapped(wrapper=wrapper, executor=executor)
+    start = time.monotonic()
+    try:
+        return executor(sql, params, False, context)
+    finally:
+        raw.close()
+        if connection.queries_logged:
+            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
+
+
+def _wrapped(*, wrapper, executor):
+    def call(sql: str, params: Sequence, many: bool, context: dict):
+        return wrapper(executor, sql, params, many, context)
+
+    return call

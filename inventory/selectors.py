@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from common.dbrouting import read_connection
 from common.geo import haversine_km, zip_centroid
+from common.rows import sql_prepared_rows
 from inventory.models import (
     ChannelAllocation,
     InboundLine,
@@ -931,6 +932,7 @@ def product_facts_by_sku(*, skus: Iterable[str]) -> dict[str, tuple[int, bool]]:
     if connection.vendor != "postgresql":
         rows = Product.objects.filter(sku__in=skus).values_list("sku", "pk", "is_active")
         return {sku: (pk, active) for sku, pk, active in rows}
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT sku, id, is_active FROM {Product._meta.db_table} WHERE sku = ANY(%s)", [skus])
-        return {sku: (pk, active) for sku, pk, active in cur.fetchall()}
+    rows = sql_prepared_rows(
+        sql=f"SELECT sku, id, is_active FROM {Product._meta.db_table} WHERE sku = ANY(%s)", params=[skus]
+    )
+    return {sku: (pk, active) for sku, pk, active in rows}

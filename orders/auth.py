@@ -14,6 +14,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from common.roles import user_roles_remember
+from common.rows import sql_prepared_rows
 from orders.models import ApiClient, Channel
 
 
@@ -75,9 +76,8 @@ class ApiClientTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
         model = self.get_model()
         sql, shapes = _token_query(token_model=model, vendor=connection.vendor)
-        with connection.cursor() as cur:
-            cur.execute(sql, [key])
-            row = cur.fetchone()
+        rows = sql_prepared_rows(sql=sql, params=[key])
+        row = rows[0] if rows else None
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         token, user, client, channel = _token_row_models(row=row, shapes=shapes)

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from common.digest_cache import DigestCache, digest_cache_get
+from common.rows import sql_prepared_rows
 from orders.models import ApiClient, Channel, Customer, FraudSettings, Order, OrderEvent, OrderHold
 from orders.shopify import shopify_signature_valid
 
@@ -234,9 +235,8 @@ def order_existing_or_next_id(*, channel: Channel, external_id: str, key: str) -
     if connection.vendor != "postgresql":
         existing = order_find_existing(channel=channel, external_id=external_id, idempotency_key=key)
         return DoorFacts(existing.pk if existing else None, None, None)
-    with connection.cursor() as cur:
-        cur.execute(_door_facts_sql(by_key=bool(key)), [channel.pk, external_id, *([key] if key else [])])
-        return DoorFacts(*cur.fetchone())
+    params = [channel.pk, external_id, *([key] if key else [])]
+    return DoorFacts(*sql_prepared_rows(sql=_door_facts_sql(by_key=bool(key)), params=params)[0])
 
 
 @cache

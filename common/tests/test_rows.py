@@ -1,0 +1,67 @@
+"""common.rows: fixed statements run as prepared statements (PostgreSQL), seen by Django like any query, and
+model rows inserted by one multi-row INSERT … RETURNING."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from common.rows import rows_insert_returning, sql_prepared_rows
+from orders.models import Channel
+
+pytestmark = pytest.mark.django_db
+
+SQL = "SELECT %s::int + 1"
+
+
+def _prepared() -> list[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        return [r[0] for r in cur.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_a_statement_is_prepared_once_per_connection_and_answers():
+    assert sql_prepared_rows(sql=SQL, params=[41]) == [(42,)]
+    assert sql_prepared_rows(sql=SQL, params=[1]) == [(2,)]
+    assert len([s for s in _prepared() if "+ 1" in s]) == 1
+
+
+def test_it_is_counted_logged_and_wrapped_like_any_query():
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with CaptureQueriesContext(connection) as q, connection.execute_wrapper(wrapper):
+        assert sql_prepared_rows(sql=SQL, params=[1]) == [(2,)]
+    assert seen == [SQL] and [x["sql"] for x in q.captured_queries] == [SQL]
+
+
+def test_a_refused_wrapper_stops_the_query():
+    def refuse(execute, sql, params, many, context):
+        raise RuntimeError("database unavailable")
+
+    with connection.execute_wrapper(refuse), pytest.raises(RuntimeError):
+        sql_prepared_rows(sql=SQL, params=[1])
+
+
+def test_database_errors_are_djangos(web):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_insert_returning(objs=[Channel(code=web.code, name="Again", kind="web")])
+
+
+def test_the_setting_turns_preparing_off(settings):
+    settings.DOM = {**settings.DOM, "PREPARED_STATEMENTS": False}
+    assert sql_prepared_rows(sql=SQL, params=[5]) == [(6,)]
+    if connection.vendor == "postgresql":
+        assert not [s for s in _prepared() if "+ 1" in s]
+
+
+def test_rows_get_their_primary_keys_in_order(db):
+    objs = [Channel(code=f"r{i}", name=f"R {i}", kind="web") for i in range(3)]
+    rows_insert_returning(objs=objs)
+    assert [o.pk for o in objs] == list(
+        Channel.objects.filter(code__in=["r0", "r1", "r2"]).order_by("code").values_list("pk", flat=True)
+    )
+    assert all(not o._state.adding for o in objs)
