@@ -9,7 +9,7 @@ Like `bulk_create`, `save()` overrides and pre/post_save signals are not run: on
 `sql_prepared_rows` runs such a fixed statement as a PostgreSQL prepared statement: parsed and planned once
 per connection instead of per call, its parameters bound by the server instead of rendered into the text in
 Python (Django's psycopg cursors bind on the client and prepare nothing, so that poolers in transaction mode
-keep working; a deployment behind one must leave `DOM_PREPARED_STATEMENTS` off).
+keep working; a deployment behind one sets `DOM_PREPARED_STATEMENTS=0`).
 """
 
 from __future__ import annotations
