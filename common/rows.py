@@ -35,12 +35,40 @@ def rows_insert_returning(*, objs: Sequence[Model]) -> None:
         model.objects.bulk_create(objs)
         return
     with_pk = objs[0].pk is not None
-    fields = _insert_fields(model=model, with_pk=with_pk)
+    rows = sql_prepared_rows(
+        sql=_insert_sql(model=model, with_pk=with_pk, n=len(objs)), params=_row_params(objs=objs, with_pk=with_pk)
+    )
+    _rows_saved(objs=objs, ids=None if with_pk else [r[0] for r in rows])
+
+
+def rows_insert_together(*, groups: Sequence[Sequence[Model]]) -> None:
+    """Insert several models' rows in one statement and one round trip (PostgreSQL: a data-modifying CTE per
+    group, each as `rows_insert_returning` would insert it); elsewhere group after group. A row that
+    references another group's row must carry its primary key already (handed out beforehand): the groups
+    are inserted side by side, not one after the other (foreign keys are checked at commit)."""
+    groups = [g for g in groups if g]
+    if connection.vendor != "postgresql" or len(groups) < 2:
+        for g in groups:
+            rows_insert_returning(objs=g)
+        return
+    shapes = tuple((type(g[0]), g[0].pk is not None, len(g)) for g in groups)
+    params = [
+        v for g, (_, with_pk, _) in zip(groups, shapes, strict=True) for v in _row_params(objs=g, with_pk=with_pk)
+    ]
+    (ids_by_group,) = sql_prepared_rows(sql=_together_sql(shapes=shapes), params=params)
+    for g, (_, with_pk, _), ids in zip(groups, shapes, ids_by_group, strict=True):
+        _rows_saved(objs=g, ids=None if with_pk else ids)
+
+
+def _row_params(*, objs: Sequence[Model], with_pk: bool) -> list:
+    fields = _insert_fields(model=type(objs[0]), with_pk=with_pk)
     params = []
     for obj in objs:
         params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    rows = sql_prepared_rows(sql=_insert_sql(model=model, with_pk=with_pk, n=len(objs)), params=params)
-    ids = None if with_pk else [r[0] for r in rows]
+    return params
+
+
+def _rows_saved(*, objs: Sequence[Model], ids: list[int] | None) -> None:
     for i, obj in enumerate(objs):
         if ids is not None:
             obj.pk = ids[i]
@@ -62,11 +90,23 @@ def _insert_sql(*, model: type[Model], with_pk: bool, n: int) -> str:
     qn = connection.ops.quote_name
     fields = _insert_fields(model=model, with_pk=with_pk)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    returning = "" if with_pk else f" RETURNING {qn(model._meta.pk.column)}"
     return (
         f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
-        f" VALUES {', '.join([row] * n)}{returning}"
+        f" VALUES {', '.join([row] * n)} RETURNING {qn(model._meta.pk.column)}"
     )
+
+
+@cache
+def _together_sql(*, shapes: tuple) -> str:
+    """One CTE per group; the answer is one row: each group's new primary keys, in insertion order (a
+    sequence hands them out ascending, row after row)."""
+    ctes = ", ".join(
+        f"i{n} AS ({_insert_sql(model=model, with_pk=with_pk, n=rows)})"
+        for n, (model, with_pk, rows) in enumerate(shapes)
+    )
+    pk = [connection.ops.quote_name(model._meta.pk.column) for model, _, _ in shapes]
+    arrays = ", ".join(f"(SELECT array_agg({pk[n]} ORDER BY {pk[n]}) FROM i{n})" for n in range(len(shapes)))
+    return f"WITH {ctes} SELECT {arrays}"
 
 
 def sql_prepared_rows(*, sql: str, params: Sequence) -> list[tuple]:

@@ -5,7 +5,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from common.rows import rows_insert_returning, sql_prepared_rows
+from common.rows import rows_insert_returning, rows_insert_together, sql_prepared_rows
 from orders.models import Channel
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +65,26 @@ def test_rows_get_their_primary_keys_in_order(db):
         Channel.objects.filter(code__in=["r0", "r1", "r2"]).order_by("code").values_list("pk", flat=True)
     )
     assert all(not o._state.adding for o in objs)
+
+
+def test_groups_of_several_models_go_in_one_statement(web):
+    from django.utils import timezone
+
+    from orders.models import Order, OrderEvent
+
+    # The order's key handed out first, so its events can name it in the same statement.
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("SELECT nextval(pg_get_serial_sequence('orders_order', 'id'))")
+            pk = cur.fetchone()[0]
+        else:
+            pk = 10_000
+    order = Order(pk=pk, channel=web, external_id="T-1", number="T-1", placed_at=timezone.now())
+    events = [OrderEvent(order=order, type=t, message=t) for t in ("received", "screened", "status_changed")]
+    with CaptureQueriesContext(connection) as q:
+        rows_insert_together(groups=[[order], [], events])
+    if connection.vendor == "postgresql":
+        assert len(q.captured_queries) == 1
+    stored = list(OrderEvent.objects.filter(order_id=pk).order_by("pk").values_list("pk", "type"))
+    assert stored == [(e.pk, e.type) for e in events]
+    assert Order.objects.get(pk=pk).number == "T-1" and not order._state.adding

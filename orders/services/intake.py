@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from common.rows import rows_insert_returning
+from common.rows import rows_insert_returning, rows_insert_together
 from inventory.models import Location
 from inventory.selectors import product_facts_by_sku
 from orders.checks import (
@@ -340,7 +340,7 @@ def _intake_write(
     if score >= p.rules.hold_score:
         reason = f"Fraud score {score} ≥ {p.rules.hold_score}: " + " ".join(r["reason"] for r in reasons)
         holds.append((HoldKind.FRAUD, reason))
-    order = _order_create(
+    order = _order_build(
         channel=channel,
         order_in=order_in,
         prepared=p,
@@ -349,23 +349,19 @@ def _intake_write(
         fraud=(score, reasons),
         raw_payload=raw_payload,
     )
-    rows_insert_returning(
-        objs=[
-            OrderLine(
-                order=order,
-                line_number=i,
-                product_id=p.products[ln.sku].pk if ln.sku in p.products else None,
-                sku=ln.sku,
-                name=ln.name[:255],
-                external_id=ln.external_id[:64],
-                quantity=ln.quantity,
-                unit_price=ln.unit_price,
-            )
-            for i, ln in enumerate(order_in.lines, start=1)
-        ]
-    )
-    if holds:
-        rows_insert_returning(objs=[OrderHold(order=order, kind=k, reason=r) for k, r in holds])
+    lines = [
+        OrderLine(
+            order=order,
+            line_number=i,
+            product_id=p.products[ln.sku].pk if ln.sku in p.products else None,
+            sku=ln.sku,
+            name=ln.name[:255],
+            external_id=ln.external_id[:64],
+            quantity=ln.quantity,
+            unit_price=ln.unit_price,
+        )
+        for i, ln in enumerate(order_in.lines, start=1)
+    ]
     intake = _intake_events(
         order=order,
         source=source,
@@ -375,7 +371,12 @@ def _intake_write(
         holds=holds,
         actor=actor if getattr(actor, "pk", None) else None,
     )
-    rows_insert_returning(objs=intake)
+    hold_rows = [OrderHold(order=order, kind=k, reason=r) for k, r in holds]
+    if order.pk is not None:  # handed out beforehand (PostgreSQL): every row in one statement
+        rows_insert_together(groups=[[order], lines, hold_rows, intake])
+    else:
+        _order_insert_numbered(order=order)
+        rows_insert_together(groups=[lines, hold_rows, intake])
     ref = {"pk": order.pk, "number": order.number, "external_id": order.external_id}
     webhook_events_emit(
         rows=[TimelineRow(order_id=order.pk, type=e.type, data=e.data) for e in intake],
@@ -386,7 +387,7 @@ def _intake_write(
     return order
 
 
-def _order_create(
+def _order_build(
     *,
     channel: Channel,
     order_in: OrderIn,
@@ -396,7 +397,8 @@ def _order_create(
     fraud: tuple[int, list],
     raw_payload: dict | None,
 ) -> Order:
-    """The order row, numbered from its primary key (handed out beforehand on PostgreSQL: one INSERT)."""
+    """The order row, not yet stored, numbered from its primary key when the database handed it out
+    beforehand (PostgreSQL); else `_order_insert_numbered` numbers it once stored."""
     p = prepared
     prefix = settings.DOM.get("ORDER_NUMBER_PREFIX", "DOM")
     order = Order(
@@ -433,11 +435,14 @@ def _order_create(
         fraud_reasons=fraud[1],
         raw_payload=raw_payload or {},
     )
-    rows_insert_returning(objs=[order])
-    if not p.order_id:
-        order.number = f"{prefix}-{order.pk:07d}"
-        Order.objects.filter(pk=order.pk).update(number=order.number)
     return order
+
+
+def _order_insert_numbered(*, order: Order) -> None:
+    """Store an order whose primary key the insert assigns, then replace its placeholder number."""
+    rows_insert_returning(objs=[order])
+    order.number = f"{settings.DOM.get('ORDER_NUMBER_PREFIX', 'DOM')}-{order.pk:07d}"
+    Order.objects.filter(pk=order.pk).update(number=order.number)
 
 
 def _intake_events(
