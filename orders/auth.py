@@ -47,23 +47,36 @@ def _token_query(*, token_model: type, vendor: str) -> tuple[str, tuple]:
         f" = a.{qn(ApiClient._meta.get_field('channel').column)}"
         f" WHERE t.{qn(token_model._meta.pk.column)} = %s"
     )
-    shapes = tuple((model, [f.attname for f in model._meta.concrete_fields]) for model, _ in blocks)
+    shapes = tuple(
+        (model, [f.attname for f in model._meta.concrete_fields], _converters(model=model)) for model, _ in blocks
+    )
     return sql, shapes
+
+
+def _converters(*, model: type) -> list[tuple[int, list]]:
+    """(column index, converters) of the model's fields that the database's values need converting for, as the
+    ORM's compiler finds them (the backend's, then the field's: e.g. SQLite's text datetimes)."""
+    out = []
+    for i, f in enumerate(model._meta.concrete_fields):
+        col = f.get_col(model._meta.db_table)
+        if found := connection.ops.get_db_converters(col) + f.get_db_converters(connection):
+            out.append((i, found))
+    return out
 
 
 def _token_row_models(*, row: tuple, shapes: tuple) -> list:
     """The row's token, user, API client and channel instances (None for an absent LEFT JOIN side), as the
     ORM's `from_db` builds them (converters applied, e.g. datetimes on databases without a time zone)."""
     out, at = [], 0
-    for model, attnames in shapes:
+    for model, attnames, converters in shapes:
         values = list(row[at : at + len(attnames)])
         at += len(attnames)
         if values[model._meta.concrete_fields.index(model._meta.pk)] is None:
             out.append(None)
             continue
-        for i, f in enumerate(model._meta.concrete_fields):
-            for converter in f.get_db_converters(connection):
-                values[i] = converter(values[i], f, connection)
+        for i, found in converters:
+            for converter in found:
+                values[i] = converter(values[i], model._meta.concrete_fields[i], connection)
         out.append(model.from_db(connection.alias, attnames, values))
     return out
 

@@ -10,7 +10,7 @@ from orders.models import Channel
 
 pytestmark = pytest.mark.django_db
 
-SQL = "SELECT %s::int + 1"
+SQL = "SELECT %s + 1"
 
 
 def _prepared() -> list[str]:
@@ -35,7 +35,7 @@ def test_it_is_counted_logged_and_wrapped_like_any_query():
 
     with CaptureQueriesContext(connection) as q, connection.execute_wrapper(wrapper):
         assert sql_prepared_rows(sql=SQL, params=[1]) == [(2,)]
-    assert seen == [SQL] and [x["sql"] for x in q.captured_queries] == [SQL]
+    assert seen == [SQL] and len(q.captured_queries) == 1 and "+ 1" in q.captured_queries[0]["sql"]
 
 
 def test_a_refused_wrapper_stops_the_query():
