@@ -1,7 +1,8 @@
 """Model instances inserted by one multi-row `INSERT … VALUES … RETURNING` whose text is built once per process
 (per model, columns and number of rows), for hot paths that insert a few rows many times a second (the order
 doors): Django's `create()`/`bulk_create()` compile the same statement anew for every call, which costs more
-CPU than the database spends on the insert. Set-based loads of thousands of rows use `common.bulk` (COPY).
+CPU than the database spends on the insert. `rows_insert_together` puts several models' rows in one
+statement (one round trip). Set-based loads of thousands of rows use `common.bulk` (COPY).
 
 Like `bulk_create`, `save()` overrides and pre/post_save signals are not run: only for models without either
 (orders/tests/services/test_intake_rows_insert.py checks that the intake's models have none).
