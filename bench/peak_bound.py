@@ -33,8 +33,10 @@ from routing.costs import add_business_days
 
 DELAYS = (0, 1, 2, 3)  # ship-day options; the last has no capacity limit
 USAGE_DAYS = 8  # days a DC can send on within the run (five days, the Monday after, re-routes after that)
-MILP_LIMITS = {"small": (200_000, 10.0), "large": (400_000, 600.0)}  # (most variables for the MILP, seconds)
-TOP_K = {"small": None, "large": 12}  # candidates kept per order (None: every one)
+# (most variables for the MILP, seconds per solve); medium: the LP relaxation only
+MILP_LIMITS = {"small": (200_000, 10.0), "medium": (0, 600.0), "large": (0, 600.0)}
+LP_MAX_VARIABLES = 1_500_000  # beyond this the LP does not solve in its time on a 2-core machine
+TOP_K = {"small": None, "medium": 12, "large": 12}  # candidates kept per order (None: every one)
 
 
 @dataclass(slots=True)
@@ -100,8 +102,8 @@ def _business_days(pw: PeakWorld) -> list:
 
 
 class _Model:
-    def __init__(self, pw: PeakWorld, opts: list[_Opt]) -> None:
-        self.pw, self.opts = pw, opts
+    def __init__(self, pw: PeakWorld, opts: list[_Opt], *, usage_days: int) -> None:
+        self.pw, self.opts, self.usage_days = pw, opts, usage_days
         self.views = {o.id: o for o in pw.orders}
         self.cost: list[float] = []
         self.ub: list[float] = []
@@ -153,7 +155,9 @@ class _Model:
             use[(ln.product_id, o.key)].append((j, self.pw.day_index(self.views[o.order].placed_at)))
         for cols in y_of.values():
             self.row([(c, 1.0) for c in cols], 0.0, 1.0)
+        self.line_rows: dict[tuple[int, int], int] = {}  # (order, line) → its row: units placed ≤ quantity
         for (oid, line), js in per_line.items():
+            self.line_rows[(oid, line)] = len(self.lo)
             self.row([(j, 1.0) for j in js], 0.0, float(self.views[oid].lines[line].quantity))
         self._stock_rows(use, stock)
         self._capacity_rows()
@@ -167,7 +171,7 @@ class _Model:
                 for d in range(len(self.pw.days)):
                     sub = [(j, 1.0) for j, day in cols if day >= d]
                     if sub:
-                        self.row(sub, 0.0, init * (USAGE_DAYS - d))
+                        self.row(sub, 0.0, init * (self.usage_days - d))
             elif kind == "store":
                 self.row([(j, 1.0) for j, _ in cols], 0.0, init * (1 + len(TRUCK_DAYS)))
                 for t in TRUCK_DAYS:
@@ -190,8 +194,31 @@ class _Model:
                 self.row([(c, 1.0) for c in cols], 0.0, float(cap))
 
 
-def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) -> dict:
-    """The bound (see the module docstring): its cost, which solve gave it, and the model's size."""
+@dataclass(slots=True)
+class BoundModel:
+    """The bound's model as arrays, ready to be solved as built or re-solved with some bounds changed
+    (bench.peak_gap): min cost·v + constant subject to row_lo ≤ a·v ≤ row_hi, 0 ≤ v ≤ ub."""
+
+    model: _Model
+    a: object  # scipy CSR matrix
+    cost: np.ndarray
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    ub: np.ndarray
+    top_k: int | None
+    build_s: float
+
+    @property
+    def n(self) -> int:
+        return len(self.cost)
+
+    @property
+    def constant(self) -> float:
+        return self.model.constant
+
+
+def bound_model_build(*, pw: PeakWorld, usage_days: int = USAGE_DAYS) -> BoundModel:
+    """Every order's options priced on the opening stock, and the bound's rows (the module docstring)."""
     t0 = time.perf_counter()
     static = replace(
         pw.base_static,
@@ -203,43 +230,70 @@ def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) ->
     state = NetworkState(stock={pid: dict(at) for pid, at in pw.stock.items()})
     top_k = TOP_K[pw.scale]
     opts = [o for view in pw.orders for o in _order_options(pw, static, state, view, top_k)]
-    model = _Model(pw, opts)
+    model = _Model(pw, opts, usage_days=usage_days)
     model.variables(pw.static.split_penalty, _unplaced_penalty())
     model.constraints(pw.stock)
     n = model.n_x + len(model.y)
+    a = coo_array((model.vals, (model.rows, model.cols)), shape=(len(model.lo), n)).tocsr()
+    return BoundModel(
+        model=model,
+        a=a,
+        cost=np.array(model.cost),
+        row_lo=np.array(model.lo),
+        row_hi=np.array(model.hi),
+        ub=np.array(model.ub),
+        top_k=top_k,
+        build_s=time.perf_counter() - t0,
+    )
+
+
+def bound_solve(*, bm: BoundModel, integral: bool, time_limit_s: float, row_lo: np.ndarray | None = None):
+    """One HiGHS solve of the bound's model (LP relaxation or MILP), its rows' lower bounds optionally replaced."""
+    n = bm.n
+    kw = {
+        "constraints": LinearConstraint(bm.a, bm.row_lo if row_lo is None else row_lo, bm.row_hi),
+        "bounds": Bounds(np.zeros(n), bm.ub),
+    }
+    options = {"time_limit": time_limit_s} | ({"mip_rel_gap": 1e-4} if integral else {})
+    return milp(bm.cost, integrality=np.ones(n) if integral else np.zeros(n), options=options, **kw)
+
+
+def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) -> dict:
+    """The bound (see the module docstring): its cost, which solve gave it, and the model's size. The cost is
+    the tightest valid figure: the MILP's optimum, else the better of HiGHS's proven MILP dual bound (reported
+    as `milp_dual_bound` whenever the MILP ran) and the LP relaxation. Where even the LP does not fit
+    (`LP_MAX_VARIABLES`), cost is null and `reason` says why."""
     most, limit = MILP_LIMITS[pw.scale]
     limit = time_limit_s or limit
-    log(f"bound: {len(opts)} options, {n} variables, {len(model.lo)} rows, built in {time.perf_counter() - t0:.1f}s")
-    a = coo_array((model.vals, (model.rows, model.cols)), shape=(len(model.lo), n)).tocsr()
-    kw = {
-        "constraints": LinearConstraint(a, np.array(model.lo), np.array(model.hi)),
-        "bounds": Bounds(np.zeros(n), np.array(model.ub)),
-    }
-    c = np.array(model.cost)
+    bm = bound_model_build(pw=pw)
+    n, rows = bm.n, len(bm.row_lo)
+    log(f"bound: {len(bm.model.opts)} options, {n} variables, {rows} rows, built in {bm.build_s:.1f}s")
+    size = {"variables": n, "constraints": rows, "candidates_per_order": "all" if bm.top_k is None else bm.top_k}
+    if n > LP_MAX_VARIABLES:
+        reason = f"{n:,} variables: beyond the {LP_MAX_VARIABLES:,} the LP relaxation solves in its time here"
+        return {"method": None, "cost": None, "reason": reason, "milp_dual_bound": None} | size
     t1 = time.perf_counter()
-    lp = milp(c, integrality=np.zeros(n), options={"time_limit": limit}, **kw)
-    lp_value = lp.fun + model.constant if lp.status == 0 else None
-    method, value = "lp", lp_value
-    res = None
+    lp = bound_solve(bm=bm, integral=False, time_limit_s=limit)
+    lp_value = lp.fun + bm.constant if lp.status == 0 else None
+    method, value, dual, res = "lp", lp_value, None, None
     if n <= most:
-        res = milp(c, integrality=np.ones(n), options={"time_limit": limit, "mip_rel_gap": 1e-4}, **kw)
+        res = bound_solve(bm=bm, integral=True, time_limit_s=limit)
+        if getattr(res, "mip_dual_bound", None) is not None and np.isfinite(res.mip_dual_bound):
+            dual = res.mip_dual_bound + bm.constant
         if res.status == 0:
-            method, value = "milp", res.fun + model.constant
-        elif getattr(res, "mip_dual_bound", None) is not None and np.isfinite(res.mip_dual_bound):
-            dual = res.mip_dual_bound + model.constant
-            if lp_value is None or dual > lp_value:
-                method, value = "milp_dual_bound", dual
+            method, value = "milp", res.fun + bm.constant
+        elif dual is not None and (lp_value is None or dual > lp_value):
+            method, value = "milp_dual_bound", dual
     best = res if method == "milp" else lp  # a time-limited MILP incumbent may be far from its bound
     return {
         "method": method,
-        "solution": _breakdown(model, best) if getattr(best, "x", None) is not None else None,
+        "solution": _breakdown(bm.model, best) if getattr(best, "x", None) is not None else None,
         "cost": round(value, 2) if value is not None else None,
         "lp_relaxation_cost": round(lp_value, 2) if lp_value is not None else None,
-        "variables": n,
-        "constraints": len(model.lo),
-        "candidates_per_order": "all" if top_k is None else top_k,
+        "milp_dual_bound": round(dual, 2) if dual is not None else None,
+        "milp_incumbent_cost": round(res.fun + bm.constant, 2) if getattr(res, "x", None) is not None else None,
         "seconds": round(time.perf_counter() - t1, 1),
-    }
+    } | size
 
 
 def _unplaced_penalty() -> float:
