@@ -34,7 +34,7 @@ from routing.costs import add_business_days
 DELAYS = (0, 1, 2, 3)  # ship-day options; the last has no capacity limit
 USAGE_DAYS = 8  # days a DC can send on within the run (five days, the Monday after, re-routes after that)
 # (most variables for the MILP, seconds per solve); medium: the LP relaxation only
-MILP_LIMITS = {"small": (200_000, 10.0), "medium": (0, 600.0), "large": (0, 600.0)}
+MILP_LIMITS = {"small": (200_000, 60.0), "medium": (0, 600.0), "large": (0, 600.0)}
 LP_MAX_VARIABLES = 1_500_000  # beyond this the LP does not solve in its time on a 2-core machine
 TOP_K = {"small": None, "medium": 12, "large": 12}  # candidates kept per order (None: every one)
 

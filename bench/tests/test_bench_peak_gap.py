@@ -55,6 +55,7 @@ def test_the_gap_decomposition_parts_add_up_to_ours_minus_the_bound(report):
     assert parts["pick_failures"] == pytest.approx(gap["ours_cost"] - gap["ours_without_pick_failures"], abs=0.02)
     assert parts["declined"] >= -1e-6  # requiring placements only constrains the LP
     assert parts["integrality"] >= -0.01  # no integer plan beats the bound
+    assert set(parts) == {"pick_failures", "mechanics", "declined", "integrality", "foresight", "decisions"}
     staged = report["staged_plans"]
     assert parts["foresight"] == pytest.approx(staged["next_1h"]["cost"] - staged["whole_stream"]["cost"], abs=0.02)
     points = gap["parts_pct_points"]
