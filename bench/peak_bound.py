@@ -2,7 +2,9 @@
 future (every order, every pick outcome), shared stock and shared capacity (HiGHS via `scipy.optimize.milp`).
 
 It is a relaxation of what any policy can do, so its optimum (or, when the MILP stops on its time limit, HiGHS's
-proven dual bound; or the LP relaxation's optimum when the MILP is too large) is at most every policy's cost:
+proven dual bound; or the LP relaxation's optimum when the MILP is too large: `medium`) is at most every policy's
+cost; where even the LP is too large (`large`) the bound is null with its reason. bench.peak_gap re-solves the
+same model to say why ours is above it:
 
 * Options: each order's locations as routing's core prices them on the opening stock without rules (policy
   mode: every location that can send anything, express beyond reach priced overnight; same-day orders also
