@@ -38,7 +38,10 @@ USAGE_DAYS = 8  # days a DC can send on within the run (five days, the Monday af
 # (most variables for the MILP, seconds per solve); medium: the LP relaxation only
 MILP_LIMITS = {"small": (200_000, 60.0), "medium": (0, 600.0), "large": (0, 600.0)}
 LP_MAX_VARIABLES = 1_500_000  # beyond this the LP does not solve in its time on a 2-core machine
-TOP_K = {"small": None, "medium": 12, "large": 12}  # candidates kept per order (None: every one)
+# Candidates kept per order (None: every one). Keeping fewer restricts the model, so it would no longer bound
+# (on the medium world the LP over each order's 12 cheapest options costs more than ours).
+TOP_K = {"small": None, "medium": None, "large": None}
+LP_MAX_ORDERS = 20_000  # beyond this the options alone outgrow the LP (the large world's 50,000 orders)
 
 
 @dataclass(slots=True)
@@ -267,6 +270,9 @@ def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) ->
     (`LP_MAX_VARIABLES`), cost is null and `reason` says why."""
     most, limit = MILP_LIMITS[pw.scale]
     limit = time_limit_s or limit
+    if len(pw.orders) > LP_MAX_ORDERS:
+        reason = f"{len(pw.orders):,} orders: every order's options make an LP beyond what solves in its time here"
+        return {"method": None, "cost": None, "reason": reason, "milp_dual_bound": None, "orders": len(pw.orders)}
     bm = bound_model_build(pw=pw)
     n, rows = bm.n, len(bm.row_lo)
     log(f"bound: {len(bm.model.opts)} options, {n} variables, {rows} rows, built in {bm.build_s:.1f}s")

@@ -105,3 +105,11 @@ def test_the_medium_scale_builds_between_small_and_large():
         per_day[min(len(per_day) - 1, pw.day_index(o.placed_at))] += 1
     assert sum(s.daily_capacity for s in stores) < per_day[1]  # store capacity binds on a peak day
     assert peak_bound.MILP_LIMITS["medium"][0] == 0  # the LP relaxation only
+
+
+def test_the_bound_keeps_every_candidate_at_every_scale_and_declines_the_large_world(tiny, monkeypatch):
+    # Fewer candidates per order restrict the model: it would no longer be a bound.
+    assert all(k is None for k in peak_bound.TOP_K.values())
+    monkeypatch.setattr(peak_bound, "LP_MAX_ORDERS", len(tiny.orders) - 1)
+    bound = hindsight_bound(pw=tiny, log=lambda *_: None)
+    assert bound["cost"] is None and "orders" in bound["reason"]
