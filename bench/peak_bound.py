@@ -11,7 +11,8 @@ same model to say why ours is above it:
   shipped), each on its earliest ship day or 1, 2 business days later (capacity per location × day exact) or
   3+ days later (no capacity limit, charged as 3 days later: any later day costs at least that).
 * Cost: the same cost model (package + handling + split penalty), $10 per business day late, a fixed charge per
-  unit never placed; no pick failures (perfect knowledge avoids them).
+  unit never placed; no pick failures (perfect knowledge avoids them), except where no policy can avoid them: a
+  store order line whose every unit's draw fails places nothing through that store (`picks_that_always_fail`).
 * Stock: DCs are restocked each morning with the previous day's shipments, so a DC sends at most its opening
   stock per day: orders placed on day d or later use at most (usage days left) × opening stock. The 3PL and
   suppliers are never restocked: at most their opening stock. A store at most twice its opening stock (one
@@ -21,6 +22,7 @@ same model to say why ours is above it:
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -29,7 +31,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-from bench.peak_world import LATE_PER_DAY, TRUCK_DAYS, PeakWorld
+from bench.peak_world import LATE_PER_DAY, SEED, TRUCK_DAYS, PeakWorld
 from routing.core import NetworkState, order_decide
 from routing.costs import add_business_days
 
@@ -237,6 +239,9 @@ def bound_model_build(*, pw: PeakWorld, usage_days: int = USAGE_DAYS) -> BoundMo
     opts = [o for view in pw.orders for o in _order_options(pw, static, state, view, top_k)]
     model = _Model(pw, opts, usage_days=usage_days)
     model.variables(pw.static.split_penalty, _unplaced_penalty())
+    doomed = picks_that_always_fail(pw=pw, model=model)
+    for j in doomed:
+        model.ub[j] = 0.0
     model.constraints(pw.stock)
     n = model.n_x + len(model.y)
     a = coo_array((model.vals, (model.rows, model.cols)), shape=(len(model.lo), n)).tocsr()
@@ -302,6 +307,27 @@ def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) ->
         "milp_incumbent_cost": round(res.fun + bm.constant, 2) if getattr(res, "x", None) is not None else None,
         "seconds": round(time.perf_counter() - t1, 1),
     } | size
+
+
+def pick_failed_units(*, pw: PeakWorld, store: int, order: int, line: int, units: int) -> int:
+    """How many of `units` picked at `store` for an order line fail: the simulation's seeded draws (bench.peak,
+    `_Sim.pick`), the same for every policy and known to the bound."""
+    rng = random.Random(hash((SEED, store, order, line)))
+    p = pw.fail_rate[store]
+    return sum(rng.random() < p for _ in range(units))
+
+
+def picks_that_always_fail(*, pw: PeakWorld, model: _Model) -> list[int]:
+    """The store × order line columns no policy can place a unit through: every draw of the line's units fails,
+    and a pick of fewer units draws a prefix of the same draws, so every pick of it fails whole."""
+    out = []
+    for j, (i, line) in enumerate(model.x):
+        o = model.opts[i]
+        if o.key in pw.fail_rate:
+            ln = model.views[o.order].lines[line]
+            if pick_failed_units(pw=pw, store=o.key, order=o.order, line=ln.id, units=ln.quantity) == ln.quantity:
+                out.append(j)
+    return out
 
 
 def _unplaced_penalty() -> float:

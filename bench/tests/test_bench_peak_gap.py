@@ -113,3 +113,25 @@ def test_the_bound_keeps_every_candidate_at_every_scale_and_declines_the_large_w
     monkeypatch.setattr(peak_bound, "LP_MAX_ORDERS", len(tiny.orders) - 1)
     bound = hindsight_bound(pw=tiny, log=lambda *_: None)
     assert bound["cost"] is None and "orders" in bound["reason"]
+
+
+def test_the_bound_sees_the_pick_draws_of_the_simulation_and_places_nothing_through_a_doomed_pick(tiny):
+    from bench.peak import _Rec, _Sim
+    from routing.core import Shipment
+
+    sim = _Sim(tiny, policy="ours", reopt=False, risk=False)
+    store = max(tiny.fail_rate, key=tiny.fail_rate.get)
+    failed_units = 0
+    for view in tiny.orders:
+        rec = _Rec(view=view, promise=None)
+        for ln in view.lines:
+            s = Shipment(store, "ship", "standard", [(ln.id, ln.quantity)], tiny.days[0], tiny.days[1], True, 0, 0, 0)
+            failed = sim.pick(rec, s).get(ln.id, 0)
+            assert failed == peak_bound.pick_failed_units(
+                pw=tiny, store=store, order=view.id, line=ln.id, units=ln.quantity
+            )
+            failed_units += failed
+    assert failed_units > 0
+    bm = bound_model_build(pw=tiny)
+    doomed = peak_bound.picks_that_always_fail(pw=tiny, model=bm.model)
+    assert doomed and all(bm.ub[j] == 0.0 for j in doomed)
