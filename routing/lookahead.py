@@ -79,11 +79,12 @@ class Outlook:
 
     demand: dict[tuple[int, int], float]
     unit_value: dict[str, float]
+    orders_ahead: dict[tuple[int, date], float] = field(default_factory=dict)
     _bid: dict = field(default_factory=dict)
     _where: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._where = {lid for _, lid in self.demand}
+        self._where = {lid for _, lid in self.demand} | {lid for lid, _ in self.orders_ahead}
 
     def covers(self, location_id: int) -> bool:
         """Whether any product has forecast demand at the location."""
@@ -104,6 +105,21 @@ class Outlook:
                 price = p * value
         self._bid[key] = price
         return price
+
+    def slot_bid(self, *, location_id: int, kind: str, day: date, left: int) -> float:
+        """The bid price of one of the `left` order slots (daily capacity) a location has on ship day `day`:
+        P(the orders forecast to want that day's slots from now on take every one left) × the value of a
+        unit that misses its day. Zero without a forecast for the day."""
+        mean = self.orders_ahead.get((location_id, day), 0.0)
+        value = max(0.0, self.unit_value.get(kind, 0.0))
+        if mean <= 0.0 or value <= 0.0 or left <= 0:
+            return 0.0
+        key = ("slot", location_id, day, left)
+        hit = self._bid.get(key)
+        if hit is None:
+            p = poisson_tail(mean=mean, at_least=left)
+            hit = self._bid[key] = p * value if p >= 1e-4 else 0.0
+        return hit
 
 
 # Per network snapshot (NetworkStatic, rebuilt whenever its revision moves): for each store and service, the
@@ -234,6 +250,10 @@ class Lookahead:
         """The bid price of one of a store's order slots left on `day` (its daily capacity): P(its orders over the
         horizon, at the rate it has filled slots since the day began, take every slot left) × what a slot
         saves the store's own typical order against the cheapest other location."""
+        kind = self.static.locations[location_id].kind
+        if kind != STORE:
+            outlook = self.outlook
+            return 0.0 if outlook is None else outlook.slot_bid(location_id=location_id, kind=kind, day=day, left=left)
         if self.capacity_used is None or left <= 0 or location_id not in self.share or self.clock is None:
             return 0.0
         used = self.capacity_used.get((location_id, day), 0)
