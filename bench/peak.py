@@ -10,7 +10,9 @@ bound (bench.peak_bound) is a relaxation over the whole stream no policy can bea
 
 Policies: `single_dc`, `shopify_default`, and ours with and without batch re-optimisation (routing.reopt, the
 same joint solver the scheduled task uses) and the pick-failure risk term (each store's rate learned online
-from its picks, Beta(1, 19) prior, as routing.selectors.pick_risk_load learns it from short picks).
+from its picks, Beta(1, 19) prior, as routing.selectors.pick_risk_load learns it from short picks). Every
+`ours*` policy but `ours_no_lookahead` prices DC units and DC order slots by routing's look-ahead, from the
+forecast of bench.peak_outlook (the promotion calendar and each policy's own history, re-read hourly).
 """
 
 from __future__ import annotations

@@ -19,6 +19,15 @@ The unit prices are added to the optimizer's unit costs and the slot price to th
 the objective only, which the MILP oracle sees too; the real cost (`Decision.model_cost`) never includes
 them. Built once per routing batch (`lookahead_load`: three aggregate queries) and cheap to query (cached
 per SKU × store × units held). `RoutingSettings.lookahead_horizon_hours` = 0 switches it off.
+
+DC, 3PL and supplier units are priced from a demand forecast (`Outlook`): the units each location is forecast
+to be asked for until its next replenishment (inventory's stored daily forecasts over the horizon), so
+
+    bid price = P(forecast demand ≥ units left after this one) × what a unit found sold out costs a later order,
+
+zero when the replenishment comes before demand could use the stock. An Outlook may also carry the orders
+forecast to want a location's slots on a ship day, which prices its last slots the same way. Every bid price
+is ≥ 0: pruning in routing.core takes a candidate's cost without them as a lower bound.
 """
 
 from __future__ import annotations
@@ -208,8 +217,9 @@ class Lookahead:
     _slot: dict = field(default_factory=dict)
 
     def unit_premium(self, *, product_id: int, location_id: int, available: int, quantity: int) -> float:
-        """The bid price per unit of taking `min(quantity, available)` units of a product from a store that
-        holds `available` of them (the mean of the marginal units' prices, so the objective stays linear)."""
+        """The bid price per unit of taking `min(quantity, available)` units of a product from a location that
+        holds `available` of them (the mean of the marginal units' prices, so the objective stays linear):
+        a store's from its own demand, any other location's from the forecast Outlook."""
         take = max(1, min(quantity, available))
         key = (product_id, location_id, available, take)
         hit = self._premium.get(key)
