@@ -444,12 +444,13 @@ def lost_unit_value(*, static: NetworkStatic) -> dict[str, float]:
 def outlook_load(
     *, static: NetworkStatic, state: NetworkState, product_ids: list[int], clock: datetime, horizon_hours: float
 ) -> Outlook | None:
-    """The batch's Outlook: forecast units of each batch product at each location holding it, over the
-    horizon (inventory's stored daily forecasts; the recent reservation rate where none is stored)."""
+    """The batch's Outlook: forecast units of each batch product at each DC, 3PL or supplier holding it, over
+    the horizon (inventory's stored daily forecasts; the recent reservation rate where none is stored)."""
     from inventory.selectors import demand_forecast_ahead
 
     holders = {lid for pid in product_ids for lid, q in state.stock.get(pid, {}).items() if q > 0}
-    holders = {lid for lid in holders if lid in static.locations}
+    # Stores keep the model of their own nearby demand (above); the forecast prices every other holder.
+    holders = {lid for lid in holders if lid in static.locations and static.locations[lid].kind != STORE}
     if not holders or horizon_hours <= 0:
         return None
     demand = demand_forecast_ahead(
