@@ -166,8 +166,8 @@ def _pct(part: float, base: float) -> float:
 def _sim_ours(pw: PeakWorld):
     from bench.peak import POLICIES, _report, _Sim
 
-    base, reopt, risk = POLICIES["ours"]
-    sim = _Sim(pw, policy=base, reopt=reopt, risk=risk)
+    base, reopt, risk, lookahead = POLICIES["ours"]
+    sim = _Sim(pw, policy=base, reopt=reopt, risk=risk, lookahead=lookahead)
     sim.run()
     return sim, _report(sim, pw.static.split_penalty)["cost_with_penalties"]
 
