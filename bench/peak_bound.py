@@ -2,14 +2,17 @@
 future (every order, every pick outcome), shared stock and shared capacity (HiGHS via `scipy.optimize.milp`).
 
 It is a relaxation of what any policy can do, so its optimum (or, when the MILP stops on its time limit, HiGHS's
-proven dual bound; or the LP relaxation's optimum when the MILP is too large) is at most every policy's cost:
+proven dual bound; or the LP relaxation's optimum when the MILP is too large: `medium`) is at most every policy's
+cost; where even the LP is too large (`large`) the bound is null with its reason. bench.peak_gap re-solves the
+same model to say why ours is above it:
 
 * Options: each order's locations as routing's core prices them on the opening stock without rules (policy
   mode: every location that can send anything, express beyond reach priced overnight; same-day orders also
   shipped), each on its earliest ship day or 1, 2 business days later (capacity per location × day exact) or
   3+ days later (no capacity limit, charged as 3 days later: any later day costs at least that).
 * Cost: the same cost model (package + handling + split penalty), $10 per business day late, a fixed charge per
-  unit never placed; no pick failures (perfect knowledge avoids them).
+  unit never placed; no pick failures (perfect knowledge avoids them), except where no policy can avoid them: a
+  store order line whose every unit's draw fails places nothing through that store (`picks_that_always_fail`).
 * Stock: DCs are restocked each morning with the previous day's shipments, so a DC sends at most its opening
   stock per day: orders placed on day d or later use at most (usage days left) × opening stock. The 3PL and
   suppliers are never restocked: at most their opening stock. A store at most twice its opening stock (one
@@ -19,6 +22,7 @@ proven dual bound; or the LP relaxation's optimum when the MILP is too large) is
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -27,14 +31,19 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-from bench.peak_world import LATE_PER_DAY, TRUCK_DAYS, PeakWorld
+from bench.peak_world import LATE_PER_DAY, SEED, TRUCK_DAYS, PeakWorld
 from routing.core import NetworkState, order_decide
 from routing.costs import add_business_days
 
 DELAYS = (0, 1, 2, 3)  # ship-day options; the last has no capacity limit
 USAGE_DAYS = 8  # days a DC can send on within the run (five days, the Monday after, re-routes after that)
-MILP_LIMITS = {"small": (200_000, 10.0), "large": (400_000, 600.0)}  # (most variables for the MILP, seconds)
-TOP_K = {"small": None, "large": 12}  # candidates kept per order (None: every one)
+# (most variables for the MILP, seconds per solve); medium: the LP relaxation only
+MILP_LIMITS = {"small": (200_000, 60.0), "medium": (0, 600.0), "large": (0, 600.0)}
+LP_MAX_VARIABLES = 1_500_000  # beyond this the LP does not solve in its time on a 2-core machine
+# Candidates kept per order (None: every one). Keeping fewer restricts the model, so it would no longer bound
+# (on the medium world the LP over each order's 12 cheapest options costs more than ours).
+TOP_K = {"small": None, "medium": None, "large": None}
+LP_MAX_ORDERS = 20_000  # beyond this the options alone outgrow the LP (the large world's 50,000 orders)
 
 
 @dataclass(slots=True)
@@ -100,8 +109,8 @@ def _business_days(pw: PeakWorld) -> list:
 
 
 class _Model:
-    def __init__(self, pw: PeakWorld, opts: list[_Opt]) -> None:
-        self.pw, self.opts = pw, opts
+    def __init__(self, pw: PeakWorld, opts: list[_Opt], *, usage_days: int) -> None:
+        self.pw, self.opts, self.usage_days = pw, opts, usage_days
         self.views = {o.id: o for o in pw.orders}
         self.cost: list[float] = []
         self.ub: list[float] = []
@@ -153,7 +162,9 @@ class _Model:
             use[(ln.product_id, o.key)].append((j, self.pw.day_index(self.views[o.order].placed_at)))
         for cols in y_of.values():
             self.row([(c, 1.0) for c in cols], 0.0, 1.0)
+        self.line_rows: dict[tuple[int, int], int] = {}  # (order, line) → its row: units placed ≤ quantity
         for (oid, line), js in per_line.items():
+            self.line_rows[(oid, line)] = len(self.lo)
             self.row([(j, 1.0) for j in js], 0.0, float(self.views[oid].lines[line].quantity))
         self._stock_rows(use, stock)
         self._capacity_rows()
@@ -167,7 +178,7 @@ class _Model:
                 for d in range(len(self.pw.days)):
                     sub = [(j, 1.0) for j, day in cols if day >= d]
                     if sub:
-                        self.row(sub, 0.0, init * (USAGE_DAYS - d))
+                        self.row(sub, 0.0, init * (self.usage_days - d))
             elif kind == "store":
                 self.row([(j, 1.0) for j, _ in cols], 0.0, init * (1 + len(TRUCK_DAYS)))
                 for t in TRUCK_DAYS:
@@ -190,8 +201,31 @@ class _Model:
                 self.row([(c, 1.0) for c in cols], 0.0, float(cap))
 
 
-def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) -> dict:
-    """The bound (see the module docstring): its cost, which solve gave it, and the model's size."""
+@dataclass(slots=True)
+class BoundModel:
+    """The bound's model as arrays, ready to be solved as built or re-solved with some bounds changed
+    (bench.peak_gap): min cost·v + constant subject to row_lo ≤ a·v ≤ row_hi, 0 ≤ v ≤ ub."""
+
+    model: _Model
+    a: object  # scipy CSR matrix
+    cost: np.ndarray
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    ub: np.ndarray
+    top_k: int | None
+    build_s: float
+
+    @property
+    def n(self) -> int:
+        return len(self.cost)
+
+    @property
+    def constant(self) -> float:
+        return self.model.constant
+
+
+def bound_model_build(*, pw: PeakWorld, usage_days: int = USAGE_DAYS) -> BoundModel:
+    """Every order's options priced on the opening stock, and the bound's rows (the module docstring)."""
     t0 = time.perf_counter()
     static = replace(
         pw.base_static,
@@ -203,43 +237,97 @@ def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) ->
     state = NetworkState(stock={pid: dict(at) for pid, at in pw.stock.items()})
     top_k = TOP_K[pw.scale]
     opts = [o for view in pw.orders for o in _order_options(pw, static, state, view, top_k)]
-    model = _Model(pw, opts)
+    model = _Model(pw, opts, usage_days=usage_days)
     model.variables(pw.static.split_penalty, _unplaced_penalty())
+    doomed = picks_that_always_fail(pw=pw, model=model)
+    for j in doomed:
+        model.ub[j] = 0.0
     model.constraints(pw.stock)
     n = model.n_x + len(model.y)
+    a = coo_array((model.vals, (model.rows, model.cols)), shape=(len(model.lo), n)).tocsr()
+    return BoundModel(
+        model=model,
+        a=a,
+        cost=np.array(model.cost),
+        row_lo=np.array(model.lo),
+        row_hi=np.array(model.hi),
+        ub=np.array(model.ub),
+        top_k=top_k,
+        build_s=time.perf_counter() - t0,
+    )
+
+
+def bound_solve(*, bm: BoundModel, integral: bool, time_limit_s: float, row_lo: np.ndarray | None = None):
+    """One HiGHS solve of the bound's model (LP relaxation or MILP), its rows' lower bounds optionally replaced."""
+    n = bm.n
+    kw = {
+        "constraints": LinearConstraint(bm.a, bm.row_lo if row_lo is None else row_lo, bm.row_hi),
+        "bounds": Bounds(np.zeros(n), bm.ub),
+    }
+    options = {"time_limit": time_limit_s} | ({"mip_rel_gap": 1e-4} if integral else {})
+    return milp(bm.cost, integrality=np.ones(n) if integral else np.zeros(n), options=options, **kw)
+
+
+def hindsight_bound(*, pw: PeakWorld, log, time_limit_s: float | None = None) -> dict:
+    """The bound (see the module docstring): its cost, which solve gave it, and the model's size. The cost is
+    the tightest valid figure: the MILP's optimum, else the better of HiGHS's proven MILP dual bound (reported
+    as `milp_dual_bound` whenever the MILP ran) and the LP relaxation. Where even the LP does not fit
+    (`LP_MAX_VARIABLES`), cost is null and `reason` says why."""
     most, limit = MILP_LIMITS[pw.scale]
     limit = time_limit_s or limit
-    log(f"bound: {len(opts)} options, {n} variables, {len(model.lo)} rows, built in {time.perf_counter() - t0:.1f}s")
-    a = coo_array((model.vals, (model.rows, model.cols)), shape=(len(model.lo), n)).tocsr()
-    kw = {
-        "constraints": LinearConstraint(a, np.array(model.lo), np.array(model.hi)),
-        "bounds": Bounds(np.zeros(n), np.array(model.ub)),
-    }
-    c = np.array(model.cost)
+    if len(pw.orders) > LP_MAX_ORDERS:
+        reason = f"{len(pw.orders):,} orders: every order's options make an LP beyond what solves in its time here"
+        return {"method": None, "cost": None, "reason": reason, "milp_dual_bound": None, "orders": len(pw.orders)}
+    bm = bound_model_build(pw=pw)
+    n, rows = bm.n, len(bm.row_lo)
+    log(f"bound: {len(bm.model.opts)} options, {n} variables, {rows} rows, built in {bm.build_s:.1f}s")
+    size = {"variables": n, "constraints": rows, "candidates_per_order": "all" if bm.top_k is None else bm.top_k}
+    if n > LP_MAX_VARIABLES:
+        reason = f"{n:,} variables: beyond the {LP_MAX_VARIABLES:,} the LP relaxation solves in its time here"
+        return {"method": None, "cost": None, "reason": reason, "milp_dual_bound": None} | size
     t1 = time.perf_counter()
-    lp = milp(c, integrality=np.zeros(n), options={"time_limit": limit}, **kw)
-    lp_value = lp.fun + model.constant if lp.status == 0 else None
-    method, value = "lp", lp_value
-    res = None
+    lp = bound_solve(bm=bm, integral=False, time_limit_s=limit)
+    lp_value = lp.fun + bm.constant if lp.status == 0 else None
+    method, value, dual, res = "lp", lp_value, None, None
     if n <= most:
-        res = milp(c, integrality=np.ones(n), options={"time_limit": limit, "mip_rel_gap": 1e-4}, **kw)
+        res = bound_solve(bm=bm, integral=True, time_limit_s=limit)
+        if getattr(res, "mip_dual_bound", None) is not None and np.isfinite(res.mip_dual_bound):
+            dual = res.mip_dual_bound + bm.constant
         if res.status == 0:
-            method, value = "milp", res.fun + model.constant
-        elif getattr(res, "mip_dual_bound", None) is not None and np.isfinite(res.mip_dual_bound):
-            dual = res.mip_dual_bound + model.constant
-            if lp_value is None or dual > lp_value:
-                method, value = "milp_dual_bound", dual
+            method, value = "milp", res.fun + bm.constant
+        elif dual is not None and (lp_value is None or dual > lp_value):
+            method, value = "milp_dual_bound", dual
     best = res if method == "milp" else lp  # a time-limited MILP incumbent may be far from its bound
     return {
         "method": method,
-        "solution": _breakdown(model, best) if getattr(best, "x", None) is not None else None,
+        "solution": _breakdown(bm.model, best) if getattr(best, "x", None) is not None else None,
         "cost": round(value, 2) if value is not None else None,
         "lp_relaxation_cost": round(lp_value, 2) if lp_value is not None else None,
-        "variables": n,
-        "constraints": len(model.lo),
-        "candidates_per_order": "all" if top_k is None else top_k,
+        "milp_dual_bound": round(dual, 2) if dual is not None else None,
+        "milp_incumbent_cost": round(res.fun + bm.constant, 2) if getattr(res, "x", None) is not None else None,
         "seconds": round(time.perf_counter() - t1, 1),
-    }
+    } | size
+
+
+def pick_failed_units(*, pw: PeakWorld, store: int, order: int, line: int, units: int) -> int:
+    """How many of `units` picked at `store` for an order line fail: the simulation's seeded draws (bench.peak,
+    `_Sim.pick`), the same for every policy and known to the bound."""
+    rng = random.Random(hash((SEED, store, order, line)))
+    p = pw.fail_rate[store]
+    return sum(rng.random() < p for _ in range(units))
+
+
+def picks_that_always_fail(*, pw: PeakWorld, model: _Model) -> list[int]:
+    """The store × order line columns no policy can place a unit through: every draw of the line's units fails,
+    and a pick of fewer units draws a prefix of the same draws, so every pick of it fails whole."""
+    out = []
+    for j, (i, line) in enumerate(model.x):
+        o = model.opts[i]
+        if o.key in pw.fail_rate:
+            ln = model.views[o.order].lines[line]
+            if pick_failed_units(pw=pw, store=o.key, order=o.order, line=ln.id, units=ln.quantity) == ln.quantity:
+                out.append(j)
+    return out
 
 
 def _unplaced_penalty() -> float:

@@ -3,7 +3,9 @@ catalogue as routing's read-only views, five days of orders with a Black Friday 
 diurnal shape of US e-commerce, peak daily capacities and a seeded pick-failure rate per store.
 
 `large` is the standard network (10,000 orders on day 1); `small` shrinks everything proportionally (the small
-network, 300 orders on day 1, capacities scaled by demand per location of each kind) for tests and quick runs.
+network, 300 orders on day 1, capacities scaled by demand per location of each kind) for tests and quick runs;
+`medium` sits between (4 DCs, 60 stores, 2,000 SKUs, 600 orders on day 1), the largest the bound's LP solves in
+minutes.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from routing.rules import Resolver, ruleset_compile
 
 DAY_FACTORS = (1.0, 3.0, 3.0, 1.5, 1.5)
 FIRST_DAY = date(2026, 11, 23)  # a Monday: five business days, so every day's capacity is a working day's
-BASE_ORDERS = {"large": 10000, "small": 300}
+BASE_ORDERS = {"large": 10000, "medium": 600, "small": 300}
 PEAK_CAPACITY = {"warehouse": 4000, "3pl": 2000, "store": 40, "dropship": 500}
 LARGE_COUNTS = {"warehouse": 4, "3pl": 1, "store": 240, "dropship": 6}
 LATE_PER_DAY = 10.0  # $ per business day late, every policy

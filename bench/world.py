@@ -126,6 +126,7 @@ class World:
 SCALES = {
     # scale: (dcs, stores, 3pls, suppliers, skus, orders)
     "small": (3, 20, 1, 2, 500, 1000),
+    "medium": (4, 60, 1, 3, 2000, 3000),  # the peak world's middle size (bench peak --scale medium)
     "large": (4, 240, 1, 6, 20000, 10000),
 }
 

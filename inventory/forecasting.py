@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from scipy.stats import norm
@@ -132,3 +133,27 @@ def forecasts_fit(
             sigma=float(np.std(actual - backtest[key])),
         )
     return results
+
+
+def forecast_units_window(
+    *, daily: tuple[float, ...] | list[float], first_day: date, start: datetime, end: datetime, fallback: float
+) -> float:
+    """Expected units between `start` and `end` from a daily forecast whose first value is for `first_day`
+    (each day's units spread evenly over its 24 hours, in `start`'s time zone); days outside the forecast
+    count at `fallback` units per day. Never negative."""
+    if end <= start:
+        return 0.0
+    tz = start.tzinfo
+    total = 0.0
+    day = start.date()
+    while True:
+        begin = datetime.combine(day, time(0), tzinfo=tz)
+        stop = begin + timedelta(days=1)
+        lo, hi = max(begin, start), min(stop, end)
+        if hi > lo:
+            i = (day - first_day).days
+            per_day = daily[i] if 0 <= i < len(daily) else fallback
+            total += max(0.0, float(per_day)) * (hi - lo).total_seconds() / 86400.0
+        if stop >= end:
+            return total
+        day += timedelta(days=1)

@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
@@ -38,8 +38,6 @@ from inventory.models import (
 )
 
 if TYPE_CHECKING:
-    from datetime import date, datetime
-
     from orders.models import Channel
 
 # Fulfilment methods as the availability API names them.
@@ -920,6 +918,104 @@ def safety_proposals_board(*, location_code: str = "", page: int = 1, per_page: 
         "decided": decided,
         "forecast_made_at": made,
     }
+
+
+# Demand forecasts as routing's look-ahead reads them (inventory.services.forecasts_refresh stores them daily).
+FALLBACK_DAYS = 7  # without a stored forecast: the units reserved at the location over this many days, per day
+
+
+def _forecast_first_day(made_at: datetime) -> date:
+    """The day a stored forecast's first value is for: the day after it was made (local time)."""
+    return timezone.localtime(made_at).date() + timedelta(days=1)
+
+
+def _reserved_per_day(*, pairs: set[tuple[int, int]], before: datetime, days: int) -> dict[tuple[int, int], float]:
+    """Units reserved per day for each (product, location) over the `days` days before `before`."""
+    from inventory.models import InventoryMovement
+
+    if not pairs or days <= 0:
+        return {}
+    rows = (
+        InventoryMovement.objects.filter(
+            reason=InventoryMovement.Reason.RESERVE,
+            delta_reserved__gt=0,
+            created_at__gte=before - timedelta(days=days),
+            created_at__lt=before,
+            product_id__in={p for p, _ in pairs},
+            location_id__in={lid for _, lid in pairs},
+        )
+        .order_by()
+        .values_list("product_id", "location_id")
+        .annotate(units=Sum("delta_reserved"))
+    )
+    return {(pid, lid): units / days for pid, lid, units in rows if (pid, lid) in pairs}
+
+
+def demand_forecast_ahead(
+    *,
+    product_ids: Iterable[int],
+    location_ids: Iterable[int],
+    start: datetime,
+    end: datetime,
+    fallback_days: int = FALLBACK_DAYS,
+) -> dict[tuple[int, int], float]:
+    """Forecast units of each product at each location between `start` and `end`, from the stored daily
+    forecasts (two queries whatever the count); a pair without a forecast counts at the rate its location
+    reserved the product over the last `fallback_days` days. Pairs with no expected demand are left out."""
+    from inventory.forecasting import forecast_units_window
+    from inventory.models import DemandForecast
+
+    pids, lids = set(product_ids), set(location_ids)
+    if not pids or not lids or end <= start:
+        return {}
+    local = timezone.localtime(start)
+    out: dict[tuple[int, int], float] = {}
+    rows = DemandForecast.objects.filter(product_id__in=pids, location_id__in=lids).values_list(
+        "product_id", "location_id", "made_at", "daily", "daily_mean"
+    )
+    for pid, lid, made, daily, mean in rows:
+        units = forecast_units_window(
+            daily=daily, first_day=_forecast_first_day(made), start=local, end=end, fallback=mean
+        )
+        if units > 0:
+            out[(pid, lid)] = units
+    missing = {(p, lid) for p in pids for lid in lids} - {(p, lid) for p, lid, *_ in rows}
+    hours = (end - start).total_seconds() / 3600.0
+    for pair, per_day in _reserved_per_day(pairs=missing, before=start, days=fallback_days).items():
+        if per_day > 0:
+            out[pair] = per_day * hours / 24.0
+    return out
+
+
+def forecast_units_between(
+    *, product_id: int, location_id: int, start: datetime, end: datetime, fallback_days: int = FALLBACK_DAYS
+) -> float:
+    """Forecast units of a product at a location between two moments (see `demand_forecast_ahead`)."""
+    return demand_forecast_ahead(
+        product_ids=[product_id], location_ids=[location_id], start=start, end=end, fallback_days=fallback_days
+    ).get((product_id, location_id), 0.0)
+
+
+def demand_forecast_location_daily(*, location_id: int, days: int = 7) -> list[dict]:
+    """A location's stored forecast by day: for each of the next `days` days from the forecasts' first day,
+    the forecast units over every product, and the products forecast (busiest first by their total)."""
+    from inventory.models import DemandForecast
+
+    rows = list(DemandForecast.objects.filter(location_id=location_id).values_list("product_id", "made_at", "daily"))
+    if not rows:
+        return []
+    first = _forecast_first_day(max(made for _, made, _ in rows))
+    totals = [0.0] * days
+    for _, made, daily in rows:
+        shift = (_forecast_first_day(made) - first).days
+        for i in range(days):
+            j = i - shift
+            if 0 <= j < len(daily):
+                totals[i] += max(0.0, float(daily[j]))
+    return [
+        {"day": first + timedelta(days=i), "units": round(units, 3), "products": len(rows)}
+        for i, units in enumerate(totals)
+    ]
 
 
 def product_facts_by_sku(*, skus: Iterable[str]) -> dict[str, tuple[int, bool]]:

@@ -19,6 +19,15 @@ The unit prices are added to the optimizer's unit costs and the slot price to th
 the objective only, which the MILP oracle sees too; the real cost (`Decision.model_cost`) never includes
 them. Built once per routing batch (`lookahead_load`: three aggregate queries) and cheap to query (cached
 per SKU × store × units held). `RoutingSettings.lookahead_horizon_hours` = 0 switches it off.
+
+DC, 3PL and supplier units are priced from a demand forecast (`Outlook`): the units each location is forecast
+to be asked for until its next replenishment (inventory's stored daily forecasts over the horizon), so
+
+    bid price = P(forecast demand ≥ units left after this one) × what a unit found sold out costs a later order,
+
+zero when the replenishment comes before demand could use the stock. An Outlook may also carry the orders
+forecast to want a location's slots on a ship day, which prices its last slots the same way. Every bid price
+is ≥ 0: pruning in routing.core takes a candidate's cost without them as a lower bound.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from scipy.special import gammainc
 
 from routing.costs import rate_for
 
@@ -56,17 +66,69 @@ class PastOrder:
 
 
 def poisson_tail(*, mean: float, at_least: int) -> float:
-    """P(N ≥ at_least) for N ~ Poisson(mean)."""
+    """P(N ≥ at_least) for N ~ Poisson(mean), in [0, 1] for any mean (the regularised lower incomplete gamma
+    function P(at_least, mean); a direct sum of terms underflows once the mean passes ~700)."""
     if at_least <= 0:
         return 1.0
     if mean <= 0.0:
         return 0.0
-    term = math.exp(-mean)
-    below = term
-    for k in range(1, at_least):
-        term *= mean / k
-        below += term
-    return max(0.0, 1.0 - below)
+    return min(1.0, max(0.0, float(gammainc(at_least, mean))))
+
+
+@dataclass(slots=True)
+class Outlook:
+    """Forecast demand until each location's next replenishment, and what a unit sold out costs.
+
+    `demand[(product, location)]` is the expected units the location will be asked for before its next
+    replenishment (a demand forecast, not a fixed rate); `unit_value[kind]` what a unit a later order then finds
+    missing costs it (served from a further or slower source). The bid price of taking `take` of the `available`
+    units is the mean over those units of P(demand ≥ units left after it) × value: 0 when the replenishment
+    comes before demand could use them, approaching the value as forecast demand approaches the stock.
+    Always ≥ 0 (pruning bounds in routing.core rely on bid prices never lowering a cost)."""
+
+    demand: dict[tuple[int, int], float]
+    unit_value: dict[str, float]
+    orders_ahead: dict[tuple[int, date], float] = field(default_factory=dict)
+    _bid: dict = field(default_factory=dict)
+    _where: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._where = {lid for _, lid in self.demand} | {lid for lid, _ in self.orders_ahead}
+
+    def covers(self, location_id: int) -> bool:
+        """Whether any product has forecast demand at the location."""
+        return location_id in self._where
+
+    def bid(self, *, product_id: int, location_id: int, kind: str, available: int, quantity: int) -> float:
+        take = max(1, min(quantity, available))
+        key = (product_id, location_id, available, take)
+        hit = self._bid.get(key)
+        if hit is not None:
+            return hit
+        mean = self.demand.get((product_id, location_id), 0.0)
+        value = max(0.0, self.unit_value.get(kind, 0.0))
+        price = 0.0
+        if mean > 0.0 and value > 0.0 and available > 0:
+            p = sum(poisson_tail(mean=mean, at_least=available - k) for k in range(take)) / take
+            if p >= 1e-4:
+                price = p * value
+        self._bid[key] = price
+        return price
+
+    def slot_bid(self, *, location_id: int, kind: str, day: date, left: int) -> float:
+        """The bid price of one of the `left` order slots (daily capacity) a location has on ship day `day`:
+        P(the orders forecast to want that day's slots from now on take every one left) × the value of a
+        unit that misses its day. Zero without a forecast for the day."""
+        mean = self.orders_ahead.get((location_id, day), 0.0)
+        value = max(0.0, self.unit_value.get(kind, 0.0))
+        if mean <= 0.0 or value <= 0.0 or left <= 0:
+            return 0.0
+        key = ("slot", location_id, day, left)
+        hit = self._bid.get(key)
+        if hit is None:
+            p = poisson_tail(mean=mean, at_least=left)
+            hit = self._bid[key] = p * value if p >= 1e-4 else 0.0
+        return hit
 
 
 # Per network snapshot (NetworkStatic, rebuilt whenever its revision moves): for each store and service, the
@@ -149,23 +211,35 @@ class Lookahead:
     hours: float = 0.0
     clock: datetime | None = None
     capacity_used: dict | None = None  # the batch's NetworkState.capacity_used (read live); None: no slot prices
+    outlook: Outlook | None = None  # forecast demand until replenishment: DC units, and stores it forecasts
     _value: dict = field(default_factory=dict)
     _premium: dict = field(default_factory=dict)
     _slot: dict = field(default_factory=dict)
 
     def unit_premium(self, *, product_id: int, location_id: int, available: int, quantity: int) -> float:
-        """The bid price per unit of taking `min(quantity, available)` units of a product from a store that
-        holds `available` of them (the mean of the marginal units' prices, so the objective stays linear)."""
+        """The bid price per unit of taking `min(quantity, available)` units of a product from a location that
+        holds `available` of them (the mean of the marginal units' prices, so the objective stays linear):
+        a store's from its own demand, any other location's from the forecast Outlook."""
         take = max(1, min(quantity, available))
         key = (product_id, location_id, available, take)
         hit = self._premium.get(key)
         if hit is not None:
             return hit
         premium = 0.0
+        loc = self.static.locations[location_id]
+        outlook = self.outlook
+        if loc.kind != STORE:
+            if outlook is not None:
+                premium = outlook.bid(
+                    product_id=product_id, location_id=location_id, kind=loc.kind, available=available, quantity=take
+                )
+            self._premium[key] = premium
+            return premium
         mix = self.share.get(location_id)
-        rate = self.rate.get(product_id, 0.0)
-        if mix and rate > 0.0 and available > 0 and self.static.locations[location_id].kind == STORE:
-            mean = rate * sum(mix.values()) * self.horizon_hours
+        mean = outlook.demand.get((product_id, location_id)) if outlook is not None else None
+        if mean is None and mix:  # no forecast for the store: the recent rate over the horizon
+            mean = self.rate.get(product_id, 0.0) * sum(mix.values()) * self.horizon_hours
+        if mean and mean > 0.0 and available > 0:
             p = sum(poisson_tail(mean=mean, at_least=available - k) for k in range(take)) / take
             if p >= 1e-4:
                 premium = p * self.saving(product_id=product_id, location_id=location_id)
@@ -186,6 +260,10 @@ class Lookahead:
         """The bid price of one of a store's order slots left on `day` (its daily capacity): P(its orders over the
         horizon, at the rate it has filled slots since the day began, take every slot left) × what a slot
         saves the store's own typical order against the cheapest other location."""
+        kind = self.static.locations[location_id].kind
+        if kind != STORE:
+            outlook = self.outlook
+            return 0.0 if outlook is None else outlook.slot_bid(location_id=location_id, kind=kind, day=day, left=left)
         if self.capacity_used is None or left <= 0 or location_id not in self.share or self.clock is None:
             return 0.0
         used = self.capacity_used.get((location_id, day), 0)
@@ -306,6 +384,7 @@ def lookahead_load(
     if row is None or not row[0] or not row[1] or not product_ids:
         return None
     horizon, lookback = float(row[0]), float(row[1])
+    outlook = outlook_load(static=static, state=state, product_ids=product_ids, clock=clock, horizon_hours=horizon)
     window = (
         Order.objects.filter(placed_at__gte=clock - timedelta(hours=lookback), placed_at__lt=clock)
         .exclude(status=Order.Status.CANCELLED)
@@ -313,7 +392,7 @@ def lookahead_load(
     )
     first = window.aggregate(first=Min("placed_at"))["first"]
     if first is None:
-        return None
+        return _forecast_only(static=static, state=state, outlook=outlook, horizon=horizon, clock=clock)
     groups = (
         window.annotate(
             zip=KeyTextTransform("postal_code", "shipping_address"),
@@ -338,7 +417,7 @@ def lookahead_load(
     weights = {pid: (grams or 0) / 1000.0 for pid, grams, _ in units}
     # The observed span, not the whole window, when the history is younger than the window.
     hours = min(lookback, max(1.0 / 60.0, (clock - first).total_seconds() / 3600.0))
-    return lookahead_build(
+    la = lookahead_build(
         static=static,
         stock=state.stock,
         history=history,
@@ -348,6 +427,53 @@ def lookahead_load(
         weight_kg=weights,
         clock=clock,
         capacity_used=state.capacity_used,
+    )
+    if la is None:
+        return _forecast_only(static=static, state=state, outlook=outlook, horizon=horizon, clock=clock)
+    la.outlook = outlook
+    return la
+
+
+def lost_unit_value(*, static: NetworkStatic) -> dict[str, float]:
+    """What a unit a later order finds sold out at a DC, 3PL or supplier costs it: one business day late (it
+    ships from a further or slower source), at the network's late penalty per day (or its flat one)."""
+    value = max(0.0, static.late_penalty_per_day or static.late_penalty)
+    return {"warehouse": value, "3pl": value, "dropship": value}
+
+
+def outlook_load(
+    *, static: NetworkStatic, state: NetworkState, product_ids: list[int], clock: datetime, horizon_hours: float
+) -> Outlook | None:
+    """The batch's Outlook: forecast units of each batch product at each DC, 3PL or supplier holding it, over
+    the horizon (inventory's stored daily forecasts; the recent reservation rate where none is stored)."""
+    from inventory.selectors import demand_forecast_ahead
+
+    holders = {lid for pid in product_ids for lid, q in state.stock.get(pid, {}).items() if q > 0}
+    # Stores keep the model of their own nearby demand (above); the forecast prices every other holder.
+    holders = {lid for lid in holders if lid in static.locations and static.locations[lid].kind != STORE}
+    if not holders or horizon_hours <= 0:
+        return None
+    demand = demand_forecast_ahead(
+        product_ids=product_ids, location_ids=holders, start=clock, end=clock + timedelta(hours=horizon_hours)
+    )
+    return Outlook(demand=demand, unit_value=lost_unit_value(static=static)) if demand else None
+
+
+def _forecast_only(
+    *, static: NetworkStatic, state: NetworkState, outlook: Outlook | None, horizon: float, clock: datetime
+) -> Lookahead | None:
+    """A Lookahead priced by the forecast alone (no recent orders to learn store shares from)."""
+    if outlook is None:
+        return None
+    return Lookahead(
+        static=static,
+        stock=state.stock,
+        rate={},
+        share={},
+        horizon_hours=horizon,
+        clock=clock,
+        capacity_used=state.capacity_used,
+        outlook=outlook,
     )
 
 
@@ -364,7 +490,8 @@ def lookahead_premiums(
     """For one priced candidate: per order line the bid price per unit (empty when every one is zero, the
     common case) and the bid price of its order slot on `day`. Called for every priced candidate, hence the
     inlined cache look-up."""
-    if location_id not in lookahead.share:
+    outlook = lookahead.outlook
+    if location_id not in lookahead.share and (outlook is None or not outlook.covers(location_id)):
         return (), 0.0
     cache = lookahead._premium
     bids = []

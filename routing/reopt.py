@@ -89,6 +89,7 @@ def _working_state(state: NetworkState, window: list[Routed]) -> NetworkState:
         stock={pid: dict(state.stock.get(pid, {})) for pid in pids},
         capacity_used=dict(state.capacity_used),
         capacity_limit=state.capacity_limit,
+        lookahead=state.lookahead,  # the same bid prices as the orders were routed with
     )
     for r in window:
         state_give_back(state=work, routed=r)

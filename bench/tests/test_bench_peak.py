@@ -65,3 +65,33 @@ def test_peak_report_has_every_policy_and_the_bound_is_below_each_of_them(world)
         assert reopt["windows"] > 0 and reopt["orders"] > 0
         assert 0.0 <= reopt["reopt_extra_shipments_removed_pct"] <= 100.0
     assert "reopt_extra_shipments_removed_pct" in out and "ours_gap_to_bound_pct" in out
+    effect = out["lookahead_effect"]
+    assert (effect["without"], effect["with"]) == ("ours_no_lookahead", "ours")
+    without, with_ = (out["policies"][n] for n in ("ours_no_lookahead", "ours"))
+    assert effect["cost_with_penalties"] == [without["cost_with_penalties"], with_["cost_with_penalties"]]
+    assert effect["late_shipments"] == [without["late_shipments"], with_["late_shipments"]]
+    # The seeded small world: pricing DC stock and slots by the forecast avoids late shipments at peak.
+    assert with_["late_shipments"] < without["late_shipments"]
+    assert with_["cost_with_penalties"] < without["cost_with_penalties"]
+
+
+def test_the_look_ahead_forecast_reads_no_future_orders_and_prices_dc_slots_ahead(world):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from bench.peak_outlook import PeakForecast
+
+    fc = PeakForecast(world)
+    dcs = set(fc.dcs)
+    used = {(0, 1, next(iter(dcs))): 12, (1, 1, next(iter(dcs))): 99}
+    # Day 1's forecast is day 0's DC shipments scaled by the calendar (×3), never day 1's own.
+    assert fc.daily(day=1, used=used) == {(1, next(iter(dcs))): 36.0}
+    assert {lid for _, lid in fc.daily(day=0, used=used)} <= dcs  # the prior, before any history
+    ny = ZoneInfo("America/New_York")
+    morning = datetime.combine(world.days[1], datetime.min.time(), tzinfo=ny) + timedelta(hours=7)
+    early = fc.outlook(when=morning, used=used)
+    late = fc.outlook(when=morning + timedelta(hours=12), used=used)
+    assert {lid for _, lid in early.demand} <= dcs and {lid for lid, _ in early.orders_ahead} <= dcs
+    key = next(iter(early.orders_ahead))
+    assert early.orders_ahead[key] >= late.orders_ahead.get(key, 0.0)  # less of the day left to come
+    assert all(v >= 0 for v in early.demand.values())

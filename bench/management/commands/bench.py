@@ -46,9 +46,12 @@ class Command(BaseCommand):
         parser.add_argument("--iterations", type=int, default=None)
         parser.add_argument("--threads", type=int, default=None)
         parser.add_argument("--seconds", type=float, default=None)
-        parser.add_argument("--scale", choices=["small", "large"], default=None)
+        parser.add_argument("--scale", choices=["small", "medium", "large"], default=None)
         parser.add_argument("--only", default=None, help="Run one part of a benchmark (e.g. `import --only wms`).")
         parser.add_argument("--door", choices=["api", "shopify"], default=None, help="`load`: which order door.")
+        parser.add_argument(
+            "--gap", action="store_true", default=None, help="`peak`: staged plans and the gap decomposition."
+        )
 
     def handle(self, *args, name: str, json: bool, **options):
         found = benchmarks_declared()
@@ -57,7 +60,8 @@ class Command(BaseCommand):
         opts = {
             k: v
             for k, v in options.items()
-            if k in ("rows", "orders", "iterations", "threads", "seconds", "scale", "only", "door") and v is not None
+            if k in ("rows", "orders", "iterations", "threads", "seconds", "scale", "only", "door", "gap")
+            and v is not None
         }
         result = found[name](log=(lambda *_: None) if json else self.stderr.write, **opts)
         if isinstance(result, dict):
