@@ -24,6 +24,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import F, Q
 
+from bench.cpu import cpu_per_order, load_cpu_sampler
 from bench.tools import BASE_DIR, database_url, gunicorn_server, ms, percentile
 
 # Real (ZIP, state, city) triples so every order passes the address check.
@@ -423,9 +424,14 @@ def bench_load(  # noqa: C901
             stats["status"].clear()
             stats["created"] = 0
             log(f"driving {threads} clients for {seconds:.0f} s at the {door} door (cap {orders} requests)…")
+            sampler = load_cpu_sampler(cluster_pid=cluster.proc.pid, database=connection.settings_dict["NAME"])
+            sampler.start()
+            client_cpu = time.process_time()
             elapsed = drive(seconds, 1000)
+            client_cpu = time.process_time() - client_cpu
         mine = _orders_of_run(door=entry)
         drain = _wait_routed(mine=mine, log=log)
+        cpu_s = sampler.stop()  # the routing of the run's orders (the drain) included
     finally:
         cluster.stop()
     return _load_result(
@@ -438,7 +444,10 @@ def bench_load(  # noqa: C901
         threads=threads,
         cap=orders,
         warm_requests=warm_requests,
-    ) | {"orders_waiting_before_run": waiting_before}
+    ) | {
+        "orders_waiting_before_run": waiting_before,
+        **cpu_per_order(seconds=cpu_s, orders=stats.get("created", 0), client_s=client_cpu),
+    }
 
 
 def _load_result(

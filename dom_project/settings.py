@@ -284,6 +284,9 @@ DOM = {
     # An address change re-routes an unreleased shipment costing more than this share above the old plan.
     "ADDRESS_CHANGE_REROUTE_THRESHOLD": env.float("DOM_ADDRESS_CHANGE_REROUTE_THRESHOLD", default=0.20),
     "RESERVATION_DEFAULT_TTL_SECONDS": env.int("DOM_RESERVATION_TTL", default=900),
+    # The order doors' fixed statements as PostgreSQL prepared statements (common.rows.sql_prepared_rows); off
+    # behind a connection pooler in transaction mode (pgbouncer), which cannot keep a connection's statements.
+    "PREPARED_STATEMENTS": env.bool("DOM_PREPARED_STATEMENTS", default=True),
     # Orders: the routing task enqueued after validation (used only when importable; otherwise orders wait
     # as validated), the order-number prefix, and the intake promise's default cut-off and time zone.
     "ROUTE_ORDER_TASK": "routing.tasks.route_order",

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from common.dbrouting import read_connection
 from common.geo import haversine_km, zip_centroid
+from common.rows import sql_prepared_rows
 from inventory.models import (
     ChannelAllocation,
     InboundLine,
@@ -1015,3 +1016,19 @@ def demand_forecast_location_daily(*, location_id: int, days: int = 7) -> list[d
         {"day": first + timedelta(days=i), "units": round(units, 3), "products": len(rows)}
         for i, units in enumerate(totals)
     ]
+
+
+def product_facts_by_sku(*, skus: Iterable[str]) -> dict[str, tuple[int, bool]]:
+    """{sku: (product id, is_active)} of the catalogue's products among `skus`, in one query (no model
+    instances; on PostgreSQL one array parameter and a statement text that never changes, so nothing is
+    compiled per call: the order doors ask this for every order)."""
+    skus = list(skus)
+    if not skus:
+        return {}
+    if connection.vendor != "postgresql":
+        rows = Product.objects.filter(sku__in=skus).values_list("sku", "pk", "is_active")
+        return {sku: (pk, active) for sku, pk, active in rows}
+    rows = sql_prepared_rows(
+        sql=f"SELECT sku, id, is_active FROM {Product._meta.db_table} WHERE sku = ANY(%s)", params=[skus]
+    )
+    return {sku: (pk, active) for sku, pk, active in rows}

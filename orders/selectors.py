@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import TYPE_CHECKING
 
 from django.db import connection
@@ -12,6 +13,8 @@ from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from common.digest_cache import DigestCache, digest_cache_get
+from common.rows import sql_prepared_rows
 from orders.models import ApiClient, Channel, Customer, FraudSettings, Order, OrderEvent, OrderHold
 from orders.shopify import shopify_signature_valid
 
@@ -213,23 +216,50 @@ def customer_preferred_store_code(*, email: str, channel: Channel | None = None)
     return code or ""
 
 
-def order_existing_or_next_id(*, channel: Channel, external_id: str, key: str) -> tuple[int | None, int | None]:
-    """(the order a delivery repeats, None) — same channel and external id, or same channel and idempotency
-    key — or (None, the primary key the new order will take) in the same query. PostgreSQL hands the key out
-    from the table's sequence only when the order is new; elsewhere the key is None (the insert assigns it)."""
+@dataclass(frozen=True, slots=True)
+class DoorFacts:
+    """What the door reads before it writes, in one query: the order a delivery repeats, the new order's
+    primary key (PostgreSQL, only when new), and the fraud settings' digest (`fraud_settings_current`)."""
+
+    existing_id: int | None
+    next_id: int | None
+    fraud_digest: str | None
+
+
+def order_existing_or_next_id(*, channel: Channel, external_id: str, key: str) -> DoorFacts:
+    """The order a delivery repeats — same channel and external id, or same channel and idempotency key —
+    or the primary key the new order will take, in the same query, with the fraud settings row's md5 (the
+    digest that keeps the per-process copy of the settings current at no extra round trip). PostgreSQL hands
+    the key out from the table's sequence only when the order is new; elsewhere the key and digest are None
+    (the insert assigns the key, the settings are read every time)."""
     if connection.vendor != "postgresql":
         existing = order_find_existing(channel=channel, external_id=external_id, idempotency_key=key)
-        return (existing.pk if existing else None), None
+        return DoorFacts(existing.pk if existing else None, None, None)
+    params = [channel.pk, external_id, *([key] if key else [])]
+    return DoorFacts(*sql_prepared_rows(sql=_door_facts_sql(by_key=bool(key)), params=params)[0])
+
+
+@cache
+def _door_facts_sql(*, by_key: bool) -> str:
     table = Order._meta.db_table
-    by_key = " OR idempotency_key = %s" if key else ""
-    sql = (
-        f"SELECT e.id, CASE WHEN e.id IS NULL THEN nextval(pg_get_serial_sequence('{table}', 'id')) END"
-        f" FROM (SELECT (SELECT id FROM {table} WHERE channel_id = %s AND (external_id = %s{by_key})"
+    fraud = FraudSettings._meta.db_table
+    by_key_sql = " OR idempotency_key = %s" if by_key else ""
+    return (
+        f"SELECT e.id, CASE WHEN e.id IS NULL THEN nextval(pg_get_serial_sequence('{table}', 'id')) END,"
+        f" (SELECT md5(f::text) FROM {fraud} f WHERE f.id = 1)"
+        f" FROM (SELECT (SELECT id FROM {table} WHERE channel_id = %s AND (external_id = %s{by_key_sql})"
         " ORDER BY id LIMIT 1) AS id) e"
     )
-    with connection.cursor() as cur:
-        cur.execute(sql, [channel.pk, external_id, *([key] if key else [])])
-        return cur.fetchone()
+
+
+_FRAUD_SETTINGS = DigestCache(name="fraud settings", load=fraud_settings_get)
+
+
+def fraud_settings_current(*, digest: str | None) -> FraudSettings:
+    """The fraud settings, from this process's copy while `digest` (the row's md5, read by
+    `order_existing_or_next_id`) matches the one it was read under; read again when it does not. Read-only:
+    the copy is shared by the process's threads."""
+    return digest_cache_get(cache=_FRAUD_SETTINGS, digest=digest)
 
 
 def order_count_recent_at_address(*, addr_key: str, since: datetime) -> int:

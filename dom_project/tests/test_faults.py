@@ -82,9 +82,9 @@ def database_lost_at(sql_prefix: str):
 @pytest.mark.django_db(transaction=True)
 def test_api_request_that_loses_the_database_answers_503_json_and_writes_nothing(api_user, web, product):
     api = api_for(api_user)
-    # PostgreSQL: lost after the order row is inserted, when its lines are written (same transaction).
-    # SQLite: lost when the intake transaction begins.
-    with database_lost_at('INSERT INTO "orders_orderline"') as fired:
+    # PostgreSQL: lost after the order, its lines and events are inserted (one statement), when its webhook
+    # event is written (same transaction). SQLite: lost when the intake transaction begins.
+    with database_lost_at('INSERT INTO "webhooks_event"') as fired:
         r = api.post("/api/v1/orders/", order_payload(lines=[{"sku": "SKU-A", "quantity": 1}]), format="json")
     assert fired, f"the fault was never injected: {r.status_code} {r.content[:300]!r}"
     assert r.status_code == 503, r.content

@@ -18,6 +18,7 @@ from functools import cache
 from django.db import connection
 from django.utils import timezone
 
+from common.rows import sql_prepared_rows
 from orders.inputs import CustomerIn
 from orders.models import Channel, Customer, Order
 
@@ -83,9 +84,7 @@ def customer_upsert_counted(
         addr_key,
         ops.adapt_datetimefield_value(since),
     ]
-    with connection.cursor() as cur:
-        cur.execute(_upsert_sql(connection.vendor), params)
-        pk, tier, count, recent, same_address = cur.fetchone()
+    pk, tier, count, recent, same_address = sql_prepared_rows(sql=_upsert_sql(connection.vendor), params=params)[0]
     return CustomerFacts(pk, tier, count == 1, recent, same_address)
 
 

@@ -15,7 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inventory.models import Location, Product
+from common.rows import rows_insert_returning, rows_insert_together
+from inventory.models import Location
+from inventory.selectors import product_facts_by_sku
 from orders.checks import (
     ADDRESS_METHODS,
     PAID_STATUSES,
@@ -29,7 +31,7 @@ from orders.inputs import OrderIn
 from orders.models import Channel, Order, OrderEvent, OrderHold, OrderLine
 from orders.promise import Promise, promise_for
 from orders.selectors import (
-    fraud_settings_get,
+    fraud_settings_current,
     order_count_recent_at_address,
     order_existing_or_next_id,
     order_find_existing,
@@ -240,11 +242,11 @@ def order_ingest(
     if errors:
         raise ValidationError(_flat_errors(errors))
     key = (idempotency_key or "").strip()[:200]
-    existing_id, next_id = order_existing_or_next_id(channel=channel, external_id=order_in.external_id, key=key)
-    if existing_id is not None:
-        return IngestResult(Order.objects.select_related("channel").get(pk=existing_id), False)
+    door = order_existing_or_next_id(channel=channel, external_id=order_in.external_id, key=key)
+    if door.existing_id is not None:
+        return IngestResult(Order.objects.select_related("channel").get(pk=door.existing_id), False)
 
-    prepared = _intake_prepare(order_in=order_in, key=key, order_id=next_id)
+    prepared = _intake_prepare(order_in=order_in, key=key, order_id=door.next_id, fraud_digest=door.fraud_digest)
     try:
         # One transaction (a savepoint inside a caller's). A racing duplicate fails on the unique constraints
         # (PostgreSQL makes it wait for the winner to commit first), everything it wrote rolls back, and it
@@ -289,13 +291,10 @@ class _ProductFacts:
     is_active: bool
 
 
-def _intake_prepare(*, order_in: OrderIn, key: str, order_id: int | None) -> _Prepared:
+def _intake_prepare(*, order_in: OrderIn, key: str, order_id: int | None, fraud_digest: str | None) -> _Prepared:
     skus = {ln.sku for ln in order_in.lines if ln.sku}
     # Every line's product in one query (no model instances: two facts per SKU is all intake needs).
-    products = {
-        sku: _ProductFacts(pk, active)
-        for pk, sku, active in Product.objects.filter(sku__in=skus).values_list("pk", "sku", "is_active")
-    }
+    products = {sku: _ProductFacts(pk, active) for sku, (pk, active) in product_facts_by_sku(skus=skus).items()}
     pickup = Location.objects.filter(code=order_in.pickup_location).first() if order_in.pickup_location else None
     subtotal = sum((ln.unit_price * ln.quantity for ln in order_in.lines), Decimal("0"))
     total = order_in.total if order_in.total is not None else subtotal + order_in.shipping_total + order_in.tax_total
@@ -311,7 +310,7 @@ def _intake_prepare(*, order_in: OrderIn, key: str, order_id: int | None) -> _Pr
             placed_at=order_in.placed_at, service_level=order_in.service_level, method=order_in.fulfillment_method
         ),
         holds=_checks_holds(order_in=order_in, products=products, pickup=pickup),
-        rules=fraud_settings_get(),
+        rules=fraud_settings_current(digest=fraud_digest),
         addr_key=address_key(address=order_in.shipping_address),
     )
 
@@ -341,7 +340,7 @@ def _intake_write(
     if score >= p.rules.hold_score:
         reason = f"Fraud score {score} ≥ {p.rules.hold_score}: " + " ".join(r["reason"] for r in reasons)
         holds.append((HoldKind.FRAUD, reason))
-    order = _order_create(
+    order = _order_build(
         channel=channel,
         order_in=order_in,
         prepared=p,
@@ -350,34 +349,34 @@ def _intake_write(
         fraud=(score, reasons),
         raw_payload=raw_payload,
     )
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                line_number=i,
-                product_id=p.products[ln.sku].pk if ln.sku in p.products else None,
-                sku=ln.sku,
-                name=ln.name[:255],
-                external_id=ln.external_id[:64],
-                quantity=ln.quantity,
-                unit_price=ln.unit_price,
-            )
-            for i, ln in enumerate(order_in.lines, start=1)
-        ]
-    )
-    if holds:
-        OrderHold.objects.bulk_create([OrderHold(order=order, kind=k, reason=r) for k, r in holds])
-    intake = OrderEvent.objects.bulk_create(
-        _intake_events(
+    lines = [
+        OrderLine(
             order=order,
-            source=source,
-            key=p.key,
-            score=score,
-            reasons=reasons,
-            holds=holds,
-            actor=actor if getattr(actor, "pk", None) else None,
+            line_number=i,
+            product_id=p.products[ln.sku].pk if ln.sku in p.products else None,
+            sku=ln.sku,
+            name=ln.name[:255],
+            external_id=ln.external_id[:64],
+            quantity=ln.quantity,
+            unit_price=ln.unit_price,
         )
+        for i, ln in enumerate(order_in.lines, start=1)
+    ]
+    intake = _intake_events(
+        order=order,
+        source=source,
+        key=p.key,
+        score=score,
+        reasons=reasons,
+        holds=holds,
+        actor=actor if getattr(actor, "pk", None) else None,
     )
+    hold_rows = [OrderHold(order=order, kind=k, reason=r) for k, r in holds]
+    if order.pk is not None:  # handed out beforehand (PostgreSQL): every row in one statement
+        rows_insert_together(groups=[[order], lines, hold_rows, intake])
+    else:
+        _order_insert_numbered(order=order)
+        rows_insert_together(groups=[lines, hold_rows, intake])
     ref = {"pk": order.pk, "number": order.number, "external_id": order.external_id}
     webhook_events_emit(
         rows=[TimelineRow(order_id=order.pk, type=e.type, data=e.data) for e in intake],
@@ -388,7 +387,7 @@ def _intake_write(
     return order
 
 
-def _order_create(
+def _order_build(
     *,
     channel: Channel,
     order_in: OrderIn,
@@ -398,10 +397,11 @@ def _order_create(
     fraud: tuple[int, list],
     raw_payload: dict | None,
 ) -> Order:
-    """The order row, numbered from its primary key (handed out beforehand on PostgreSQL: one INSERT)."""
+    """The order row, not yet stored, numbered from its primary key when the database handed it out
+    beforehand (PostgreSQL); else `_order_insert_numbered` numbers it once stored."""
     p = prepared
     prefix = settings.DOM.get("ORDER_NUMBER_PREFIX", "DOM")
-    order = Order.objects.create(
+    order = Order(
         pk=p.order_id,
         channel=channel,
         external_id=order_in.external_id,
@@ -435,10 +435,14 @@ def _order_create(
         fraud_reasons=fraud[1],
         raw_payload=raw_payload or {},
     )
-    if not p.order_id:
-        order.number = f"{prefix}-{order.pk:07d}"
-        Order.objects.filter(pk=order.pk).update(number=order.number)
     return order
+
+
+def _order_insert_numbered(*, order: Order) -> None:
+    """Store an order whose primary key the insert assigns, then replace its placeholder number."""
+    rows_insert_returning(objs=[order])
+    order.number = f"{settings.DOM.get('ORDER_NUMBER_PREFIX', 'DOM')}-{order.pk:07d}"
+    Order.objects.filter(pk=order.pk).update(number=order.number)
 
 
 def _intake_events(

@@ -50,3 +50,26 @@ def test_unknown_token_and_inactive_user_are_refused_with_401(ops_user):
     robot.save()
     resp = client.get("/api/v1/availability/?sku=X")
     assert resp.status_code == 401 and "inactive" in resp.json()["detail"]
+
+
+def test_the_token_query_is_built_once_per_process(api_user, ops_user):
+    from orders.auth import _token_query
+
+    auth = ApiClientTokenAuthentication()
+    auth.authenticate_credentials(Token.objects.get_or_create(user=api_user)[0].key)
+    built = _token_query.cache_info().misses
+    for user in (api_user, ops_user, api_user):
+        got, _ = auth.authenticate_credentials(Token.objects.get_or_create(user=user)[0].key)
+        assert got == user
+    assert _token_query.cache_info().misses == built
+
+
+def test_the_token_read_by_raw_sql_equals_the_orms(api_user, web):
+    token, _ = Token.objects.get_or_create(user=api_user)
+    user, got = ApiClientTokenAuthentication().authenticate_credentials(token.key)
+    orm = Token.objects.select_related("user__api_client__channel").get(key=token.key)
+    assert (got.key, got.user_id, got.created) == (orm.key, orm.user_id, orm.created)
+    for f in type(user)._meta.concrete_fields:
+        assert getattr(user, f.attname) == getattr(orm.user, f.attname), f.name
+    assert user.api_client.pk == orm.user.api_client.pk and user.api_client.channel == web
+    assert not user._state.adding and got.user is user
