@@ -204,20 +204,17 @@ def _deliveries_deliver_plain(*, now: datetime, batch: int) -> int:
             if d.status != Delivery.Status.DELIVERED:
                 continue
             done += 1
+            # The order's next open event to this subscription, now unblocked, goes at once if it is due.
             nxt = (
                 Delivery.objects.filter(
-                    subscription_id=d.subscription_id,
-                    order_id=d.order_id,
-                    event_id__gt=d.event_id,
-                    status=Delivery.Status.PENDING,
-                    next_attempt_at__isnull=True,
+                    subscription_id=d.subscription_id, order_id=d.order_id, event_id__gt=d.event_id, status__in=OPEN
                 )
                 .order_by("event_id")
-                .values_list("pk", flat=True)
                 .first()
                 if d.order_id
                 else None
             )
+            nxt = nxt.pk if nxt and Delivery.objects.filter(_claimable(now=now), pk=nxt.pk).exists() else None
             if nxt:
                 pending.append(nxt)
     return done
