@@ -1,16 +1,19 @@
 """`bench outbox`: outbound events from the state change to the receiver, through a running django-q2 cluster.
 
-A real `manage.py qcluster` (ORM broker, `--threads` workers, default 2) and a local HTTP receiver (a thread
+A real `manage.py qcluster` (ORM broker) and a local HTTP receiver (a thread
 on 127.0.0.1 that answers 204 and notes when each `webhook-id` arrived). The bench writes `--orders` events
 (default 2,000) through the events function every state change calls (`webhooks.services.
 webhook_events_emit`), 50 per transaction as fast as it can, ten per order over N/10 orders of a bench
 channel (placed once through intake and reused): a burst. Each commit enqueues the delivery task, as in
 production; the cluster's only work is the outbox. The bench then waits until the receiver has every event.
 
-Reports: events produced per second; events delivered per second (from the first event's `created_at` to
+Two phases (`--only serial|concurrent` runs one): "serial", a cluster of one worker, and "concurrent", a
+cluster of `--threads` workers (default 4); each gets its own subscription, receiver and burst.
+
+Reports per phase: events produced per second; events delivered per second (from the first event's `created_at` to
 the last arrival); the delay from each event's `created_at` (the state change) to its arrival, p50 / p95 /
-p99 / max; duplicates and missing events (both must be 0). Only the receiver's loopback address is opened
-in the outbound guard, for the cluster of this run.
+p99 / max; duplicates, missing events and per-order ordering violations (all must be 0). Only the
+receiver's loopback address is opened in the outbound guard, for the cluster of this run.
 """
 
 from __future__ import annotations
@@ -41,18 +44,23 @@ class _Receiver:
 
     def __init__(self) -> None:
         self.arrivals: dict[str, list[float]] = {}
+        self.sequence: dict[str, int] = {}  # webhook-id → rank of its first arrival
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers answer
+
             def log_message(self, *args) -> None:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 now = time.time()
+                uid = self.headers.get("webhook-id", "")
                 with receiver._lock:
-                    receiver.arrivals.setdefault(self.headers.get("webhook-id", ""), []).append(now)
+                    receiver.arrivals.setdefault(uid, []).append(now)
+                    receiver.sequence.setdefault(uid, len(receiver.sequence))
                 self.send_response(204)
                 self.end_headers()
 
@@ -158,60 +166,60 @@ def _produce(*, order_ids: list[int], events: int) -> float:
     return time.perf_counter() - started
 
 
-def bench_outbox(*, log, orders: int = 2000, threads: int = 2, seconds: float = 600.0, **_) -> dict:
-    """`orders` events through a cluster of `threads` workers; `seconds` bounds the wait for delivery."""
-    from django_q.conf import Conf
+def _order_violations(*, events: list[tuple[str, int | None]], sequence: dict[str, int]) -> int:
+    """Events of an order that arrived before an earlier event of the same order (per-order ordering)."""
+    last: dict[int, int] = {}
+    bad = 0
+    for uid, order_id in events:  # in event order
+        if uid not in sequence or order_id is None:
+            continue
+        if sequence[uid] < last.get(order_id, -1):
+            bad += 1
+        last[order_id] = max(last.get(order_id, -1), sequence[uid])
+    return bad
 
-    from inventory.models import Product
-    from orders.models import Channel
+
+def _phase(*, log, name: str, channel, order_ids: list[int], events_n: int, workers: int, seconds: float) -> dict:
+    """One run: a fresh subscription and receiver, a cluster of `workers`, `events_n` events as a burst."""
     from webhooks.models import Event
     from webhooks.services import subscription_create
 
-    if connection.vendor != "postgresql":
-        raise CommandError("bench outbox runs on PostgreSQL: set DATABASE_URL=postgres://… (and migrate it).")
-    run = f"{int(time.time() * 1000)}"
-    channel, _ = Channel.objects.get_or_create(code="bench-outbox", defaults={"name": "Outbox bench", "kind": "web"})
-    Product.objects.get_or_create(sku="BENCH-OUTBOX-1", defaults={"name": "Outbox bench item"})
-    order_ids = _orders_ensure(channel=channel, count=max(1, orders // EVENTS_PER_ORDER))
     receiver = _Receiver()
     with override_settings(DOM_OUTBOUND_ALLOW_HTTP=True, DOM_OUTBOUND_ALLOW_PRIVATE=True):
         sub, _ = subscription_create(
-            name=f"bench outbox {run}", url=receiver.url, event_types=["order.on_hold"], channel=channel
+            name=f"bench outbox {name} {time.time_ns()}",
+            url=receiver.url,
+            event_types=["order.on_hold"],
+            channel=channel,
         )
-    sync, Conf.SYNC = Conf.SYNC, False  # tasks go to the cluster (test settings run them inline)
-    q_logger = logging.getLogger("django-q")
-    q_level = q_logger.level
-    q_logger.setLevel(logging.WARNING)  # django-q2 logs every enqueue on stdout; the JSON must stay clean
-    proc = _cluster_start(workers=threads)
+    proc = _cluster_start(workers=workers)
     try:
         _cluster_ready(timeout=120)
-        log(f"cluster up ({threads} workers); writing {orders} events over {len(order_ids)} orders")
-        produce_s = _produce(order_ids=order_ids, events=orders)
-        log(f"written in {produce_s:.1f} s; waiting for the receiver")
+        log(f"{name}: cluster up ({workers} workers); writing {events_n} events over {len(order_ids)} orders")
+        produce_s = _produce(order_ids=order_ids, events=events_n)
         deadline = time.monotonic() + seconds
-        while receiver.count() < orders and time.monotonic() < deadline and proc.poll() is None:
+        while receiver.count() < events_n and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         time.sleep(0.5)  # anything sent twice arrives now
     finally:
         _cluster_stop(proc)
-        Conf.SYNC = sync
-        q_logger.setLevel(q_level)
         receiver.stop()
-    events = dict(Event.objects.filter(deliveries__subscription=sub).values_list("uid", "created_at").order_by("id"))
+    rows = list(
+        Event.objects.filter(deliveries__subscription=sub).order_by("id").values_list("uid", "created_at", "order_id")
+    )
     sub.delete()
     arrivals = receiver.arrivals
-    delays = [arrivals[uid][0] - created.timestamp() for uid, created in events.items() if uid in arrivals]
-    first_created = min(c.timestamp() for c in events.values()) if events else 0.0
-    last_arrival = max((a[0] for a in arrivals.values()), default=first_created)
-    span = max(last_arrival - first_created, 1e-9)
+    delays = [arrivals[uid][0] - created.timestamp() for uid, created, _ in rows if uid in arrivals]
+    first_created = min((c.timestamp() for _, c, _ in rows), default=0.0)
+    span = max(max((a[0] for a in arrivals.values()), default=first_created) - first_created, 1e-9)
     return {
-        "orders": len(order_ids),
-        "cluster_workers": threads,
-        "events": len(events),
+        "cluster_workers": workers,
+        "events": len(rows),
         "delivered": len(delays),
-        "missing": len(events) - len(delays),
+        "missing": len(rows) - len(delays),
         "duplicates": sum(len(v) - 1 for v in arrivals.values()),
-        "produced_per_s": round(len(events) / produce_s, 1) if produce_s else None,
+        "order_violations": _order_violations(events=[(u, o) for u, _, o in rows], sequence=receiver.sequence),
+        "produced_per_s": round(len(rows) / produce_s, 1) if produce_s else None,
         "delivered_per_s": round(len(delays) / span, 1),
         "delay_ms": {
             "p50": ms(percentile(delays, 0.50)),
@@ -219,10 +227,52 @@ def bench_outbox(*, log, orders: int = 2000, threads: int = 2, seconds: float = 
             "p99": ms(percentile(delays, 0.99)),
             "max": ms(max(delays, default=0.0)),
         },
-        "receiver": "127.0.0.1 thread HTTP server, 204 at once",
-        "setup": f"webhook_events_emit, {BATCH} events per transaction, {EVENTS_PER_ORDER} per order (delivered"
-        " in order per order); django-q2 ORM broker",
     }
+
+
+def bench_outbox(
+    *, log, orders: int = 2000, threads: int = 4, seconds: float = 600.0, only: str | None = None, **_
+) -> dict:
+    """`orders` events per phase: "serial" (a cluster of one worker) and "concurrent" (`threads` workers);
+    `--only serial|concurrent` runs one. `seconds` bounds each phase's wait for delivery."""
+    from django_q.conf import Conf
+
+    from inventory.models import Product
+    from orders.models import Channel
+
+    if connection.vendor != "postgresql":
+        raise CommandError("bench outbox runs on PostgreSQL: set DATABASE_URL=postgres://… (and migrate it).")
+    if only not in (None, "serial", "concurrent"):
+        raise CommandError("bench outbox --only takes serial or concurrent.")
+    channel, _ = Channel.objects.get_or_create(code="bench-outbox", defaults={"name": "Outbox bench", "kind": "web"})
+    Product.objects.get_or_create(sku="BENCH-OUTBOX-1", defaults={"name": "Outbox bench item"})
+    order_ids = _orders_ensure(channel=channel, count=max(1, orders // EVENTS_PER_ORDER))
+    sync, Conf.SYNC = Conf.SYNC, False  # tasks go to the cluster (test settings run them inline)
+    q_logger = logging.getLogger("django-q")
+    q_level = q_logger.level
+    q_logger.setLevel(logging.WARNING)  # django-q2 logs every enqueue on stdout; the JSON must stay clean
+    result = {"orders": len(order_ids)}
+    try:
+        for name, workers in (("serial", 1), ("concurrent", threads)):
+            if only in (None, name):
+                result[name] = _phase(
+                    log=log,
+                    name=name,
+                    channel=channel,
+                    order_ids=order_ids,
+                    events_n=orders,
+                    workers=workers,
+                    seconds=seconds,
+                )
+    finally:
+        Conf.SYNC = sync
+        q_logger.setLevel(q_level)
+    result["receiver"] = "127.0.0.1 thread HTTP/1.1 keep-alive server, 204 at once"
+    result["setup"] = (
+        f"webhook_events_emit, {BATCH} events per transaction, {EVENTS_PER_ORDER} per order (delivered in order per"
+        " order); django-q2 ORM broker; order_violations: an order's event that arrived before an earlier one"
+    )
+    return result
 
 
 BENCHMARKS = {"outbox": bench_outbox}

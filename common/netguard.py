@@ -14,7 +14,9 @@ own network. The rules, read from settings on every call:
   against the host name;
 - redirects are followed only for GET, at most `MAX_REDIRECTS` times, each hop checked like the first;
 - every socket operation has a timeout (`DOM_OUTBOUND_TIMEOUT_SECONDS`) and a response body larger than
-  `DOM_OUTBOUND_MAX_BYTES` is refused.
+  `DOM_OUTBOUND_MAX_BYTES` is refused;
+- `OutboundSession` keeps connections alive between requests (the outbox sends thousands to one receiver);
+  it skips none of these checks, it only reuses a connection to an address that passed them again.
 
 This module imports no other app of the project.
 """
@@ -167,33 +169,97 @@ def _read_capped(resp: http.client.HTTPResponse, *, max_bytes: int, sink: Binary
     return b"".join(kept), size
 
 
-def _send_once(
-    *, url: str, method: str, headers: dict, body: bytes | None, timeout: float, max_bytes: int, sink
-) -> OutboundResponse | str:
-    """One request; returns the response, or the next URL when it is a redirect to follow."""
-    scheme, host, port = outbound_url_check(url=url)
-    address = outbound_resolve(host=host, port=port)[0]
+def _connection_open(*, scheme: str, host: str, port: int, address: str, timeout: float):
     if scheme == "https":
-        conn = _PinnedHTTPSConnection(
+        return _PinnedHTTPSConnection(
             host, port, address=address, timeout=timeout, context=ssl.create_default_context()
         )
-    else:
-        conn = _PinnedHTTPConnection(host, port, address=address, timeout=timeout)
+    return _PinnedHTTPConnection(host, port, address=address, timeout=timeout)
+
+
+def _send_once(
+    *,
+    url: str,
+    method: str,
+    headers: dict,
+    body: bytes | None,
+    timeout: float,
+    max_bytes: int,
+    sink,
+    session: OutboundSession | None = None,
+) -> OutboundResponse | str:
+    """One request; returns the response, or the next URL when it is a redirect to follow. Every check runs
+    on every request; with a `session`, an open connection to the same checked address is reused."""
+    scheme, host, port = outbound_url_check(url=url)
+    address = outbound_resolve(host=host, port=port)[0]
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    key = (scheme, host, port, address)
+    reused = session is not None and key in session._conns
+    if reused:
+        conn = session._conns.pop(key)
+    else:
+        conn = _connection_open(scheme=scheme, host=host, port=port, address=address, timeout=timeout)
+        if session is not None:
+            session.connections_opened += 1
+    keep = False
     try:
-        conn.request(method, path, body=body, headers=headers)
-        resp = conn.getresponse()
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused:
+                raise
+            # The server closed an idle kept-alive connection before reading this request: send it once on
+            # a fresh connection to the same checked address.
+            conn.close()
+            conn = _connection_open(scheme=scheme, host=host, port=port, address=address, timeout=timeout)
+            session.connections_opened += 1
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
         if resp.status in (301, 302, 303, 307, 308) and method == "GET" and resp.getheader("Location"):
             return urljoin(url, resp.getheader("Location"))
         if 300 <= resp.status < 400:
             raise OutboundRefused(f"HTTP {resp.status} redirect from {host} not followed.")
         data, size = _read_capped(resp, max_bytes=max_bytes, sink=sink)
+        keep = session is not None and not resp.will_close
         return OutboundResponse(status=resp.status, url=url, headers=dict(resp.getheaders()), body=data, size=size)
     except (OSError, http.client.HTTPException) as exc:
         raise OutboundError(f"{host}: {exc}") from exc
     finally:
-        conn.close()
+        if keep:
+            session._conns[key] = conn
+        else:
+            conn.close()
+
+
+class OutboundSession:
+    """Keep-alive connections for many requests to the same configured URLs (one per worker). Every request
+    goes through every rule of `outbound_request` (URL form, allowed hosts, each resolved address, redirects,
+    size and time limits); only the TCP/TLS connection to an address that passed the checks is kept open and
+    reused while the server keeps it alive. Not shared between threads. Use as a context manager or `close()`."""
+
+    def __init__(self) -> None:
+        self._conns: dict[tuple[str, str, int, str], http.client.HTTPConnection] = {}
+        self.connections_opened = 0
+
+    def request(self, **kwargs) -> OutboundResponse:
+        """`outbound_request` (same keyword arguments and exceptions) over this session's connections."""
+        return outbound_request(session=self, **kwargs)
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+
+    def __enter__(self) -> OutboundSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def outbound_request(
@@ -205,11 +271,13 @@ def outbound_request(
     timeout: float | None = None,
     max_bytes: int | None = None,
     sink: BinaryIO | None = None,
+    session: OutboundSession | None = None,
 ) -> OutboundResponse:
     """Send one request to a configured URL under the rules in the module docstring.
 
     The body is returned (or, with `sink`, written to it and `body` left empty). Raises OutboundRefused
-    (policy: nothing sent to a refused address), OutboundTooLarge or OutboundError."""
+    (policy: nothing sent to a refused address), OutboundTooLarge or OutboundError. With `session` (an
+    OutboundSession), the connection is kept alive and reused by the session's next request."""
     timeout = timeout or _setting("DOM_OUTBOUND_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
     max_bytes = max_bytes or _setting("DOM_OUTBOUND_MAX_BYTES", DEFAULT_MAX_BYTES)
     current = url
@@ -222,6 +290,7 @@ def outbound_request(
             timeout=timeout,
             max_bytes=max_bytes,
             sink=sink,
+            session=session,
         )
         if isinstance(result, OutboundResponse):
             return result

@@ -316,6 +316,10 @@ DOM = {
     "OUTBOX_BACKOFF_SECONDS": env.int("DOM_OUTBOX_BACKOFF_SECONDS", default=30),
     "OUTBOX_MAX_ATTEMPTS": env.int("DOM_OUTBOX_MAX_ATTEMPTS", default=8),
     "OUTBOX_TIMEOUT_SECONDS": env.int("DOM_OUTBOX_TIMEOUT_SECONDS", default=10),
+    # Outbound webhooks (webhooks.delivery): deliveries a worker claims at once in a subscription's lane, and
+    # the seconds of sending after which a lane stops and lets the other subscriptions go first.
+    "OUTBOX_CLAIM_BATCH": env.int("DOM_OUTBOX_CLAIM_BATCH", default=100),
+    "OUTBOX_SLOW_SECONDS": env.float("DOM_OUTBOX_SLOW_SECONDS", default=5.0),
     "PICKUP_HOLD_DAYS": env.int("DOM_PICKUP_HOLD_DAYS", default=3),
     "PICKUP_REMINDER_DAYS_BEFORE": env.int("DOM_PICKUP_REMINDER_DAYS_BEFORE", default=1),
     # "I'm here" check-in links (fulfillment.services.pickup_checkin_url): valid this many days after they

@@ -6,11 +6,10 @@ an event is written in the same transaction as the change it describes: a change
 event, and no change is written without one. One `Delivery` row per event and matching subscription
 (unique), inserted in bulk for a batch.
 
-Delivery: `delivery_deliver` claims a delivery with a conditional update (two workers never send the same
-row at once) and only when no earlier delivery of the same order to the same subscription is still open,
-so a receiver sees an order's events in order. A failure (refused connection, timeout, non-2xx) is retried
-with exponential backoff (DOM["OUTBOX_BACKOFF_SECONDS"], doubling, at most an hour) until
-DOM["OUTBOX_MAX_ATTEMPTS"], then the delivery is dead. Every POST goes through common.netguard.
+Delivery: webhooks.delivery (`deliveries_deliver_due` and `delivery_deliver` call it): each event once per
+subscription, an order's events in order, failures retried with exponential backoff (DOM["OUTBOX_BACKOFF_
+SECONDS"], doubling, at most an hour) until DOM["OUTBOX_MAX_ATTEMPTS"], then dead. Every POST goes through
+common.netguard.
 """
 
 from __future__ import annotations
@@ -23,17 +22,15 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from common.netguard import OutboundError, OutboundRefused, OutboundTooLarge, outbound_request
 from inventory.selectors import low_stock_state
 from orders.models import Channel, Order
 from webhooks.models import Delivery, Event, EventType, LowStockMark, Subscription
-from webhooks.shopify_out import ShopifyFailed, shopify_delivery_send
 from webhooks.signals import events_written
-from webhooks.signing import webhook_headers_sign, webhook_secret_generate
+from webhooks.signing import webhook_secret_generate
 
 SCHEMA_VERSION = 1
 OPEN = (Delivery.Status.PENDING, Delivery.Status.SENDING)
@@ -349,143 +346,19 @@ def event_body(*, event: Event) -> str:
     return json.dumps(envelope, sort_keys=True, separators=(",", ":"))
 
 
-class _Failed(Exception):
-    def __init__(self, message: str, *, code: int | None = None, body: str = "") -> None:
-        super().__init__(message)
-        self.code, self.body = code, body
-
-
-def _post(delivery: Delivery, *, now: datetime) -> tuple[int, str]:
-    sub, event = delivery.subscription, delivery.event
-    if sub.kind == Subscription.Kind.SHOPIFY:
-        try:
-            return shopify_delivery_send(delivery=delivery)
-        except ShopifyFailed as exc:
-            raise _Failed(str(exc), code=exc.code, body=exc.body) from exc
-    body = event_body(event=event)
-    headers = webhook_headers_sign(
-        msg_id=event.uid,
-        timestamp=now,
-        body=body,
-        secrets_=subscription_signing_secrets(subscription=sub, now=now),
-    )
-    headers["Content-Type"] = "application/json"
-    try:
-        resp = outbound_request(
-            url=sub.url,
-            method="POST",
-            body=body.encode(),
-            headers=headers,
-            timeout=_dom("OUTBOX_TIMEOUT_SECONDS"),
-            max_bytes=64 * 1024,
-        )
-    except (OutboundRefused, OutboundTooLarge, OutboundError) as exc:
-        raise _Failed(str(exc)) from exc
-    excerpt = resp.body[:500].decode("utf-8", errors="replace")
-    if not 200 <= resp.status < 300:
-        raise _Failed(f"HTTP {resp.status}", code=resp.status, body=excerpt)
-    return resp.status, excerpt
-
-
-def _earlier_open():
-    return Delivery.objects.filter(
-        subscription_id=OuterRef("subscription_id"),
-        order_id=OuterRef("order_id"),
-        event_id__lt=OuterRef("event_id"),
-        status__in=OPEN,
-    )
-
-
 def delivery_deliver(*, delivery_id: int, now: datetime | None = None) -> Delivery:
-    """Try one delivery once, if it is due, its subscription active and no earlier delivery of the same
-    order to the same subscription is still open. Returns the delivery as it is afterwards."""
-    now = now or timezone.now()
-    timeout = _dom("OUTBOX_TIMEOUT_SECONDS")
-    claimable = Q(status=Delivery.Status.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-    claimable |= Q(status=Delivery.Status.SENDING, claimed_until__lt=now)  # a worker died mid-send
-    with transaction.atomic():
-        # Lock the row first: the claim below filters through a join, which Django writes as `id IN
-        # (subquery)`, and PostgreSQL does not re-check such a subquery after waiting for a row lock; taken
-        # after the lock, the claim's own snapshot sees another worker's committed claim.
-        Delivery.objects.select_for_update().filter(pk=delivery_id).values_list("pk", flat=True).first()
-        claimed = (
-            Delivery.objects.filter(claimable, pk=delivery_id, subscription__is_active=True)
-            .exclude(Exists(_earlier_open()))
-            .update(
-                status=Delivery.Status.SENDING,
-                claimed_until=now + timedelta(seconds=timeout * 3),
-                attempts=F("attempts") + 1,
-                last_attempt_at=now,
-            )
-        )
-    d = Delivery.objects.select_related("event", "subscription").get(pk=delivery_id)
-    if not claimed:
-        return d
-    try:
-        d.last_status_code, d.last_response = _post(d, now=now)
-    except _Failed as exc:
-        give_up = d.attempts >= _dom("OUTBOX_MAX_ATTEMPTS")
-        delay = min(_dom("OUTBOX_BACKOFF_SECONDS") * 2 ** (d.attempts - 1), 3600)
-        d.status = Delivery.Status.DEAD if give_up else Delivery.Status.PENDING
-        d.next_attempt_at = None if give_up else now + timedelta(seconds=delay)
-        d.last_error, d.last_status_code, d.last_response = str(exc)[:500], exc.code, exc.body
-        d.claimed_until = None
-        d.save(
-            update_fields=[
-                "status",
-                "next_attempt_at",
-                "last_error",
-                "last_status_code",
-                "last_response",
-                "claimed_until",
-            ]
-        )
-        return d
-    d.status, d.delivered_at, d.claimed_until, d.last_error = Delivery.Status.DELIVERED, now, None, ""
-    d.save(update_fields=["status", "delivered_at", "claimed_until", "last_error", "last_status_code", "last_response"])
-    return d
+    """Try one delivery once (webhooks.delivery.delivery_deliver)."""
+    from webhooks import delivery
+
+    return delivery.delivery_deliver(delivery_id=delivery_id, now=now)
 
 
-def deliveries_deliver_due(*, now: datetime | None = None, batch: int = 500) -> int:
-    """Deliver every due delivery, oldest event first. Safe to run concurrently and repeatedly; a delivery
-    waiting behind an earlier one of its order is skipped and taken by a later run. Returns deliveries made."""
-    now = now or timezone.now()
-    due = (
-        Delivery.objects.filter(
-            Q(status=Delivery.Status.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            | Q(status=Delivery.Status.SENDING, claimed_until__lt=now),
-            subscription__is_active=True,
-        )
-        .exclude(Exists(_earlier_open()))
-        .order_by("event_id", "id")
-        .values_list("pk", flat=True)[:batch]
-    )
-    done = 0
-    for pk in list(due):
-        pending = [pk]
-        while pending:
-            d = delivery_deliver(delivery_id=pending.pop(), now=now)
-            if d.status != Delivery.Status.DELIVERED:
-                continue
-            done += 1
-            # The order's next event to this subscription, now unblocked, goes at once.
-            nxt = (
-                Delivery.objects.filter(
-                    subscription_id=d.subscription_id,
-                    order_id=d.order_id,
-                    event_id__gt=d.event_id,
-                    status=Delivery.Status.PENDING,
-                    next_attempt_at__isnull=True,
-                )
-                .order_by("event_id")
-                .values_list("pk", flat=True)
-                .first()
-                if d.order_id
-                else None
-            )
-            if nxt:
-                pending.append(nxt)
-    return done
+def deliveries_deliver_due(*, now: datetime | None = None, batch: int | None = None) -> int:
+    """Deliver every due delivery: the delivery loop of webhooks.delivery (lanes, chain claims, keep-alive
+    connections). Safe to run concurrently and repeatedly. Returns deliveries made."""
+    from webhooks import delivery
+
+    return delivery.deliveries_drain(now=now, batch=batch)
 
 
 def delivery_resend(*, delivery: Delivery, now: datetime | None = None) -> Delivery:

@@ -26,14 +26,16 @@ class Served:
     port: int
     routes: dict[str, Route]
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    clients: list[tuple[str, int]] = field(default_factory=list)  # the client address of each request
 
     def paths(self) -> list[str]:
         return [p for _, p, _ in self.requests]
 
 
 @contextmanager
-def http_server(routes: dict[str, Route], *, tls: tuple[str, str] | None = None):
-    """Serve `routes` on 127.0.0.1 (HTTPS with `tls=(certfile, keyfile)`)."""
+def http_server(routes: dict[str, Route], *, tls: tuple[str, str] | None = None, keep_alive: bool = False):
+    """Serve `routes` on 127.0.0.1 (HTTPS with `tls=(certfile, keyfile)`; HTTP/1.1 keep-alive with
+    `keep_alive`)."""
     served: Served | None = None
     lock = threading.Lock()
 
@@ -44,6 +46,7 @@ def http_server(routes: dict[str, Route], *, tls: tuple[str, str] | None = None)
                 self.rfile.read(length)
             with lock:
                 served.requests.append((self.command, self.path, dict(self.headers)))
+                served.clients.append(self.client_address[:2])
             route = served.routes.get(self.path)
             if route is None:
                 self.send_error(404)
@@ -66,6 +69,8 @@ def http_server(routes: dict[str, Route], *, tls: tuple[str, str] | None = None)
         def log_message(self, *args) -> None:
             pass
 
+    if keep_alive:
+        Handler.protocol_version = "HTTP/1.1"
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     if tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -13,6 +13,7 @@ import pytest
 from common.netguard import (
     OutboundError,
     OutboundRefused,
+    OutboundSession,
     OutboundTooLarge,
     outbound_request,
     outbound_url_check,
@@ -223,3 +224,41 @@ def test_tls_to_the_pinned_address_verifies_the_certificate_against_the_host_nam
         assert outbound_request(url=url).body == b"over tls"
         with pytest.raises(OutboundError, match="CERTIFICATE_VERIFY_FAILED"):
             outbound_request(url=f"https://127.0.0.1:{srv.port}/x")  # the certificate is for localhost only
+
+
+def test_a_session_keeps_the_connection_alive_and_still_checks_every_request(settings):
+    """One TCP connection for many requests to a keep-alive server; a request the rules refuse is refused
+    through the same session (the open connection is not a way around the guard), and so is a redirect."""
+    settings.DOM_OUTBOUND_ALLOW_HTTP = True
+    settings.DOM_OUTBOUND_ALLOW_PRIVATE = True
+    routes = {"/hook": Route(status=204), "/moved": Route(status=307, headers={"Location": "/hook"})}
+    with http_server(routes, keep_alive=True) as srv, OutboundSession() as session:
+        for _ in range(5):
+            assert session.request(url=f"{srv.url}/hook", method="POST", body=b"{}", timeout=2).status == 204
+        assert session.connections_opened == 1 and len(set(srv.clients)) == 1 and len(srv.clients) == 5
+
+        settings.DOM_OUTBOUND_ALLOW_PRIVATE = False  # 127.0.0.1 is now a blocked address
+        with pytest.raises(OutboundRefused, match="not allowed"):
+            session.request(url=f"{srv.url}/hook", method="POST", body=b"{}", timeout=2)
+        settings.DOM_OUTBOUND_ALLOW_PRIVATE = True
+        with pytest.raises(OutboundRefused, match="redirect"):
+            session.request(url=f"{srv.url}/moved", method="POST", body=b"{}", timeout=2)
+        assert srv.paths() == ["/hook"] * 5 + ["/moved"]
+
+
+def test_a_session_checks_each_resolution_and_the_time_limit(strict, public_dns):
+    """A host that resolves to a private address on a later request is refused although a connection to
+    its earlier (public) address is open; a slow answer on a kept-alive connection times out."""
+    strict.DOM_OUTBOUND_ALLOW_HTTP = True
+    routes = {"/hook": Route(status=204), "/slow": Route(status=204, delay=2)}
+    with http_server(routes, keep_alive=True) as srv, OutboundSession() as session:
+        url = f"http://rebind.public.test:{srv.port}"
+        assert session.request(url=f"{url}/hook", method="POST", body=b"{}", timeout=1).status == 204
+        public_dns["answers"]["rebind.public.test"] = ["10.0.0.7"]
+        with pytest.raises(OutboundRefused, match="10.0.0.7"):
+            session.request(url=f"{url}/hook", method="POST", body=b"{}", timeout=1)
+        public_dns["answers"].clear()
+        started = time.monotonic()
+        with pytest.raises(OutboundError):
+            session.request(url=f"{url}/slow", method="POST", body=b"{}", timeout=0.5)
+        assert time.monotonic() - started < 1.5 and srv.paths() == ["/hook", "/slow"]

@@ -22,6 +22,7 @@ class Receiver:
         self.slow_seconds = 2.5
         self.accepted: list[tuple[dict, bytes]] = []  # (headers, body) of requests answered 2xx
         self.requests = 0
+        self.times: list[float] = []  # time.monotonic() of each request's arrival
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -38,6 +39,7 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.requests += 1
+                receiver.times.append(time.monotonic())
                 mode = receiver.mode
                 if mode == "slow":
                     time.sleep(receiver.slow_seconds)
