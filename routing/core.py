@@ -421,6 +421,7 @@ class Decision:
     # The promise could no longer be kept and the order was placed late: the new promise (the latest delivery
     # of the late shipments), for the order to carry; None when the promise stands.
     repromise: date | None = None
+    priced: int = 0  # locations fully priced into a candidate (the rest were ruled out or cut by a cost bound)
 
     @property
     def outcome(self) -> str:
@@ -443,6 +444,7 @@ class _Built:
     quantities: tuple[int, ...]
     promised: date
     unit_kg: tuple[float, ...] = ()  # per line: one unit's weight as priced (billable, whole pounds, with a card)
+    priced: int = 0  # locations fully priced into a candidate
 
 
 def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
@@ -453,8 +455,15 @@ def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
     return d
 
 
+COST_CUT = "cost:"  # the prefix of the reason a location gets when a cost bound rules it out unpriced
+
+
 def _cost_reason(best: float, code: str) -> str:
-    return f"cost: cannot beat ${best:.2f} for the whole order from {code}"
+    return f"{COST_CUT} cannot beat ${best:.2f} for the whole order from {code}"
+
+
+def _split_reason(best: float, codes: str) -> str:
+    return f"{COST_CUT} cannot beat ${best:.2f} for the whole order split between {codes}"
 
 
 def _exclude(excluded: dict[str, list[int]], reason: str, loc_id: int) -> None:
@@ -806,6 +815,9 @@ def _price(
             day=day,
             state=o.state,
         )
+        # Never below zero: the floors `_visit` cuts locations by count every bid price as ≥ 0.
+        bids = tuple(b if b > 0.0 else 0.0 for b in bids)
+        slot = slot if slot > 0.0 else 0.0
         unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
         fixed += slot
     risk = _pick_risk(o, loc_id, base + loc.handling_per_order)
@@ -938,7 +950,7 @@ def _build(
         policy_mode=policy_mode,
     )
     o.late_ok, o.upgrade_far = late_ok, upgrade_far
-    locs, quantities = static.locations, o.quantities
+    quantities = o.quantities
     ids: set[int] = set()
     for ln in order.lines:
         ids.update(state.stock.get(ln.product_id, ()))
@@ -948,24 +960,62 @@ def _build(
     excluded: dict[str, list[int]] = {}
     infos: list[CandidateInfo] = []
     cands: list[Candidate] = []
+    priced = _visit(o, ids=ids, prune=prune, cands=cands, infos=infos, excluded=excluded)
+    if prune and cands:
+        cands, infos = _prune(cands, infos, quantities, static, excluded)
+    problem = Problem(
+        quantities=quantities,
+        candidates=tuple(cands),
+        split_penalty=static.split_penalty,
+        max_shipments=ctx.max_shipments,
+        ship_complete=ctx.ship_complete,
+    )
+    return _Built(problem, infos, excluded, len(ids), ctx, quantities, o.promised, o.unit_kg, priced)
+
+
+@dataclass(slots=True)
+class _Incumbent:
+    """The cheapest plan known while visiting (a single location sending everything, or a split of the
+    locations priced so far) that places every unit within the order's rules; any location whose floor is
+    above its cost is in no optimal plan."""
+
+    cost: float = math.inf
+    reason: str = ""
+    split: bool = False
+
+
+def _visit(
+    o: _Order,
+    *,
+    ids: set[int],
+    prune: bool,
+    cands: list[Candidate],
+    infos: list[CandidateInfo],
+    excluded: dict[str, list[int]],
+) -> int:
+    """Price the order's locations in `_visit_order`'s order into `cands` / `infos` (the others go to
+    `excluded` with their reason), leaving unpriced every location whose floor — the least any plan shipping
+    from it costs (`_location_floor`) — is above the incumbent's cost (reason COST_CUT). Exact: such a location
+    is in no optimal plan, so the optimizer's answer is the one it gives on every location. Returns how many
+    locations were priced."""
     seq, floors = _visit_order(o, ids, prune)
-    best, best_key = math.inf, 0
+    others = _ranked_floors(seq)
+    quantities, locs = o.quantities, o.static.locations
+    stocks = [o.state.stock.get(ln.product_id, {}) for ln in o.order.lines]
+    best = _Incumbent()
+    priced, least_fixed = 0, math.inf  # least fixed cost of the locations priced so far
     for pos, (bound, loc_id) in enumerate(seq):
-        if bound + floors.unit > best + 1e-9:
-            excluded.setdefault(_cost_reason(best, locs[best_key].code), []).extend(i for _, i in seq[pos:])
+        if bound + floors.unit > best.cost + 1e-9:  # ranked by bound: every later location is cut too
+            excluded.setdefault(best.reason, []).extend(i for _, i in seq[pos:])
             break
         band = None
         if bound > -math.inf:
-            # Ranked, so eligible and within reach: a plan shipping from here also sends at least one unit
-            # from here, at this location's per-kg rate and handling per unit rather than the floor's.
-            loc = locs[loc_id]
-            if loc_id == pickup_id:
-                extra = loc.handling_per_unit - floors.handling_unit
-            else:
-                band = rate_for(rates=o.ship_rates, distance_km=_rate_km(o, o.ship_rates, loc_id, o.dist[loc_id]))
-                extra = (band.per_kg - floors.per_kg) * floors.kg + loc.handling_per_unit - floors.handling_unit
-            if bound + floors.unit + extra > best + 1e-9:
-                _exclude(excluded, _cost_reason(best, locs[best_key].code), loc_id)
+            band, floor = _location_floor(o, loc_id=loc_id, bound=bound, floors=floors)
+            if not all(st.get(loc_id, 0) >= q for st, q in zip(stocks, quantities, strict=True) if q):
+                # It cannot send everything: another location ships too, and the split penalty is paid.
+                floor += o.static.split_penalty + min(others.other(loc_id), least_fixed)
+            if floor > best.cost + 1e-9:
+                _exclude(excluded, best.reason, loc_id)
                 continue
         found = _candidate(o, loc_id, band)
         if found is None:
@@ -976,20 +1026,73 @@ def _build(
         cand, info = found
         cands.append(cand)
         infos.append(info)
+        priced += 1
+        least_fixed = min(least_fixed, cand.fixed_cost)
         if all(a >= q for a, q in zip(cand.available, quantities, strict=True)):
             whole = cand.fixed_cost + sum(q * u for q, u in zip(quantities, cand.unit_costs, strict=True) if q)
-            if whole < best:
-                best, best_key = whole, loc_id
-    if prune and cands:
-        cands, infos = _prune(cands, infos, quantities, static, excluded)
-    problem = Problem(
+            if whole < best.cost:
+                best = _Incumbent(whole, _cost_reason(whole, locs[loc_id].code))
+        elif prune and (best.split or best.cost == math.inf):
+            best = _split_incumbent(o, cands=cands, best=best)
+    return priced
+
+
+@dataclass(slots=True)
+class _Others:
+    """The two least fixed-cost floors of the ranked locations: the least any other location's shipment
+    costs."""
+
+    first: tuple[float, int] = (math.inf, -1)
+    second: float = math.inf
+
+    def other(self, loc_id: int) -> float:
+        return self.second if self.first[1] == loc_id else self.first[0]
+
+
+def _ranked_floors(seq: list[tuple[float, int]]) -> _Others:
+    """The two least floors of the ranked (eligible, reachable) locations of `seq`, which is sorted by floor
+    with the unranked ones (-inf) first."""
+    ranked = [(b, i) for b, i in seq if b > -math.inf][:2]
+    out = _Others()
+    if ranked:
+        out.first = ranked[0]
+    if len(ranked) > 1:
+        out.second = ranked[1][0]
+    return out
+
+
+def _location_floor(o: _Order, *, loc_id: int, bound: float, floors: _Floors) -> tuple[object, float]:
+    """(rate band, floor) of a ranked location: the least any plan shipping from it costs, when every unit
+    is placed. Its fixed-cost floor (`bound`) plus what every unit costs at the least, with at least one
+    unit at this location's own per-kg rate and handling per unit rather than the floor's. Admissible because
+    every other part of a candidate's cost (surcharges, look-ahead bid prices, pick risk, late penalty) is
+    ≥ 0 (`_price` clamps the bid prices)."""
+    loc = o.static.locations[loc_id]
+    if o.pickup_store is not None and loc_id == o.pickup_store.id:
+        return None, bound + floors.unit + loc.handling_per_unit - floors.handling_unit
+    band = rate_for(rates=o.ship_rates, distance_km=_rate_km(o, o.ship_rates, loc_id, o.dist[loc_id]))
+    extra = (band.per_kg - floors.per_kg) * floors.kg + loc.handling_per_unit - floors.handling_unit
+    return band, bound + floors.unit + extra
+
+
+def _split_incumbent(o: _Order, *, cands: list[Candidate], best: _Incumbent) -> _Incumbent:
+    """The incumbent once the locations priced so far can place every unit between them: their best plan
+    (the exact optimizer on them alone), when it places everything within the order's rules and is cheaper."""
+    quantities = o.quantities
+    if not all(sum(c.available[i] for c in cands) >= q for i, q in enumerate(quantities) if q):
+        return best
+    sub = Problem(
         quantities=quantities,
         candidates=tuple(cands),
-        split_penalty=static.split_penalty,
-        max_shipments=ctx.max_shipments,
-        ship_complete=ctx.ship_complete,
+        split_penalty=o.static.split_penalty,
+        max_shipments=o.ctx.max_shipments,
+        ship_complete=o.ctx.ship_complete,
     )
-    return _Built(problem, infos, excluded, len(ids), ctx, quantities, o.promised, o.unit_kg)
+    plan = plan_optimize(problem=sub)
+    if not plan.optimal or plan.placed < sum(quantities) or plan.cost >= best.cost:
+        return best
+    codes = " + ".join(o.static.locations[cands[i].key].code for i in sorted(plan.used, key=lambda i: cands[i].key))
+    return _Incumbent(plan.cost, _split_reason(plan.cost, codes), split=True)
 
 
 def _prune(cands, infos, quantities, static: NetworkStatic, excluded) -> tuple[list, list]:
@@ -1345,6 +1448,7 @@ def _decision_from(
         plan=plan,
         line_products={ln.id: ln.product_id for ln in lines},
         unit_kg=built.unit_kg,
+        priced=built.priced,
     )
 
 
