@@ -992,12 +992,13 @@ def _visit(
     cands: list[Candidate],
     infos: list[CandidateInfo],
     excluded: dict[str, list[int]],
+    trace: dict[int, float] | None = None,
 ) -> int:
     """Price the order's locations in `_visit_order`'s order into `cands` / `infos` (the others go to
     `excluded` with their reason), leaving unpriced every location whose floor — the least any plan shipping
     from it costs (`_location_floor`) — is above the incumbent's cost (reason COST_CUT). Exact: such a location
     is in no optimal plan, so the optimizer's answer is the one it gives on every location. Returns how many
-    locations were priced."""
+    locations were priced. `trace`, when given, receives each ranked location's floor as it was cut by."""
     seq, floors = _visit_order(o, ids, prune)
     others = _ranked_floors(seq)
     quantities, locs = o.quantities, o.static.locations
@@ -1007,6 +1008,8 @@ def _visit(
     for pos, (bound, loc_id) in enumerate(seq):
         if bound + floors.unit > best.cost + 1e-9:  # ranked by bound: every later location is cut too
             excluded.setdefault(best.reason, []).extend(i for _, i in seq[pos:])
+            if trace is not None:
+                trace.update((i, b + floors.unit) for b, i in seq[pos:])
             break
         band = None
         if bound > -math.inf:
@@ -1014,6 +1017,8 @@ def _visit(
             if not all(st.get(loc_id, 0) >= q for st, q in zip(stocks, quantities, strict=True) if q):
                 # It cannot send everything: another location ships too, and the split penalty is paid.
                 floor += o.static.split_penalty + min(others.other(loc_id), least_fixed)
+            if trace is not None:
+                trace[loc_id] = floor
             if floor > best.cost + 1e-9:
                 _exclude(excluded, best.reason, loc_id)
                 continue
