@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time as _time
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from routing.costs import (
     ship_date,
 )
 from routing.lookahead import Lookahead, lookahead_premiums
-from routing.optimizer import Candidate, Plan, Problem, plan_optimize
+from routing.optimizer import Candidate, Plan, Problem, plan_from_set, plan_optimize
 from routing.ratecard import (
     KG_PER_LB,
     SERVICE_OF_LEVEL,
@@ -1002,7 +1003,7 @@ def _visit(
     seq, floors = _visit_order(o, ids, prune)
     others = _ranked_floors(seq)
     quantities, locs = o.quantities, o.static.locations
-    stocks = [o.state.stock.get(ln.product_id, {}) for ln in o.order.lines]
+    stocks = [(o.state.stock.get(ln.product_id, {}), q) for ln, q in zip(o.order.lines, quantities, strict=True) if q]
     best = _Incumbent()
     priced, least_fixed = 0, math.inf  # least fixed cost of the locations priced so far
     for pos, (bound, loc_id) in enumerate(seq):
@@ -1014,7 +1015,7 @@ def _visit(
         band = None
         if bound > -math.inf:
             band, floor = _location_floor(o, loc_id=loc_id, bound=bound, floors=floors)
-            if not all(st.get(loc_id, 0) >= q for st, q in zip(stocks, quantities, strict=True) if q):
+            if floor <= best.cost + 1e-9 and any(st.get(loc_id, 0) < q for st, q in stocks):
                 # It cannot send everything: another location ships too, and the split penalty is paid.
                 floor += o.static.split_penalty + min(others.other(loc_id), least_fixed)
             if trace is not None:
@@ -1057,12 +1058,12 @@ class _Others:
 def _ranked_floors(seq: list[tuple[float, int]]) -> _Others:
     """The two least floors of the ranked (eligible, reachable) locations of `seq`, which is sorted by floor
     with the unranked ones (-inf) first."""
-    ranked = [(b, i) for b, i in seq if b > -math.inf][:2]
     out = _Others()
-    if ranked:
-        out.first = ranked[0]
-    if len(ranked) > 1:
-        out.second = ranked[1][0]
+    pos = bisect_right(seq, (-math.inf, math.inf))  # the first ranked one
+    if pos < len(seq):
+        out.first = seq[pos]
+    if pos + 1 < len(seq):
+        out.second = seq[pos + 1][0]
     return out
 
 
@@ -1081,10 +1082,17 @@ def _location_floor(o: _Order, *, loc_id: int, bound: float, floors: _Floors) ->
 
 
 def _split_incumbent(o: _Order, *, cands: list[Candidate], best: _Incumbent) -> _Incumbent:
-    """The incumbent once the locations priced so far can place every unit between them: their best plan
-    (the exact optimizer on them alone), when it places everything within the order's rules and is cheaper."""
+    """The incumbent once the locations priced so far can place every unit between them: the cheaper of two
+    quick plans on them (every line from its cheapest locations; the first locations in visiting order that
+    cover the order), when it places everything within the order's rules and beats the incumbent."""
     quantities = o.quantities
-    if not all(sum(c.available[i] for c in cands) >= q for i, q in enumerate(quantities) if q):
+    left = list(quantities)
+    prefix = []
+    for i, c in enumerate(cands):
+        if any(a and n for a, n in zip(c.available, left, strict=True)):
+            prefix.append(i)
+            left = [n - a if n > a else 0 for a, n in zip(c.available, left, strict=True)]
+    if any(left):
         return best
     sub = Problem(
         quantities=quantities,
@@ -1093,11 +1101,13 @@ def _split_incumbent(o: _Order, *, cands: list[Candidate], best: _Incumbent) -> 
         max_shipments=o.ctx.max_shipments,
         ship_complete=o.ctx.ship_complete,
     )
-    plan = plan_optimize(problem=sub)
-    if not plan.optimal or plan.placed < sum(quantities) or plan.cost >= best.cost:
-        return best
-    codes = " + ".join(o.static.locations[cands[i].key].code for i in sorted(plan.used, key=lambda i: cands[i].key))
-    return _Incumbent(plan.cost, _split_reason(plan.cost, codes), split=True)
+    cap, wanted = sub.max_shipments, sum(quantities)
+    for chosen in (prefix, list(range(len(cands)))):
+        plan = plan_from_set(problem=sub, chosen=chosen)
+        if plan.placed == wanted and (cap is None or plan.shipments <= cap) and plan.cost < best.cost:
+            codes = " + ".join(sorted(o.static.locations[cands[i].key].code for i in plan.used))
+            best = _Incumbent(plan.cost, _split_reason(plan.cost, codes), split=True)
+    return best
 
 
 def _prune(cands, infos, quantities, static: NetworkStatic, excluded) -> tuple[list, list]:
