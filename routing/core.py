@@ -807,18 +807,17 @@ def _price(
     )
     bids, slot = (), 0.0
     if o.state.lookahead is not None:  # bid prices on scarce store units and slots (routing.lookahead)
-        bids, slot = lookahead_premiums(
-            lookahead=o.state.lookahead,
-            location_id=loc_id,
-            lines=lines,
-            available=avail,
-            quantities=o.quantities,
-            day=day,
-            state=o.state,
+        bids, slot = _bids_clamped(
+            *lookahead_premiums(
+                lookahead=o.state.lookahead,
+                location_id=loc_id,
+                lines=lines,
+                available=avail,
+                quantities=o.quantities,
+                day=day,
+                state=o.state,
+            )
         )
-        # Never below zero: the floors `_visit` cuts locations by count every bid price as ≥ 0.
-        bids = tuple(b if b > 0.0 else 0.0 for b in bids)
-        slot = slot if slot > 0.0 else 0.0
         unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
         fixed += slot
     risk = _pick_risk(o, loc_id, base + loc.handling_per_order)
@@ -849,6 +848,13 @@ def _price(
         pick_risk=risk,
     )
     return Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)), info
+
+
+def _bids_clamped(bids: tuple[float, ...], slot: float) -> tuple[tuple[float, ...], float]:
+    """Look-ahead bid prices never below zero: the floors `_visit` cuts locations by count each as ≥ 0."""
+    if bids and min(bids) < 0.0:
+        bids = tuple(b if b > 0.0 else 0.0 for b in bids)
+    return bids, (slot if slot > 0.0 else 0.0)
 
 
 def _unit_extra(o: _Order, loc: LocationView, at_store: bool) -> tuple[float, ...]:
