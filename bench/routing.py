@@ -321,6 +321,8 @@ def bench_routing(*, log, orders: int = 10000, scale: str = "large", oracle: boo
         "orders": len(ids),
         "orders_per_s": round(result.orders / elapsed, 1),
         "decisions_sha256": signature,
+        # Locations fully priced per order (routing.core: the rest are ruled out or cut by a cost bound).
+        "priced_per_order": round(sum(d.priced for d in ours.values()) / max(1, len(ours)), 2),
         "compute_p50_ms": ms(percentile(compute, 0.5) / 1000.0),
         "compute_p99_ms": ms(percentile(compute, 0.99) / 1000.0),
         "ours": s_ours,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time as _time
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from routing.costs import (
     ship_date,
 )
 from routing.lookahead import Lookahead, lookahead_premiums
-from routing.optimizer import Candidate, Plan, Problem, plan_optimize
+from routing.optimizer import Candidate, Plan, Problem, plan_from_set, plan_optimize
 from routing.ratecard import (
     KG_PER_LB,
     SERVICE_OF_LEVEL,
@@ -421,6 +422,7 @@ class Decision:
     # The promise could no longer be kept and the order was placed late: the new promise (the latest delivery
     # of the late shipments), for the order to carry; None when the promise stands.
     repromise: date | None = None
+    priced: int = 0  # locations fully priced into a candidate (the rest were ruled out or cut by a cost bound)
 
     @property
     def outcome(self) -> str:
@@ -443,6 +445,7 @@ class _Built:
     quantities: tuple[int, ...]
     promised: date
     unit_kg: tuple[float, ...] = ()  # per line: one unit's weight as priced (billable, whole pounds, with a card)
+    priced: int = 0  # locations fully priced into a candidate
 
 
 def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
@@ -453,8 +456,15 @@ def _ship_day(loc: LocationView, clock: datetime, memo: dict) -> date:
     return d
 
 
+COST_CUT = "cost:"  # the prefix of the reason a location gets when a cost bound rules it out unpriced
+
+
 def _cost_reason(best: float, code: str) -> str:
-    return f"cost: cannot beat ${best:.2f} for the whole order from {code}"
+    return f"{COST_CUT} cannot beat ${best:.2f} for the whole order from {code}"
+
+
+def _split_reason(best: float, codes: str) -> str:
+    return f"{COST_CUT} cannot beat ${best:.2f} for the whole order split between {codes}"
 
 
 def _exclude(excluded: dict[str, list[int]], reason: str, loc_id: int) -> None:
@@ -797,14 +807,16 @@ def _price(
     )
     bids, slot = (), 0.0
     if o.state.lookahead is not None:  # bid prices on scarce store units and slots (routing.lookahead)
-        bids, slot = lookahead_premiums(
-            lookahead=o.state.lookahead,
-            location_id=loc_id,
-            lines=lines,
-            available=avail,
-            quantities=o.quantities,
-            day=day,
-            state=o.state,
+        bids, slot = _bids_clamped(
+            *lookahead_premiums(
+                lookahead=o.state.lookahead,
+                location_id=loc_id,
+                lines=lines,
+                available=avail,
+                quantities=o.quantities,
+                day=day,
+                state=o.state,
+            )
         )
         unit_costs = tuple(u + b for u, b in zip(unit_costs, bids, strict=True)) if bids else unit_costs
         fixed += slot
@@ -836,6 +848,13 @@ def _price(
         pick_risk=risk,
     )
     return Candidate(key=loc_id, fixed_cost=fixed, unit_costs=unit_costs, available=tuple(avail)), info
+
+
+def _bids_clamped(bids: tuple[float, ...], slot: float) -> tuple[tuple[float, ...], float]:
+    """Look-ahead bid prices never below zero: the floors `_visit` cuts locations by count each as ≥ 0."""
+    if bids and min(bids) < 0.0:
+        bids = tuple(b if b > 0.0 else 0.0 for b in bids)
+    return bids, (slot if slot > 0.0 else 0.0)
 
 
 def _unit_extra(o: _Order, loc: LocationView, at_store: bool) -> tuple[float, ...]:
@@ -938,7 +957,7 @@ def _build(
         policy_mode=policy_mode,
     )
     o.late_ok, o.upgrade_far = late_ok, upgrade_far
-    locs, quantities = static.locations, o.quantities
+    quantities = o.quantities
     ids: set[int] = set()
     for ln in order.lines:
         ids.update(state.stock.get(ln.product_id, ()))
@@ -948,24 +967,67 @@ def _build(
     excluded: dict[str, list[int]] = {}
     infos: list[CandidateInfo] = []
     cands: list[Candidate] = []
+    priced = _visit(o, ids=ids, prune=prune, cands=cands, infos=infos, excluded=excluded)
+    if prune and cands:
+        cands, infos = _prune(cands, infos, quantities, static, excluded)
+    problem = Problem(
+        quantities=quantities,
+        candidates=tuple(cands),
+        split_penalty=static.split_penalty,
+        max_shipments=ctx.max_shipments,
+        ship_complete=ctx.ship_complete,
+    )
+    return _Built(problem, infos, excluded, len(ids), ctx, quantities, o.promised, o.unit_kg, priced)
+
+
+@dataclass(slots=True)
+class _Incumbent:
+    """The cheapest plan known while visiting (a single location sending everything, or a split of the
+    locations priced so far) that places every unit within the order's rules; any location whose floor is
+    above its cost is in no optimal plan."""
+
+    cost: float = math.inf
+    reason: str = ""
+    split: bool = False
+
+
+def _visit(
+    o: _Order,
+    *,
+    ids: set[int],
+    prune: bool,
+    cands: list[Candidate],
+    infos: list[CandidateInfo],
+    excluded: dict[str, list[int]],
+    trace: dict[int, float] | None = None,
+) -> int:
+    """Price the order's locations in `_visit_order`'s order into `cands` / `infos` (the others go to
+    `excluded` with their reason), leaving unpriced every location whose floor — the least any plan shipping
+    from it costs (`_location_floor`) — is above the incumbent's cost (reason COST_CUT). Exact: such a location
+    is in no optimal plan, so the optimizer's answer is the one it gives on every location. Returns how many
+    locations were priced. `trace`, when given, receives each ranked location's floor as it was cut by."""
     seq, floors = _visit_order(o, ids, prune)
-    best, best_key = math.inf, 0
+    others = _ranked_floors(seq)
+    quantities, locs = o.quantities, o.static.locations
+    stocks = [(o.state.stock.get(ln.product_id, {}), q) for ln, q in zip(o.order.lines, quantities, strict=True) if q]
+    best = _Incumbent()
+    priced, least_fixed = 0, math.inf  # least fixed cost of the locations priced so far
     for pos, (bound, loc_id) in enumerate(seq):
-        if bound + floors.unit > best + 1e-9:
-            excluded.setdefault(_cost_reason(best, locs[best_key].code), []).extend(i for _, i in seq[pos:])
+        if bound + floors.unit > best.cost + 1e-9:  # ranked by bound: every later location is cut too
+            excluded.setdefault(best.reason, []).extend(i for _, i in seq[pos:])
+            if trace is not None:
+                trace.update((i, b + floors.unit) for b, i in seq[pos:])
             break
         band = None
         if bound > -math.inf:
-            # Ranked, so eligible and within reach: a plan shipping from here also sends at least one unit
-            # from here, at this location's per-kg rate and handling per unit rather than the floor's.
-            loc = locs[loc_id]
-            if loc_id == pickup_id:
-                extra = loc.handling_per_unit - floors.handling_unit
-            else:
-                band = rate_for(rates=o.ship_rates, distance_km=_rate_km(o, o.ship_rates, loc_id, o.dist[loc_id]))
-                extra = (band.per_kg - floors.per_kg) * floors.kg + loc.handling_per_unit - floors.handling_unit
-            if bound + floors.unit + extra > best + 1e-9:
-                _exclude(excluded, _cost_reason(best, locs[best_key].code), loc_id)
+            band, floor = _location_floor(o, loc_id=loc_id, bound=bound, floors=floors)
+            if floor <= best.cost + 1e-9 and any(st.get(loc_id, 0) < q for st, q in stocks):
+                # It cannot send everything: another location ships too, and the split penalty is paid.
+                floor += o.static.split_penalty + min(others.other(loc_id), least_fixed)
+            if trace is not None:
+                trace[loc_id] = floor
+            if floor > best.cost + 1e-9:
+                _exclude(excluded, best.reason, loc_id)
                 continue
         found = _candidate(o, loc_id, band)
         if found is None:
@@ -976,20 +1038,82 @@ def _build(
         cand, info = found
         cands.append(cand)
         infos.append(info)
+        priced += 1
+        least_fixed = min(least_fixed, cand.fixed_cost)
         if all(a >= q for a, q in zip(cand.available, quantities, strict=True)):
             whole = cand.fixed_cost + sum(q * u for q, u in zip(quantities, cand.unit_costs, strict=True) if q)
-            if whole < best:
-                best, best_key = whole, loc_id
-    if prune and cands:
-        cands, infos = _prune(cands, infos, quantities, static, excluded)
-    problem = Problem(
+            if whole < best.cost:
+                best = _Incumbent(whole, _cost_reason(whole, locs[loc_id].code))
+        elif prune and (best.split or best.cost == math.inf):
+            best = _split_incumbent(o, cands=cands, best=best)
+    return priced
+
+
+@dataclass(slots=True)
+class _Others:
+    """The two least fixed-cost floors of the ranked locations: the least any other location's shipment
+    costs."""
+
+    first: tuple[float, int] = (math.inf, -1)
+    second: float = math.inf
+
+    def other(self, loc_id: int) -> float:
+        return self.second if self.first[1] == loc_id else self.first[0]
+
+
+def _ranked_floors(seq: list[tuple[float, int]]) -> _Others:
+    """The two least floors of the ranked (eligible, reachable) locations of `seq`, which is sorted by floor
+    with the unranked ones (-inf) first."""
+    out = _Others()
+    pos = bisect_right(seq, (-math.inf, math.inf))  # the first ranked one
+    if pos < len(seq):
+        out.first = seq[pos]
+    if pos + 1 < len(seq):
+        out.second = seq[pos + 1][0]
+    return out
+
+
+def _location_floor(o: _Order, *, loc_id: int, bound: float, floors: _Floors) -> tuple[object, float]:
+    """(rate band, floor) of a ranked location: the least any plan shipping from it costs, when every unit
+    is placed. Its fixed-cost floor (`bound`) plus what every unit costs at the least, with at least one
+    unit at this location's own per-kg rate and handling per unit rather than the floor's. Admissible because
+    every other part of a candidate's cost (surcharges, look-ahead bid prices, pick risk, late penalty) is
+    ≥ 0 (`_price` clamps the bid prices)."""
+    loc = o.static.locations[loc_id]
+    if o.pickup_store is not None and loc_id == o.pickup_store.id:
+        return None, bound + floors.unit + loc.handling_per_unit - floors.handling_unit
+    band = rate_for(rates=o.ship_rates, distance_km=_rate_km(o, o.ship_rates, loc_id, o.dist[loc_id]))
+    extra = (band.per_kg - floors.per_kg) * floors.kg + loc.handling_per_unit - floors.handling_unit
+    return band, bound + floors.unit + extra
+
+
+def _split_incumbent(o: _Order, *, cands: list[Candidate], best: _Incumbent) -> _Incumbent:
+    """The incumbent once the locations priced so far can place every unit between them: the cheaper of two
+    quick plans on them (every line from its cheapest locations; the first locations in visiting order that
+    cover the order), when it places everything within the order's rules and beats the incumbent."""
+    quantities = o.quantities
+    left = list(quantities)
+    prefix = []
+    for i, c in enumerate(cands):
+        if any(a and n for a, n in zip(c.available, left, strict=True)):
+            prefix.append(i)
+            left = [n - a if n > a else 0 for a, n in zip(c.available, left, strict=True)]
+    if any(left):
+        return best
+    sub = Problem(
         quantities=quantities,
         candidates=tuple(cands),
-        split_penalty=static.split_penalty,
-        max_shipments=ctx.max_shipments,
-        ship_complete=ctx.ship_complete,
+        split_penalty=o.static.split_penalty,
+        max_shipments=o.ctx.max_shipments,
+        ship_complete=o.ctx.ship_complete,
     )
-    return _Built(problem, infos, excluded, len(ids), ctx, quantities, o.promised, o.unit_kg)
+    cap, wanted = sub.max_shipments, sum(quantities)
+    for chosen in (prefix, list(range(len(cands)))):
+        plan = plan_from_set(problem=sub, chosen=chosen)
+        if plan.placed == wanted and (cap is None or plan.shipments <= cap) and plan.cost < best.cost:
+            codes = " + ".join(sorted(o.static.locations[cands[i].key].code for i in plan.used))
+            best = _Incumbent(plan.cost, _split_reason(plan.cost, codes), split=True)
+    return best
 
 
 def _prune(cands, infos, quantities, static: NetworkStatic, excluded) -> tuple[list, list]:
@@ -1345,6 +1469,7 @@ def _decision_from(
         plan=plan,
         line_products={ln.id: ln.product_id for ln in lines},
         unit_kg=built.unit_kg,
+        priced=built.priced,
     )
 
 

@@ -15,6 +15,10 @@ def test_bench_routing_reports_policies_and_a_floor_no_policy_beats():
 
     assert out["orders"] == 80
     assert out["optimal_share_pct"] == 100.0
+    # Locations fully priced per order: at least one for a routed order, never more than the network holds.
+    from inventory.models import Location
+
+    assert 0 < out["priced_per_order"] <= Location.objects.count()
     for policy in ("ours", "single_dc", "shopify_default"):
         assert out[policy]["cost_total"] > 0
     # The floor is each order's optimum on the initial state without rules or promises: no policy goes below it.
